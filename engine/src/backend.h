@@ -1,0 +1,62 @@
+/* The conv/linear backend interface. A backend turns one layer of the graph
+ * into something that maps float NCHW input to float NCHW output; the graph,
+ * the float ops between layers and memory planning are shared by all. */
+#ifndef BP_BACKEND_H
+#define BP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bitprune.h"
+#include "bp_kernels.h"
+#include "bpf.h"
+
+/* Everything a backend needs to build one conv/linear layer for a session.
+ * All pointers stay valid for the life of the session. */
+typedef struct bp_layer_desc {
+    const char *name;        /* node name */
+    const bpf_layer *L;      /* geometry, scales, planes, act quantization */
+    uint32_t N;              /* batch */
+    uint32_t H, W;           /* input spatial size (1,1 for linear) */
+    uint32_t OH, OW;         /* output spatial size (1,1 for linear) */
+    const int16_t *w_dense;  /* c_out x K row-major, rebuilt exactly from planes */
+    const bp_planes *planes; /* with aux built */
+    const bp_csr *csr;       /* with aux built */
+    const float *out_scale;  /* [c_out], bp_out_scale(w_scale[j], act_scale) */
+    const float *bias;       /* [c_out] */
+    float act_inv_scale;     /* 1.0f / act_scale, for bp_quant_* */
+    int fuse_residual;       /* y = epilogue + residual[same index] */
+    int fuse_relu;           /* then y = bp_relu(y) */
+} bp_layer_desc;
+
+typedef struct bp_backend_env {
+    int threads;
+    unsigned isa_mask;
+    const bp_kernel_table *kt;
+} bp_backend_env;
+
+typedef struct bp_backend {
+    const char *name;
+    /* Builds per-layer state: reorders weights, allocates every buffer that
+     * layer_run will need (layer_run must not allocate). */
+    bp_status (*layer_create)(const bp_layer_desc *d, const bp_backend_env *env,
+                              void **state);
+    /* x: float [N, c_in, H, W]; residual: float [N, c_out, OH, OW] or NULL
+     * (non-NULL iff d->fuse_residual); y: float [N, c_out, OH, OW]. */
+    bp_status (*layer_run)(void *state, const float *x, const float *residual, float *y);
+    void (*layer_destroy)(void *state);
+    /* The kernel or oneDNN implementation this layer runs. */
+    const char *(*layer_kernel)(const void *state);
+    /* 1 if the layer's output is expected bit-identical to "reference";
+     * otherwise *why says why (static string). */
+    int (*layer_exact)(const void *state, const char **why);
+} bp_backend;
+
+/* Backends: engine/src/backend_*.c */
+extern const bp_backend bp_backend_reference;
+extern const bp_backend bp_backend_bitplane;
+extern const bp_backend bp_backend_csr;
+extern const bp_backend bp_backend_onednn_int8;
+extern const bp_backend bp_backend_onednn_f32;
+
+#endif

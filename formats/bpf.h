@@ -1,0 +1,179 @@
+/* Internal API of the .bp model format: the in-memory view a reader gives,
+ * the builder a writer takes, and the validator's status codes.
+ * No engine or kernel knowledge; SPEC.md is the byte-level contract. */
+#ifndef BPF_H
+#define BPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Status codes. Numerically identical to the public bp_status (engine checks
+ * this at compile time), so a format error passes through unchanged. */
+typedef enum bpf_status {
+    BPF_OK = 0,
+    BPF_ERR_INVALID_ARG = -1,  /* null pointer, bad option */
+    BPF_ERR_NOMEM = -2,
+    BPF_ERR_IO = -3,           /* open/stat/mmap failed */
+    BPF_ERR_TRUNCATED = -4,    /* file shorter than a structure needs */
+    BPF_ERR_BAD_MAGIC = -5,
+    BPF_ERR_VERSION = -6,      /* unsupported version or endianness */
+    BPF_ERR_CHECKSUM = -7,
+    BPF_ERR_BAD_SECTION = -8,  /* offsets/sizes out of bounds, overlap, overflow */
+    BPF_ERR_BAD_PLANES = -9,   /* row pointers, indices, digits */
+    BPF_ERR_BAD_GRAPH = -10,   /* cycles, dangling ids, shapes that do not chain */
+    BPF_ERR_LIMIT = -11,       /* a documented limit exceeded */
+    BPF_ERR_BAD_META = -12,    /* malformed strings or metadata */
+} bpf_status;
+
+/* Documented limits (SPEC.md §Limits). */
+#define BPF_MAX_DIMS 6u
+#define BPF_MAX_IO 4u          /* inputs or outputs per node */
+#define BPF_MAX_TENSORS 65536u
+#define BPF_MAX_NODES 65536u
+#define BPF_MAX_LAYERS 16384u
+#define BPF_MAX_META 1024u
+#define BPF_MAX_STRING 4096u   /* bytes, without the terminator */
+#define BPF_MAX_DIM 1048576u   /* any single dimension */
+#define BPF_MAX_CHANNELS 65536u
+#define BPF_MAX_KERNEL 64u     /* kh, kw */
+#define BPF_MAX_STRIDE 64u
+#define BPF_MAX_DILATION 64u
+#define BPF_MAX_PAD 64u
+#define BPF_MAX_ELEMS (1ull << 32) /* elements in one tensor */
+
+typedef enum bpf_dtype {
+    BPF_DT_F32 = 1,
+    BPF_DT_U8 = 2,
+    BPF_DT_S8 = 3,
+    BPF_DT_S32 = 4,
+} bpf_dtype;
+
+typedef enum bpf_op {
+    BPF_OP_CONV2D = 1,     /* layer; in: x (N,C,H,W); out: y */
+    BPF_OP_LINEAR = 2,     /* layer; in: x (N,K) or (N,K,1,1); out: (N,C_o) */
+    BPF_OP_RELU = 3,
+    BPF_OP_GELU = 4,       /* erf form */
+    BPF_OP_LAYERNORM = 5,  /* over channels of NCHW; in: x, gamma, beta; f[0]=eps */
+    BPF_OP_LAYERSCALE = 6, /* y = x * gamma[c]; in: x, gamma */
+    BPF_OP_ADD = 7,        /* y = a + b, same shape */
+    BPF_OP_MAXPOOL = 8,    /* i: kh,kw,sh,sw,pt,pl,pb,pr */
+    BPF_OP_AVGPOOL = 9,    /* same ints; padding excluded from the count */
+    BPF_OP_GLOBALAVGPOOL = 10, /* (N,C,H,W) -> (N,C,1,1) */
+    BPF_OP_FLATTEN = 11,   /* (N,C,H,W) -> (N,C*H*W) */
+    BPF_OP_SOFTMAX = 12,   /* over the last dimension */
+    BPF_OP_BATCHNORM = 13, /* in: x, scale, shift (already folded: y = x*s[c]+t[c]) */
+    BPF_OP_COUNT
+} bpf_op;
+
+typedef struct bpf_kv {
+    const char *key;
+    const char *value;
+} bpf_kv;
+
+typedef struct bpf_tensor {
+    const char *name;
+    uint32_t dtype;   /* bpf_dtype */
+    uint32_t ndim;
+    uint32_t dims[BPF_MAX_DIMS]; /* dims[0] is the batch for activations (1 in the file) */
+    float scale;      /* quantization scale, 0 for none */
+    const void *data; /* constant data (64-byte aligned), or NULL for activations */
+    uint64_t nbytes;
+} bpf_tensor;
+
+typedef struct bpf_node {
+    const char *name;
+    uint32_t op; /* bpf_op */
+    uint32_t n_in, n_out;
+    uint32_t in[BPF_MAX_IO];  /* tensor ids */
+    uint32_t out[BPF_MAX_IO];
+    uint32_t layer;           /* layer index for CONV2D/LINEAR, else UINT32_MAX */
+    int32_t ints[8];          /* op attributes, meaning per op (above) */
+    float floats[4];
+} bpf_node;
+
+typedef enum bpf_layer_kind { BPF_LAYER_CONV = 1, BPF_LAYER_LINEAR = 2 } bpf_layer_kind;
+
+/* One conv/linear layer. Weights exist only as per-bit CSR planes:
+ * entry e = (j*M + m)*2 + s of row_ptr (s: 0 = +1, 1 = -1) bounds the sorted
+ * column indices of digit position m of output row j. K = c_in/groups*kh*kw,
+ * column k = (ci_in_group*kh + dy)*kw + dx. */
+typedef struct bpf_layer {
+    uint32_t kind; /* bpf_layer_kind */
+    uint32_t c_out, c_in;
+    uint32_t kh, kw;
+    uint32_t stride_h, stride_w;
+    uint32_t pad_t, pad_l, pad_b, pad_r;
+    uint32_t dil_h, dil_w;
+    uint32_t groups;
+    uint32_t K;
+    uint32_t M;         /* digit positions, 1..9 */
+    uint32_t encoding;  /* 0 binary sign-magnitude, 1 CSD/NAF */
+    uint32_t w_max;     /* declared max |w| (<= 255); the validator enforces it */
+    uint32_t act_dtype; /* BPF_DT_U8 or BPF_DT_S8 */
+    float act_scale;    /* input quantization: x_int = sat(round(x / act_scale)) */
+    const float *w_scale; /* [c_out] */
+    const float *bias;    /* [c_out] */
+    uint32_t idx_bytes;   /* 2 when K <= 65535, else 4 */
+    uint64_t n_digits;
+    const uint32_t *row_ptr; /* [c_out*M*2 + 1] */
+    const void *col_idx;     /* [n_digits] */
+} bpf_layer;
+
+typedef struct bpf_model {
+    uint32_t version;
+    uint32_t flags;
+    uint32_t n_meta;
+    const bpf_kv *meta;
+    uint32_t n_tensors;
+    const bpf_tensor *tensors;
+    uint32_t n_nodes;
+    const bpf_node *nodes; /* topologically ordered (validated) */
+    uint32_t n_layers;
+    const bpf_layer *layers;
+    uint32_t n_inputs, n_outputs;
+    const uint32_t *inputs;  /* graph input tensor ids */
+    const uint32_t *outputs; /* graph output tensor ids */
+    /* private: backing storage */
+    void *priv_;
+} bpf_model;
+
+enum {
+    BPF_LOAD_NO_CHECKSUM = 1u << 0, /* trusted file: skip xxh3 verification */
+};
+
+/* Maps and fully validates a file. On failure *out is NULL and
+ * bpf_last_error() names what and where. */
+bpf_status bpf_load_file(const char *path, uint32_t flags, bpf_model **out);
+/* Validates a caller buffer. If buf is 64-byte aligned it is used in place
+ * and must outlive the model; otherwise it is copied. */
+bpf_status bpf_load_memory(const void *buf, size_t size, uint32_t flags, bpf_model **out);
+void bpf_model_free(bpf_model *m);
+/* Looks up a metadata value, NULL if absent. */
+const char *bpf_meta_get(const bpf_model *m, const char *key);
+
+/* Thread-local message for the last failure on this thread. */
+const char *bpf_last_error(void);
+
+/* ---- Writer: describe a model with the same structs, then serialize. ----
+ * Pointers inside are only read during bpf_write_*. */
+typedef struct bpf_model_desc {
+    uint32_t n_meta;
+    const bpf_kv *meta;
+    uint32_t n_tensors;
+    const bpf_tensor *tensors;
+    uint32_t n_nodes;
+    const bpf_node *nodes;
+    uint32_t n_layers;
+    const bpf_layer *layers;
+    uint32_t n_inputs, n_outputs;
+    const uint32_t *inputs;
+    const uint32_t *outputs;
+} bpf_model_desc;
+
+/* Serializes to a malloc'd buffer (64-byte aligned; free with free()). */
+bpf_status bpf_write_memory(const bpf_model_desc *d, void **buf, size_t *size);
+bpf_status bpf_write_file(const bpf_model_desc *d, const char *path);
+/* A desc view of a loaded model (for re-writing it with changes). */
+void bpf_model_as_desc(const bpf_model *m, bpf_model_desc *d);
+
+#endif

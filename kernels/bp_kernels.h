@@ -1,0 +1,176 @@
+/* Internal kernel API: weight encodings, per-bit CSR planes, the ref oracles,
+ * and the dispatch table. Pure functions on buffers; no model knowledge. */
+#ifndef BP_KERNELS_H
+#define BP_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Limits that make every int32 accumulator provably safe. ----
+ * |w| <= BP_W_MAX and |x| <= 255, so |y| <= K * 255 * 255 < 2^31 for
+ * K <= BP_K_MAX (32768 * 65025 = 2130739200 < 2147483648). */
+#define BP_W_MAX 255
+#define BP_K_MAX 32768u
+/* Digit positions: binary needs 8 for |w| <= 255, CSD/NAF may need 9. */
+#define BP_M_MAX 9u
+
+typedef enum bp_encoding {
+    BP_ENC_BINARY = 0, /* bits of |w|, each with the sign of w */
+    BP_ENC_CSD = 1,    /* non-adjacent form: fewest nonzero signed digits */
+} bp_encoding;
+
+typedef enum bp_act_type {
+    BP_ACT_U8 = 0,
+    BP_ACT_S8 = 1,
+} bp_act_type;
+
+/* ISA levels, ordered. A mask of BP_ISA_BIT(level) says what may be used. */
+typedef enum bp_isa {
+    BP_ISA_SCALAR = 0,
+    BP_ISA_AVX2 = 1,   /* AVX2 + FMA + BMI2, OS saves YMM */
+    BP_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ, OS saves ZMM */
+    BP_ISA_AVX512VNNI = 3,
+    BP_ISA_NEON = 4,   /* aarch64 Advanced SIMD */
+    BP_ISA_COUNT
+} bp_isa;
+#define BP_ISA_BIT(i) (1u << (i))
+
+/* ---- Per-bit CSR planes: the one source of truth for weights. ----
+ * For row j in [0, rows), digit position m in [0, M), sign s (0: +1, 1: -1),
+ * the sorted column indices k with digit d_m(w[j][k]) = +1 / -1 are
+ *   idx[row_ptr[e] .. row_ptr[e+1]),  e = (j*M + m)*2 + s.
+ * row_ptr has rows*M*2 + 1 entries, is monotone, starts at 0.
+ * idx is u16 when idx_bytes == 2 (K <= 65535), else u32. */
+typedef struct bp_planes {
+    uint32_t rows;
+    uint32_t K;
+    uint32_t M;
+    uint32_t idx_bytes;
+    const uint32_t *row_ptr;
+    const void *idx;
+    /* Kernel-private analysis built by bp_planes_aux_build (may be NULL:
+     * kernels then take their always-safe path). */
+    const void *aux;
+} bp_planes;
+
+/* ---- CSR of nonzero weights (the sparse mult-add baseline). ----
+ * Row j holds (idx[i], val[i]) for i in [row_ptr[j], row_ptr[j+1]), idx sorted. */
+typedef struct bp_csr {
+    uint32_t rows;
+    uint32_t K;
+    uint32_t idx_bytes; /* 2 or 4, as for planes */
+    const uint32_t *row_ptr; /* rows + 1 */
+    const void *idx;
+    const int16_t *val;
+    const void *aux; /* kernel-private, from bp_csr_aux_build, may be NULL */
+} bp_csr;
+
+/* ---- Encoding (kernels/ref/encode.c) ---- */
+
+/* Writes the signed digits of w (d[m] in {-1,0,1}, m < BP_M_MAX) and returns
+ * how many are nonzero, or -1 if |w| > BP_W_MAX. */
+int bp_digits_encode(int32_t w, bp_encoding enc, int8_t d[BP_M_MAX]);
+/* Number of digit positions needed for |w| <= wmax under enc. */
+uint32_t bp_digits_positions(int32_t wmax, bp_encoding enc);
+
+/* Owned planes built from a dense row-major rows x K int16 matrix.
+ * Returns 0, or -1 on a weight beyond BP_W_MAX, M too small, or no memory. */
+typedef struct bp_planes_buf {
+    bp_planes p;
+    uint32_t *row_ptr;
+    void *idx;
+    uint64_t ndigits;
+} bp_planes_buf;
+int bp_planes_from_dense(const int16_t *w, uint32_t rows, uint32_t K,
+                         bp_encoding enc, uint32_t M, bp_planes_buf *out);
+void bp_planes_buf_free(bp_planes_buf *b);
+/* Rebuilds the dense weight exactly: w is rows x K, row-major. */
+void bp_planes_to_dense(const bp_planes *p, int16_t *w);
+
+typedef struct bp_csr_buf {
+    bp_csr c;
+    uint32_t *row_ptr;
+    void *idx;
+    int16_t *val;
+    uint64_t nnz;
+} bp_csr_buf;
+int bp_csr_from_dense(const int16_t *w, uint32_t rows, uint32_t K, bp_csr_buf *out);
+void bp_csr_buf_free(bp_csr_buf *b);
+
+/* Kernel-private analysis (bound checks, plane order, tile choice).
+ * Size first; the caller owns the memory, 64-byte aligned. */
+size_t bp_planes_aux_size(const bp_planes *p);
+void bp_planes_aux_build(bp_planes *p, void *aux);
+size_t bp_csr_aux_size(const bp_csr *c);
+void bp_csr_aux_build(bp_csr *c, void *aux);
+
+/* ---- Kernel signatures ----
+ * Activations x are K x np, channel-major: row k is x[k*ldx .. k*ldx+np).
+ * Output rows [row0, row0+nrows) go to y[(j-row0)*ldy + p], p < np, int32.
+ * Kernels read no x outside those runs and write no y outside those runs. */
+typedef void (*bp_bitplane_u8_fn)(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                  const uint8_t *x, size_t ldx, size_t np,
+                                  int32_t *y, size_t ldy);
+typedef void (*bp_bitplane_s8_fn)(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                  const int8_t *x, size_t ldx, size_t np,
+                                  int32_t *y, size_t ldy);
+typedef void (*bp_csr_u8_fn)(const bp_csr *w, uint32_t row0, uint32_t nrows,
+                             const uint8_t *x, size_t ldx, size_t np,
+                             int32_t *y, size_t ldy);
+typedef void (*bp_csr_s8_fn)(const bp_csr *w, uint32_t row0, uint32_t nrows,
+                             const int8_t *x, size_t ldx, size_t np,
+                             int32_t *y, size_t ldy);
+
+/* ---- ref oracles (kernels/ref/): obviously correct, int64 accumulation ----
+ * Dense weight is rows x K row-major int16 with leading dimension ldw. */
+void bp_ref_dense_u8(const int16_t *w, size_t ldw, uint32_t rows, uint32_t K,
+                     const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy);
+void bp_ref_dense_s8(const int16_t *w, size_t ldw, uint32_t rows, uint32_t K,
+                     const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy);
+void bp_ref_bitplane_u8(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                        const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy);
+void bp_ref_bitplane_s8(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                        const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy);
+void bp_ref_csr_u8(const bp_csr *w, uint32_t row0, uint32_t nrows,
+                   const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy);
+void bp_ref_csr_s8(const bp_csr *w, uint32_t row0, uint32_t nrows,
+                   const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy);
+
+/* ---- CPU features and dispatch (kernels/cpu.c, kernels/dispatch.c) ---- */
+
+/* Mask of the ISA levels this CPU and OS support (scalar always set). */
+unsigned bp_cpu_isa_mask(void);
+/* Highest level in mask. */
+bp_isa bp_isa_best(unsigned mask);
+const char *bp_isa_name(bp_isa isa);
+/* Parses "scalar|avx2|avx512|avx512vnni|neon"; -1 if unknown. */
+int bp_isa_parse(const char *s);
+/* The CPU's mask, capped by $BP_ISA when set (a level at or below it). */
+unsigned bp_isa_mask_from_env(void);
+/* Mask of all levels at or below cap that the CPU supports. */
+unsigned bp_isa_mask_cap(bp_isa cap);
+
+typedef struct bp_kernel_table {
+    bp_bitplane_u8_fn bitplane_u8;
+    bp_bitplane_s8_fn bitplane_s8;
+    bp_csr_u8_fn csr_u8;
+    bp_csr_s8_fn csr_s8;
+    const char *bitplane_u8_name; /* e.g. "bp_bitplane_u8_32x4_avx512" */
+    const char *bitplane_s8_name;
+    const char *csr_u8_name;
+    const char *csr_s8_name;
+    bp_isa isa; /* best level used */
+} bp_kernel_table;
+
+/* ---- Ceiling probe (kernels/<isa>/probe_*.c) ----
+ * The instruction shape of the bitplane gather-add with the weights taken
+ * away: an L1-resident stream of contiguous vector loads, each followed by an
+ * int16 add, at the ISA's vector width. Runs for about `seconds` and returns
+ * the measured int16 lane-adds per second, or 0 if isa is not supported. */
+double bp_ceiling_probe(bp_isa isa, double seconds);
+
+/* Fills t with the best kernels allowed by mask: scalar first, then
+ * upgraded one ISA at a time (dav1d style). */
+void bp_kernels_init(bp_kernel_table *t, unsigned mask);
+
+#endif
