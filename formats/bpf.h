@@ -40,6 +40,13 @@ typedef enum bpf_status {
 #define BPF_MAX_DILATION 64u
 #define BPF_MAX_PAD 64u
 #define BPF_MAX_ELEMS (1ull << 32) /* elements in one tensor */
+/* Weight limits, equal to BP_K_MAX / BP_W_MAX / BP_M_MAX of the kernels
+ * (|w| <= 255, |x| <= 255, K <= 32768 keep int32 accumulation exact). */
+#define BPF_K_MAX 32768u
+#define BPF_W_MAX 255u
+#define BPF_M_MAX 9u
+#define BPF_ENC_BINARY 0u /* bpf_layer.encoding */
+#define BPF_ENC_CSD 1u
 
 typedef enum bpf_dtype {
     BPF_DT_F32 = 1,

@@ -1,0 +1,267 @@
+/* .bp writer: lays out sections and 64-byte aligned arrays from a
+ * bpf_model_desc, fills checksums, and validates the result before
+ * returning it (a writer never hands out a file the reader rejects). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "bpf_internal.h"
+
+static uint64_t bpf_align_up(uint64_t v)
+{
+    return (v + BPF_ALIGN - 1) / BPF_ALIGN * BPF_ALIGN;
+}
+
+/* Sizes of one layer's arrays, from fields the writer bounds first. */
+typedef struct bpf_layer_sizes {
+    uint64_t scale, row_ptr, col_idx;
+    uint32_t idx_bytes;
+} bpf_layer_sizes;
+
+static bpf_status bpf_layer_sizes_of(const bpf_layer *L, uint32_t i, bpf_layer_sizes *s)
+{
+    if (L->c_out > BPF_MAX_CHANNELS || L->M > BPF_M_MAX)
+        return bpf_fail(BPF_ERR_LIMIT, "writer: layer %u: c_out %u / M %u above %u / %u", i,
+                        L->c_out, L->M, BPF_MAX_CHANNELS, BPF_M_MAX);
+    s->idx_bytes = L->idx_bytes ? L->idx_bytes : (L->K <= 65535u ? 2u : 4u);
+    if (s->idx_bytes != 2 && s->idx_bytes != 4)
+        return bpf_fail(BPF_ERR_INVALID_ARG, "writer: layer %u: idx_bytes %u (2 or 4)", i,
+                        L->idx_bytes);
+    if (L->n_digits > (1ull << 40))
+        return bpf_fail(BPF_ERR_LIMIT, "writer: layer %u: n_digits %llu", i,
+                        (unsigned long long)L->n_digits);
+    s->scale = (uint64_t)L->c_out * 4;
+    s->row_ptr = ((uint64_t)L->c_out * L->M * 2 + 1) * 4;
+    s->col_idx = L->n_digits * s->idx_bytes;
+    if (L->c_out && (!L->w_scale || !L->bias))
+        return bpf_fail(BPF_ERR_INVALID_ARG, "writer: layer %u: null w_scale or bias", i);
+    if (!L->row_ptr || (L->n_digits && !L->col_idx))
+        return bpf_fail(BPF_ERR_INVALID_ARG, "writer: layer %u: null row_ptr or col_idx", i);
+    return BPF_OK;
+}
+
+static const char *bpf_str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* String pool: offset 0 is the empty string; others are appended in order. */
+typedef struct bpf_pool {
+    uint8_t *p;
+    uint64_t len;
+} bpf_pool;
+
+static uint32_t bpf_pool_add(bpf_pool *pool, const char *s)
+{
+    size_t n = strlen(s);
+    if (!n) return 0;
+    uint32_t off = (uint32_t)pool->len;
+    memcpy(pool->p + pool->len, s, n + 1);
+    pool->len += n + 1;
+    return off;
+}
+
+bpf_status bpf_write_memory_unchecked(const bpf_model_desc *d, void **buf, size_t *size)
+{
+    if (buf) *buf = NULL;
+    if (size) *size = 0;
+    if (!d || !buf || !size)
+        return bpf_fail(BPF_ERR_INVALID_ARG, "writer: null argument");
+    if ((d->n_meta && !d->meta) || (d->n_tensors && !d->tensors) || (d->n_nodes && !d->nodes) ||
+        (d->n_layers && !d->layers) || (d->n_inputs && !d->inputs) ||
+        (d->n_outputs && !d->outputs))
+        return bpf_fail(BPF_ERR_INVALID_ARG, "writer: null array with a nonzero count");
+    if (d->n_meta > BPF_MAX_META || d->n_tensors > BPF_MAX_TENSORS ||
+        d->n_nodes > BPF_MAX_NODES || d->n_layers > BPF_MAX_LAYERS ||
+        d->n_inputs > BPF_MAX_TENSORS || d->n_outputs > BPF_MAX_TENSORS)
+        return bpf_fail(BPF_ERR_LIMIT, "writer: a count is above its limit (SPEC.md §Limits)");
+
+    /* Strings: every length is added in 64 bits; the pool is bounded by the
+     * caller's own strings (at most ~200k of them). */
+    uint64_t str_len = 1;
+    for (uint32_t i = 0; i < d->n_meta; i++)
+        str_len += strlen(bpf_str_or_empty(d->meta[i].key)) + 1 +
+                   strlen(bpf_str_or_empty(d->meta[i].value)) + 1;
+    for (uint32_t i = 0; i < d->n_tensors; i++)
+        str_len += strlen(bpf_str_or_empty(d->tensors[i].name)) + 1;
+    for (uint32_t i = 0; i < d->n_nodes; i++)
+        str_len += strlen(bpf_str_or_empty(d->nodes[i].name)) + 1;
+    if (str_len > UINT32_MAX)
+        return bpf_fail(BPF_ERR_LIMIT, "writer: strings total %llu bytes",
+                        (unsigned long long)str_len);
+
+    uint64_t sec_size[BPF_SEC_COUNT] = {0}, sec_off[BPF_SEC_COUNT] = {0};
+    sec_size[BPF_SEC_STRINGS] = str_len;
+    sec_size[BPF_SEC_META] = (uint64_t)d->n_meta * BPF_META_REC;
+    sec_size[BPF_SEC_TENSORS] = (uint64_t)d->n_tensors * BPF_TENSOR_REC;
+    sec_size[BPF_SEC_NODES] = (uint64_t)d->n_nodes * BPF_NODE_REC;
+    sec_size[BPF_SEC_LAYERS] = (uint64_t)d->n_layers * BPF_LAYER_REC;
+    sec_size[BPF_SEC_GRAPH_IO] = 8 + 4ull * ((uint64_t)d->n_inputs + d->n_outputs);
+    uint64_t off = BPF_HEADER_SIZE + (uint64_t)BPF_N_SECTIONS * BPF_SECTION_ENTRY_SIZE;
+    for (uint32_t k = 1; k < BPF_SEC_DATA; k++) {
+        sec_off[k] = off = bpf_align_up(off);
+        off += sec_size[k];
+    }
+
+    /* DATA: tensor data, then per layer w_scale, bias, row_ptr, col_idx. */
+    bpf_status e;
+    const uint64_t data_start = bpf_align_up(off);
+    uint64_t dpos = data_start;
+    uint64_t max_chunk = 1ull << 50; /* keeps every sum below 2^64 */
+    for (uint32_t i = 0; i < d->n_tensors; i++) {
+        const bpf_tensor *t = &d->tensors[i];
+        if (!t->data) continue;
+        if (t->nbytes > max_chunk)
+            return bpf_fail(BPF_ERR_LIMIT, "writer: tensor %u: %llu bytes", i,
+                            (unsigned long long)t->nbytes);
+        dpos = bpf_align_up(dpos) + t->nbytes;
+    }
+    for (uint32_t i = 0; i < d->n_layers; i++) {
+        bpf_layer_sizes ls;
+        if ((e = bpf_layer_sizes_of(&d->layers[i], i, &ls))) return e;
+        dpos = bpf_align_up(bpf_align_up(bpf_align_up(bpf_align_up(dpos) + ls.scale) + ls.scale) +
+                            ls.row_ptr) + ls.col_idx;
+    }
+    sec_off[BPF_SEC_DATA] = data_start;
+    sec_size[BPF_SEC_DATA] = dpos - data_start;
+    const uint64_t file_size = dpos;
+    if (file_size > SIZE_MAX - BPF_ALIGN)
+        return bpf_fail(BPF_ERR_LIMIT, "writer: file of %llu bytes", (unsigned long long)file_size);
+
+    uint8_t *b = aligned_alloc(BPF_ALIGN, (size_t)bpf_align_up(file_size));
+    if (!b)
+        return bpf_fail(BPF_ERR_NOMEM, "writer: no memory for %llu bytes",
+                        (unsigned long long)file_size);
+    memset(b, 0, (size_t)bpf_align_up(file_size));
+
+    bpf_pool pool = {b + sec_off[BPF_SEC_STRINGS], 1};
+    for (uint32_t i = 0; i < d->n_meta; i++) {
+        uint8_t *r = b + sec_off[BPF_SEC_META] + (size_t)i * BPF_META_REC;
+        bpf_wr32(r + BPF_M_KEY, bpf_pool_add(&pool, bpf_str_or_empty(d->meta[i].key)));
+        bpf_wr32(r + BPF_M_VALUE, bpf_pool_add(&pool, bpf_str_or_empty(d->meta[i].value)));
+    }
+    dpos = data_start;
+    for (uint32_t i = 0; i < d->n_tensors; i++) {
+        const bpf_tensor *t = &d->tensors[i];
+        uint8_t *r = b + sec_off[BPF_SEC_TENSORS] + (size_t)i * BPF_TENSOR_REC;
+        bpf_wr32(r + BPF_T_NAME, bpf_pool_add(&pool, bpf_str_or_empty(t->name)));
+        bpf_wr32(r + BPF_T_DTYPE, t->dtype);
+        bpf_wr32(r + BPF_T_NDIM, t->ndim);
+        for (uint32_t k = 0; k < BPF_MAX_DIMS && k < t->ndim; k++)
+            bpf_wr32(r + BPF_T_DIMS + 4 * k, t->dims[k]);
+        bpf_wrf32(r + BPF_T_SCALE, t->scale);
+        if (t->data) {
+            dpos = bpf_align_up(dpos);
+            bpf_wr64(r + BPF_T_DATA_OFF, dpos);
+            bpf_wr64(r + BPF_T_NBYTES, t->nbytes);
+            memcpy(b + dpos, t->data, (size_t)t->nbytes);
+            dpos += t->nbytes;
+        }
+    }
+    for (uint32_t i = 0; i < d->n_nodes; i++) {
+        const bpf_node *nd = &d->nodes[i];
+        uint8_t *r = b + sec_off[BPF_SEC_NODES] + (size_t)i * BPF_NODE_REC;
+        bpf_wr32(r + BPF_N_NAME, bpf_pool_add(&pool, bpf_str_or_empty(nd->name)));
+        bpf_wr32(r + BPF_N_OP, nd->op);
+        bpf_wr32(r + BPF_N_N_IN, nd->n_in);
+        bpf_wr32(r + BPF_N_N_OUT, nd->n_out);
+        for (uint32_t k = 0; k < BPF_MAX_IO && k < nd->n_in; k++)
+            bpf_wr32(r + BPF_N_IN + 4 * k, nd->in[k]);
+        for (uint32_t k = 0; k < BPF_MAX_IO && k < nd->n_out; k++)
+            bpf_wr32(r + BPF_N_OUT + 4 * k, nd->out[k]);
+        bpf_wr32(r + BPF_N_LAYER, nd->layer);
+        for (uint32_t k = 0; k < 8; k++) bpf_wr32(r + BPF_N_INTS + 4 * k, (uint32_t)nd->ints[k]);
+        for (uint32_t k = 0; k < 4; k++) bpf_wrf32(r + BPF_N_FLOATS + 4 * k, nd->floats[k]);
+    }
+    for (uint32_t i = 0; i < d->n_layers; i++) {
+        const bpf_layer *L = &d->layers[i];
+        uint8_t *r = b + sec_off[BPF_SEC_LAYERS] + (size_t)i * BPF_LAYER_REC;
+        bpf_layer_sizes ls;
+        bpf_layer_sizes_of(L, i, &ls); /* succeeded above */
+        const uint32_t f[] = {L->kind, L->c_out, L->c_in, L->kh, L->kw, L->stride_h, L->stride_w,
+                              L->pad_t, L->pad_l, L->pad_b, L->pad_r, L->dil_h, L->dil_w,
+                              L->groups, L->K, L->M, L->encoding, L->w_max, L->act_dtype};
+        for (uint32_t k = 0; k < sizeof f / sizeof f[0]; k++) bpf_wr32(r + 4 * k, f[k]);
+        bpf_wrf32(r + BPF_L_ACT_SCALE, L->act_scale);
+        bpf_wr32(r + BPF_L_IDX_BYTES, ls.idx_bytes);
+        bpf_wr64(r + BPF_L_N_DIGITS, L->n_digits);
+        const void *src[4] = {L->w_scale, L->bias, L->row_ptr, L->col_idx};
+        const uint64_t n[4] = {ls.scale, ls.scale, ls.row_ptr, ls.col_idx};
+        const uint32_t fo[4] = {BPF_L_W_SCALE_OFF, BPF_L_BIAS_OFF, BPF_L_ROW_PTR_OFF,
+                                BPF_L_COL_IDX_OFF};
+        for (uint32_t k = 0; k < 4; k++) {
+            dpos = bpf_align_up(dpos);
+            bpf_wr64(r + fo[k], dpos);
+            if (n[k]) memcpy(b + dpos, src[k], (size_t)n[k]);
+            dpos += n[k];
+        }
+    }
+    uint8_t *io = b + sec_off[BPF_SEC_GRAPH_IO];
+    bpf_wr32(io, d->n_inputs);
+    bpf_wr32(io + 4, d->n_outputs);
+    for (uint32_t k = 0; k < d->n_inputs; k++) bpf_wr32(io + 8 + 4 * k, d->inputs[k]);
+    for (uint32_t k = 0; k < d->n_outputs; k++)
+        bpf_wr32(io + 8 + 4ull * (d->n_inputs + k), d->outputs[k]);
+
+    memcpy(b + BPF_H_MAGIC, BPF_MAGIC, 8);
+    bpf_wr32(b + BPF_H_VERSION, BPF_VERSION);
+    bpf_wr32(b + BPF_H_ENDIAN, BPF_ENDIAN_MARK);
+    bpf_wr32(b + BPF_H_FLAGS, 0);
+    bpf_wr32(b + BPF_H_HEADER_SIZE, BPF_HEADER_SIZE);
+    bpf_wr32(b + BPF_H_N_SECTIONS, BPF_N_SECTIONS);
+    bpf_wr32(b + BPF_H_ENTRY_SIZE, BPF_SECTION_ENTRY_SIZE);
+    bpf_wr64(b + BPF_H_FILE_SIZE, file_size);
+    for (uint32_t k = 1; k < BPF_SEC_COUNT; k++) {
+        uint8_t *ent = b + BPF_HEADER_SIZE + (size_t)(k - 1) * BPF_SECTION_ENTRY_SIZE;
+        bpf_wr32(ent + BPF_S_KIND, k);
+        bpf_wr64(ent + BPF_S_OFFSET, sec_off[k]);
+        bpf_wr64(ent + BPF_S_SIZE, sec_size[k]);
+        bpf_wr64(ent + BPF_S_HASH, XXH3_64bits(b + sec_off[k], (size_t)sec_size[k]));
+    }
+    bpf_wr64(b + BPF_H_TABLE_HASH, bpf_table_hash(b, BPF_N_SECTIONS));
+    *buf = b;
+    *size = (size_t)file_size;
+    return BPF_OK;
+}
+
+bpf_status bpf_write_memory(const bpf_model_desc *d, void **buf, size_t *size)
+{
+    bpf_error_clear();
+    bpf_status e = bpf_write_memory_unchecked(d, buf, size);
+    if (e) return e;
+    bpf_model *m = NULL;
+    e = bpf_load_memory(*buf, *size, 0, &m);
+    if (e) {
+        free(*buf);
+        *buf = NULL;
+        *size = 0;
+        return e; /* the validator's message names what is wrong in the desc */
+    }
+    bpf_model_free(m);
+    return BPF_OK;
+}
+
+bpf_status bpf_write_file(const bpf_model_desc *d, const char *path)
+{
+    if (!path) return bpf_fail(BPF_ERR_INVALID_ARG, "writer: null path");
+    void *buf;
+    size_t size;
+    bpf_status e = bpf_write_memory(d, &buf, &size);
+    if (e) return e;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        int err = errno;
+        free(buf);
+        return bpf_fail(BPF_ERR_IO, "%s: open for writing: %s", path, strerror(err));
+    }
+    size_t w = fwrite(buf, 1, size, f);
+    int err = errno;
+    int closed = fclose(f);
+    free(buf);
+    if (w != size || closed != 0)
+        return bpf_fail(BPF_ERR_IO, "%s: write failed: %s", path, strerror(err));
+    return BPF_OK;
+}

@@ -1,0 +1,241 @@
+/* tests/formats: .bp round trip, one hand-made bad file per SPEC.md rule,
+ * truncation at every byte, and a check that every rule id has a test. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bp_kernels.h"
+#include "bpf_internal.h"
+#include "bpf_testmodel.h"
+
+static uint32_t test_seed;
+
+static void check_layer(const bpf_layer *a, const bpf_layer *b)
+{
+    assert_int_equal(a->kind, b->kind);
+    assert_int_equal(a->c_out, b->c_out);
+    assert_int_equal(a->c_in, b->c_in);
+    assert_int_equal(a->kh, b->kh);
+    assert_int_equal(a->kw, b->kw);
+    assert_int_equal(a->stride_h, b->stride_h);
+    assert_int_equal(a->stride_w, b->stride_w);
+    assert_int_equal(a->pad_t, b->pad_t);
+    assert_int_equal(a->pad_l, b->pad_l);
+    assert_int_equal(a->pad_b, b->pad_b);
+    assert_int_equal(a->pad_r, b->pad_r);
+    assert_int_equal(a->dil_h, b->dil_h);
+    assert_int_equal(a->dil_w, b->dil_w);
+    assert_int_equal(a->groups, b->groups);
+    assert_int_equal(a->K, b->K);
+    assert_int_equal(a->M, b->M);
+    assert_int_equal(a->encoding, b->encoding);
+    assert_int_equal(a->w_max, b->w_max);
+    assert_int_equal(a->act_dtype, b->act_dtype);
+    assert_memory_equal(&a->act_scale, &b->act_scale, 4);
+    assert_int_equal(a->idx_bytes, b->idx_bytes);
+    assert_int_equal(a->n_digits, b->n_digits);
+    assert_memory_equal(a->w_scale, b->w_scale, 4 * (size_t)a->c_out);
+    assert_memory_equal(a->bias, b->bias, 4 * (size_t)a->c_out);
+    assert_memory_equal(a->row_ptr, b->row_ptr, 4 * ((size_t)a->c_out * a->M * 2 + 1));
+    if (a->n_digits)
+        assert_memory_equal(a->col_idx, b->col_idx, (size_t)a->n_digits * a->idx_bytes);
+    assert_int_equal((uintptr_t)a->w_scale % 64, 0);
+    assert_int_equal((uintptr_t)a->bias % 64, 0);
+    assert_int_equal((uintptr_t)a->row_ptr % 64, 0);
+    assert_int_equal((uintptr_t)a->col_idx % 64, 0);
+}
+
+/* Every field of the loaded model equals the desc it was written from. */
+static void check_model(const bpf_model *m, const bpft_model *t)
+{
+    const bpf_model_desc *d = &t->d;
+    assert_int_equal(m->version, 1);
+    assert_int_equal(m->flags, 0);
+    assert_int_equal(m->n_meta, d->n_meta);
+    for (uint32_t i = 0; i < d->n_meta; i++) {
+        assert_string_equal(m->meta[i].key, d->meta[i].key);
+        assert_string_equal(m->meta[i].value, d->meta[i].value);
+        assert_string_equal(bpf_meta_get(m, d->meta[i].key), d->meta[i].value);
+    }
+    assert_null(bpf_meta_get(m, "no.such.key"));
+    assert_null(bpf_meta_get(m, NULL));
+    assert_null(bpf_meta_get(NULL, "arch"));
+    assert_int_equal(m->n_tensors, d->n_tensors);
+    for (uint32_t i = 0; i < d->n_tensors; i++) {
+        const bpf_tensor *a = &m->tensors[i], *b = &d->tensors[i];
+        assert_string_equal(a->name, b->name ? b->name : "");
+        assert_int_equal(a->dtype, b->dtype);
+        assert_int_equal(a->ndim, b->ndim);
+        assert_memory_equal(a->dims, b->dims, sizeof a->dims);
+        assert_memory_equal(&a->scale, &b->scale, 4);
+        if (b->data) {
+            assert_non_null(a->data);
+            assert_int_equal(a->nbytes, b->nbytes);
+            assert_memory_equal(a->data, b->data, (size_t)b->nbytes);
+            assert_int_equal((uintptr_t)a->data % 64, 0);
+        } else {
+            assert_null(a->data);
+            assert_int_equal(a->nbytes, 0);
+        }
+    }
+    assert_int_equal(m->n_nodes, d->n_nodes);
+    for (uint32_t i = 0; i < d->n_nodes; i++) {
+        const bpf_node *a = &m->nodes[i], *b = &d->nodes[i];
+        assert_string_equal(a->name, b->name);
+        assert_int_equal(a->op, b->op);
+        assert_int_equal(a->n_in, b->n_in);
+        assert_int_equal(a->n_out, b->n_out);
+        assert_memory_equal(a->in, b->in, sizeof a->in);
+        assert_memory_equal(a->out, b->out, sizeof a->out);
+        assert_int_equal(a->layer, b->layer);
+        assert_memory_equal(a->ints, b->ints, sizeof a->ints);
+        assert_memory_equal(a->floats, b->floats, sizeof a->floats);
+    }
+    assert_int_equal(m->n_layers, d->n_layers);
+    for (uint32_t i = 0; i < d->n_layers; i++) check_layer(&m->layers[i], &d->layers[i]);
+    assert_int_equal(m->n_inputs, d->n_inputs);
+    assert_int_equal(m->n_outputs, d->n_outputs);
+    assert_memory_equal(m->inputs, d->inputs, 4 * (size_t)d->n_inputs);
+    assert_memory_equal(m->outputs, d->outputs, 4 * (size_t)d->n_outputs);
+}
+
+static void test_round_trip_memory(void **state)
+{
+    (void)state;
+    bpft_model *t = malloc(sizeof *t);
+    bpft_build(t, test_seed);
+    size_t size;
+    uint8_t *buf = bpft_write(t, &size);
+    assert_int_equal(size, bpf_rd64(buf + BPF_H_FILE_SIZE));
+
+    /* Aligned buffer: used in place, arrays point into it. */
+    bpf_model *m = NULL;
+    assert_int_equal(bpf_load_memory(buf, size, 0, &m), BPF_OK);
+    check_model(m, t);
+    assert_ptr_equal(m->layers[0].row_ptr,
+                     buf + bpf_rd64(bpft_record(buf, BPF_SEC_LAYERS, BPF_LAYER_REC, 0) +
+                                    BPF_L_ROW_PTR_OFF));
+
+    /* Re-writing the loaded model gives the same bytes. */
+    bpf_model_desc d2;
+    bpf_model_as_desc(m, &d2);
+    void *buf2;
+    size_t size2;
+    assert_int_equal(bpf_write_memory(&d2, &buf2, &size2), BPF_OK);
+    assert_int_equal(size2, size);
+    assert_memory_equal(buf2, buf, size);
+    free(buf2);
+    bpf_model_free(m);
+
+    /* Unaligned buffer: copied, same content. */
+    uint8_t *odd = malloc(size + 1);
+    memcpy(odd + 1, buf, size);
+    assert_int_equal(bpf_load_memory(odd + 1, size, 0, &m), BPF_OK);
+    free(odd); /* the model must not depend on the caller's unaligned buffer */
+    check_model(m, t);
+    bpf_model_free(m);
+
+    /* Trusted load skips per-section hashes but gives the same model. */
+    assert_int_equal(bpf_load_memory(buf, size, BPF_LOAD_NO_CHECKSUM, &m), BPF_OK);
+    check_model(m, t);
+    bpf_model_free(m);
+    free(buf);
+    free(t);
+}
+
+static void test_round_trip_file(void **state)
+{
+    (void)state;
+    bpft_model *t = malloc(sizeof *t);
+    bpft_build(t, test_seed ^ 0x5555u);
+    char path[] = "/tmp/bpf_test_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(bpf_write_file(&t->d, path), BPF_OK);
+    bpf_model *m = NULL;
+    assert_int_equal(bpf_load_file(path, 0, &m), BPF_OK);
+    check_model(m, t);
+    bpf_model_free(m);
+    unlink(path);
+    assert_int_equal(bpf_load_file(path, 0, &m), BPF_ERR_IO);
+    assert_null(m);
+    assert_non_null(strstr(bpf_last_error(), path));
+    free(t);
+}
+
+/* The planes rebuild to the exact dense weights through the kernels' own
+ * decoder (the engine rebuilds them this way at load). */
+static void test_planes_rebuild_dense(void **state)
+{
+    (void)state;
+    bpft_model *t = malloc(sizeof *t);
+    bpft_build(t, test_seed + 7);
+    size_t size;
+    void *buf = bpft_write(t, &size);
+    bpf_model *m = NULL;
+    assert_int_equal(bpf_load_memory(buf, size, 0, &m), BPF_OK);
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        const bpf_layer *L = &m->layers[l];
+        bp_planes p = {.rows = L->c_out, .K = L->K, .M = L->M, .idx_bytes = L->idx_bytes,
+                       .row_ptr = L->row_ptr, .idx = L->col_idx};
+        int16_t *w = calloc((size_t)L->c_out * L->K, sizeof *w);
+        bp_planes_to_dense(&p, w);
+        assert_memory_equal(w, t->ls[l].w, sizeof *w * L->c_out * L->K);
+        /* and the kernels' encoder produces the very planes in the file */
+        bp_planes_buf pb;
+        assert_int_equal(bp_planes_from_dense(t->ls[l].w, L->c_out, L->K,
+                                              (bp_encoding)L->encoding, L->M, &pb), 0);
+        assert_int_equal(pb.ndigits, L->n_digits);
+        assert_memory_equal(pb.row_ptr, L->row_ptr, 4 * ((size_t)L->c_out * L->M * 2 + 1));
+        assert_memory_equal(pb.idx, L->col_idx, (size_t)L->n_digits * L->idx_bytes);
+        bp_planes_buf_free(&pb);
+        free(w);
+    }
+    bpf_model_free(m);
+    free(buf);
+    free(t);
+}
+
+static void test_bad_args(void **state)
+{
+    (void)state;
+    bpf_model *m = (bpf_model *)&m;
+    assert_int_equal(bpf_load_memory(NULL, 100, 0, &m), BPF_ERR_INVALID_ARG);
+    assert_null(m);
+    assert_int_equal(bpf_load_memory("x", 1, 0, NULL), BPF_ERR_INVALID_ARG);
+    assert_int_equal(bpf_load_file(NULL, 0, &m), BPF_ERR_INVALID_ARG);
+    assert_int_equal(bpf_load_memory("x", 1, 0x80, &m), BPF_ERR_INVALID_ARG);
+    assert_int_equal(bpf_load_memory("", 0, 0, &m), BPF_ERR_TRUNCATED);
+    void *buf;
+    size_t size;
+    assert_int_equal(bpf_write_memory(NULL, &buf, &size), BPF_ERR_INVALID_ARG);
+    bpf_model_desc d = {.n_tensors = 3};
+    assert_int_equal(bpf_write_memory(&d, &buf, &size), BPF_ERR_INVALID_ARG);
+    assert_null(buf);
+    bpf_model_free(NULL);
+    bpf_model_as_desc(NULL, &d);
+    assert_int_equal(d.n_tensors, 0);
+}
+
+int main(void)
+{
+    const char *env = getenv("BP_TEST_SEED");
+    test_seed = env ? (uint32_t)strtoul(env, NULL, 0) : (uint32_t)time(NULL);
+    printf("tests/formats: seed %u (override with BP_TEST_SEED)\n", test_seed);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_memory),
+        cmocka_unit_test(test_round_trip_file),
+        cmocka_unit_test(test_planes_rebuild_dense),
+        cmocka_unit_test(test_bad_args),
+    };
+    return cmocka_run_group_tests_name("formats", tests, NULL, NULL);
+}
