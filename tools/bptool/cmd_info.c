@@ -1,0 +1,396 @@
+/* cmd_info.c: the model-reading commands, `bptool info` (per-layer table and
+ * a weight histogram coloured by add count, text or SVG) and `bptool verify`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bitprune.h"
+#include "bptool.h"
+
+static const char bp_tool_info_usage[] =
+    "usage: bptool info FILE [options]\n"
+    "\n"
+    "Prints a per-layer table (shape, K, nonzero weights, digits in binary and\n"
+    "CSD, sigma_mult = nonzeros/weights, sigma_add = binary digits/(M*weights),\n"
+    "digits per weight) and a histogram of the integer weight values whose\n"
+    "glyph (or colour, on a terminal) is the add count of the value in the\n"
+    "stored encoding, like Figure 6 of the paper.\n"
+    "\n"
+    "options:\n"
+    "  --layer N|NAME   histogram of one layer (index or node name; default all)\n"
+    "  --svg FILE       also write the histogram as an SVG image\n"
+    "  --no-hist        table only\n"
+    "  --color WHEN     auto | always | never (default auto: only on a terminal)\n"
+    "  -h, --help       this text\n";
+
+static const char bp_tool_verify_usage[] =
+    "usage: bptool verify FILE\n"
+    "\n"
+    "Fully validates a model (structure, limits, digit planes, graph, and the\n"
+    "xxh3 checksum of every section). Prints one line starting with OK and\n"
+    "exits 0, or prints the status and what is wrong and where, and exits 1.\n";
+
+enum { OPT_LAYER = 256, OPT_SVG, OPT_NOHIST, OPT_COLOR };
+
+#define BP_TOOL_HVALS (2 * BP_W_MAX + 1) /* histogram over [-255, 255] */
+
+typedef struct bp_tool_hist {
+    uint64_t count[BP_TOOL_HVALS];
+    int enc_csd; /* add count taken from this encoding */
+    int wmax;    /* largest |w| declared by the layers histogrammed */
+} bp_tool_hist;
+
+static int bp_tool_adds(int v, int csd)
+{
+    uint32_t a = (uint32_t)(v < 0 ? -v : v);
+    return csd ? bp_tool_cost_csd(a) : bp_tool_cost_binary(a);
+}
+
+/* ANSI colours per add count 1..9 (index 0 unused). */
+static const char *const bp_tool_ansi[10] = {"",         "\033[32m", "\033[33m", "\033[35m",
+                                             "\033[31m", "\033[36m", "\033[34m", "\033[91m",
+                                             "\033[95m", "\033[90m"};
+static const char *const bp_tool_svgcol[10] = {"#bbbbbb", "#1f9e3a", "#e0b000", "#b03bb0",
+                                               "#d62728", "#17becf", "#1f4fd6", "#ff7f0e",
+                                               "#8c564b", "#555555"};
+
+static void bp_tool_hist_text(const bp_tool_hist *h, int color)
+{
+    int wmax = h->wmax;
+    uint64_t total = 0, nonzero = 0;
+    int distinct = 0;
+    for (int v = -wmax; v <= wmax; v++) {
+        uint64_t c = h->count[v + BP_W_MAX];
+        total += c;
+        if (v && c) {
+            nonzero += c;
+            distinct++;
+        }
+    }
+    printf("\nweight histogram (%s add count per value: glyph digit%s)\n",
+           h->enc_csd ? "CSD" : "binary", color ? " and colour" : "");
+    printf("  value 0: %llu of %llu weights (%.2f%%), not drawn\n",
+           (unsigned long long)h->count[BP_W_MAX], (unsigned long long)total,
+           total ? 100.0 * h->count[BP_W_MAX] / total : 0.0);
+    if (!nonzero)
+        return;
+    /* One row per value when few are used, else bins of `bw` values, each row
+     * stacked by add count. */
+    int bw = 1;
+    while (distinct > 48 && (2 * wmax + 1 + bw - 1) / bw > 40)
+        bw *= 2;
+    const int width = 56;
+    uint64_t rowmax = 0;
+    for (int lo = -wmax; lo <= wmax; lo += bw) {
+        uint64_t s = 0;
+        for (int v = lo; v < lo + bw && v <= wmax; v++)
+            s += v ? h->count[v + BP_W_MAX] : 0;
+        if (s > rowmax)
+            rowmax = s;
+    }
+    for (int lo = -wmax; lo <= wmax; lo += bw) {
+        int hi = lo + bw - 1 > wmax ? wmax : lo + bw - 1;
+        uint64_t by_add[10] = {0}, s = 0;
+        for (int v = lo; v <= hi; v++) {
+            if (!v)
+                continue;
+            by_add[bp_tool_adds(v, h->enc_csd)] += h->count[v + BP_W_MAX];
+            s += h->count[v + BP_W_MAX];
+        }
+        if (bw == 1 && !s)
+            continue;
+        if (bw == 1)
+            printf("  %9d %10llu ", lo, (unsigned long long)s);
+        else
+            printf("  [%4d,%4d] %10llu ", lo, hi, (unsigned long long)s);
+        /* segment lengths: cumulative rounding so the bar length is exact */
+        uint64_t cum = 0;
+        int drawn = 0;
+        for (int a = 1; a < 10; a++) {
+            cum += by_add[a];
+            int upto = (int)((cum * (uint64_t)width + rowmax / 2) / rowmax);
+            if (by_add[a] && upto == drawn && drawn < width)
+                upto = drawn + 1; /* a nonzero class is always visible */
+            if (color && upto > drawn)
+                fputs(bp_tool_ansi[a], stdout);
+            for (; drawn < upto; drawn++)
+                putchar('0' + a);
+            if (color && by_add[a])
+                fputs("\033[0m", stdout);
+        }
+        putchar('\n');
+    }
+}
+
+static int bp_tool_hist_svg(const bp_tool_hist *h, const char *path, const char *title)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    int wmax = h->wmax, n = 2 * wmax + 1;
+    const double bar = 3.0, plot_h = 240, x0 = 60, y0 = 30;
+    double W = x0 + n * bar + 150, H = y0 + plot_h + 50;
+    uint64_t ymax = 0;
+    for (int v = -wmax; v <= wmax; v++)
+        if (v && h->count[v + BP_W_MAX] > ymax)
+            ymax = h->count[v + BP_W_MAX];
+    if (!ymax)
+        ymax = 1;
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "font-family=\"sans-serif\" font-size=\"11\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"%.0f\" y=\"18\" font-size=\"13\">%s</text>\n",
+            W, H, x0, title);
+    for (int v = -wmax; v <= wmax; v++) {
+        uint64_t c = h->count[v + BP_W_MAX];
+        if (!c)
+            continue;
+        double bh = v ? plot_h * (double)c / (double)ymax : plot_h; /* zero: clipped */
+        int a = bp_tool_adds(v, h->enc_csd);
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+                "<title>w=%d: %llu (adds %d)%s</title></rect>\n",
+                x0 + (v + wmax) * bar, y0 + plot_h - bh, bar, bh, bp_tool_svgcol[a], v,
+                (unsigned long long)c, a, v ? "" : ", bar clipped");
+    }
+    fprintf(f,
+            "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n"
+            "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n"
+            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%llu</text>\n",
+            x0, y0 + plot_h, x0 + n * bar, y0 + plot_h, x0, y0, x0, y0 + plot_h, x0 - 4, y0 + 8,
+            (unsigned long long)ymax);
+    for (int t = -wmax; t <= wmax; t += wmax / 2 ? wmax / 2 : 1)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n",
+                x0 + (t + wmax + 0.5) * bar, y0 + plot_h + 15, t);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">weight value</text>\n",
+            x0 + n * bar / 2, y0 + plot_h + 35);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">adds (%s)</text>\n", x0 + n * bar + 20, y0 + 8,
+            h->enc_csd ? "CSD" : "binary");
+    for (int a = 0; a < 10; a++)
+        fprintf(f,
+                "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                "<text x=\"%.0f\" y=\"%.0f\">%d%s</text>\n",
+                x0 + n * bar + 20, y0 + 16 + a * 18.0, bp_tool_svgcol[a], x0 + n * bar + 38,
+                y0 + 26 + a * 18.0, a, a ? "" : " (w=0, clipped)");
+    fputs("</svg>\n", f);
+    if (fclose(f)) {
+        fprintf(stderr, "bptool info: writing %s failed\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *bp_tool_layer_name(const bpf_model *m, uint32_t li)
+{
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].layer == li &&
+            (m->nodes[i].op == BPF_OP_CONV2D || m->nodes[i].op == BPF_OP_LINEAR))
+            return m->nodes[i].name;
+    return "?";
+}
+
+int bp_tool_cmd_info(int argc, char **argv)
+{
+    static const struct option lo[] = {{"layer", required_argument, NULL, OPT_LAYER},
+                                       {"svg", required_argument, NULL, OPT_SVG},
+                                       {"no-hist", no_argument, NULL, OPT_NOHIST},
+                                       {"color", required_argument, NULL, OPT_COLOR},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    const char *layer_sel = NULL, *svg = NULL;
+    int no_hist = 0, color = isatty(STDOUT_FILENO), c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case OPT_LAYER: layer_sel = optarg; break;
+        case OPT_SVG: svg = optarg; break;
+        case OPT_NOHIST: no_hist = 1; break;
+        case OPT_COLOR:
+            if (!strcmp(optarg, "always"))
+                color = 1;
+            else if (!strcmp(optarg, "never"))
+                color = 0;
+            else if (strcmp(optarg, "auto"))
+                return bp_tool_usage_error("info", bp_tool_info_usage,
+                                           "--color: '%s' is not auto, always or never", optarg);
+            break;
+        case 'h': fputs(bp_tool_info_usage, stdout); return 0;
+        default:
+            return bp_tool_usage_error("info", bp_tool_info_usage,
+                                       "option '%s' is unknown or needs a value",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return bp_tool_usage_error("info", bp_tool_info_usage,
+                                   optind >= argc ? "missing FILE" : "unexpected argument '%s'",
+                                   optind >= argc ? "" : argv[optind + 1]);
+    const char *path = argv[optind];
+    bpf_model *m = NULL;
+    bpf_status fs = bpf_load_file(path, 0, &m);
+    if (fs != BPF_OK) {
+        fprintf(stderr, "bptool info: %s: %s\n", path, bpf_last_error());
+        return 1;
+    }
+    long sel = -1;
+    if (layer_sel) {
+        char *end;
+        long v = strtol(layer_sel, &end, 10);
+        if (*layer_sel && !*end && v >= 0 && (uint64_t)v < m->n_layers)
+            sel = v;
+        for (uint32_t li = 0; sel < 0 && li < m->n_layers; li++)
+            if (!strcmp(bp_tool_layer_name(m, li), layer_sel))
+                sel = li;
+        if (sel < 0) {
+            fprintf(stderr, "bptool info: %s: no layer '%s' (0..%u or a node name)\n", path,
+                    layer_sel, m->n_layers ? m->n_layers - 1 : 0);
+            bpf_model_free(m);
+            return 1;
+        }
+    }
+    const char *arch = bpf_meta_get(m, "arch");
+    const char *syn = bpf_meta_get(m, "synthetic");
+    printf("%s: arch %s, %u layers, %u nodes, %u tensors%s\n", path, arch ? arch : "?",
+           m->n_layers, m->n_nodes, m->n_tensors,
+           syn && !strcmp(syn, "true") ? ", synthetic weights" : "");
+    for (uint32_t i = 0; i < m->n_meta; i++)
+        if (*m->meta[i].value)
+            printf("  %-20s %s\n", m->meta[i].key, m->meta[i].value);
+    printf("\n%3s %-32s %-13s %6s %6s %9s %9s %7s %9s %9s %7s %6s %6s %3s %s\n", "#", "layer",
+           "shape", "K", "M", "weights", "nonzero", "s_mult", "dig_bin", "dig_csd", "s_add",
+           "d/w_b", "d/w_c", "act", "scale");
+    bp_tool_hist *h = calloc(1, sizeof *h);
+    int16_t *w = NULL;
+    size_t wcap = 0;
+    uint64_t T_w = 0, T_nz = 0, T_db = 0, T_dc = 0, T_mw = 0;
+    int rc = 1;
+    if (!h)
+        goto oom;
+    for (uint32_t li = 0; li < m->n_layers; li++) {
+        const bpf_layer *l = &m->layers[li];
+        size_t n = (size_t)l->c_out * l->K;
+        if (n > wcap) {
+            int16_t *nw = realloc(w, n * sizeof *w);
+            if (!nw)
+                goto oom;
+            w = nw;
+            wcap = n;
+        }
+        bp_planes p = {l->c_out, l->K, l->M, l->idx_bytes, l->row_ptr, l->col_idx, NULL};
+        bp_planes_to_dense(&p, w);
+        uint64_t nz = 0, db = 0, dc = 0;
+        int in_hist = sel < 0 || (uint32_t)sel == li;
+        for (size_t i = 0; i < n; i++) {
+            int v = w[i];
+            uint32_t a = (uint32_t)(v < 0 ? -v : v);
+            nz += v != 0;
+            db += (uint64_t)bp_tool_cost_binary(a);
+            dc += (uint64_t)bp_tool_cost_csd(a);
+            if (in_hist && a <= BP_W_MAX)
+                h->count[v + BP_W_MAX]++;
+        }
+        if (in_hist) {
+            h->enc_csd = l->encoding == BPF_ENC_CSD;
+            if ((int)l->w_max > h->wmax)
+                h->wmax = (int)l->w_max;
+        }
+        /* sigma_add per the paper: nonzero bits of B (M x K per row) over M*K */
+        uint32_t Mb = bp_digits_positions((int32_t)l->w_max, BP_ENC_BINARY);
+        char shape[48];
+        if (l->kind == BPF_LAYER_LINEAR)
+            snprintf(shape, sizeof shape, "fc %ux%u", l->c_out, l->c_in);
+        else if (l->groups == l->c_in && l->groups > 1)
+            snprintf(shape, sizeof shape, "dw%ux%u/%u %u", l->kh, l->kw, l->stride_h, l->c_out);
+        else
+            snprintf(shape, sizeof shape, "%ux%u/%u %u>%u", l->kh, l->kw, l->stride_h, l->c_in,
+                     l->c_out);
+        double dn = n ? (double)n : 1;
+        printf("%3u %-32.32s %-13s %6u %6u %9zu %9llu %7.4f %9llu %9llu %7.4f %6.3f %6.3f %3s "
+               "%.3g\n",
+               li, bp_tool_layer_name(m, li), shape, l->K, l->M, n, (unsigned long long)nz,
+               nz / dn, (unsigned long long)db, (unsigned long long)dc, db / (Mb * dn), db / dn,
+               dc / dn, l->act_dtype == BPF_DT_U8 ? "u8" : "s8", l->act_scale);
+        T_w += n;
+        T_nz += nz;
+        T_db += db;
+        T_dc += dc;
+        T_mw += (uint64_t)Mb * n;
+    }
+    double dT = T_w ? (double)T_w : 1;
+    printf("%3s %-32s %-13s %6s %6s %9llu %9llu %7.4f %9llu %9llu %7.4f %6.3f %6.3f\n", "",
+           "total", "", "", "", (unsigned long long)T_w, (unsigned long long)T_nz, T_nz / dT,
+           (unsigned long long)T_db, (unsigned long long)T_dc, T_mw ? (double)T_db / T_mw : 0,
+           T_db / dT, T_dc / dT);
+    if (!no_hist)
+        bp_tool_hist_text(h, color);
+    if (svg) {
+        char title[256];
+        snprintf(title, sizeof title, "%s: %s%s weight histogram (colour: add count)",
+                 arch ? arch : path, sel < 0 ? "all layers" : "layer ",
+                 sel < 0 ? "" : bp_tool_layer_name(m, (uint32_t)sel));
+        for (char *q = title; *q; q++)
+            if (*q == '<' || *q == '>' || *q == '&')
+                *q = '_';
+        if (bp_tool_hist_svg(h, svg, title))
+            goto out;
+        printf("\nwrote %s\n", svg);
+    }
+    rc = 0;
+    goto out;
+oom:
+    fprintf(stderr, "bptool info: out of memory\n");
+out:
+    free(w);
+    free(h);
+    bpf_model_free(m);
+    return rc;
+}
+
+int bp_tool_cmd_verify(int argc, char **argv)
+{
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(bp_tool_verify_usage, stdout);
+            return 0;
+        }
+        return bp_tool_usage_error("verify", bp_tool_verify_usage,
+                                   "option '%s' is unknown", argv[optind - 1]);
+    }
+    if (optind != argc - 1)
+        return bp_tool_usage_error("verify", bp_tool_verify_usage,
+                                   optind >= argc ? "missing FILE" : "unexpected argument '%s'",
+                                   optind >= argc ? "" : argv[optind + 1]);
+    const char *path = argv[optind];
+    bp_model_opts mo;
+    bp_model_opts_default(&mo);
+    mo.verify_checksums = 1;
+    bp_model *m = NULL;
+    bp_status st = bp_model_load_file(path, &mo, &m);
+    if (st != BP_OK) {
+        fprintf(stderr, "bptool verify: %s: %s: %s\n", path, bp_status_string(st),
+                bp_last_error());
+        return 1;
+    }
+    const bp_model_info *mi = NULL;
+    if (bp_model_info_get(m, &mi) != BP_OK) {
+        fprintf(stderr, "bptool verify: %s: %s\n", path, bp_last_error());
+        bp_model_free(m);
+        return 1;
+    }
+    printf("OK %s: %s, %u layers, %u nodes, %llu weights, sparsity %.4f, digits/weight %.4f, "
+           "checksums verified\n",
+           path, *mi->arch ? mi->arch : "?", mi->n_layers, mi->n_nodes,
+           (unsigned long long)mi->weights, mi->sparsity, mi->digits_per_weight);
+    bp_model_free(m);
+    return 0;
+}
