@@ -1,3 +1,7 @@
 /* aarch64 entries of the kernel lists (see ../kernel_list.h). */
-#define BP_BITPLANE_KERNELS_ARM(X)
-#define BP_CSR_KERNELS_ARM(X)
+#define BP_BITPLANE_KERNELS_ARM(X)                    \
+    X(u8, bp_bitplane_u8_32x1_neon, BP_ISA_NEON)      \
+    X(s8, bp_bitplane_s8_32x1_neon, BP_ISA_NEON)
+#define BP_CSR_KERNELS_ARM(X)                         \
+    X(u8, bp_csr_u8_32x1_neon, BP_ISA_NEON)           \
+    X(s8, bp_csr_s8_32x1_neon, BP_ISA_NEON)

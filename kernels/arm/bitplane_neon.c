@@ -1,0 +1,148 @@
+/* NEON bitplane kernels (add-shift-add): 32/16/8-pixel tiles, one contiguous
+ * vector load per digit, int16 partial sums (vaddw/vsubw) in bounded chunks,
+ * int32 Horner merge, empty planes skipped; the last <8 pixels go scalar. */
+#include <arm_neon.h>
+
+#include "kernel_list.h"
+
+/* int16 partial-sum bounds, as in generic/bitplane_scalar.c:
+ * u8: terms +-x in [-255,255]; 128 * 255 = 32640 <= 32767 -> 128 digits.
+ *     Sums run in uint16 lanes (vaddw_u8 / vsubw_u8), i.e. mod 2^16; the true
+ *     chunk sum lies in [-32640, 32640], so reading the lanes as int16 is exact.
+ * s8: terms +-x in [-128,128]; 255 * 128 = 32640 -> 255 digits (256 * 128 =
+ *     32768 does not fit int16).
+ * The int32 Horner merge wraps mod 2^32 at worst, so y is exact whenever the
+ * true y fits int32 (|w| <= 255, |x| <= 255, K <= BP_K_MAX). */
+#define BPK_NEON_CHUNK_U8 128u
+#define BPK_NEON_CHUNK_S8 255u
+
+#define BPK_INLINE static inline __attribute__((always_inline))
+
+BPK_INLINE uint32_t bpk_neon_idx(const void *idx, uint32_t bytes, uint32_t i)
+{
+    return bytes == 2 ? ((const uint16_t *)idx)[i] : ((const uint32_t *)idx)[i];
+}
+
+/* s[G] holds G groups of 8 int16 lanes; add (sub = 0) or subtract (sub = 1)
+ * the G*8 activations at xr. G is a compile-time 1, 2 or 4. */
+BPK_INLINE void bpk_gather_u8(uint16x8_t *s, const uint8_t *xr, int G, int sub)
+{
+    if (G == 1) {
+        const uint8x8_t v = vld1_u8(xr);
+        s[0] = sub ? vsubw_u8(s[0], v) : vaddw_u8(s[0], v);
+        return;
+    }
+    for (int h = 0; h < G / 2; h++) {
+        const uint8x16_t v = vld1q_u8(xr + 16 * h);
+        if (sub) {
+            s[2 * h] = vsubw_u8(s[2 * h], vget_low_u8(v));
+            s[2 * h + 1] = vsubw_high_u8(s[2 * h + 1], v);
+        } else {
+            s[2 * h] = vaddw_u8(s[2 * h], vget_low_u8(v));
+            s[2 * h + 1] = vaddw_high_u8(s[2 * h + 1], v);
+        }
+    }
+}
+
+BPK_INLINE void bpk_gather_s8(int16x8_t *s, const int8_t *xr, int G, int sub)
+{
+    if (G == 1) {
+        const int8x8_t v = vld1_s8(xr);
+        s[0] = sub ? vsubw_s8(s[0], v) : vaddw_s8(s[0], v);
+        return;
+    }
+    for (int h = 0; h < G / 2; h++) {
+        const int8x16_t v = vld1q_s8(xr + 16 * h);
+        if (sub) {
+            s[2 * h] = vsubw_s8(s[2 * h], vget_low_s8(v));
+            s[2 * h + 1] = vsubw_high_s8(s[2 * h + 1], v);
+        } else {
+            s[2 * h] = vaddw_s8(s[2 * h], vget_low_s8(v));
+            s[2 * h + 1] = vaddw_high_s8(s[2 * h + 1], v);
+        }
+    }
+}
+
+BPK_INLINE int16x8_t bpk_as_s16_u8(uint16x8_t v) { return vreinterpretq_s16_u16(v); }
+BPK_INLINE int16x8_t bpk_as_s16_s8(int16x8_t v) { return v; }
+BPK_INLINE uint16x8_t bpk_zero_u8(void) { return vdupq_n_u16(0); }
+BPK_INLINE int16x8_t bpk_zero_s8(void) { return vdupq_n_s16(0); }
+
+/* One row j, G*8 pixels at x (already offset to the tile), into yr. */
+#define BPK_NEON_TILE(at, xt, st, CHUNK)                                          \
+BPK_INLINE void bpk_bitplane_##at##_neon_tile(const bp_planes *w, uint32_t j,     \
+        const xt *x, size_t ldx, int32_t *yr, uint32_t bytes, int G)              \
+{                                                                                 \
+    const uint32_t M = w->M;                                                      \
+    int32x4_t acc[8];                                                             \
+    for (int g = 0; g < 2 * G; g++)                                               \
+        acc[g] = vdupq_n_s32(0);                                                  \
+    int last = -1;                                                                \
+    for (int m = (int)M - 1; m >= 0; m--) {                                       \
+        const uint32_t *rp = w->row_ptr + ((size_t)j * M + (uint32_t)m) * 2;      \
+        const uint32_t b = rp[0], mid = rp[1], e = rp[2];                         \
+        if (b == e)                                                               \
+            continue; /* empty plane: folded into the next shift */               \
+        /* Horner step: acc <<= gap, then the chunks of this plane add in. */     \
+        const int32x4_t sh = vdupq_n_s32(last < 0 ? 0 : last - m);               \
+        for (int g = 0; g < 2 * G; g++)                                           \
+            acc[g] = vshlq_s32(acc[g], sh);                                       \
+        last = m;                                                                 \
+        for (uint32_t c0 = b; c0 < e; c0 += CHUNK) {                              \
+            const uint32_t c1 = e - c0 > CHUNK ? c0 + CHUNK : e;                  \
+            st s[4];                                                              \
+            for (int g = 0; g < G; g++)                                           \
+                s[g] = bpk_zero_##at();                                           \
+            const uint32_t a1 = c1 < mid ? c1 : mid;                              \
+            for (uint32_t i = c0; i < a1; i++)                                    \
+                bpk_gather_##at(s, x + (size_t)bpk_neon_idx(w->idx, bytes, i) * ldx, G, 0); \
+            for (uint32_t i = c0 > mid ? c0 : mid; i < c1; i++)                   \
+                bpk_gather_##at(s, x + (size_t)bpk_neon_idx(w->idx, bytes, i) * ldx, G, 1); \
+            for (int g = 0; g < G; g++) {                                         \
+                const int16x8_t v = bpk_as_s16_##at(s[g]);                        \
+                acc[2 * g] = vaddw_s16(acc[2 * g], vget_low_s16(v));              \
+                acc[2 * g + 1] = vaddw_high_s16(acc[2 * g + 1], v);               \
+            }                                                                     \
+        }                                                                         \
+    }                                                                             \
+    const int32x4_t sh = vdupq_n_s32(last < 0 ? 0 : last);                        \
+    for (int g = 0; g < 2 * G; g++)                                               \
+        vst1q_s32(yr + 4 * g, vshlq_s32(acc[g], sh));                             \
+}                                                                                 \
+                                                                                  \
+BPK_INLINE void bpk_bitplane_##at##_neon_rows(const bp_planes *w, uint32_t row0,  \
+        uint32_t nrows, const xt *x, size_t ldx, size_t np, int32_t *y,           \
+        size_t ldy, uint32_t bytes)                                               \
+{                                                                                 \
+    for (uint32_t r = 0; r < nrows; r++) {                                        \
+        int32_t *yr = y + (size_t)r * ldy;                                        \
+        size_t p = 0;                                                             \
+        for (; p + 32 <= np; p += 32)                                             \
+            bpk_bitplane_##at##_neon_tile(w, row0 + r, x + p, ldx, yr + p, bytes, 4); \
+        if (p + 16 <= np) {                                                       \
+            bpk_bitplane_##at##_neon_tile(w, row0 + r, x + p, ldx, yr + p, bytes, 2); \
+            p += 16;                                                              \
+        }                                                                         \
+        if (p + 8 <= np) {                                                        \
+            bpk_bitplane_##at##_neon_tile(w, row0 + r, x + p, ldx, yr + p, bytes, 1); \
+            p += 8;                                                               \
+        }                                                                         \
+    }                                                                             \
+    /* Fewer than 8 pixels left: a vector load would read past the run. */       \
+    const size_t done = np / 8 * 8;                                               \
+    if (done < np)                                                                \
+        bp_bitplane_##at##_scalar(w, row0, nrows, x + done, ldx, np - done,       \
+                                  y + done, ldy);                                 \
+}                                                                                 \
+                                                                                  \
+void bp_bitplane_##at##_32x1_neon(const bp_planes *w, uint32_t row0, uint32_t nrows, \
+        const xt *x, size_t ldx, size_t np, int32_t *y, size_t ldy)               \
+{                                                                                 \
+    if (w->idx_bytes == 2)                                                        \
+        bpk_bitplane_##at##_neon_rows(w, row0, nrows, x, ldx, np, y, ldy, 2);     \
+    else                                                                          \
+        bpk_bitplane_##at##_neon_rows(w, row0, nrows, x, ldx, np, y, ldy, 4);     \
+}
+
+BPK_NEON_TILE(u8, uint8_t, uint16x8_t, BPK_NEON_CHUNK_U8)
+BPK_NEON_TILE(s8, int8_t, int16x8_t, BPK_NEON_CHUNK_S8)
