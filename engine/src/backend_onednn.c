@@ -1,25 +1,737 @@
-/* oneDNN dense baselines (placeholder until the oneDNN backends land). */
+/* oneDNN 2.6 dense baselines: "onednn-int8" (u8/s8 x s8 conv / inner product,
+ * bit-identical to "reference" where the weights fit s8) and "onednn-f32"
+ * (dequantized weights, float activations: the float reference for users). */
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
 #include "backend.h"
+#include "quant.h"
 
-static bp_status unsupported_create(const bp_layer_desc *d, const bp_backend_env *env,
-                                    void **state)
+/* Exactness of onednn-int8 (checked bit for bit by tests/engine/onednn):
+ * the canonical epilogue is t = (float)acc * out_scale[j]; t += bias[j];
+ * [t += residual]; [relu], each step rounded to float. oneDNN 2.x would add
+ * its own bias to the int32 accumulator *before* scaling, so we give it no
+ * bias; instead: per-channel output scales (mask 1<<1) -> binary-add post-op
+ * with a per-channel f32 bias tensor -> sum post-op (scale 1, the residual
+ * preloaded into dst) -> eltwise relu post-op, dst f32. Each post-op is one
+ * separately rounded f32 operation in that order, which is the epilogue.
+ * u8 x s8 products are summed exactly in int32 by VNNI (vpdpbusd); without
+ * VNNI oneDNN pairs products in int16 with saturation (vpmaddubsw) or halves
+ * s8 weights (scale_adjust), so such a CPU makes the layer inexact.
+ *
+ * onednn-f32 tolerance vs "reference": the difference is the activation
+ * quantization the reference applies and f32 does not: per output at most
+ * sum_k |w[j][k]| * w_scale[j] * act_scale / 2 (inputs inside the quantized
+ * range), plus float summation-order rounding (~1e-6 relative to
+ * sum_k |w x|). The tests check exactly that bound; measured relative error
+ * (max |diff| / max |ref|) on random layers is in the report of the tests. */
+
+#define BP_DNNL_ERR_LEN 512
+static _Thread_local char bp_dnnl_errbuf[BP_DNNL_ERR_LEN];
+
+/* Message for the last failing onednn layer_create/layer_run on this thread. */
+const char *bp_onednn_last_error(void);
+const char *bp_onednn_last_error(void)
 {
-    (void)d; (void)env; *state = NULL;
-    return BP_ERR_UNSUPPORTED;
-}
-static bp_status unsupported_run(void *state, const float *x, const float *r, float *y)
-{
-    (void)state; (void)x; (void)r; (void)y;
-    return BP_ERR_UNSUPPORTED;
-}
-static void unsupported_destroy(void *state) { (void)state; }
-static const char *unsupported_kernel(const void *state) { (void)state; return "none"; }
-static int unsupported_exact(const void *state, const char **why)
-{
-    (void)state; *why = "not built"; return 0;
+    return bp_dnnl_errbuf;
 }
 
-const bp_backend bp_backend_onednn_int8 = {"onednn-int8", unsupported_create, unsupported_run,
-    unsupported_destroy, unsupported_kernel, unsupported_exact};
-const bp_backend bp_backend_onednn_f32 = {"onednn-f32", unsupported_create, unsupported_run,
-    unsupported_destroy, unsupported_kernel, unsupported_exact};
+static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
+{
+    int n = snprintf(bp_dnnl_errbuf, sizeof bp_dnnl_errbuf, "onednn layer '%s': ",
+                     layer ? layer : "?");
+    if (n < 0 || n >= BP_DNNL_ERR_LEN) return st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(bp_dnnl_errbuf + n, sizeof bp_dnnl_errbuf - (size_t)n, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+enum {
+    BP_RES_NONE = 0,
+    BP_RES_BINARY_NCHW, /* binary add, src1 = the caller's NCHW residual as is */
+    BP_RES_SUM,         /* sum post-op over dst preloaded with the residual */
+    BP_RES_BINARY_DST,  /* binary add, src1 = residual copied into dst's layout */
+};
+
+typedef struct bp_dnnl_layer {
+    int int8;           /* 1: onednn-int8, 0: onednn-f32 */
+    int s8_src;         /* int8 with s8 activations */
+    int threads;
+    int fuse_residual;
+    uint32_t N, C, H, W, Co, OH, OW;
+    float inv_scale;
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, wei, dst, bias, scratch, res;
+    int res_mode;       /* BP_RES_*: how the fused residual reaches oneDNN */
+    float *res_buf;     /* BP_RES_BINARY_DST: residual in dst's layout (oneDNN's) */
+    float *res_copy;    /* BP_RES_BINARY_NCHW with dst_direct: for y == residual */
+    void *src_buf;      /* u8/s8/f32 in the layout the primitive chose */
+    float *dst_buf;     /* f32 in the layout the primitive chose */
+    size_t src_bytes, dst_bytes;
+    int src_direct;     /* f32 src layout is plain NCHW: hand x to oneDNN */
+    int dst_direct;     /* dst layout is plain NCHW: oneDNN writes y */
+    /* Per logical dimension (n, c, h, w) element offsets into src_buf and
+     * dst_buf: a blocked layout's offset is a sum of one term per dimension. */
+    size_t *src_off[4];
+    size_t *dst_off[4];
+    size_t *res_off[4]; /* BP_RES_BINARY_DST */
+    dnnl_exec_arg_t args[8];
+    int nargs;
+    uint64_t n_clamped; /* weights clamped to [-128, 127] (int8) */
+    int exact;
+    const char *why;
+    char impl[96];
+} bp_dnnl_layer;
+
+/* oneDNN (OpenMP runtime) takes its thread count from omp_get_max_threads()
+ * of the calling thread, both when a primitive is created (it sizes its
+ * work split) and when it runs: so set it around both, then restore. */
+static int bp_dnnl_threads_enter(int want)
+{
+    int old = omp_get_max_threads();
+    if (want > 0 && want != old) omp_set_num_threads(want);
+    return old;
+}
+
+static void bp_dnnl_threads_leave(int want, int old)
+{
+    if (want > 0 && want != old) omp_set_num_threads(old);
+}
+
+static int bp_dnnl_has_vnni(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
+           (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+}
+
+/* Fills tab[0..n) with the element offset contributed by index x of logical
+ * dimension d of a blocked layout (outer blocks by stride, inner blocks dense,
+ * innermost last). */
+static void bp_dnnl_dim_offsets(const dnnl_memory_desc_t *md, int d, size_t *tab, uint32_t n)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    dnnl_dim_t blk = 1;
+    for (int i = 0; i < b->inner_nblks; i++)
+        if (b->inner_idxs[i] == d) blk *= b->inner_blks[i];
+    for (uint32_t x = 0; x < n; x++) {
+        dnnl_dim_t off = ((dnnl_dim_t)x / blk) * b->strides[d];
+        dnnl_dim_t r = (dnnl_dim_t)x % blk, inner_stride = 1;
+        for (int i = b->inner_nblks - 1; i >= 0; i--) {
+            if (b->inner_idxs[i] == d) {
+                off += (r % b->inner_blks[i]) * inner_stride;
+                r /= b->inner_blks[i];
+            }
+            inner_stride *= b->inner_blks[i];
+        }
+        tab[x] = (size_t)off;
+    }
+}
+
+/* Builds the four per-dimension tables of an (N, C[, H, W]) activation md;
+ * for 2D mds the h and w tables are {0}. Returns 1 if the layout is plain
+ * dense NCHW (or NC). */
+static int bp_dnnl_act_offsets(const dnnl_memory_desc_t *md, size_t *tab[4], const uint32_t dims[4])
+{
+    int nd = md->ndims;
+    for (int d = 0; d < 4; d++) {
+        if (d < nd) bp_dnnl_dim_offsets(md, d, tab[d], dims[d]);
+        else tab[d][0] = 0;
+    }
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (b->inner_nblks != 0 || md->offset0 != 0) return 0;
+    dnnl_dim_t want = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        if (md->padded_dims[d] != md->dims[d]) return 0;
+        if (md->dims[d] > 1 && b->strides[d] != want) return 0;
+        want *= md->dims[d];
+    }
+    return 1;
+}
+
+#define BP_DNNL_TRY(call, what)                                                   \
+    do {                                                                          \
+        dnnl_status_t st_ = (call);                                               \
+        if (st_ != dnnl_success) {                                                \
+            st = bp_dnnl_fail(BP_ERR_BACKEND, d->name, "%s failed: %s", (what),   \
+                              dnnl_status2str(st_));                              \
+            goto fail;                                                            \
+        }                                                                         \
+    } while (0)
+
+static void bp_dnnl_destroy(void *state)
+{
+    bp_dnnl_layer *s = state;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->src) dnnl_memory_destroy(s->src);
+    if (s->wei) dnnl_memory_destroy(s->wei);
+    if (s->dst) dnnl_memory_destroy(s->dst);
+    if (s->bias) dnnl_memory_destroy(s->bias);
+    if (s->scratch) dnnl_memory_destroy(s->scratch);
+    if (s->res) dnnl_memory_destroy(s->res);
+    free(s->res_copy);
+    if (s->strm) dnnl_stream_destroy(s->strm);
+    if (s->eng) dnnl_engine_destroy(s->eng);
+    for (int i = 0; i < 4; i++) {
+        free(s->src_off[i]);
+        free(s->dst_off[i]);
+        free(s->res_off[i]);
+    }
+    free(s);
+}
+
+static bp_status bp_dnnl_check_desc(const bp_layer_desc *d, const bp_backend_env *env, int int8)
+{
+    const char *name = d->name;
+    const bpf_layer *L = d->L;
+    if (!env) return bp_dnnl_fail(BP_ERR_INVALID_ARG, name, "null env");
+    if (!L || !d->w_dense || !d->bias || (int8 && !d->out_scale) || (!int8 && !L->w_scale))
+        return bp_dnnl_fail(BP_ERR_INVALID_ARG, name, "null layer, weights, scales or bias");
+    if (L->kind != BPF_LAYER_CONV && L->kind != BPF_LAYER_LINEAR)
+        return bp_dnnl_fail(BP_ERR_INVALID_ARG, name, "layer kind %u is not conv/linear", L->kind);
+    if (d->N == 0 || L->c_out == 0 || L->c_in == 0 || L->groups == 0 ||
+        L->c_in % L->groups || L->c_out % L->groups)
+        return bp_dnnl_fail(BP_ERR_SHAPE, name, "bad shape N=%u c_in=%u c_out=%u groups=%u",
+                            d->N, L->c_in, L->c_out, L->groups);
+    if (L->kind == BPF_LAYER_LINEAR) {
+        if (L->groups != 1 || L->K != L->c_in)
+            return bp_dnnl_fail(BP_ERR_SHAPE, name, "linear needs groups=1 and K=c_in (K=%u c_in=%u)",
+                                L->K, L->c_in);
+    } else {
+        uint64_t K = (uint64_t)(L->c_in / L->groups) * L->kh * L->kw;
+        if (K != L->K || L->kh == 0 || L->kw == 0 || L->stride_h == 0 || L->stride_w == 0 ||
+            L->dil_h == 0 || L->dil_w == 0)
+            return bp_dnnl_fail(BP_ERR_SHAPE, name, "bad conv geometry (K=%u kh=%u kw=%u)",
+                                L->K, L->kh, L->kw);
+        int64_t eh = (int64_t)(L->kh - 1) * L->dil_h + 1, ew = (int64_t)(L->kw - 1) * L->dil_w + 1;
+        int64_t ph = (int64_t)d->H + L->pad_t + L->pad_b - eh;
+        int64_t pw = (int64_t)d->W + L->pad_l + L->pad_r - ew;
+        if (ph < 0 || pw < 0 || d->OH != ph / L->stride_h + 1 || d->OW != pw / L->stride_w + 1)
+            return bp_dnnl_fail(BP_ERR_SHAPE, name, "output %ux%u does not match input %ux%u",
+                                d->OH, d->OW, d->H, d->W);
+    }
+    if (int8 && L->act_dtype != BPF_DT_U8 && L->act_dtype != BPF_DT_S8)
+        return bp_dnnl_fail(BP_ERR_UNSUPPORTED, name, "act dtype %u is not u8/s8", L->act_dtype);
+    return BP_OK;
+}
+
+/* Preference among oneDNN implementations: brgemm-based (brgconv, brdgmm,
+ * brgemm) > other jit > gemm-based > reference. */
+static int bp_dnnl_impl_rank(const char *impl)
+{
+    if (!impl || strncmp(impl, "ref", 3) == 0) return 0;
+    if (strstr(impl, "gemm") && !strstr(impl, "brg") && !strstr(impl, "brdgmm")) return 1;
+    if (strncmp(impl, "br", 2) == 0) return 3;
+    return 2;
+}
+
+/* Memory descriptors of one layer (format_tag_any where oneDNN chooses). */
+typedef struct bp_dnnl_mds {
+    dnnl_memory_desc_t src, wei, dst, bias, po_bias;
+    dnnl_dims_t ddims;
+} bp_dnnl_mds;
+
+/* Creates the primitive desc for one residual mode. Post-op chain, in the
+ * order of the canonical epilogue: [int8: binary add bias] -> [residual]
+ * -> [relu]. */
+static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
+                                     const bp_dnnl_mds *m, int mode, dnnl_primitive_desc_t *pd,
+                                     int *bias_po, int *res_po)
+{
+    const bpf_layer *L = d->L;
+    const int linear = L->kind == BPF_LAYER_LINEAR;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_memory_desc_t res_md;
+    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success)
+        st = s->int8 ? dnnl_primitive_attr_set_output_scales(attr, s->Co, 1 << 1, d->out_scale)
+                     : dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_strict);
+    if (st == dnnl_success) st = dnnl_post_ops_create(&po);
+    if (st == dnnl_success && s->int8) {
+        *bias_po = dnnl_post_ops_len(po);
+        st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &m->po_bias);
+    }
+    if (st == dnnl_success && mode == BP_RES_SUM) {
+        st = dnnl_post_ops_append_sum(po, 1.0f);
+    } else if (st == dnnl_success && mode != BP_RES_NONE) {
+        *res_po = dnnl_post_ops_len(po);
+        dnnl_format_tag_t tag = mode == BP_RES_BINARY_DST ? dnnl_format_tag_any
+                                : linear ? dnnl_ab : dnnl_abcd;
+        st = dnnl_memory_desc_init_by_tag(&res_md, linear ? 2 : 4, m->ddims, dnnl_f32, tag);
+        if (st == dnnl_success) st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &res_md);
+    }
+    if (st == dnnl_success && d->fuse_relu)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (st == dnnl_success && dnnl_post_ops_len(po) > 0) st = dnnl_primitive_attr_set_post_ops(attr, po);
+    const dnnl_memory_desc_t *op_bias = s->int8 ? NULL : &m->bias;
+    if (st == dnnl_success && linear) {
+        dnnl_inner_product_desc_t ipd;
+        st = dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &m->src, &m->wei,
+                                                  op_bias, &m->dst);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &ipd, attr, s->eng, NULL);
+    } else if (st == dnnl_success) {
+        dnnl_convolution_desc_t cd;
+        dnnl_dims_t strides = {L->stride_h, L->stride_w};
+        dnnl_dims_t dil = {L->dil_h - 1, L->dil_w - 1}; /* oneDNN counts the gaps */
+        dnnl_dims_t pl = {L->pad_t, L->pad_l}, pr = {L->pad_b, L->pad_r};
+        st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                dnnl_convolution_direct, &m->src, &m->wei, op_bias, &m->dst, strides, dil, pl, pr);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, s->eng, NULL);
+    }
+    if (st != dnnl_success) *pd = NULL;
+    if (po) dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *env, int int8,
+                                void **state)
+{
+    if (!state) return BP_ERR_INVALID_ARG;
+    *state = NULL;
+    if (!d) return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "null layer desc");
+    bp_status st = bp_dnnl_check_desc(d, env, int8);
+    if (st != BP_OK) return st;
+
+    const bpf_layer *L = d->L;
+    const int linear = L->kind == BPF_LAYER_LINEAR;
+    bp_dnnl_layer *s = calloc(1, sizeof *s);
+    if (!s) return bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+    s->int8 = int8;
+    s->s8_src = int8 && L->act_dtype == BPF_DT_S8;
+    const int threads = env->threads > 0 ? env->threads : omp_get_num_procs();
+    s->threads = threads;
+    s->fuse_residual = d->fuse_residual != 0;
+    s->N = d->N; s->C = L->c_in; s->Co = L->c_out;
+    s->H = linear ? 1 : d->H; s->W = linear ? 1 : d->W;
+    s->OH = linear ? 1 : d->OH; s->OW = linear ? 1 : d->OW;
+    s->inv_scale = d->act_inv_scale;
+    s->exact = 1;
+    s->why = "";
+
+    int old_thr = bp_dnnl_threads_enter(threads);
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t rprim = NULL;
+    dnnl_memory_t wplain = NULL;
+    void *wtmp = NULL;
+
+    BP_DNNL_TRY(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "dnnl_engine_create");
+    BP_DNNL_TRY(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags),
+                "dnnl_stream_create");
+
+    const dnnl_data_type_t src_dt = !int8 ? dnnl_f32 : s->s8_src ? dnnl_s8 : dnnl_u8;
+    const dnnl_data_type_t wei_dt = int8 ? dnnl_s8 : dnnl_f32;
+    const int64_t G = L->groups, Co = L->c_out, Ci = L->c_in;
+    bp_dnnl_mds mds;
+    dnnl_memory_desc_t *src_md = &mds.src, *wei_md = &mds.wei, *dst_md = &mds.dst;
+    dnnl_memory_desc_t *bias_md = &mds.bias, *po_bias_md = &mds.po_bias;
+    dnnl_dims_t sdims, wdims;
+    dnnl_dim_t *ddims = mds.ddims;
+    int wnd;
+    if (linear) {
+        sdims[0] = s->N; sdims[1] = Ci;
+        ddims[0] = s->N; ddims[1] = Co;
+        wdims[0] = Co; wdims[1] = Ci;
+        wnd = 2;
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(src_md, 2, sdims, src_dt, dnnl_format_tag_any), "src md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 2, ddims, dnnl_f32, dnnl_format_tag_any), "dst md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(wei_md, 2, wdims, wei_dt, dnnl_format_tag_any), "weights md");
+        dnnl_dims_t bd = {1, Co};
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(po_bias_md, 2, bd, dnnl_f32, dnnl_ab), "bias md");
+    } else {
+        sdims[0] = s->N; sdims[1] = Ci; sdims[2] = s->H; sdims[3] = s->W;
+        ddims[0] = s->N; ddims[1] = Co; ddims[2] = s->OH; ddims[3] = s->OW;
+        if (G > 1) {
+            wdims[0] = G; wdims[1] = Co / G; wdims[2] = Ci / G; wdims[3] = L->kh; wdims[4] = L->kw;
+            wnd = 5;
+        } else {
+            wdims[0] = Co; wdims[1] = Ci; wdims[2] = L->kh; wdims[3] = L->kw;
+            wnd = 4;
+        }
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(src_md, 4, sdims, src_dt, dnnl_format_tag_any), "src md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, dnnl_format_tag_any), "dst md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(wei_md, wnd, wdims, wei_dt, dnnl_format_tag_any), "weights md");
+        dnnl_dims_t bd = {1, Co, 1, 1};
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(po_bias_md, 4, bd, dnnl_f32, dnnl_abcd), "bias md");
+    }
+    {
+        dnnl_dims_t bd = {Co};
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(bias_md, 1, bd, dnnl_f32, dnnl_a), "bias md");
+    }
+
+    /* Residual: three equivalent ways (each is one separately rounded f32
+     * add of the same operands): a binary add reading the caller's NCHW
+     * tensor as is (no copy), a sum post-op over dst preloaded with the
+     * residual, a binary add with src1 copied into dst's layout. oneDNN
+     * supports them in different kernels (brgconv takes only sum; brgemm
+     * inner product takes binary NCHW only at N=1), so keep the best ranked
+     * implementation, the earlier mode on ties. */
+    static const int res_modes[3] = {BP_RES_BINARY_NCHW, BP_RES_SUM, BP_RES_BINARY_DST};
+    const int n_modes = s->fuse_residual ? 3 : 1;
+    int best_rank = -1, bias_po = -1, res_po = -1;
+    dnnl_status_t pst = dnnl_success;
+    for (int m = 0; m < n_modes && best_rank < 3; m++) {
+        const int mode = s->fuse_residual ? res_modes[m] : BP_RES_NONE;
+        dnnl_primitive_desc_t cand = NULL;
+        int bpo = -1, rpo = -1;
+        dnnl_status_t cs = bp_dnnl_make_pd(d, s, &mds, mode, &cand, &bpo, &rpo);
+        if (cs != dnnl_success) {
+            pst = cs;
+            continue;
+        }
+        const char *ci = NULL;
+        if (dnnl_primitive_desc_query(cand, dnnl_query_impl_info_str, 0, &ci) != dnnl_success) ci = NULL;
+        int rank = bp_dnnl_impl_rank(ci);
+        if (getenv("BP_ONEDNN_DEBUG"))
+            fprintf(stderr, "onednn: '%s' residual mode %d -> %s\n", d->name, mode, ci ? ci : "?");
+        if (rank > best_rank) {
+            if (pd) dnnl_primitive_desc_destroy(pd);
+            pd = cand;
+            best_rank = rank;
+            s->res_mode = mode;
+            bias_po = bpo;
+            res_po = rpo;
+        } else {
+            dnnl_primitive_desc_destroy(cand);
+        }
+    }
+    if (!pd) {
+        st = bp_dnnl_fail(BP_ERR_BACKEND, d->name, "no oneDNN %s implementation: %s",
+                          linear ? "inner product" : "convolution", dnnl_status2str(pst));
+        goto fail;
+    }
+    const char *impl = NULL;
+    BP_DNNL_TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl), "impl query");
+    snprintf(s->impl, sizeof s->impl, "%s", impl ? impl : "?");
+
+    const dnnl_memory_desc_t *q_src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *q_wei = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *q_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *q_scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (!q_src || !q_wei || !q_dst || !q_scr || q_src->format_kind != dnnl_blocked ||
+        q_dst->format_kind != dnnl_blocked) {
+        st = bp_dnnl_fail(BP_ERR_BACKEND, d->name, "%s chose a non-blocked activation layout", s->impl);
+        goto fail;
+    }
+
+    const uint32_t sd[4] = {s->N, s->C, s->H, s->W}, dd[4] = {s->N, s->Co, s->OH, s->OW};
+    for (int i = 0; i < 4; i++) {
+        s->src_off[i] = malloc(sizeof(size_t) * (sd[i] ? sd[i] : 1));
+        s->dst_off[i] = malloc(sizeof(size_t) * (dd[i] ? dd[i] : 1));
+        if (!s->src_off[i] || !s->dst_off[i]) {
+            st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+            goto fail;
+        }
+    }
+    int src_plain = bp_dnnl_act_offsets(q_src, s->src_off, sd);
+    s->dst_direct = bp_dnnl_act_offsets(q_dst, s->dst_off, dd);
+    s->src_direct = !int8 && src_plain;
+
+    /* Memories: oneDNN allocates (aligned) here, never in layer_run; direct
+     * ones get the caller's x / y pointer at run time. */
+    BP_DNNL_TRY(dnnl_memory_create(&s->src, q_src, s->eng,
+                                   s->src_direct ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE), "src memory");
+    BP_DNNL_TRY(dnnl_memory_create(&s->dst, q_dst, s->eng,
+                                   s->dst_direct ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE), "dst memory");
+    BP_DNNL_TRY(dnnl_memory_create(&s->wei, q_wei, s->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
+    s->src_bytes = dnnl_memory_desc_get_size(q_src);
+    s->dst_bytes = dnnl_memory_desc_get_size(q_dst);
+    /* Channel padding of blocked layouts must read as zero; it is never written. */
+    if (!s->src_direct) {
+        BP_DNNL_TRY(dnnl_memory_get_data_handle(s->src, &s->src_buf), "src handle");
+        memset(s->src_buf, 0, s->src_bytes);
+    }
+    if (!s->dst_direct) {
+        void *dh = NULL;
+        BP_DNNL_TRY(dnnl_memory_get_data_handle(s->dst, &dh), "dst handle");
+        s->dst_buf = dh;
+        memset(s->dst_buf, 0, s->dst_bytes);
+    }
+    size_t scr_bytes = dnnl_memory_desc_get_size(q_scr);
+    if (scr_bytes > 0)
+        BP_DNNL_TRY(dnnl_memory_create(&s->scratch, q_scr, s->eng, DNNL_MEMORY_ALLOCATE), "scratchpad memory");
+
+    /* Weights: plain (g)oihw, which is exactly w_dense row-major (row j =
+     * g*Co/G + o, column k = (ci, dy, dx)), reordered once into the
+     * primitive's layout (for s8 sources the reorder also computes oneDNN's
+     * s8s8 compensation). */
+    const size_t nw = (size_t)Co * L->K;
+    dnnl_memory_desc_t wplain_md;
+    dnnl_format_tag_t wtag = wnd == 2 ? dnnl_ab : wnd == 4 ? dnnl_abcd : dnnl_abcde;
+    BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wplain_md, wnd, wdims, wei_dt, wtag), "plain weights md");
+    wtmp = malloc(nw * (int8 ? 1 : sizeof(float)));
+    if (!wtmp) {
+        st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+        goto fail;
+    }
+    if (int8) {
+        int8_t *w8 = wtmp;
+        for (size_t i = 0; i < nw; i++) {
+            int v = d->w_dense[i];
+            if (v > 127 || v < -128) {
+                s->n_clamped++;
+                v = v > 127 ? 127 : -128;
+            }
+            w8[i] = (int8_t)v;
+        }
+    } else {
+        float *wf = wtmp;
+        for (size_t j = 0; j < (size_t)Co; j++)
+            for (size_t k = 0; k < L->K; k++)
+                wf[j * L->K + k] = (float)d->w_dense[j * L->K + k] * L->w_scale[j];
+    }
+    BP_DNNL_TRY(dnnl_memory_create(&wplain, &wplain_md, s->eng, wtmp), "plain weights memory");
+    BP_DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, &wplain_md, s->eng, q_wei, s->eng, NULL),
+                "weights reorder desc");
+    BP_DNNL_TRY(dnnl_primitive_create(&rprim, rpd), "weights reorder");
+    {
+        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, wplain}, {DNNL_ARG_TO, s->wei}};
+        BP_DNNL_TRY(dnnl_primitive_execute(rprim, s->strm, 2, ra), "weights reorder execute");
+        BP_DNNL_TRY(dnnl_stream_wait(s->strm), "stream wait");
+    }
+
+    /* Bias: oneDNN's own bias for f32; a per-channel binary-add operand for int8. */
+    BP_DNNL_TRY(dnnl_memory_create(&s->bias, int8 ? po_bias_md : bias_md, s->eng,
+                                   DNNL_MEMORY_ALLOCATE), "bias memory");
+    {
+        void *bh = NULL;
+        BP_DNNL_TRY(dnnl_memory_get_data_handle(s->bias, &bh), "bias handle");
+        memcpy(bh, d->bias, sizeof(float) * (size_t)Co);
+    }
+
+    int na = 0;
+    s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
+    s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
+    s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
+    if (int8)
+        s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(bias_po) | DNNL_ARG_SRC_1, s->bias};
+    else
+        s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
+    if (s->scratch) s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
+    if (s->res_mode == BP_RES_BINARY_NCHW || s->res_mode == BP_RES_BINARY_DST) {
+        const int arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_po) | DNNL_ARG_SRC_1;
+        const dnnl_memory_desc_t *q_res = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+        if (!q_res || q_res->format_kind != dnnl_blocked) {
+            st = bp_dnnl_fail(BP_ERR_BACKEND, d->name, "%s: no residual layout", s->impl);
+            goto fail;
+        }
+        const int dir = s->res_mode == BP_RES_BINARY_NCHW;
+        BP_DNNL_TRY(dnnl_memory_create(&s->res, q_res, s->eng, dir ? DNNL_MEMORY_NONE : DNNL_MEMORY_ALLOCATE),
+                    "residual memory");
+        if (dir && s->dst_direct) {
+            /* y may alias the residual: oneDNN would then read src1 where it writes dst. */
+            size_t nb = (sizeof(float) * (size_t)s->N * s->Co * s->OH * s->OW + 63) & ~(size_t)63;
+            s->res_copy = aligned_alloc(64, nb);
+            if (!s->res_copy) {
+                st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+                goto fail;
+            }
+        } else if (!dir) {
+            void *rh = NULL;
+            BP_DNNL_TRY(dnnl_memory_get_data_handle(s->res, &rh), "residual handle");
+            s->res_buf = rh;
+            memset(rh, 0, dnnl_memory_desc_get_size(q_res));
+            for (int i = 0; i < 4; i++) {
+                s->res_off[i] = malloc(sizeof(size_t) * (dd[i] ? dd[i] : 1));
+                if (!s->res_off[i]) {
+                    st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+                    goto fail;
+                }
+            }
+            bp_dnnl_act_offsets(q_res, s->res_off, dd);
+        }
+        s->args[na++] = (dnnl_exec_arg_t){arg, s->res};
+    }
+    s->nargs = na;
+
+    BP_DNNL_TRY(dnnl_primitive_create(&s->prim, pd), "primitive create");
+
+    if (!int8) {
+        s->exact = 0;
+        s->why = "float reference (no activation quantization)";
+    } else if (s->n_clamped) {
+        s->exact = 0;
+        s->why = "weights beyond s8 clamped: result is speed-only";
+    } else if (!bp_dnnl_has_vnni() ||
+               ((q_wei->extra.flags & dnnl_memory_extra_flag_scale_adjust) &&
+                q_wei->extra.scale_adjust != 1.0f)) {
+        s->exact = 0;
+        s->why = "no VNNI: oneDNN int8 saturates u8*s8 pairs at 16 bits or halves weights";
+    }
+
+    st = BP_OK;
+    *state = s;
+    s = NULL;
+fail:
+    if (rprim) dnnl_primitive_destroy(rprim);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (wplain) dnnl_memory_destroy(wplain);
+    free(wtmp);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    bp_dnnl_threads_leave(threads, old_thr);
+    bp_dnnl_destroy(s);
+    return st;
+}
+
+static bp_status bp_dnnl_create_int8(const bp_layer_desc *d, const bp_backend_env *env, void **state)
+{
+    return bp_dnnl_create(d, env, 1, state);
+}
+
+static bp_status bp_dnnl_create_f32(const bp_layer_desc *d, const bp_backend_env *env, void **state)
+{
+    return bp_dnnl_create(d, env, 0, state);
+}
+
+/* Quantizes float NCHW x straight into the primitive's source layout. */
+static void bp_dnnl_load_src(const bp_dnnl_layer *s, const float *x)
+{
+    const size_t *on = s->src_off[0], *oc = s->src_off[1], *oh = s->src_off[2], *ow = s->src_off[3];
+    const uint32_t C = s->C, H = s->H, W = s->W;
+    const int64_t nc = (int64_t)s->N * C;
+    const float inv = s->inv_scale;
+    const int mode = !s->int8 ? 0 : s->s8_src ? 2 : 1;
+#pragma omp parallel for num_threads(s->threads) if (nc * H * W >= 65536) schedule(static)
+    for (int64_t i = 0; i < nc; i++) {
+        const uint32_t n = (uint32_t)(i / C), c = (uint32_t)(i % C);
+        const float *xp = x + (size_t)i * H * W;
+        const size_t base = on[n] + oc[c];
+        for (uint32_t h = 0; h < H; h++) {
+            const size_t b = base + oh[h];
+            const float *xr = xp + (size_t)h * W;
+            if (mode == 1) {
+                uint8_t *dst = (uint8_t *)s->src_buf + b;
+                for (uint32_t w = 0; w < W; w++) dst[ow[w]] = bp_quant_u8(xr[w], inv);
+            } else if (mode == 2) {
+                int8_t *dst = (int8_t *)s->src_buf + b;
+                for (uint32_t w = 0; w < W; w++) dst[ow[w]] = bp_quant_s8(xr[w], inv);
+            } else {
+                float *dst = (float *)s->src_buf + b;
+                for (uint32_t w = 0; w < W; w++) dst[ow[w]] = xr[w];
+            }
+        }
+    }
+}
+
+/* Copies float NCHW t [N, Co, OH, OW] into buf laid out by the tables off. */
+static void bp_dnnl_scatter(const bp_dnnl_layer *s, float *buf, size_t *const off[4], const float *t)
+{
+    const size_t *on = off[0], *oc = off[1], *oh = off[2], *ow = off[3];
+    const uint32_t C = s->Co, H = s->OH, W = s->OW;
+    const int64_t nc = (int64_t)s->N * C;
+#pragma omp parallel for num_threads(s->threads) if (nc * H * W >= 65536) schedule(static)
+    for (int64_t i = 0; i < nc; i++) {
+        const uint32_t n = (uint32_t)(i / C), c = (uint32_t)(i % C);
+        const float *tp = t + (size_t)i * H * W;
+        const size_t base = on[n] + oc[c];
+        for (uint32_t h = 0; h < H; h++) {
+            float *dr = buf + base + oh[h];
+            const float *tr = tp + (size_t)h * W;
+            for (uint32_t w = 0; w < W; w++) dr[ow[w]] = tr[w];
+        }
+    }
+}
+
+/* Copies the primitive's dst (dst_buf in its layout) to float NCHW y. */
+static void bp_dnnl_gather(const bp_dnnl_layer *s, float *y)
+{
+    const size_t *on = s->dst_off[0], *oc = s->dst_off[1], *oh = s->dst_off[2], *ow = s->dst_off[3];
+    const uint32_t C = s->Co, H = s->OH, W = s->OW;
+    const int64_t nc = (int64_t)s->N * C;
+    const float *db = s->dst_buf;
+#pragma omp parallel for num_threads(s->threads) if (nc * H * W >= 65536) schedule(static)
+    for (int64_t i = 0; i < nc; i++) {
+        const uint32_t n = (uint32_t)(i / C), c = (uint32_t)(i % C);
+        float *yp = y + (size_t)i * H * W;
+        const size_t base = on[n] + oc[c];
+        for (uint32_t h = 0; h < H; h++) {
+            const float *dr = db + base + oh[h];
+            float *yr = yp + (size_t)h * W;
+            for (uint32_t w = 0; w < W; w++) yr[w] = dr[ow[w]];
+        }
+    }
+}
+
+static bp_status bp_dnnl_run(void *state, const float *x, const float *residual, float *y)
+{
+    bp_dnnl_layer *s = state;
+    if (!s || !x || !y) return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "null state or buffer");
+    if (s->fuse_residual != (residual != NULL))
+        return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "residual %s but layer built %s it",
+                            residual ? "given" : "missing", s->fuse_residual ? "with" : "without");
+    dnnl_status_t ds;
+    if (s->src_direct) {
+        /* oneDNN only reads its source. */
+        ds = dnnl_memory_set_data_handle(s->src, (void *)(uintptr_t)x);
+        if (ds != dnnl_success) goto dnnl_fail;
+    } else {
+        bp_dnnl_load_src(s, x);
+    }
+    const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
+    if (s->dst_direct) {
+        ds = dnnl_memory_set_data_handle(s->dst, y);
+        if (ds != dnnl_success) goto dnnl_fail;
+    }
+    if (residual) {
+        if (s->res_mode == BP_RES_BINARY_NCHW) {
+            const float *r = residual;
+            if (s->dst_direct && residual == y) {
+                memcpy(s->res_copy, residual, sizeof(float) * ny);
+                r = s->res_copy;
+            }
+            /* oneDNN only reads a post-op operand. */
+            ds = dnnl_memory_set_data_handle(s->res, (void *)(uintptr_t)r);
+            if (ds != dnnl_success) goto dnnl_fail;
+        } else if (s->res_mode == BP_RES_BINARY_DST) {
+            bp_dnnl_scatter(s, s->res_buf, s->res_off, residual);
+        } else if (s->dst_direct) { /* BP_RES_SUM */
+            if (residual != y) memcpy(y, residual, sizeof(float) * ny);
+        } else {
+            bp_dnnl_scatter(s, s->dst_buf, s->dst_off, residual);
+        }
+    }
+    int old = bp_dnnl_threads_enter(s->threads);
+    ds = dnnl_primitive_execute(s->prim, s->strm, s->nargs, s->args);
+    if (ds == dnnl_success) ds = dnnl_stream_wait(s->strm);
+    bp_dnnl_threads_leave(s->threads, old);
+    if (ds != dnnl_success) goto dnnl_fail;
+    if (!s->dst_direct) bp_dnnl_gather(s, y);
+    return BP_OK;
+dnnl_fail:
+    return bp_dnnl_fail(BP_ERR_BACKEND, s->impl, "oneDNN execution failed: %s", dnnl_status2str(ds));
+}
+
+static const char *bp_dnnl_kernel(const void *state)
+{
+    const bp_dnnl_layer *s = state;
+    return s ? s->impl : "none";
+}
+
+static int bp_dnnl_exact(const void *state, const char **why)
+{
+    const bp_dnnl_layer *s = state;
+    const char *w = s ? s->why : "no layer state";
+    if (why) *why = w;
+    return s ? s->exact : 0;
+}
+
+const bp_backend bp_backend_onednn_int8 = {"onednn-int8", bp_dnnl_create_int8, bp_dnnl_run,
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact};
+const bp_backend bp_backend_onednn_f32 = {"onednn-f32", bp_dnnl_create_f32, bp_dnnl_run,
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact};

@@ -1,0 +1,533 @@
+/* onednn-int8 / onednn-f32 backends driven directly through the backend
+ * vtable: a conv/linear sweep against an oracle computed here (naive integer
+ * conv + the canonical epilogue of quant.h; naive double conv for f32). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "backend.h"
+#include "quant.h"
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int32_t rng_int(int32_t lo, int32_t hi) /* inclusive */
+{
+    return lo + (int32_t)(rng_next() % (uint64_t)(hi - lo + 1));
+}
+
+static float rng_float(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((rng_next() >> 40) * (1.0 / 16777216.0));
+}
+
+typedef struct layer_case {
+    const char *tag;
+    int linear;
+    uint32_t N, c_in, c_out, H, W, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups;
+    int s8;        /* s8 activations */
+    int residual, relu;
+    int wmax;      /* weights in [-wmax, wmax] */
+    int in_range;  /* inputs inside the quantized range (no saturation) */
+} layer_case;
+
+/* One built layer: the descriptor plus everything it points to. */
+typedef struct built_layer {
+    bpf_layer L;
+    bp_layer_desc d;
+    int16_t *w;
+    float *w_scale, *bias, *out_scale;
+    float *x, *res;
+    size_t nx, ny;
+} built_layer;
+
+static void build_layer(const layer_case *c, built_layer *b)
+{
+    memset(b, 0, sizeof *b);
+    bpf_layer *L = &b->L;
+    L->kind = c->linear ? BPF_LAYER_LINEAR : BPF_LAYER_CONV;
+    L->c_out = c->c_out;
+    L->c_in = c->c_in;
+    L->kh = c->linear ? 1 : c->kh;
+    L->kw = c->linear ? 1 : c->kw;
+    L->stride_h = c->linear ? 1 : c->sh;
+    L->stride_w = c->linear ? 1 : c->sw;
+    L->pad_t = c->pt; L->pad_l = c->pl; L->pad_b = c->pb; L->pad_r = c->pr;
+    L->dil_h = c->linear ? 1 : c->dh;
+    L->dil_w = c->linear ? 1 : c->dw;
+    L->groups = c->linear ? 1 : c->groups;
+    L->K = c->c_in / L->groups * L->kh * L->kw;
+    L->M = 8;
+    L->w_max = (uint32_t)c->wmax;
+    L->act_dtype = c->s8 ? BPF_DT_S8 : BPF_DT_U8;
+    L->act_scale = 0.05f;
+    uint32_t H = c->linear ? 1 : c->H, W = c->linear ? 1 : c->W;
+    uint32_t OH = 1, OW = 1;
+    if (!c->linear) {
+        OH = (H + c->pt + c->pb - ((c->kh - 1) * c->dh + 1)) / c->sh + 1;
+        OW = (W + c->pl + c->pr - ((c->kw - 1) * c->dw + 1)) / c->sw + 1;
+    }
+    size_t nw = (size_t)c->c_out * L->K;
+    b->w = malloc(nw * sizeof *b->w);
+    b->w_scale = malloc(c->c_out * sizeof(float));
+    b->bias = malloc(c->c_out * sizeof(float));
+    b->out_scale = malloc(c->c_out * sizeof(float));
+    assert_non_null(b->w);
+    for (size_t i = 0; i < nw; i++) {
+        /* ~40% zeros; a few extremes so +-wmax always occurs in big layers */
+        uint32_t r = (uint32_t)(rng_next() % 100);
+        b->w[i] = r < 40 ? 0 : r < 45 ? (int16_t)(r & 1 ? c->wmax : -c->wmax)
+                                     : (int16_t)rng_int(-c->wmax, c->wmax);
+    }
+    for (uint32_t j = 0; j < c->c_out; j++) {
+        b->w_scale[j] = rng_float(0.5f, 2.0f) / 128.0f;
+        b->bias[j] = rng_float(-2.0f, 2.0f);
+        b->out_scale[j] = bp_out_scale(b->w_scale[j], L->act_scale);
+    }
+    L->w_scale = b->w_scale;
+    L->bias = b->bias;
+
+    b->nx = (size_t)c->N * c->c_in * H * W;
+    b->ny = (size_t)c->N * c->c_out * OH * OW;
+    b->x = malloc(b->nx * sizeof(float));
+    b->res = malloc(b->ny * sizeof(float));
+    float top = (c->s8 ? 127.0f : 255.0f) * L->act_scale;
+    float lo = c->in_range ? (c->s8 ? -top : 0.0f) : -1.3f * top;
+    float hi = c->in_range ? top : 1.3f * top;
+    for (size_t i = 0; i < b->nx; i++) b->x[i] = rng_float(lo, hi);
+    for (size_t i = 0; i < b->ny; i++) b->res[i] = rng_float(-4.0f, 4.0f);
+
+    bp_layer_desc *d = &b->d;
+    d->name = c->tag;
+    d->L = L;
+    d->N = c->N;
+    d->H = H; d->W = W; d->OH = OH; d->OW = OW;
+    d->w_dense = b->w;
+    d->out_scale = b->out_scale;
+    d->bias = b->bias;
+    d->act_inv_scale = 1.0f / L->act_scale;
+    d->fuse_residual = c->residual;
+    d->fuse_relu = c->relu;
+}
+
+static void free_layer(built_layer *b)
+{
+    free(b->w); free(b->w_scale); free(b->bias); free(b->out_scale);
+    free(b->x); free(b->res);
+}
+
+/* Integer oracle: quantize, naive grouped conv with int64 accumulators, then
+ * the canonical epilogue. clamp8: use weights clamped to s8 (what the int8
+ * backend states it does with wider weights). */
+static void oracle_int(const built_layer *b, int clamp8, float *y)
+{
+    const bp_layer_desc *d = &b->d;
+    const bpf_layer *L = d->L;
+    uint32_t G = L->groups, cig = L->c_in / G, cog = L->c_out / G;
+    for (uint32_t n = 0; n < d->N; n++)
+        for (uint32_t co = 0; co < L->c_out; co++) {
+            uint32_t g = co / cog;
+            for (uint32_t oy = 0; oy < d->OH; oy++)
+                for (uint32_t ox = 0; ox < d->OW; ox++) {
+                    int64_t acc = 0;
+                    for (uint32_t ci = 0; ci < cig; ci++)
+                        for (uint32_t ky = 0; ky < L->kh; ky++)
+                            for (uint32_t kx = 0; kx < L->kw; kx++) {
+                                int64_t iy = (int64_t)oy * L->stride_h - L->pad_t + (int64_t)ky * L->dil_h;
+                                int64_t ix = (int64_t)ox * L->stride_w - L->pad_l + (int64_t)kx * L->dil_w;
+                                if (iy < 0 || ix < 0 || iy >= d->H || ix >= d->W) continue;
+                                float xv = b->x[(((size_t)n * L->c_in + g * cig + ci) * d->H + (size_t)iy) * d->W + (size_t)ix];
+                                int32_t q = L->act_dtype == BPF_DT_S8 ? bp_quant_s8(xv, d->act_inv_scale)
+                                                                      : bp_quant_u8(xv, d->act_inv_scale);
+                                int32_t w = b->w[(size_t)co * L->K + (ci * L->kh + ky) * L->kw + kx];
+                                if (clamp8) w = w > 127 ? 127 : w < -128 ? -128 : w;
+                                acc += (int64_t)w * q;
+                            }
+                    assert_true(acc >= INT32_MIN && acc <= INT32_MAX);
+                    size_t o = (((size_t)n * L->c_out + co) * d->OH + oy) * d->OW + ox;
+                    float t = bp_epilogue((int32_t)acc, d->out_scale[co], d->bias[co]);
+                    if (d->fuse_residual) t = t + b->res[o];
+                    if (d->fuse_relu) t = bp_relu(t);
+                    y[o] = t;
+                }
+        }
+}
+
+/* Float oracle in double on unquantized inputs and dequantized weights; also
+ * returns per output the magnitude sum_k |w x| + |bias| + |res| (mag) and the
+ * activation-quantization bound sum_k |w| * w_scale * act_scale / 2 (qb). */
+static void oracle_f32(const built_layer *b, double *y, double *mag, double *qb)
+{
+    const bp_layer_desc *d = &b->d;
+    const bpf_layer *L = d->L;
+    uint32_t G = L->groups, cig = L->c_in / G, cog = L->c_out / G;
+    for (uint32_t n = 0; n < d->N; n++)
+        for (uint32_t co = 0; co < L->c_out; co++) {
+            uint32_t g = co / cog;
+            double ws = L->w_scale[co];
+            for (uint32_t oy = 0; oy < d->OH; oy++)
+                for (uint32_t ox = 0; ox < d->OW; ox++) {
+                    double acc = 0, m = 0, q = 0;
+                    for (uint32_t ci = 0; ci < cig; ci++)
+                        for (uint32_t ky = 0; ky < L->kh; ky++)
+                            for (uint32_t kx = 0; kx < L->kw; kx++) {
+                                int64_t iy = (int64_t)oy * L->stride_h - L->pad_t + (int64_t)ky * L->dil_h;
+                                int64_t ix = (int64_t)ox * L->stride_w - L->pad_l + (int64_t)kx * L->dil_w;
+                                if (iy < 0 || ix < 0 || iy >= d->H || ix >= d->W) continue;
+                                double xv = b->x[(((size_t)n * L->c_in + g * cig + ci) * d->H + (size_t)iy) * d->W + (size_t)ix];
+                                double w = (float)((float)b->w[(size_t)co * L->K + (ci * L->kh + ky) * L->kw + kx] * L->w_scale[co]);
+                                acc += w * xv;
+                                m += fabs(w * xv);
+                                q += fabs(w) * L->act_scale * 0.5;
+                            }
+                    (void)ws;
+                    size_t o = (((size_t)n * L->c_out + co) * d->OH + oy) * d->OW + ox;
+                    double t = acc + d->bias[co];
+                    m += fabs(d->bias[co]);
+                    if (d->fuse_residual) {
+                        t += b->res[o];
+                        m += fabs(b->res[o]);
+                    }
+                    if (d->fuse_relu && t < 0) t = 0;
+                    y[o] = t;
+                    mag[o] = m;
+                    qb[o] = q;
+                }
+        }
+}
+
+static bp_status run_backend(const bp_backend *be, const built_layer *b, int threads, float *y,
+                             const char **impl_out, int *exact, const char **why, char *impl_buf,
+                             size_t impl_len)
+{
+    bp_backend_env env = {threads, ~0u, NULL};
+    void *st = NULL;
+    bp_status s = be->layer_create(&b->d, &env, &st);
+    if (s != BP_OK) {
+        print_message("layer_create(%s, %s) failed: %d\n", be->name, b->d.name, s);
+        return s;
+    }
+    s = be->layer_run(st, b->x, b->d.fuse_residual ? b->res : NULL, y);
+    snprintf(impl_buf, impl_len, "%s", be->layer_kernel(st));
+    *impl_out = impl_buf;
+    *exact = be->layer_exact(st, why);
+    be->layer_destroy(st);
+    return s;
+}
+
+static int cpu_has_vnni(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
+           (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+}
+
+static int cpu_has_avx512(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
+/* The sweep: kernel 1/3/7, stride 1/2, asymmetric pads, dilation, groups
+ * (incl. depthwise and channel multiplier), odd sizes, linear, s8 inputs,
+ * fused residual/relu, batch 1 and 3. wmax 127 fits s8; 128 and 255 do not. */
+#define CONV(tag, N, ci, co, H, W, k, s, p, dil, g) \
+    {tag, 0, N, ci, co, H, W, k, k, s, s, p, p, p, p, dil, dil, g, 0, 0, 0, 127, 0}
+static const layer_case sweep[] = {
+    CONV("1x1 s1", 1, 16, 32, 8, 8, 1, 1, 0, 1, 1),
+    CONV("1x1 96->384", 1, 96, 384, 14, 14, 1, 1, 0, 1, 1),
+    CONV("1x1 s2 odd", 3, 17, 9, 11, 13, 1, 2, 0, 1, 1),
+    CONV("3x3 s1 p1", 1, 16, 16, 9, 9, 3, 1, 1, 1, 1),
+    CONV("3x3 s2 p1", 3, 32, 64, 15, 15, 3, 2, 1, 1, 1),
+    CONV("3x3 stem c3", 1, 3, 16, 17, 17, 3, 1, 1, 1, 1),
+    CONV("3x3 dil2", 1, 8, 8, 12, 12, 3, 1, 2, 2, 1),
+    CONV("3x3 p0 odd", 1, 5, 7, 7, 9, 3, 1, 0, 1, 1),
+    CONV("7x7 s1 p3", 1, 8, 16, 13, 13, 7, 1, 3, 1, 1),
+    CONV("7x7 s2 p3", 3, 3, 8, 21, 21, 7, 2, 3, 1, 1),
+    CONV("3x3 groups2", 1, 16, 32, 8, 8, 3, 1, 1, 1, 2),
+    CONV("1x1 groups4", 1, 32, 16, 6, 6, 1, 1, 0, 1, 4),
+    CONV("dw 7x7 p3", 1, 32, 32, 14, 14, 7, 1, 3, 1, 32),
+    CONV("dw 7x7 odd c", 3, 24, 24, 9, 9, 7, 1, 3, 1, 24),
+    CONV("dw 3x3 s2", 1, 16, 16, 11, 11, 3, 2, 1, 1, 16),
+    CONV("dw mult2", 1, 8, 16, 8, 8, 3, 1, 1, 1, 8),
+    CONV("4x4 s4 patchify", 1, 3, 16, 16, 16, 4, 4, 0, 1, 1),
+    CONV("2x2 s2 downsample", 1, 16, 32, 8, 8, 2, 2, 0, 1, 1),
+    {"asym pads", 0, 1, 6, 10, 9, 10, 3, 5, 1, 2, 0, 2, 1, 3, 1, 1, 1, 0, 0, 0, 127, 0},
+    {"linear", 1, 1, 64, 10, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0},
+    {"linear N3 odd", 1, 3, 37, 29, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0},
+    {"linear 768->3072", 1, 2, 768, 3072, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0},
+};
+
+static void apply_variant(layer_case *c, int v)
+{
+    /* v: 0 plain, 1 residual, 2 relu, 3 residual+relu, 4 s8 input + relu */
+    c->residual = v == 1 || v == 3;
+    c->relu = v == 2 || v == 3 || v == 4;
+    c->s8 = v == 4;
+}
+
+static size_t first_bit_mismatch(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0) return i;
+    return n;
+}
+
+/* The family oneDNN should pick on a VNNI CPU: brgconv for dense convs,
+ * a depthwise kernel for depthwise, brgemm for inner products; grouped convs
+ * may take jit_int8 or the s8u8s32 gemm path (channel multiplier). s8
+ * sources of padded convs take jit_int8 (oneDNN 2.6 limitation). */
+static const char *expected_family(const layer_case *c, int int8)
+{
+    if (c->linear) return "brg";
+    const int dw = c->groups == c->c_in && c->c_in == c->c_out;
+    if (c->groups != 1 && !dw) return NULL;
+    if (int8 && c->s8 && (c->pt || c->pl || c->pb || c->pr)) return "jit_int8";
+    if (c->groups == 1) return "brgconv";
+    if (c->groups == c->c_in && c->c_in == c->c_out) return "dw";
+    return NULL;
+}
+
+static void check_impl(const char *impl, const layer_case *c, int int8)
+{
+    assert_true(impl[0] != '\0');
+    if (strncmp(impl, "ref", 3) == 0 || strstr(impl, ":ref")) {
+        print_message("layer %s: oneDNN fell back to the reference impl '%s'\n", c->tag, impl);
+        fail();
+    }
+    const char *fam = expected_family(c, int8);
+    const int isa_ok = int8 ? cpu_has_vnni() : cpu_has_avx512();
+    if (!isa_ok) return;
+    int ok = fam ? strstr(impl, fam) != NULL : 1;
+    if (!strstr(impl, "gemm")) ok = ok && strstr(impl, int8 ? "vnni" : "avx512") != NULL;
+    if (!ok) {
+        print_message("layer %s: impl '%s' is not the expected %s%s kernel\n", c->tag, impl,
+                      fam ? fam : "", int8 ? " VNNI" : " AVX-512");
+        fail();
+    }
+}
+
+static void test_int8_sweep_exact(void **unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < sizeof sweep / sizeof sweep[0]; i++)
+        for (int v = 0; v < 5; v++)
+            for (int threads = 1; threads <= 2; threads++) {
+                if (threads == 2 && v != 3) continue;
+                layer_case c = sweep[i];
+                apply_variant(&c, v);
+                built_layer b;
+                build_layer(&c, &b);
+                float *want = malloc(b.ny * sizeof(float)), *got = malloc(b.ny * sizeof(float));
+                oracle_int(&b, 0, want);
+                const char *impl, *why;
+                char ib[128];
+                int exact;
+                assert_int_equal(run_backend(&bp_backend_onednn_int8, &b, threads, got, &impl, &exact,
+                                             &why, ib, sizeof ib), BP_OK);
+                if (threads == 1)
+                    print_message("int8 %-18s v%d %s\n", c.tag, v, impl);
+                check_impl(impl, &c, 1);
+                assert_int_equal(exact, cpu_has_vnni());
+                size_t bad = first_bit_mismatch(want, got, b.ny);
+                if (bad != b.ny) {
+                    print_message("layer '%s' variant %d threads %d (%s): y[%zu] = %a, reference %a\n",
+                                  c.tag, v, threads, impl, bad, got[bad], want[bad]);
+                    fail();
+                }
+                free(want); free(got);
+                free_layer(&b);
+            }
+}
+
+/* Weights of +-128 (Bit-Pruning) and up to +-255 do not fit s8: the backend
+ * clamps them, says so, and is then exactly the clamped-weight product. */
+static void test_int8_wide_weights_inexact(void **unused)
+{
+    (void)unused;
+    const int wmaxes[2] = {128, 255};
+    const size_t picks[4] = {1, 4, 12, 21}; /* 1x1, 3x3 s2, dw 7x7, linear */
+    for (int wi = 0; wi < 2; wi++)
+        for (int p = 0; p < 4; p++) {
+            layer_case c = sweep[picks[p]];
+            apply_variant(&c, 3);
+            c.wmax = wmaxes[wi];
+            built_layer b;
+            build_layer(&c, &b);
+            float *want = malloc(b.ny * sizeof(float)), *clamped = malloc(b.ny * sizeof(float));
+            float *got = malloc(b.ny * sizeof(float));
+            oracle_int(&b, 0, want);
+            oracle_int(&b, 1, clamped);
+            const char *impl, *why;
+            char ib[128];
+            int exact;
+            assert_int_equal(run_backend(&bp_backend_onednn_int8, &b, 1, got, &impl, &exact, &why,
+                                         ib, sizeof ib), BP_OK);
+            assert_int_equal(exact, 0);
+            assert_non_null(strstr(why, "s8"));
+            size_t bad = first_bit_mismatch(clamped, got, b.ny);
+            if (bad != b.ny) {
+                print_message("'%s' wmax %d: y[%zu] = %a, clamped oracle %a\n", c.tag, c.wmax, bad,
+                              got[bad], clamped[bad]);
+                fail();
+            }
+            size_t differ = 0;
+            for (size_t k = 0; k < b.ny; k++) differ += want[k] != got[k];
+            print_message("wmax %d %-16s: %zu/%zu outputs differ from reference (%s)\n", c.wmax, c.tag,
+                          differ, b.ny, why);
+            free(want); free(clamped); free(got);
+            free_layer(&b);
+        }
+}
+
+/* onednn-f32 vs a double oracle (1e-5 of sum |w x|) and vs the integer
+ * reference (the activation-quantization bound plus the same slack). */
+static void test_f32_sweep_tolerance(void **unused)
+{
+    (void)unused;
+    double worst_rel_ref = 0, worst_rel_f = 0;
+    for (size_t i = 0; i < sizeof sweep / sizeof sweep[0]; i++)
+        for (int v = 0; v < 5; v++) {
+            layer_case c = sweep[i];
+            apply_variant(&c, v);
+            c.in_range = 1;
+            c.wmax = v == 2 ? 255 : 127; /* f32 holds any weight */
+            built_layer b;
+            build_layer(&c, &b);
+            float *ref = malloc(b.ny * sizeof(float)), *got = malloc(b.ny * sizeof(float));
+            double *yf = malloc(b.ny * sizeof(double)), *mag = malloc(b.ny * sizeof(double));
+            double *qb = malloc(b.ny * sizeof(double));
+            oracle_int(&b, 0, ref);
+            oracle_f32(&b, yf, mag, qb);
+            const char *impl, *why;
+            char ib[128];
+            int exact;
+            assert_int_equal(run_backend(&bp_backend_onednn_f32, &b, 1 + (v == 3), got, &impl, &exact,
+                                         &why, ib, sizeof ib), BP_OK);
+            if (v == 0) print_message("f32  %-18s %s\n", c.tag, impl);
+            check_impl(impl, &c, 0);
+            assert_int_equal(exact, 0);
+            assert_non_null(strstr(why, "float reference"));
+            double maxref = 0, maxd_ref = 0, maxd_f = 0;
+            for (size_t k = 0; k < b.ny; k++) {
+                double slack = 1e-5 * mag[k] + 1e-30;
+                double df = fabs((double)got[k] - yf[k]);
+                double dr = fabs((double)got[k] - (double)ref[k]);
+                if (df > slack || dr > qb[k] + 2 * slack) {
+                    print_message("'%s' v%d y[%zu] = %.9g: f64 %.9g (|d| %.3g, tol %.3g), "
+                                  "reference %.9g (|d| %.3g, tol %.3g)\n", c.tag, v, k, got[k], yf[k],
+                                  df, slack, ref[k], dr, qb[k] + 2 * slack);
+                    fail();
+                }
+                if (fabs(ref[k]) > maxref) maxref = fabs(ref[k]);
+                if (dr > maxd_ref) maxd_ref = dr;
+                if (mag[k] > 0 && df / mag[k] > maxd_f) maxd_f = df / mag[k];
+            }
+            if (maxref > 0 && maxd_ref / maxref > worst_rel_ref) worst_rel_ref = maxd_ref / maxref;
+            if (maxd_f > worst_rel_f) worst_rel_f = maxd_f;
+            free(ref); free(got); free(yf); free(mag); free(qb);
+            free_layer(&b);
+        }
+    print_message("onednn-f32: max |y - reference| / max |reference| = %.3g over the sweep; "
+                  "max |y - f64 oracle| / sum|w x| = %.3g\n", worst_rel_ref, worst_rel_f);
+}
+
+/* Residual may alias the output (in-place add) on both layout paths. */
+static void test_residual_in_place(void **unused)
+{
+    (void)unused;
+    const size_t picks[2] = {0, 19};
+    for (int p = 0; p < 2; p++) {
+        layer_case c = sweep[picks[p]];
+        apply_variant(&c, 3);
+        built_layer b;
+        build_layer(&c, &b);
+        float *want = malloc(b.ny * sizeof(float));
+        oracle_int(&b, 0, want);
+        bp_backend_env env = {1, ~0u, NULL};
+        void *st = NULL;
+        assert_int_equal(bp_backend_onednn_int8.layer_create(&b.d, &env, &st), BP_OK);
+        float *y = malloc(b.ny * sizeof(float));
+        memcpy(y, b.res, b.ny * sizeof(float));
+        for (int rep = 0; rep < 2; rep++) { /* second run: state is reusable */
+            memcpy(y, b.res, b.ny * sizeof(float));
+            assert_int_equal(bp_backend_onednn_int8.layer_run(st, b.x, y, y), BP_OK);
+            assert_int_equal(first_bit_mismatch(want, y, b.ny), b.ny);
+        }
+        bp_backend_onednn_int8.layer_destroy(st);
+        free(want); free(y);
+        free_layer(&b);
+    }
+}
+
+static void test_bad_use(void **unused)
+{
+    (void)unused;
+    layer_case c = sweep[0];
+    apply_variant(&c, 1);
+    built_layer b;
+    build_layer(&c, &b);
+    bp_backend_env env = {1, ~0u, NULL};
+    void *st = (void *)1;
+    assert_int_equal(bp_backend_onednn_int8.layer_create(NULL, &env, &st), BP_ERR_INVALID_ARG);
+    assert_null(st);
+    assert_int_equal(bp_backend_onednn_int8.layer_create(&b.d, NULL, &st), BP_ERR_INVALID_ARG);
+    bp_layer_desc bad = b.d;
+    bad.w_dense = NULL;
+    assert_int_equal(bp_backend_onednn_f32.layer_create(&bad, &env, &st), BP_ERR_INVALID_ARG);
+    bad = b.d;
+    bad.OH = b.d.OH + 1;
+    assert_int_equal(bp_backend_onednn_int8.layer_create(&bad, &env, &st), BP_ERR_SHAPE);
+    bpf_layer L2 = b.L;
+    L2.groups = 3; /* does not divide 16 */
+    bad = b.d;
+    bad.L = &L2;
+    assert_int_equal(bp_backend_onednn_int8.layer_create(&bad, &env, &st), BP_ERR_SHAPE);
+    assert_null(st);
+    assert_int_equal(bp_backend_onednn_int8.layer_create(&b.d, &env, &st), BP_OK);
+    float *y = malloc(b.ny * sizeof(float));
+    /* residual missing although the layer fuses one */
+    assert_int_equal(bp_backend_onednn_int8.layer_run(st, b.x, NULL, y), BP_ERR_INVALID_ARG);
+    assert_int_equal(bp_backend_onednn_int8.layer_run(st, NULL, b.res, y), BP_ERR_INVALID_ARG);
+    assert_int_equal(bp_backend_onednn_int8.layer_run(NULL, b.x, b.res, y), BP_ERR_INVALID_ARG);
+    bp_backend_onednn_int8.layer_destroy(st);
+    bp_backend_onednn_int8.layer_destroy(NULL);
+    const char *why = NULL;
+    assert_int_equal(bp_backend_onednn_int8.layer_exact(NULL, &why), 0);
+    assert_non_null(why);
+    free(y);
+    free_layer(&b);
+}
+
+int main(void)
+{
+    const char *env_seed = getenv("BP_TEST_SEED");
+    uint64_t seed = env_seed ? strtoull(env_seed, NULL, 0) : 0x0d11;
+    rng_state = seed;
+    printf("test_onednn_layers: seed %llu (override with BP_TEST_SEED); VNNI %s\n",
+           (unsigned long long)seed, cpu_has_vnni() ? "yes" : "no");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_int8_sweep_exact),
+        cmocka_unit_test(test_int8_wide_weights_inexact),
+        cmocka_unit_test(test_f32_sweep_tolerance),
+        cmocka_unit_test(test_residual_in_place),
+        cmocka_unit_test(test_bad_use),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
