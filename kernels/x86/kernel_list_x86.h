@@ -1,4 +1,8 @@
-/* x86 entries of the kernel lists (see ../kernel_list.h). Owned by the x86
- * SIMD work; each entry needs its ISA's static library. */
-#define BP_BITPLANE_KERNELS_X86(X)
+/* x86 entries of the kernel lists (see ../kernel_list.h), ascending ISA; at
+ * one level the last entry wins dispatch. Each entry needs its ISA's static
+ * library (meson.build here). */
+#define BP_BITPLANE_KERNELS_X86(X)                          \
+    X(u8, bp_bitplane_u8_128x1_avx512, BP_ISA_AVX512)       \
+    X(s8, bp_bitplane_s8_128x1_avx512, BP_ISA_AVX512)
+
 #define BP_CSR_KERNELS_X86(X)

@@ -1,0 +1,195 @@
+/* AVX-512 (F/BW) bitplane kernels: per digit, one contiguous 64-byte load of
+ * an activation row over a 128-pixel tile, added into int16 partial sums;
+ * groups of planes merged by int16 Horner and widened to int32 once per
+ * group (plan in ../planes_aux.h). */
+#include <immintrin.h>
+
+#include "kernel_list.h"
+#include "planes_aux.h"
+
+#define BPK_INLINE static inline __attribute__((always_inline))
+#define BPK_NV 2 /* 64-pixel vectors per tile: 128 pixels */
+
+/* Pixel layout inside one 64-pixel vector: int16 word i holds pixels 2i
+ * (low byte) and 2i+1 (high byte). R sums the raw words, O the high bytes
+ * (v >> 8); the even sums are R - (O << 8). All modulo 2^16, exact when the
+ * plan's group bound holds. Widening leaves dword i of P0..P3 holding pixels
+ * 4i, 4i+1, 4i+2, 4i+3; the store permutes them back. */
+
+BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
+{
+    return masked ? _mm512_maskz_loadu_epi8(m, p) : _mm512_loadu_si512((const void *)p);
+}
+
+BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m)
+{
+    const __m128i c = _mm_cvtsi32_si128(16 - m);
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        const __m512i e = _mm512_sub_epi16(R[v], _mm512_slli_epi16(O[v], 8));
+        /* (e << 16) >>a (16-m) = sext(low word) << m, exact for m <= 8. */
+        P[v][0] = _mm512_add_epi32(P[v][0], _mm512_sra_epi32(_mm512_slli_epi32(e, 16), c));
+        P[v][2] = _mm512_add_epi32(P[v][2], _mm512_sra_epi32(_mm512_and_si512(e, hi), c));
+        P[v][1] = _mm512_add_epi32(P[v][1], _mm512_sra_epi32(_mm512_slli_epi32(O[v], 16), c));
+        P[v][3] = _mm512_add_epi32(P[v][3], _mm512_sra_epi32(_mm512_and_si512(O[v], hi), c));
+        R[v] = _mm512_setzero_si512();
+        O[v] = _mm512_setzero_si512();
+    }
+}
+
+BPK_INLINE void bpk_store(int32_t *y, __m512i P[4], int masked, uint32_t valid)
+{
+    const __m512i i1lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i i1hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i i2lo = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+    const __m512i i2hi = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+    const __m512i u = _mm512_permutex2var_epi32(P[0], i1lo, P[1]);
+    const __m512i v = _mm512_permutex2var_epi32(P[2], i1lo, P[3]);
+    const __m512i u2 = _mm512_permutex2var_epi32(P[0], i1hi, P[1]);
+    const __m512i v2 = _mm512_permutex2var_epi32(P[2], i1hi, P[3]);
+    __m512i out[4];
+    out[0] = _mm512_permutex2var_epi32(u, i2lo, v);
+    out[1] = _mm512_permutex2var_epi32(u, i2hi, v);
+    out[2] = _mm512_permutex2var_epi32(u2, i2lo, v2);
+    out[3] = _mm512_permutex2var_epi32(u2, i2hi, v2);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        if (!masked) {
+            _mm512_storeu_si512((void *)(y + 16 * q), out[q]);
+        } else {
+            const int n = (int)valid - 16 * q;
+            if (n <= 0)
+                break;
+            const __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+            _mm512_mask_storeu_epi32(y + 16 * q, mk, out[q]);
+        }
+    }
+}
+
+/* One pixel tile (nv vectors, the last masked to `lastw` pixels if masked)
+ * for every row. */
+BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t row0,
+                         uint32_t nrows, const uint8_t *xt, size_t ldx, int32_t *yt, size_t ldy,
+                         int nv, int masked, uint32_t lastw, int s8, int idx4)
+{
+    const __mmask64 lm = masked ? (lastw >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << lastw) - 1))
+                                : ~(__mmask64)0;
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    const uint16_t *ix2 = (const uint16_t *)w->idx;
+    const uint32_t *ix4 = (const uint32_t *)w->idx;
+    for (uint32_t r = 0; r < nrows; r++) {
+        const uint32_t j = row0 + r;
+        __m512i R[BPK_NV], O[BPK_NV], P[BPK_NV][4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            R[v] = O[v] = _mm512_setzero_si512();
+            P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm512_setzero_si512();
+        }
+        const bpk_plan_step *sp = 0, *se = 0;
+        bpk_plan_gen g = {0};
+        int last_gm;
+        if (aux) {
+            sp = aux->steps + aux->step_ptr[j];
+            se = aux->steps + aux->step_ptr[j + 1];
+            last_gm = aux->last_gm[j];
+        } else {
+            bpk_plan_init(&g, w, j);
+            last_gm = -1;
+        }
+        for (;;) {
+            bpk_plan_step st;
+            if (aux) {
+                if (sp == se)
+                    break;
+                st = *sp++;
+            } else if (!bpk_plan_next(&g, &st)) {
+                break;
+            }
+            if (st.flush) {
+                bpk_flush(R, O, P, nv, st.fm);
+            } else if (st.shl) {
+                const __m128i c = _mm_cvtsi32_si128(st.shl);
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) {
+                    R[v] = _mm512_sll_epi16(R[v], c);
+                    O[v] = _mm512_sll_epi16(O[v], c);
+                }
+            }
+            for (uint32_t i = st.pos_begin; i < st.pos_end; i++) {
+                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) {
+                    __m512i a = bpk_load(px + 64 * v, masked && v == nv - 1, lm);
+                    if (s8)
+                        a = _mm512_xor_si512(a, bias);
+                    R[v] = _mm512_add_epi16(R[v], a);
+                    O[v] = _mm512_add_epi16(O[v], _mm512_srli_epi16(a, 8));
+                }
+            }
+            for (uint32_t i = st.neg_begin; i < st.neg_end; i++) {
+                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) {
+                    __m512i a = bpk_load(px + 64 * v, masked && v == nv - 1, lm);
+                    if (s8)
+                        a = _mm512_xor_si512(a, bias);
+                    R[v] = _mm512_sub_epi16(R[v], a);
+                    O[v] = _mm512_sub_epi16(O[v], _mm512_srli_epi16(a, 8));
+                }
+            }
+        }
+        if (!aux)
+            last_gm = g.gm;
+        if (last_gm >= 0)
+            bpk_flush(R, O, P, nv, last_gm);
+        if (s8) {
+            /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
+            const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
+            const __m512i corr = _mm512_set1_epi32(rs * 128);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                for (int q = 0; q < 4; q++)
+                    P[v][q] = _mm512_sub_epi32(P[v][q], corr);
+        }
+        int32_t *yr = yt + (size_t)r * ldy;
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            const int lastv = masked && v == nv - 1;
+            bpk_store(yr + 64 * v, P[v], lastv, lastv ? lastw : 64);
+        }
+    }
+}
+
+BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
+                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4)
+{
+    const bpk_planes_aux *aux = bpk_planes_aux_get(w);
+    size_t p0 = 0;
+    for (; p0 + 64 * BPK_NV <= np; p0 += 64 * BPK_NV)
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, s8, idx4);
+    const size_t rem = np - p0;
+    if (rem > 64)
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, 1, (uint32_t)(rem - 64), s8, idx4);
+    else if (rem > 0)
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, 1, (uint32_t)rem, s8, idx4);
+}
+
+void bp_bitplane_u8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                 const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
+{
+    if (w->idx_bytes == 2)
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0);
+    else
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
+}
+
+void bp_bitplane_s8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                 const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
+{
+    const uint8_t *xu = (const uint8_t *)x;
+    if (w->idx_bytes == 2)
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0);
+    else
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1);
+}
