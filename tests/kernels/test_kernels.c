@@ -1,7 +1,8 @@
 /* Kernel conformance (checkasm style): every kernel in the X-macro lists, at
  * every ISA level the host supports, against the ref oracles, bit-exact, with
  * canaried outputs and page-guarded inputs; plus encodings, CPU mask and
- * dispatch. Seed: printed; BP_TEST_SEED overrides. */
+ * dispatch. Seed: printed; BP_TEST_SEED overrides; BP_TEST_VERBOSE=1 prints
+ * each case before it runs (to name the case behind a crash). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 /* ------------------------------------------------------------------ RNG */
 
 static uint64_t kt_seed;
+static int kt_verbose; /* BP_TEST_VERBOSE=1: print every case before it runs */
 
 typedef struct kt_rng { uint64_t s; } kt_rng;
 
@@ -243,9 +245,15 @@ static void kt_make_case(kt_case *c, kt_rng *r, unsigned i, int s8)
     c->mplus = kt_below(r, 5) == 0;
     c->w = malloc((size_t)c->rows * c->K * sizeof(int16_t) + 1);
     assert_non_null(c->w);
-    for (uint32_t j = 0; j < c->rows; j++)
-        kt_fill_row(r, c->w + (size_t)j * c->K, c->K,
-                    style >= 0 ? style : (int)kt_below(r, KT_ROW_STYLES));
+    for (uint32_t j = 0; j < c->rows; j++) {
+        int16_t *wr = c->w + (size_t)j * c->K;
+        kt_fill_row(r, wr, c->K, style >= 0 ? style : (int)kt_below(r, KT_ROW_STYLES));
+        /* Every digit set: row 0 all +255, row 1 all -255, so both signs meet
+         * the largest |x| (for s8, -255 with x = -128 makes terms of +128). */
+        if (style == 2)
+            for (uint32_t k = 0; k < c->K; k++)
+                wr[k] = (int16_t)((j & 1) ? -255 : 255);
+    }
 }
 
 /* Copies 16-bit indices to 32-bit, so the u32 index path runs on small K. */
@@ -265,11 +273,11 @@ static void *kt_aux_alloc(size_t n)
     return a;
 }
 
-static void kt_print_case(const kt_kernel *k, unsigned i, const kt_case *c, const char *aux)
+static void kt_print_case(const char *tag, const kt_kernel *k, unsigned i, const kt_case *c, const char *aux)
 {
-    printf("  FAIL %s case %u (seed %" PRIu64 "): rows=%u K=%u row0=%u nrows=%u np=%zu "
+    printf("  %s %s case %u (seed %" PRIu64 "): rows=%u K=%u row0=%u nrows=%u np=%zu "
            "ldx=%zu ldy=%zu enc=%s act=%s xmode=%d idx4=%d mplus=%d aux=%s\n",
-           k->name, i, kt_seed, c->rows, c->K, c->row0, c->nrows, c->np, c->ldx, c->ldy,
+           tag, k->name, i, kt_seed, c->rows, c->K, c->row0, c->nrows, c->np, c->ldx, c->ldy,
            c->enc == BP_ENC_CSD ? "csd" : "binary", c->s8 ? "s8" : "u8", c->xmode,
            c->idx4, c->mplus, aux);
 }
@@ -372,7 +380,7 @@ static int kt_run_case(kt_kernel *k, unsigned ci, kt_case *c)
     }
     /* The oracles must agree with each other before they judge a kernel. */
     if (nout && memcmp(want, dense, nout * sizeof(int32_t)) != 0) {
-        kt_print_case(k, ci, c, "-");
+        kt_print_case("FAIL", k, ci, c, "-");
         printf("    ref oracle %s disagrees with bp_ref_dense\n", k->csr ? "csr" : "bitplane");
         fails++;
     }
@@ -406,7 +414,7 @@ static int kt_run_case(kt_kernel *k, unsigned ci, kt_case *c)
                 k->csr_u8(&csr, c->row0, c->nrows, x, c->ldx, c->np, y, c->ldy);
         }
         if (kt_check_out(buf, want, c)) {
-            kt_print_case(k, ci, c, use_aux ? "built" : "NULL");
+            kt_print_case("FAIL", k, ci, c, use_aux ? "built" : "NULL");
             fails++;
         }
         free(aux);
@@ -438,6 +446,8 @@ static void test_conformance(void **state)
     for (unsigned i = 0; i < KT_NCASES && fails < 5; i++) {
         kt_case c;
         kt_make_case(&c, &r, i, s8);
+        if (kt_verbose) /* names the case before a crash can hide it */
+            kt_print_case("case", k, i, &c, "both");
         fails += kt_run_case(k, i, &c);
         kt_free_case(&c);
         k->cases++;
@@ -853,6 +863,7 @@ int main(void)
 {
     const char *s = getenv("BP_TEST_SEED");
     kt_seed = s && *s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    kt_verbose = getenv("BP_TEST_VERBOSE") && atoi(getenv("BP_TEST_VERBOSE")) > 0;
     printf("kernels: seed %" PRIu64 " (set BP_TEST_SEED=%" PRIu64 " to repeat)\n", kt_seed, kt_seed);
 
     static const struct CMUnitTest fixed[] = {
