@@ -115,7 +115,8 @@ static inline int32_t bpk_planes_row_sum(const bp_planes *p, uint32_t j)
     const uint32_t *rp = p->row_ptr + (size_t)j * p->M * 2;
     int32_t s = 0;
     for (uint32_t m = 0; m < p->M; m++)
-        s += (int32_t)((rp[2 * m + 1] - rp[2 * m]) - (rp[2 * m + 2] - rp[2 * m + 1])) << m;
+        s += (int32_t)((rp[2 * m + 1] - rp[2 * m]) - (rp[2 * m + 2] - rp[2 * m + 1])) *
+             (int32_t)(1u << m);
     return s;
 }
 

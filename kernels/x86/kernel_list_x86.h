@@ -2,6 +2,8 @@
  * one level the last entry wins dispatch. Each entry needs its ISA's static
  * library (meson.build here). */
 #define BP_BITPLANE_KERNELS_X86(X)                          \
+    X(u8, bp_bitplane_u8_128x1_avx2, BP_ISA_AVX2)           \
+    X(s8, bp_bitplane_s8_128x1_avx2, BP_ISA_AVX2)           \
     X(u8, bp_bitplane_u8_128x1_avx512, BP_ISA_AVX512)       \
     X(s8, bp_bitplane_s8_128x1_avx512, BP_ISA_AVX512)
 

@@ -1,0 +1,215 @@
+/* AVX2 bitplane kernels: per digit, one contiguous 32-byte load of an
+ * activation row per vector over a 128-pixel tile, added into int16 partial
+ * sums; groups of planes merged by int16 Horner and widened to int32 once per
+ * group (plan in ../planes_aux.h). Tails: the last vector of a row run is
+ * loaded at np-32 (overlapping, same values stored twice), so nothing
+ * outside the runs is read or written; np < 32 takes a scalar path. */
+#include <immintrin.h>
+
+#include "kernel_list.h"
+#include "planes_aux.h"
+
+#define BPK_INLINE static inline __attribute__((always_inline))
+#define BPK_NV 4 /* 32-pixel vectors per tile: 128 pixels */
+
+/* Pixel layout inside one 32-pixel vector: int16 word i holds pixels 2i
+ * (low byte) and 2i+1 (high byte). R sums the raw words, O the high bytes
+ * (v >> 8); the even sums are R - (O << 8). All modulo 2^16, exact when the
+ * plan's group bound holds. Widening leaves dword i of P0..P3 holding pixels
+ * 4i, 4i+1, 4i+2, 4i+3; the store permutes them back. */
+
+BPK_INLINE void bpk_flush(__m256i *R, __m256i *O, __m256i P[][4], int nv, int m)
+{
+    const __m128i c = _mm_cvtsi32_si128(16 - m);
+    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        const __m256i e = _mm256_sub_epi16(R[v], _mm256_slli_epi16(O[v], 8));
+        /* (e << 16) >>a (16-m) = sext(low word) << m, exact for m <= 8. */
+        P[v][0] = _mm256_add_epi32(P[v][0], _mm256_sra_epi32(_mm256_slli_epi32(e, 16), c));
+        P[v][2] = _mm256_add_epi32(P[v][2], _mm256_sra_epi32(_mm256_and_si256(e, hi), c));
+        P[v][1] = _mm256_add_epi32(P[v][1], _mm256_sra_epi32(_mm256_slli_epi32(O[v], 16), c));
+        P[v][3] = _mm256_add_epi32(P[v][3], _mm256_sra_epi32(_mm256_and_si256(O[v], hi), c));
+        R[v] = _mm256_setzero_si256();
+        O[v] = _mm256_setzero_si256();
+    }
+}
+
+BPK_INLINE void bpk_store(int32_t *y, __m256i P[4])
+{
+    const __m256i a = _mm256_unpacklo_epi32(P[0], P[1]);
+    const __m256i b = _mm256_unpacklo_epi32(P[2], P[3]);
+    const __m256i c = _mm256_unpackhi_epi32(P[0], P[1]);
+    const __m256i d = _mm256_unpackhi_epi32(P[2], P[3]);
+    const __m256i q0 = _mm256_unpacklo_epi64(a, b), q1 = _mm256_unpackhi_epi64(a, b);
+    const __m256i q2 = _mm256_unpacklo_epi64(c, d), q3 = _mm256_unpackhi_epi64(c, d);
+    _mm256_storeu_si256((__m256i *)(y + 0), _mm256_permute2x128_si256(q0, q1, 0x20));
+    _mm256_storeu_si256((__m256i *)(y + 8), _mm256_permute2x128_si256(q2, q3, 0x20));
+    _mm256_storeu_si256((__m256i *)(y + 16), _mm256_permute2x128_si256(q0, q1, 0x31));
+    _mm256_storeu_si256((__m256i *)(y + 24), _mm256_permute2x128_si256(q2, q3, 0x31));
+}
+
+/* One pixel tile for every row: vector v at pixel 32*v, the last one at
+ * lastoff (may overlap its neighbour, or start before the tile). */
+BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t row0,
+                         uint32_t nrows, const uint8_t *xt, size_t ldx, int32_t *yt, size_t ldy,
+                         int nv, ptrdiff_t lastoff, int s8, int idx4)
+{
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    const uint16_t *ix2 = (const uint16_t *)w->idx;
+    const uint32_t *ix4 = (const uint32_t *)w->idx;
+    ptrdiff_t off[BPK_NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        off[v] = v == nv - 1 ? lastoff : 32 * v;
+    for (uint32_t r = 0; r < nrows; r++) {
+        const uint32_t j = row0 + r;
+        __m256i R[BPK_NV], O[BPK_NV], P[BPK_NV][4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            R[v] = O[v] = _mm256_setzero_si256();
+            P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm256_setzero_si256();
+        }
+        const bpk_plan_step *sp = 0, *se = 0;
+        bpk_plan_gen g = {0};
+        int last_gm;
+        if (aux) {
+            sp = aux->steps + aux->step_ptr[j];
+            se = aux->steps + aux->step_ptr[j + 1];
+            last_gm = aux->last_gm[j];
+        } else {
+            bpk_plan_init(&g, w, j);
+            last_gm = -1;
+        }
+        for (;;) {
+            bpk_plan_step st;
+            if (aux) {
+                if (sp == se)
+                    break;
+                st = *sp++;
+            } else if (!bpk_plan_next(&g, &st)) {
+                break;
+            }
+            if (st.flush) {
+                bpk_flush(R, O, P, nv, st.fm);
+            } else if (st.shl) {
+                const __m128i c = _mm_cvtsi32_si128(st.shl);
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) {
+                    R[v] = _mm256_sll_epi16(R[v], c);
+                    O[v] = _mm256_sll_epi16(O[v], c);
+                }
+            }
+            for (uint32_t i = st.pos_begin; i < st.pos_end; i++) {
+                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) {
+                    __m256i a = _mm256_loadu_si256((const __m256i *)(px + off[v]));
+                    if (s8)
+                        a = _mm256_xor_si256(a, bias);
+                    R[v] = _mm256_add_epi16(R[v], a);
+                    O[v] = _mm256_add_epi16(O[v], _mm256_srli_epi16(a, 8));
+                }
+            }
+            for (uint32_t i = st.neg_begin; i < st.neg_end; i++) {
+                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) {
+                    __m256i a = _mm256_loadu_si256((const __m256i *)(px + off[v]));
+                    if (s8)
+                        a = _mm256_xor_si256(a, bias);
+                    R[v] = _mm256_sub_epi16(R[v], a);
+                    O[v] = _mm256_sub_epi16(O[v], _mm256_srli_epi16(a, 8));
+                }
+            }
+        }
+        if (!aux)
+            last_gm = g.gm;
+        if (last_gm >= 0)
+            bpk_flush(R, O, P, nv, last_gm);
+        if (s8) {
+            /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
+            const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
+            const __m256i corr = _mm256_set1_epi32(rs * 128);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                for (int q = 0; q < 4; q++)
+                    P[v][q] = _mm256_sub_epi32(P[v][q], corr);
+        }
+        int32_t *yr = yt + (size_t)r * ldy;
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            bpk_store(yr + off[v], P[v]);
+    }
+}
+
+/* np < 32: plain scalar digit sums (int32, no bound needed). */
+static void bpk_bitplane_narrow(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                const uint8_t *x, size_t ldx, size_t np, int32_t *y,
+                                size_t ldy, int s8)
+{
+    for (uint32_t r = 0; r < nrows; r++) {
+        const uint32_t *rp = w->row_ptr + (size_t)(row0 + r) * w->M * 2;
+        /* uint32: one plane's term may pass 2^31 (K*255*256); the sum fits. */
+        uint32_t acc[32] = {0};
+        for (uint32_t m = w->M; m-- > 0;) {
+            for (int s = 0; s < 2; s++) {
+                uint32_t t[32] = {0};
+                for (uint32_t i = rp[2 * m + s]; i < rp[2 * m + s + 1]; i++) {
+                    const size_t k = w->idx_bytes == 2 ? ((const uint16_t *)w->idx)[i]
+                                                       : ((const uint32_t *)w->idx)[i];
+                    const uint8_t *px = x + k * ldx;
+                    for (size_t p = 0; p < np; p++)
+                        t[p] += s8 ? (uint32_t)(int32_t)(int8_t)px[p] : (uint32_t)px[p];
+                }
+                for (size_t p = 0; p < np; p++)
+                    acc[p] += s ? 0u - (t[p] << m) : t[p] << m;
+            }
+        }
+        for (size_t p = 0; p < np; p++)
+            y[(size_t)r * ldy + p] = (int32_t)acc[p];
+    }
+}
+
+BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
+                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4)
+{
+    if (np < 32) {
+        bpk_bitplane_narrow(w, row0, nrows, x, ldx, np, y, ldy, s8);
+        return;
+    }
+    const bpk_planes_aux *aux = bpk_planes_aux_get(w);
+    size_t p0 = 0;
+    for (; p0 + 32 * BPK_NV <= np; p0 += 32 * BPK_NV)
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 32 * (BPK_NV - 1), s8, idx4);
+    const size_t rem = np - p0;
+    if (rem == 0)
+        return;
+    /* np >= 32, so x + p0 + lastoff = x + np - 32 stays inside the run. */
+    const ptrdiff_t lastoff = (ptrdiff_t)rem - 32;
+    switch ((rem + 31) / 32) {
+    case 1: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, lastoff, s8, idx4); break;
+    case 2: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, lastoff, s8, idx4); break;
+    case 3: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 3, lastoff, s8, idx4); break;
+    default: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 4, lastoff, s8, idx4); break;
+    }
+}
+
+void bp_bitplane_u8_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                               const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
+{
+    if (w->idx_bytes == 2)
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0);
+    else
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
+}
+
+void bp_bitplane_s8_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                               const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
+{
+    const uint8_t *xu = (const uint8_t *)x;
+    if (w->idx_bytes == 2)
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0);
+    else
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1);
+}
