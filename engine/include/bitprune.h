@@ -92,6 +92,10 @@ typedef struct bp_layer_info {
     uint64_t macs;         /* dense MACs per image: c_out*K*out_pixels */
     const char *act_dtype; /* "u8" or "s8" */
     float act_scale;
+    /* Added in 0.1: the full geometry (stride/pad/dilation above are the
+     * height/top values) and the largest |w| of the layer. */
+    uint32_t stride_w, pad_l, pad_b, pad_r, dilation_w;
+    uint32_t w_max;
 } bp_layer_info;
 
 typedef struct bp_model_info {
@@ -132,6 +136,15 @@ BP_API void bp_session_free(bp_session *s);
 BP_API bp_status bp_session_run(bp_session *s, const float *const *inputs,
                                 float *const *outputs);
 
+typedef struct bp_tensor_view {
+    float *data;                /* inputs are only read */
+    uint32_t ndim;
+    uint32_t dims[BP_MAX_DIMS]; /* dims[0] is the session batch */
+} bp_tensor_view;
+BP_API bp_status bp_session_run_views(bp_session *s, const bp_tensor_view *inputs,
+                                      uint32_t n_inputs, const bp_tensor_view *outputs,
+                                      uint32_t n_outputs);
+
 /* Backend facts: 1 if outputs are bit-identical to "reference". */
 typedef struct bp_session_info {
     const char *backend;
@@ -140,6 +153,8 @@ typedef struct bp_session_info {
     uint32_t batch;
     int exact;             /* 1: bit-identical to reference is expected */
     const char *inexact_reason; /* why not, or "" */
+    size_t arena_bytes;    /* planned activation memory */
+    uint32_t n_steps;      /* graph steps after fusion */
 } bp_session_info;
 BP_API bp_status bp_session_info_get(const bp_session *s, bp_session_info *info);
 

@@ -365,7 +365,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
             wnd = 4;
         }
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(src_md, 4, sdims, src_dt, dnnl_format_tag_any), "src md");
-        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, dnnl_format_tag_any), "dst md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, getenv("BPX_DST") ? (dnnl_format_tag_t)atoi(getenv("BPX_DST")) : dnnl_format_tag_any), "dst md");
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(wei_md, wnd, wdims, wei_dt, dnnl_format_tag_any), "weights md");
         dnnl_dims_t bd = {1, Co, 1, 1};
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(po_bias_md, 4, bd, dnnl_f32, dnnl_abcd), "bias md");

@@ -1,0 +1,129 @@
+/* Engine-internal structures shared by model loading, the graph runtime and
+ * the public API: the loaded model, the session plan, error reporting. */
+#ifndef BP_ENGINE_H
+#define BP_ENGINE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "bitprune.h"
+#include "bp_kernels.h"
+#include "bpf.h"
+
+/* ---- errors (engine/src/status.c) ---- */
+/* Sets the thread-local message and returns s (for `return bp_fail(...)`). */
+bp_status bp_fail(bp_status s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Clears the thread-local message. */
+void bp_error_clear(void);
+
+/* ---- loaded model (engine/src/model.c) ---- */
+typedef struct bp_model_layer {
+    uint32_t node;          /* node index of this layer */
+    int16_t *dense;         /* c_out x K, rebuilt exactly from the planes */
+    bp_planes planes;       /* view of the file's planes, aux attached */
+    void *planes_aux;
+    bp_csr_buf csr;         /* nonzero weights, aux attached to csr.c */
+    void *csr_aux;
+    float *out_scale;       /* [c_out] bp_out_scale(w_scale[j], act_scale) */
+    uint32_t *row_digits;   /* [c_out] digits of row j (stored encoding) */
+    uint32_t *row_nnz;      /* [c_out] nonzero weights of row j */
+    uint8_t *pop_binary;    /* [c_out x K] popcount(|w|) */
+    uint8_t *pop_csd;       /* [c_out x K] NAF digit count */
+} bp_model_layer;
+
+#define BP_MODEL_MAGIC 0x4d504231u /* "1BPM" */
+
+struct bp_model {
+    uint32_t magic;
+    atomic_int refs;         /* 1 for the user + 1 per live session */
+    bpf_model *f;
+    bp_model_layer *layers;  /* [f->n_layers] */
+    bp_model_info info;
+    bp_tensor_info *inputs, *outputs;
+    bp_layer_info *linfo;
+};
+
+void bp_model_release(bp_model *m);
+
+/* ---- session (engine/src/session.c) ---- */
+#define BP_SESSION_MAGIC 0x53504231u /* "1BPS" */
+#define BP_NO_TENSOR UINT32_MAX
+
+typedef struct bp_step {
+    uint32_t node;        /* main node */
+    uint32_t op;          /* bpf_op of the main node */
+    uint32_t layer;       /* layer index, or UINT32_MAX */
+    uint32_t in[BPF_MAX_IO];
+    uint32_t n_in;
+    uint32_t out;         /* tensor written (after fusion) */
+    uint32_t residual;    /* fused residual tensor, or BP_NO_TENSOR */
+    int fuse_relu;
+    const char *opname;   /* e.g. "conv2d+add+relu" */
+    void *lstate;         /* backend layer state */
+    bp_layer_desc desc;
+} bp_step;
+
+/* Called before a conv/linear step runs, with its float input. */
+typedef void (*bp_layer_hook)(void *ctx, const bp_step *st, const float *x,
+                              size_t n_elems);
+
+struct bp_session {
+    uint32_t magic;
+    bp_model *m;
+    const bp_backend *be;
+    bp_backend_env env;
+    bp_kernel_table kt;
+    uint32_t N;
+    int threads;
+    uint32_t n_tensors;
+    uint32_t (*tdims)[BPF_MAX_DIMS]; /* per tensor, dims[0] = N for activations */
+    size_t *telems;                  /* elements per tensor (with batch) */
+    float **tbuf;                    /* activation buffers (arena or user) */
+    unsigned char *arena;
+    size_t arena_bytes;
+    uint32_t n_steps;
+    bp_step *steps;
+    int profiling;
+    bp_layer_profile *prof;          /* [n_steps] */
+    int exact;
+    const char *inexact_reason;
+};
+
+/* Runs the planned graph; hook (may be NULL) sees each layer's input. */
+bp_status bp_graph_run(bp_session *s, const float *const *inputs, float *const *outputs,
+                       bp_layer_hook hook, void *ctx);
+/* Session with an explicit backend table (used for the internal float one). */
+bp_status bp_session_create_with(const bp_model *m, const bp_backend *be, int threads,
+                                 uint32_t batch, unsigned isa_mask, bp_session **out);
+
+/* Float-domain conv/linear with dequantized weights (calibration). */
+extern const bp_backend bp_backend_float;
+
+/* ---- float operators (engine/src/ops_float.c) ---- */
+void bp_op_relu(const float *x, float *y, size_t n, int threads);
+void bp_op_gelu(const float *x, float *y, size_t n, int threads);
+void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads);
+/* x: [N, C, HW]; per-channel y = x*s[c] (+ t[c] if t). */
+void bp_op_channel_affine(const float *x, const float *s, const float *t, float *y,
+                          size_t N, size_t C, size_t HW, int threads);
+void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
+                     float *y, size_t N, size_t C, size_t HW, int threads);
+/* ints: kh,kw,sh,sw,pt,pl,pb,pr. is_max: max pool, else average excluding pad. */
+void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
+                uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads);
+void bp_op_global_avgpool(const float *x, float *y, size_t N, size_t C, size_t HW,
+                          int threads);
+void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int threads);
+
+/* Output size of a conv/pool along one axis, 0 if the window never fits. */
+uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0,
+                         uint32_t pad1, uint32_t dil);
+
+/* ---- misc ---- */
+void *bp_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; NULL on failure */
+void bp_aligned_free(void *p);
+
+#endif

@@ -1,0 +1,327 @@
+/* Model loading: validates the .bp file through formats/, rebuilds each
+ * layer's dense int16 weight and its nonzero CSR exactly from the planes,
+ * builds kernel aux data, and fills the model info. A loaded model is
+ * immutable afterwards, so any number of sessions/threads may share it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "quant.h"
+
+BP_API void bp_model_opts_default(bp_model_opts *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->verify_checksums = 1;
+}
+
+static void bp_model_destroy(bp_model *m)
+{
+    if (!m) return;
+    if (m->layers && m->f) {
+        for (uint32_t i = 0; i < m->f->n_layers; i++) {
+            bp_model_layer *l = &m->layers[i];
+            bp_aligned_free(l->dense);
+            bp_aligned_free(l->planes_aux);
+            bp_csr_buf_free(&l->csr);
+            bp_aligned_free(l->csr_aux);
+            free(l->out_scale);
+            free(l->row_digits);
+            free(l->row_nnz);
+        }
+    }
+    free(m->layers);
+    free(m->inputs);
+    free(m->outputs);
+    free(m->linfo);
+    if (m->f) bpf_model_free(m->f);
+    m->magic = 0;
+    free(m);
+}
+
+void bp_model_release(bp_model *m)
+{
+    if (!m) return;
+    if (atomic_fetch_sub(&m->refs, 1) == 1) bp_model_destroy(m);
+}
+
+BP_API void bp_model_free(bp_model *m)
+{
+    if (!m) return;
+    if (m->magic != BP_MODEL_MAGIC) return;
+    bp_model_release(m);
+}
+
+/* Digit counts of every weight value in [-255, 255], both encodings. */
+static void bp_digit_tables(uint8_t bin[511], uint8_t csd[511])
+{
+    int8_t d[BP_M_MAX];
+    for (int w = -255; w <= 255; w++) {
+        int b = bp_digits_encode(w, BP_ENC_BINARY, d);
+        int c = bp_digits_encode(w, BP_ENC_CSD, d);
+        bin[w + 255] = (uint8_t)(b < 0 ? 0 : b);
+        csd[w + 255] = (uint8_t)(c < 0 ? 0 : c);
+    }
+}
+
+static bp_status bp_layer_build(bp_model *m, uint32_t li, const uint8_t *tbin,
+                                const uint8_t *tcsd)
+{
+    const bpf_layer *L = &m->f->layers[li];
+    bp_model_layer *l = &m->layers[li];
+    bp_layer_info *inf = &m->linfo[li];
+    const char *lname = inf->name;
+
+    if (L->K == 0 || L->K > BP_K_MAX)
+        return bp_fail(BP_ERR_LIMIT, "layer %u '%s': K=%u outside [1, %u]", li, lname,
+                       L->K, BP_K_MAX);
+    if (L->M == 0 || L->M > BP_M_MAX)
+        return bp_fail(BP_ERR_LIMIT, "layer %u '%s': M=%u outside [1, %u]", li, lname,
+                       L->M, BP_M_MAX);
+    if (L->c_out == 0 || L->groups == 0 || L->c_out % L->groups || L->c_in % L->groups)
+        return bp_fail(BP_ERR_BAD_GRAPH, "layer %u '%s': c_out=%u c_in=%u not divisible "
+                       "by groups=%u", li, lname, L->c_out, L->c_in, L->groups);
+    if (L->act_dtype != BPF_DT_U8 && L->act_dtype != BPF_DT_S8)
+        return bp_fail(BP_ERR_BAD_GRAPH, "layer %u '%s': activation dtype %u is not u8/s8",
+                       li, lname, L->act_dtype);
+    if (!(L->act_scale > 0.0f))
+        return bp_fail(BP_ERR_BAD_GRAPH, "layer %u '%s': activation scale %g is not > 0",
+                       li, lname, (double)L->act_scale);
+
+    size_t rows = L->c_out, K = L->K;
+    l->planes.rows = L->c_out;
+    l->planes.K = L->K;
+    l->planes.M = L->M;
+    l->planes.idx_bytes = L->idx_bytes;
+    l->planes.row_ptr = L->row_ptr;
+    l->planes.idx = L->col_idx;
+    l->planes.aux = NULL;
+
+    l->dense = bp_aligned_alloc(rows * K * sizeof(int16_t));
+    l->out_scale = malloc(rows * sizeof(float));
+    l->row_digits = malloc(rows * sizeof(uint32_t));
+    l->row_nnz = malloc(rows * sizeof(uint32_t));
+    if (!l->dense || !l->out_scale || !l->row_digits || !l->row_nnz)
+        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for %zu weights", li,
+                       lname, rows * K);
+    bp_planes_to_dense(&l->planes, l->dense);
+
+    size_t asz = bp_planes_aux_size(&l->planes);
+    if (asz) {
+        l->planes_aux = bp_aligned_alloc(asz);
+        if (!l->planes_aux)
+            return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for plane aux", li,
+                           lname);
+        bp_planes_aux_build(&l->planes, l->planes_aux);
+    }
+    if (bp_csr_from_dense(l->dense, L->c_out, L->K, &l->csr) != 0)
+        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': cannot build the CSR of nonzeros", li,
+                       lname);
+    asz = bp_csr_aux_size(&l->csr.c);
+    if (asz) {
+        l->csr_aux = bp_aligned_alloc(asz);
+        if (!l->csr_aux)
+            return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for CSR aux", li,
+                           lname);
+        bp_csr_aux_build(&l->csr.c, l->csr_aux);
+    }
+
+    uint64_t db = 0, dc = 0;
+    uint32_t wmax = 0;
+    for (size_t j = 0; j < rows; j++) {
+        const int16_t *w = l->dense + j * K;
+        for (size_t k = 0; k < K; k++) {
+            int v = w[k];
+            int a = v < 0 ? -v : v;
+            if (a > 255)
+                return bp_fail(BP_ERR_BAD_PLANES, "layer %u '%s': weight %d at row %zu "
+                               "column %zu exceeds 255", li, lname, v, j, k);
+            if ((uint32_t)a > wmax) wmax = (uint32_t)a;
+            db += tbin[v + 255];
+            dc += tcsd[v + 255];
+        }
+        uint32_t M2 = L->M * 2;
+        l->row_digits[j] = L->row_ptr[(j + 1) * M2] - L->row_ptr[j * M2];
+        l->row_nnz[j] = l->csr.c.row_ptr[j + 1] - l->csr.c.row_ptr[j];
+        l->out_scale[j] = bp_out_scale(L->w_scale[j], L->act_scale);
+    }
+
+    inf->op = L->kind == BPF_LAYER_CONV ? "conv2d" : "linear";
+    inf->c_out = L->c_out;
+    inf->c_in = L->c_in;
+    inf->kh = L->kh;
+    inf->kw = L->kw;
+    inf->stride = L->stride_h;
+    inf->pad = L->pad_t;
+    inf->dilation = L->dil_h;
+    inf->groups = L->groups;
+    inf->K = L->K;
+    inf->M = L->M;
+    inf->encoding = L->encoding == BP_ENC_CSD ? "csd" : "binary";
+    inf->weights = (uint64_t)rows * K;
+    inf->nonzeros = l->csr.nnz;
+    inf->digits = L->n_digits;
+    inf->digits_binary = db;
+    inf->digits_csd = dc;
+    inf->act_dtype = L->act_dtype == BPF_DT_U8 ? "u8" : "s8";
+    inf->act_scale = L->act_scale;
+    inf->w_max = wmax;
+    inf->stride_w = L->stride_w;
+    inf->pad_l = L->pad_l;
+    inf->pad_b = L->pad_b;
+    inf->pad_r = L->pad_r;
+    inf->dilation_w = L->dil_w;
+    inf->out_pixels = 1;
+    return BP_OK;
+}
+
+static bp_status bp_model_build(bp_model *m)
+{
+    const bpf_model *f = m->f;
+    uint32_t nl = f->n_layers;
+    m->layers = calloc(nl ? nl : 1, sizeof *m->layers);
+    m->linfo = calloc(nl ? nl : 1, sizeof *m->linfo);
+    m->inputs = calloc(f->n_inputs ? f->n_inputs : 1, sizeof *m->inputs);
+    m->outputs = calloc(f->n_outputs ? f->n_outputs : 1, sizeof *m->outputs);
+    if (!m->layers || !m->linfo || !m->inputs || !m->outputs)
+        return bp_fail(BP_ERR_NOMEM, "model: out of memory");
+
+    for (uint32_t i = 0; i < nl; i++) {
+        m->layers[i].node = UINT32_MAX;
+        m->linfo[i].name = "";
+    }
+    for (uint32_t n = 0; n < f->n_nodes; n++) {
+        const bpf_node *nd = &f->nodes[n];
+        if (nd->op != BPF_OP_CONV2D && nd->op != BPF_OP_LINEAR) continue;
+        if (nd->layer >= nl)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': layer index %u out of range "
+                           "(%u layers)", n, nd->name, nd->layer, nl);
+        if (m->layers[nd->layer].node != UINT32_MAX)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': layer %u already used by "
+                           "node %u", n, nd->name, nd->layer, m->layers[nd->layer].node);
+        m->layers[nd->layer].node = n;
+        m->linfo[nd->layer].name = nd->name;
+    }
+
+    uint8_t tbin[511], tcsd[511];
+    bp_digit_tables(tbin, tcsd);
+    bp_model_info *I = &m->info;
+    for (uint32_t i = 0; i < nl; i++) {
+        if (m->layers[i].node == UINT32_MAX)
+            return bp_fail(BP_ERR_BAD_GRAPH, "layer %u: no conv2d/linear node uses it", i);
+        bp_status st = bp_layer_build(m, i, tbin, tcsd);
+        if (st) return st;
+        bp_layer_info *inf = &m->linfo[i];
+        const bpf_node *nd = &f->nodes[m->layers[i].node];
+        if (f->layers[i].kind == BPF_LAYER_CONV && nd->n_out >= 1 &&
+            nd->out[0] < f->n_tensors) {
+            const bpf_tensor *t = &f->tensors[nd->out[0]];
+            if (t->ndim == 4) inf->out_pixels = (uint64_t)t->dims[2] * t->dims[3];
+        }
+        inf->macs = inf->weights * inf->out_pixels;
+        I->weights += inf->weights;
+        I->nonzeros += inf->nonzeros;
+        I->digits += inf->digits;
+        I->digits_binary += inf->digits_binary;
+        I->digits_csd += inf->digits_csd;
+        I->macs += inf->macs;
+    }
+    for (uint32_t i = 0; i < f->n_inputs + f->n_outputs; i++) {
+        int is_in = i < f->n_inputs;
+        uint32_t tid = is_in ? f->inputs[i] : f->outputs[i - f->n_inputs];
+        if (tid >= f->n_tensors)
+            return bp_fail(BP_ERR_BAD_GRAPH, "graph %s %u: tensor id %u out of range",
+                           is_in ? "input" : "output", i, tid);
+        const bpf_tensor *t = &f->tensors[tid];
+        bp_tensor_info *ti = is_in ? &m->inputs[i] : &m->outputs[i - f->n_inputs];
+        ti->name = t->name;
+        ti->ndim = t->ndim;
+        for (uint32_t d = 0; d < t->ndim && d < BP_MAX_DIMS; d++) ti->dims[d] = t->dims[d];
+    }
+    I->n_inputs = f->n_inputs;
+    I->n_outputs = f->n_outputs;
+    I->n_layers = nl;
+    I->n_nodes = f->n_nodes;
+    I->inputs = m->inputs;
+    I->outputs = m->outputs;
+    I->layers = m->linfo;
+    I->sparsity = I->weights ? 1.0 - (double)I->nonzeros / (double)I->weights : 0.0;
+    I->digits_per_weight = I->weights ? (double)I->digits / (double)I->weights : 0.0;
+    const char *arch = bpf_meta_get(f, "arch");
+    I->arch = arch ? arch : "";
+    return BP_OK;
+}
+
+static bp_status bp_model_finish(bpf_status fs, bpf_model *f, bp_model **out)
+{
+    if (fs != BPF_OK) {
+        const char *msg = bpf_last_error();
+        return bp_fail((bp_status)fs, "%s", msg && *msg ? msg : "model load failed");
+    }
+    bp_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        bpf_model_free(f);
+        return bp_fail(BP_ERR_NOMEM, "model: out of memory");
+    }
+    m->magic = BP_MODEL_MAGIC;
+    atomic_init(&m->refs, 1);
+    m->f = f;
+    bp_status st = bp_model_build(m);
+    if (st) {
+        bp_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    bp_error_clear();
+    return BP_OK;
+}
+
+static uint32_t bp_load_flags(const bp_model_opts *opts)
+{
+    return (opts && !opts->verify_checksums) ? BPF_LOAD_NO_CHECKSUM : 0u;
+}
+
+BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
+                                    bp_model **out)
+{
+    if (out) *out = NULL;
+    if (!path || !out)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_file: %s is NULL",
+                       !path ? "path" : "out");
+    bpf_model *f = NULL;
+    bpf_status fs = bpf_load_file(path, bp_load_flags(opts), &f);
+    if (fs != BPF_OK) {
+        const char *msg = bpf_last_error();
+        return bp_fail((bp_status)fs, "%s: %s", path, msg && *msg ? msg : "load failed");
+    }
+    return bp_model_finish(fs, f, out);
+}
+
+BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
+                                      const bp_model_opts *opts, bp_model **out)
+{
+    if (out) *out = NULL;
+    if (!buf || !out)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_memory: %s is NULL",
+                       !buf ? "buf" : "out");
+    bpf_model *f = NULL;
+    bpf_status fs = bpf_load_memory(buf, size, bp_load_flags(opts), &f);
+    return bp_model_finish(fs, f, out);
+}
+
+BP_API bp_status bp_model_info_get(const bp_model *m, const bp_model_info **info)
+{
+    if (!m || !info)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_model_info_get: %s is NULL",
+                       !m ? "model" : "info");
+    if (m->magic != BP_MODEL_MAGIC)
+        return bp_fail(BP_ERR_STATE, "bp_model_info_get: not a live model handle");
+    *info = &m->info;
+    return BP_OK;
+}
+
+BP_API const char *bp_model_meta(const bp_model *m, const char *key)
+{
+    if (!m || !key || m->magic != BP_MODEL_MAGIC) return NULL;
+    return bpf_meta_get(m->f, key);
+}

@@ -1,0 +1,829 @@
+/* Sessions: backend choice, graph planning (fusion of conv/linear with a
+ * following relu / residual add, shape checks, liveness-based buffer reuse in
+ * one arena), the allocation-free run loop, profiling and the live-handle
+ * registry that turns use of a freed session into BP_ERR_STATE. */
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+
+/* ---- live-session registry: a freed handle is never dereferenced ---- */
+static pthread_mutex_t bp_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static bp_session **bp_reg;
+static size_t bp_reg_n, bp_reg_cap;
+
+static int bp_reg_add(bp_session *s)
+{
+    int ok = 1;
+    pthread_mutex_lock(&bp_reg_lock);
+    if (bp_reg_n == bp_reg_cap) {
+        size_t cap = bp_reg_cap ? bp_reg_cap * 2 : 16;
+        bp_session **r = realloc(bp_reg, cap * sizeof *r);
+        if (r) {
+            bp_reg = r;
+            bp_reg_cap = cap;
+        } else {
+            ok = 0;
+        }
+    }
+    if (ok) bp_reg[bp_reg_n++] = s;
+    pthread_mutex_unlock(&bp_reg_lock);
+    return ok;
+}
+
+/* Removes s; returns 1 if it was live. */
+static int bp_reg_remove(const bp_session *s)
+{
+    int found = 0;
+    pthread_mutex_lock(&bp_reg_lock);
+    for (size_t i = 0; i < bp_reg_n; i++)
+        if (bp_reg[i] == s) {
+            bp_reg[i] = bp_reg[--bp_reg_n];
+            found = 1;
+            break;
+        }
+    if (bp_reg_n == 0) {
+        free(bp_reg);
+        bp_reg = NULL;
+        bp_reg_cap = 0;
+    }
+    pthread_mutex_unlock(&bp_reg_lock);
+    return found;
+}
+
+static int bp_reg_live(const bp_session *s)
+{
+    int found = 0;
+    pthread_mutex_lock(&bp_reg_lock);
+    for (size_t i = 0; i < bp_reg_n; i++)
+        if (bp_reg[i] == s) {
+            found = 1;
+            break;
+        }
+    pthread_mutex_unlock(&bp_reg_lock);
+    return found;
+}
+
+static bp_status bp_check_session(const bp_session *s, const char *fn)
+{
+    if (!s) return bp_fail(BP_ERR_INVALID_ARG, "%s: session is NULL", fn);
+    if (!bp_reg_live(s) || s->magic != BP_SESSION_MAGIC)
+        return bp_fail(BP_ERR_STATE, "%s: session %p is not live (freed or foreign)", fn,
+                       (const void *)s);
+    return BP_OK;
+}
+
+/* ---- backends by name ---- */
+static const bp_backend *const bp_backends[] = {
+    &bp_backend_reference, &bp_backend_bitplane, &bp_backend_csr,
+    &bp_backend_onednn_int8, &bp_backend_onednn_f32,
+};
+#define BP_N_BACKENDS (sizeof bp_backends / sizeof bp_backends[0])
+
+BP_API void bp_session_opts_default(bp_session_opts *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->backend = "bitplane";
+    o->threads = 0;
+    o->batch = 1;
+    o->isa = NULL;
+}
+
+/* ---- planning ---- */
+static const char *bp_op_name(uint32_t op)
+{
+    switch (op) {
+    case BPF_OP_CONV2D: return "conv2d";
+    case BPF_OP_LINEAR: return "linear";
+    case BPF_OP_RELU: return "relu";
+    case BPF_OP_GELU: return "gelu";
+    case BPF_OP_LAYERNORM: return "layernorm";
+    case BPF_OP_LAYERSCALE: return "layerscale";
+    case BPF_OP_ADD: return "add";
+    case BPF_OP_MAXPOOL: return "maxpool";
+    case BPF_OP_AVGPOOL: return "avgpool";
+    case BPF_OP_GLOBALAVGPOOL: return "globalavgpool";
+    case BPF_OP_FLATTEN: return "flatten";
+    case BPF_OP_SOFTMAX: return "softmax";
+    case BPF_OP_BATCHNORM: return "batchnorm";
+    }
+    return "?";
+}
+
+static const char *bp_layer_opname(int linear, int res, int relu)
+{
+    static const char *const names[2][4] = {
+        {"conv2d", "conv2d+relu", "conv2d+add", "conv2d+add+relu"},
+        {"linear", "linear+relu", "linear+add", "linear+add+relu"},
+    };
+    return names[linear ? 1 : 0][(res ? 2 : 0) + (relu ? 1 : 0)];
+}
+
+static int bp_is_const(const bpf_model *f, uint32_t t)
+{
+    return f->tensors[t].data != NULL;
+}
+
+static void bp_session_destroy(bp_session *s)
+{
+    if (!s) return;
+    if (s->steps)
+        for (uint32_t i = 0; i < s->n_steps; i++)
+            if (s->steps[i].lstate) s->be->layer_destroy(s->steps[i].lstate);
+    free(s->steps);
+    free(s->tdims);
+    free(s->telems);
+    free(s->tbuf);
+    free(s->prof);
+    bp_aligned_free(s->arena);
+    if (s->m) bp_model_release(s->m);
+    s->magic = 0;
+    free(s);
+}
+
+/* Elements of a constant f32 tensor, or 0 if it is not one. */
+static size_t bp_const_f32(const bpf_model *f, uint32_t t)
+{
+    const bpf_tensor *T = &f->tensors[t];
+    if (!T->data || T->dtype != BPF_DT_F32) return 0;
+    return (size_t)(T->nbytes / sizeof(float));
+}
+
+/* Checks a step's operands against the op (sizes only: everything the run
+ * loop indexes must be inside its buffer). */
+static bp_status bp_step_check(bp_session *s, const bp_step *st)
+{
+    const bpf_model *f = s->m->f;
+    const bpf_node *nd = &f->nodes[st->node];
+    const char *nm = nd->name;
+    uint32_t x = st->in[0];
+    const uint32_t *xd = s->tdims[x];
+    const uint32_t *yd = s->tdims[st->out];
+    uint32_t xn = f->tensors[x].ndim, yn = f->tensors[st->out].ndim;
+    size_t xe = s->telems[x], ye = s->telems[st->out];
+    if (st->n_in < 1 || bp_is_const(f, x))
+        return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s' (%s): first input must be an "
+                       "activation", st->node, nm, bp_op_name(st->op));
+    if (bp_is_const(f, st->out))
+        return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': output tensor %u is a constant",
+                       st->node, nm, st->out);
+    switch (st->op) {
+    case BPF_OP_CONV2D: {
+        const bpf_layer *L = &f->layers[st->layer];
+        if (xn != 4 || yn != 4 || xd[1] != L->c_in || yd[1] != L->c_out ||
+            yd[2] != bp_conv_out_dim(xd[2], L->kh, L->stride_h, L->pad_t, L->pad_b, L->dil_h) ||
+            yd[3] != bp_conv_out_dim(xd[3], L->kw, L->stride_w, L->pad_l, L->pad_r, L->dil_w) ||
+            yd[2] == 0 || yd[3] == 0)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': conv2d shapes (%u,%u,%u,%u) -> "
+                           "(%u,%u,%u,%u) do not match the layer geometry", st->node, nm,
+                           xd[0], xd[1], xd[2], xd[3], yd[0], yd[1], yd[2], yd[3]);
+        break;
+    }
+    case BPF_OP_LINEAR: {
+        const bpf_layer *L = &f->layers[st->layer];
+        if (xe != (size_t)s->N * L->c_in || ye != (size_t)s->N * L->c_out)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': linear expects %u -> %u features",
+                           st->node, nm, L->c_in, L->c_out);
+        break;
+    }
+    case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_FLATTEN: case BPF_OP_SOFTMAX:
+        if (xe != ye)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s' (%s): %zu elements in, %zu out",
+                           st->node, nm, bp_op_name(st->op), xe, ye);
+        if (st->op == BPF_OP_SOFTMAX && xn < 1)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': softmax of a 0-d tensor",
+                           st->node, nm);
+        break;
+    case BPF_OP_ADD:
+        if (st->n_in != 2 || s->telems[st->in[1]] != xe || ye != xe ||
+            (bp_is_const(f, st->in[1]) && bp_const_f32(f, st->in[1]) != xe))
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add operands differ in size",
+                           st->node, nm);
+        break;
+    case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM: {
+        uint32_t need = st->op == BPF_OP_LAYERSCALE ? 2 : 3;
+        if (xn < 2 || xe != ye || st->n_in != need)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s' (%s): bad operands", st->node, nm,
+                           bp_op_name(st->op));
+        for (uint32_t i = 1; i < need; i++)
+            if (bp_const_f32(f, st->in[i]) != xd[1])
+                return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s' (%s): parameter %u must be a "
+                               "constant f32 tensor of %u channels", st->node, nm,
+                               bp_op_name(st->op), i, xd[1]);
+        break;
+    }
+    case BPF_OP_MAXPOOL: case BPF_OP_AVGPOOL: {
+        const int32_t *a = nd->ints;
+        for (int i = 0; i < 8; i++)
+            if (a[i] < 0 || (i < 4 && a[i] == 0) || a[i] > 1024)
+                return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': pool attribute %d = %d",
+                               st->node, nm, i, a[i]);
+        if (xn != 4 || yn != 4 || xd[1] != yd[1] ||
+            yd[2] != bp_conv_out_dim(xd[2], (uint32_t)a[0], (uint32_t)a[2], (uint32_t)a[4],
+                                     (uint32_t)a[6], 1) ||
+            yd[3] != bp_conv_out_dim(xd[3], (uint32_t)a[1], (uint32_t)a[3], (uint32_t)a[5],
+                                     (uint32_t)a[7], 1))
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': pool output shape does not "
+                           "match", st->node, nm);
+        break;
+    }
+    case BPF_OP_GLOBALAVGPOOL:
+        if (xn != 4 || ye != (size_t)s->N * xd[1])
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': globalavgpool shapes", st->node,
+                           nm);
+        break;
+    default:
+        return bp_fail(BP_ERR_UNSUPPORTED, "node %u '%s': op %u is not supported", st->node,
+                       nm, st->op);
+    }
+    return BP_OK;
+}
+
+typedef struct bp_slot {
+    size_t bytes;
+    size_t off;
+    int busy;
+} bp_slot;
+
+/* Assigns every intermediate activation to a slot of the arena; a slot is
+ * reused once the last step reading its tensor has run. */
+static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
+{
+    const bpf_model *f = s->m->f;
+    uint32_t nt = f->n_tensors;
+    uint32_t *first = malloc(sizeof(uint32_t) * nt);
+    uint32_t *last = malloc(sizeof(uint32_t) * nt);
+    uint32_t *slot_of = malloc(sizeof(uint32_t) * nt);
+    bp_slot *slots = calloc(s->n_steps + 1, sizeof *slots);
+    bp_status st = BP_OK;
+    if (!first || !last || !slot_of || !slots) {
+        st = bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
+        goto done;
+    }
+    for (uint32_t t = 0; t < nt; t++) {
+        first[t] = last[t] = UINT32_MAX;
+        slot_of[t] = UINT32_MAX;
+    }
+    for (uint32_t i = 0; i < s->n_steps; i++) {
+        const bp_step *sp = &s->steps[i];
+        first[sp->out] = i;
+        if (last[sp->out] == UINT32_MAX) last[sp->out] = i;
+        for (uint32_t k = 0; k < sp->n_in; k++) last[sp->in[k]] = i;
+        if (sp->residual != BP_NO_TENSOR) last[sp->residual] = i;
+    }
+    uint32_t nslots = 0;
+    for (uint32_t i = 0; i < s->n_steps; i++) {
+        uint32_t t = s->steps[i].out;
+        if (!fixed[t] && slot_of[t] == UINT32_MAX) {
+            size_t need = s->telems[t] * sizeof(float);
+            uint32_t best = UINT32_MAX, big = UINT32_MAX;
+            for (uint32_t k = 0; k < nslots; k++) {
+                if (slots[k].busy) continue;
+                if (slots[k].bytes >= need &&
+                    (best == UINT32_MAX || slots[k].bytes < slots[best].bytes))
+                    best = k;
+                if (big == UINT32_MAX || slots[k].bytes > slots[big].bytes) big = k;
+            }
+            if (best == UINT32_MAX) best = big;
+            if (best == UINT32_MAX) best = nslots++;
+            if (slots[best].bytes < need) slots[best].bytes = need;
+            slots[best].busy = 1;
+            slot_of[t] = best;
+        }
+        /* release what this step read last (and a dead output) */
+        const bp_step *sp = &s->steps[i];
+        uint32_t rel[BPF_MAX_IO + 2];
+        uint32_t nr = 0;
+        for (uint32_t k = 0; k < sp->n_in; k++) rel[nr++] = sp->in[k];
+        if (sp->residual != BP_NO_TENSOR) rel[nr++] = sp->residual;
+        rel[nr++] = sp->out;
+        for (uint32_t k = 0; k < nr; k++) {
+            uint32_t r = rel[k];
+            if (last[r] == i && slot_of[r] != UINT32_MAX) slots[slot_of[r]].busy = 0;
+        }
+    }
+    size_t total = 0;
+    for (uint32_t k = 0; k < nslots; k++) {
+        slots[k].off = total;
+        total += (slots[k].bytes + 63) & ~(size_t)63;
+    }
+    s->arena_bytes = total;
+    s->arena = bp_aligned_alloc(total);
+    if (!s->arena) {
+        st = bp_fail(BP_ERR_NOMEM, "session: cannot allocate %zu bytes of activations", total);
+        goto done;
+    }
+    for (uint32_t t = 0; t < nt; t++)
+        if (slot_of[t] != UINT32_MAX)
+            s->tbuf[t] = (float *)(s->arena + slots[slot_of[t]].off);
+done:
+    free(first);
+    free(last);
+    free(slot_of);
+    free(slots);
+    return st;
+}
+
+static bp_status bp_plan(bp_session *s)
+{
+    const bpf_model *f = s->m->f;
+    uint32_t nt = f->n_tensors, nn = f->n_nodes;
+    bp_status st = BP_OK;
+    uint32_t *cons = calloc(nt ? nt : 1, sizeof(uint32_t));
+    uint32_t *prod = malloc(sizeof(uint32_t) * (nt ? nt : 1));
+    uint8_t *fixed = calloc(nt ? nt : 1, 1); /* graph inputs/outputs: user buffers */
+    uint8_t *gout = calloc(nt ? nt : 1, 1);
+    uint8_t *absorbed = calloc(nn ? nn : 1, 1);
+    s->tdims = calloc(nt ? nt : 1, sizeof *s->tdims);
+    s->telems = calloc(nt ? nt : 1, sizeof *s->telems);
+    s->tbuf = calloc(nt ? nt : 1, sizeof *s->tbuf);
+    s->steps = calloc(nn ? nn : 1, sizeof *s->steps);
+    if (!cons || !prod || !fixed || !gout || !absorbed || !s->tdims || !s->telems ||
+        !s->tbuf || !s->steps) {
+        st = bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
+        goto done;
+    }
+    for (uint32_t t = 0; t < nt; t++) {
+        const bpf_tensor *T = &f->tensors[t];
+        size_t e = 1;
+        for (uint32_t d = 0; d < T->ndim && d < BPF_MAX_DIMS; d++) {
+            s->tdims[t][d] = T->dims[d];
+            e *= T->dims[d];
+        }
+        if (!T->data) {
+            if (T->ndim == 0 || T->dims[0] != 1) {
+                st = bp_fail(BP_ERR_BAD_GRAPH, "tensor %u '%s': activation batch dimension "
+                             "must be 1 in the file", t, T->name);
+                goto done;
+            }
+            if (T->dtype != BPF_DT_F32) {
+                st = bp_fail(BP_ERR_BAD_GRAPH, "tensor %u '%s': activations must be f32", t,
+                             T->name);
+                goto done;
+            }
+            s->tdims[t][0] = s->N;
+            e *= s->N;
+        }
+        s->telems[t] = e;
+        prod[t] = UINT32_MAX;
+    }
+    for (uint32_t i = 0; i < f->n_inputs; i++) fixed[f->inputs[i]] = 1;
+    for (uint32_t i = 0; i < f->n_outputs; i++) fixed[f->outputs[i]] = gout[f->outputs[i]] = 1;
+    for (uint32_t i = 0; i < nn; i++) {
+        const bpf_node *nd = &f->nodes[i];
+        if (nd->n_in == 0 || nd->n_in > BPF_MAX_IO || nd->n_out != 1) {
+            st = bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': %u inputs / %u outputs", i,
+                         nd->name, nd->n_in, nd->n_out);
+            goto done;
+        }
+        for (uint32_t k = 0; k < nd->n_in; k++) {
+            if (nd->in[k] >= nt) {
+                st = bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': input tensor %u out of range",
+                             i, nd->name, nd->in[k]);
+                goto done;
+            }
+            cons[nd->in[k]]++;
+        }
+        if (nd->out[0] >= nt || prod[nd->out[0]] != UINT32_MAX) {
+            st = bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': output tensor %u invalid or "
+                         "written twice", i, nd->name, nd->out[0]);
+            goto done;
+        }
+        prod[nd->out[0]] = i;
+    }
+    for (uint32_t i = 0; i < f->n_inputs; i++)
+        if (prod[f->inputs[i]] != UINT32_MAX) {
+            st = bp_fail(BP_ERR_BAD_GRAPH, "graph input tensor %u is written by node %u",
+                         f->inputs[i], prod[f->inputs[i]]);
+            goto done;
+        }
+
+    uint32_t ns = 0;
+    for (uint32_t i = 0; i < nn; i++) {
+        if (absorbed[i]) continue;
+        const bpf_node *nd = &f->nodes[i];
+        bp_step *sp = &s->steps[ns];
+        sp->node = i;
+        sp->op = nd->op;
+        sp->layer = UINT32_MAX;
+        sp->n_in = nd->n_in;
+        memcpy(sp->in, nd->in, sizeof sp->in);
+        sp->out = nd->out[0];
+        sp->residual = BP_NO_TENSOR;
+        sp->opname = bp_op_name(nd->op);
+        if (nd->op == BPF_OP_CONV2D || nd->op == BPF_OP_LINEAR) {
+            sp->layer = nd->layer;
+            sp->n_in = 1;
+            /* fusion: the conv output feeds exactly one relu, or one add whose
+             * other operand is already computed (then maybe one relu) */
+            uint32_t t = nd->out[0];
+            for (int stage = 0; stage < 2; stage++) {
+                if (gout[t] || cons[t] != 1) break;
+                uint32_t c = UINT32_MAX;
+                for (uint32_t j = i + 1; j < nn && c == UINT32_MAX; j++)
+                    for (uint32_t k = 0; k < f->nodes[j].n_in; k++)
+                        if (f->nodes[j].in[k] == t) c = j;
+                if (c == UINT32_MAX) break;
+                const bpf_node *cn = &f->nodes[c];
+                if (cn->op == BPF_OP_RELU && cn->n_in == 1) {
+                    sp->fuse_relu = 1;
+                    sp->out = cn->out[0];
+                    absorbed[c] = 1;
+                    break;
+                }
+                if (stage == 0 && cn->op == BPF_OP_ADD && cn->n_in == 2) {
+                    uint32_t o = cn->in[0] == t ? cn->in[1] : cn->in[0];
+                    if (o == t || (prod[o] != UINT32_MAX && prod[o] >= i)) break;
+                    if (s->telems[o] != s->telems[t] || s->telems[cn->out[0]] != s->telems[t])
+                        break;
+                    if (bp_is_const(f, o) && bp_const_f32(f, o) != s->telems[o]) break;
+                    sp->residual = o;
+                    sp->out = cn->out[0];
+                    absorbed[c] = 1;
+                    t = cn->out[0];
+                    continue;
+                }
+                break;
+            }
+            sp->opname = bp_layer_opname(nd->op == BPF_OP_LINEAR,
+                                         sp->residual != BP_NO_TENSOR, sp->fuse_relu);
+        }
+        st = bp_step_check(s, sp);
+        if (st) goto done;
+        ns++;
+    }
+    s->n_steps = ns;
+    st = bp_plan_memory(s, fixed);
+done:
+    free(cons);
+    free(prod);
+    free(fixed);
+    free(gout);
+    free(absorbed);
+    return st;
+}
+
+static bp_status bp_create_layers(bp_session *s)
+{
+    const bpf_model *f = s->m->f;
+    s->exact = 1;
+    s->inexact_reason = "";
+    for (uint32_t i = 0; i < s->n_steps; i++) {
+        bp_step *sp = &s->steps[i];
+        if (sp->layer == UINT32_MAX) continue;
+        const bpf_layer *L = &f->layers[sp->layer];
+        const bp_model_layer *ml = &s->m->layers[sp->layer];
+        bp_layer_desc *d = &sp->desc;
+        d->name = f->nodes[sp->node].name;
+        d->L = L;
+        d->N = s->N;
+        if (L->kind == BPF_LAYER_CONV) {
+            d->H = s->tdims[sp->in[0]][2];
+            d->W = s->tdims[sp->in[0]][3];
+            d->OH = s->tdims[sp->out][2];
+            d->OW = s->tdims[sp->out][3];
+        } else {
+            d->H = d->W = d->OH = d->OW = 1;
+        }
+        d->w_dense = ml->dense;
+        d->planes = &ml->planes;
+        d->csr = &ml->csr.c;
+        d->out_scale = ml->out_scale;
+        d->bias = L->bias;
+        d->act_inv_scale = 1.0f / L->act_scale;
+        d->fuse_residual = sp->residual != BP_NO_TENSOR;
+        d->fuse_relu = sp->fuse_relu;
+        bp_status st = s->be->layer_create(d, &s->env, &sp->lstate);
+        if (st) {
+            sp->lstate = NULL;
+            if (!*bp_last_error())
+                bp_fail(st, "layer '%s': backend '%s' could not build it", d->name,
+                        s->be->name);
+            return st;
+        }
+        const char *why = "";
+        if (!s->be->layer_exact(sp->lstate, &why) && s->exact) {
+            s->exact = 0;
+            s->inexact_reason = why ? why : "";
+        }
+    }
+    return BP_OK;
+}
+
+bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int threads,
+                                 uint32_t batch, unsigned isa_mask, bp_session **out)
+{
+    bp_model *m = (bp_model *)mc; /* only the atomic refcount changes */
+    bp_session *s = calloc(1, sizeof *s);
+    if (!s) return bp_fail(BP_ERR_NOMEM, "session: out of memory");
+    atomic_fetch_add(&m->refs, 1);
+    s->m = m;
+    s->be = be;
+    s->N = batch;
+    s->threads = threads;
+    bp_kernels_init(&s->kt, isa_mask);
+    s->env.threads = threads;
+    s->env.isa_mask = isa_mask;
+    s->env.kt = &s->kt;
+    bp_error_clear();
+    bp_status st = bp_plan(s);
+    if (!st) st = bp_create_layers(s);
+    if (!st) {
+        s->prof = calloc(s->n_steps ? s->n_steps : 1, sizeof *s->prof);
+        if (!s->prof) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
+    }
+    if (!st) {
+        for (uint32_t i = 0; i < s->n_steps; i++) {
+            const bp_step *sp = &s->steps[i];
+            s->prof[i].name = m->f->nodes[sp->node].name;
+            s->prof[i].op = sp->opname;
+            s->prof[i].kernel = sp->lstate ? be->layer_kernel(sp->lstate) : "float";
+        }
+        s->magic = BP_SESSION_MAGIC;
+        if (!bp_reg_add(s)) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
+    }
+    if (st) {
+        bp_session_destroy(s);
+        return st;
+    }
+    *out = s;
+    bp_error_clear();
+    return BP_OK;
+}
+
+BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opts,
+                                   bp_session **out)
+{
+    if (out) *out = NULL;
+    if (!m || !out)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: %s is NULL",
+                       !m ? "model" : "out");
+    if (m->magic != BP_MODEL_MAGIC)
+        return bp_fail(BP_ERR_STATE, "bp_session_create: not a live model handle");
+    bp_session_opts o;
+    bp_session_opts_default(&o);
+    if (opts) o = *opts;
+    const char *bname = o.backend ? o.backend : "bitplane";
+    const bp_backend *be = NULL;
+    for (size_t i = 0; i < BP_N_BACKENDS; i++)
+        if (!strcmp(bp_backends[i]->name, bname)) be = bp_backends[i];
+    if (!be)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: unknown backend '%s' (valid: "
+                       "reference, bitplane, csr, onednn-int8, onednn-f32)", bname);
+    if (o.threads < 0 || o.threads > 1024)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: threads=%d outside [0, 1024]",
+                       o.threads);
+    int threads = o.threads ? o.threads : omp_get_num_procs();
+    if (threads < 1) threads = 1;
+    if (o.batch < 1 || o.batch > 65536)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: batch=%u outside [1, 65536]",
+                       o.batch);
+    unsigned mask;
+    if (o.isa) {
+        int lv = bp_isa_parse(o.isa);
+        if (lv < 0)
+            return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: unknown isa '%s' (valid: "
+                           "scalar, avx2, avx512, avx512vnni, neon)", o.isa);
+        mask = bp_isa_mask_cap((bp_isa)lv);
+    } else {
+        mask = bp_isa_mask_from_env();
+    }
+    return bp_session_create_with(m, be, threads, o.batch, mask, out);
+}
+
+BP_API void bp_session_free(bp_session *s)
+{
+    if (!s) return;
+    if (!bp_reg_remove(s)) {
+        bp_fail(BP_ERR_STATE, "bp_session_free: session %p is not live (double free?)",
+                (void *)s);
+        return;
+    }
+    bp_session_destroy(s);
+}
+
+static double bp_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static const float *bp_tensor_ptr(const bp_session *s, uint32_t t)
+{
+    const bpf_tensor *T = &s->m->f->tensors[t];
+    return T->data ? (const float *)T->data : s->tbuf[t];
+}
+
+static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook hook,
+                              void *ctx)
+{
+    const bpf_model *f = s->m->f;
+    const float *x = bp_tensor_ptr(s, sp->in[0]);
+    float *y = s->tbuf[sp->out];
+    const uint32_t *xd = s->tdims[sp->in[0]];
+    size_t xe = s->telems[sp->in[0]];
+    int T = s->threads;
+    const bpf_node *nd = &f->nodes[sp->node];
+    uint32_t xn = f->tensors[sp->in[0]].ndim;
+    size_t hw = 1;
+    for (uint32_t d = 2; d < xn; d++) hw *= xd[d];
+    switch (sp->op) {
+    case BPF_OP_CONV2D:
+    case BPF_OP_LINEAR: {
+        if (hook) hook(ctx, sp, x, xe);
+        const float *r = sp->residual != BP_NO_TENSOR ? bp_tensor_ptr(s, sp->residual) : NULL;
+        return s->be->layer_run(sp->lstate, x, r, y);
+    }
+    case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
+    case BPF_OP_GELU: bp_op_gelu(x, y, xe, T); break;
+    case BPF_OP_ADD: bp_op_add(x, bp_tensor_ptr(s, sp->in[1]), y, xe, T); break;
+    case BPF_OP_LAYERNORM:
+        bp_op_layernorm(x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]),
+                        nd->floats[0], y, s->N, xd[1], hw, T);
+        break;
+    case BPF_OP_LAYERSCALE:
+        bp_op_channel_affine(x, bp_tensor_ptr(s, sp->in[1]), NULL, y, s->N, xd[1], hw, T);
+        break;
+    case BPF_OP_BATCHNORM:
+        bp_op_channel_affine(x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), y,
+                             s->N, xd[1], hw, T);
+        break;
+    case BPF_OP_MAXPOOL:
+    case BPF_OP_AVGPOOL:
+        bp_op_pool(x, y, s->N, xd[1], xd[2], xd[3], s->tdims[sp->out][2],
+                   s->tdims[sp->out][3], nd->ints, sp->op == BPF_OP_MAXPOOL, T);
+        break;
+    case BPF_OP_GLOBALAVGPOOL: bp_op_global_avgpool(x, y, s->N, xd[1], hw, T); break;
+    case BPF_OP_FLATTEN:
+        if (x != y) memcpy(y, x, xe * sizeof(float));
+        break;
+    case BPF_OP_SOFTMAX: {
+        size_t len = xd[xn - 1];
+        bp_op_softmax(x, y, len ? xe / len : 0, len, T);
+        break;
+    }
+    default:
+        return bp_fail(BP_ERR_UNSUPPORTED, "node '%s': op %u", nd->name, sp->op);
+    }
+    return BP_OK;
+}
+
+bp_status bp_graph_run(bp_session *s, const float *const *inputs, float *const *outputs,
+                       bp_layer_hook hook, void *ctx)
+{
+    const bpf_model *f = s->m->f;
+    if (!inputs || !outputs)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_run: %s is NULL",
+                       !inputs ? "inputs" : "outputs");
+    for (uint32_t i = 0; i < f->n_inputs; i++)
+        if (!inputs[i])
+            return bp_fail(BP_ERR_INVALID_ARG, "bp_session_run: inputs[%u] ('%s') is NULL", i,
+                           f->tensors[f->inputs[i]].name);
+    for (uint32_t i = 0; i < f->n_outputs; i++)
+        if (!outputs[i])
+            return bp_fail(BP_ERR_INVALID_ARG, "bp_session_run: outputs[%u] ('%s') is NULL",
+                           i, f->tensors[f->outputs[i]].name);
+    for (uint32_t i = 0; i < f->n_inputs; i++) s->tbuf[f->inputs[i]] = (float *)inputs[i];
+    /* an output tensor listed twice, or that is a graph input, is copied at the end */
+    for (uint32_t i = 0; i < f->n_outputs; i++) {
+        uint32_t t = f->outputs[i];
+        int is_in = 0;
+        for (uint32_t k = 0; k < f->n_inputs; k++) is_in |= f->inputs[k] == t;
+        if (!is_in) s->tbuf[t] = outputs[i];
+    }
+    for (uint32_t i = 0; i < s->n_steps; i++) {
+        const bp_step *sp = &s->steps[i];
+        double t0 = s->profiling ? bp_now_ms() : 0.0;
+        bp_status st = bp_step_exec(s, sp, hook, ctx);
+        if (st) return st;
+        if (s->profiling) {
+            s->prof[i].ms += bp_now_ms() - t0;
+            s->prof[i].runs++;
+        }
+    }
+    for (uint32_t i = 0; i < f->n_outputs; i++) {
+        uint32_t t = f->outputs[i];
+        if (s->tbuf[t] != outputs[i])
+            memcpy(outputs[i], s->tbuf[t], s->telems[t] * sizeof(float));
+    }
+    return BP_OK;
+}
+
+BP_API bp_status bp_session_run(bp_session *s, const float *const *inputs,
+                                float *const *outputs)
+{
+    bp_status st = bp_check_session(s, "bp_session_run");
+    if (st) return st;
+    return bp_graph_run(s, inputs, outputs, NULL, NULL);
+}
+
+static bp_status bp_check_view(const bp_session *s, const bp_tensor_view *v, uint32_t tid,
+                               const char *what, uint32_t i)
+{
+    const bpf_tensor *T = &s->m->f->tensors[tid];
+    if (!v->data)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_run_views: %s[%u] ('%s') data is "
+                       "NULL", what, i, T->name);
+    int ok = v->ndim == T->ndim;
+    for (uint32_t d = 0; ok && d < T->ndim; d++) ok = v->dims[d] == s->tdims[tid][d];
+    if (!ok) {
+        char want[128], got[128];
+        size_t a = 0, b = 0;
+        for (uint32_t d = 0; d < T->ndim && a < sizeof want - 16; d++)
+            a += (size_t)snprintf(want + a, sizeof want - a, "%s%u", d ? "," : "",
+                                  s->tdims[tid][d]);
+        want[a] = 0;
+        for (uint32_t d = 0; d < v->ndim && d < BP_MAX_DIMS && b < sizeof got - 16; d++)
+            b += (size_t)snprintf(got + b, sizeof got - b, "%s%u", d ? "," : "", v->dims[d]);
+        got[b] = 0;
+        return bp_fail(BP_ERR_SHAPE, "bp_session_run_views: %s[%u] ('%s') has shape (%s), "
+                       "the session expects (%s)", what, i, T->name, got, want);
+    }
+    return BP_OK;
+}
+
+BP_API bp_status bp_session_run_views(bp_session *s, const bp_tensor_view *inputs,
+                                      uint32_t n_inputs, const bp_tensor_view *outputs,
+                                      uint32_t n_outputs)
+{
+    bp_status st = bp_check_session(s, "bp_session_run_views");
+    if (st) return st;
+    const bpf_model *f = s->m->f;
+    if (!inputs || !outputs)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_run_views: %s is NULL",
+                       !inputs ? "inputs" : "outputs");
+    if (n_inputs != f->n_inputs || n_outputs != f->n_outputs)
+        return bp_fail(BP_ERR_SHAPE, "bp_session_run_views: %u inputs / %u outputs given, "
+                       "the model has %u / %u", n_inputs, n_outputs, f->n_inputs,
+                       f->n_outputs);
+    if (n_inputs > BPF_MAX_IO * 16 || n_outputs > BPF_MAX_IO * 16)
+        return bp_fail(BP_ERR_LIMIT, "bp_session_run_views: too many inputs/outputs");
+    const float *in[BPF_MAX_IO * 16];
+    float *outp[BPF_MAX_IO * 16];
+    for (uint32_t i = 0; i < n_inputs; i++) {
+        st = bp_check_view(s, &inputs[i], f->inputs[i], "inputs", i);
+        if (st) return st;
+        in[i] = inputs[i].data;
+    }
+    for (uint32_t i = 0; i < n_outputs; i++) {
+        st = bp_check_view(s, &outputs[i], f->outputs[i], "outputs", i);
+        if (st) return st;
+        outp[i] = outputs[i].data;
+    }
+    return bp_graph_run(s, in, outp, NULL, NULL);
+}
+
+BP_API bp_status bp_session_info_get(const bp_session *s, bp_session_info *info)
+{
+    bp_status st = bp_check_session(s, "bp_session_info_get");
+    if (st) return st;
+    if (!info) return bp_fail(BP_ERR_INVALID_ARG, "bp_session_info_get: info is NULL");
+    memset(info, 0, sizeof *info);
+    info->backend = s->be->name;
+    info->isa = bp_isa_name(s->kt.isa);
+    info->threads = s->threads;
+    info->batch = s->N;
+    info->exact = s->exact;
+    info->inexact_reason = s->inexact_reason;
+    info->arena_bytes = s->arena_bytes;
+    info->n_steps = s->n_steps;
+    return BP_OK;
+}
+
+BP_API bp_status bp_session_set_profiling(bp_session *s, int on)
+{
+    bp_status st = bp_check_session(s, "bp_session_set_profiling");
+    if (st) return st;
+    s->profiling = on != 0;
+    return BP_OK;
+}
+
+BP_API bp_status bp_session_profile(const bp_session *s, const bp_layer_profile **layers,
+                                    uint32_t *n)
+{
+    bp_status st = bp_check_session(s, "bp_session_profile");
+    if (st) return st;
+    if (!layers || !n)
+        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_profile: %s is NULL",
+                       !layers ? "layers" : "n");
+    *layers = s->prof;
+    *n = s->n_steps;
+    return BP_OK;
+}
+
+BP_API bp_status bp_session_profile_reset(bp_session *s)
+{
+    bp_status st = bp_check_session(s, "bp_session_profile_reset");
+    if (st) return st;
+    for (uint32_t i = 0; i < s->n_steps; i++) {
+        s->prof[i].ms = 0.0;
+        s->prof[i].runs = 0;
+    }
+    return BP_OK;
+}
