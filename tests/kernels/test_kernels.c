@@ -182,7 +182,7 @@ static void kt_free_case(kt_case *c)
 
 /* Case i of the fixed list followed by random ones; every kernel of a family
  * sees the same sequence for a given seed. */
-#define KT_NFIXED 100
+#define KT_NFIXED 112
 #define KT_NRANDOM 80
 #define KT_NCASES (KT_NFIXED + KT_NRANDOM)
 
@@ -199,22 +199,24 @@ static void kt_make_case(kt_case *c, kt_rng *r, unsigned i, int s8)
         c->rows = 3; c->K = 1 + (i % 3 == 0 ? 0 : kt_below(r, 3));
         c->np = i + 1;
         c->xmode = (int)kt_below(r, KT_X_MODES);
-    } else if (i < 82) {
-        /* K around the int16 partial-sum limits (128 for u8, 255 for s8),
-         * every digit set, largest |x|: plane sums exceed int16. */
-        static const uint32_t ks[] = {127, 128, 129, 255, 256, 257};
-        c->rows = 2; c->K = ks[(i - 70) % 6];
+    } else if (i < 94) {
+        /* K around the int16 limits: one plane (128 digits for u8, 255 for
+         * s8) and runs of planes merged in int16 (sums doubling per plane),
+         * every digit set or +-128/+-255, largest |x|. */
+        static const uint32_t ks[] = {127, 128, 129, 255, 256, 257,
+                                      33, 43, 64, 86, 100, 170};
+        c->rows = 2; c->K = ks[(i - 70) % 12];
         c->np = 1 + kt_below(r, 100);
         c->xmode = KT_X_MAX;
-        style = (i - 70) < 6 ? 2 : 3;
-    } else if (i < 90) {
+        style = (i - 70) < 12 ? 2 : 3;
+    } else if (i < 102) {
         /* K = BP_K_MAX with extreme values: |y| close to 2^31. */
         c->rows = 2; c->K = BP_K_MAX;
         c->np = 1 + kt_below(r, 24);
         c->xmode = (i & 1) ? KT_X_MAX : KT_X_EXTREME;
-        style = (i - 82) < 4 ? 2 : 3;
+        style = (i - 94) < 4 ? 2 : 3;
         c->enc = (i & 2) ? BP_ENC_CSD : BP_ENC_BINARY;
-    } else if (i < 94) {
+    } else if (i < 106) {
         /* Degenerate: no output rows, or no pixels. */
         c->rows = 4; c->K = 1 + kt_below(r, 50);
         c->np = (i & 1) ? 0 : 1 + kt_below(r, 40);
@@ -232,7 +234,7 @@ static void kt_make_case(kt_case *c, kt_rng *r, unsigned i, int s8)
         c->np = 1 + kt_below(r, kt_below(r, 3) == 0 ? 300 : 80);
         c->xmode = (int)kt_below(r, KT_X_MODES);
     }
-    if (i < 90 || i >= 94) {
+    if (i < 102 || i >= 106) {
         c->row0 = kt_below(r, 3) == 0 ? kt_below(r, c->rows) : 0;
         c->nrows = c->rows - c->row0;
         if (c->nrows > 1 && kt_below(r, 3) == 0)
