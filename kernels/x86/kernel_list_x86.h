@@ -7,4 +7,10 @@
     X(u8, bp_bitplane_u8_128x1_avx512, BP_ISA_AVX512)       \
     X(s8, bp_bitplane_s8_128x1_avx512, BP_ISA_AVX512)
 
-#define BP_CSR_KERNELS_X86(X)
+#define BP_CSR_KERNELS_X86(X)                               \
+    X(u8, bp_csr_u8_64x1_avx2, BP_ISA_AVX2)                 \
+    X(s8, bp_csr_s8_64x1_avx2, BP_ISA_AVX2)                 \
+    X(u8, bp_csr_u8_128x1_avx512, BP_ISA_AVX512)            \
+    X(s8, bp_csr_s8_128x1_avx512, BP_ISA_AVX512)            \
+    X(u8, bp_csr_u8_128x1_avx512vnni, BP_ISA_AVX512VNNI)    \
+    X(s8, bp_csr_s8_128x1_avx512vnni, BP_ISA_AVX512VNNI)
