@@ -1,0 +1,34 @@
+/* AVX2 ceiling probe: the bitplane gather-add loop of bitplane_avx2.c (four
+ * 32-byte vectors per 128-pixel row) without the index indirection and
+ * merge. */
+#include <immintrin.h>
+
+#include "probe_x86.h"
+
+uint32_t bpk_probe_run_avx2(const uint8_t *buf, size_t rows, uint32_t iters)
+{
+    __m256i r0 = _mm256_setzero_si256(), o0 = r0, r1 = r0, o1 = r0;
+    __m256i r2 = r0, o2 = r0, r3 = r0, o3 = r0;
+    for (uint32_t it = 0; it < iters; it++) {
+        for (size_t k = 0; k < rows; k++) {
+            const uint8_t *p = buf + k * 128;
+            const __m256i a = _mm256_load_si256((const __m256i *)p);
+            const __m256i b = _mm256_load_si256((const __m256i *)(p + 32));
+            const __m256i c = _mm256_load_si256((const __m256i *)(p + 64));
+            const __m256i d = _mm256_load_si256((const __m256i *)(p + 96));
+            r0 = _mm256_add_epi16(r0, a);
+            o0 = _mm256_add_epi16(o0, _mm256_srli_epi16(a, 8));
+            r1 = _mm256_add_epi16(r1, b);
+            o1 = _mm256_add_epi16(o1, _mm256_srli_epi16(b, 8));
+            r2 = _mm256_add_epi16(r2, c);
+            o2 = _mm256_add_epi16(o2, _mm256_srli_epi16(c, 8));
+            r3 = _mm256_add_epi16(r3, d);
+            o3 = _mm256_add_epi16(o3, _mm256_srli_epi16(d, 8));
+        }
+    }
+    const __m256i s = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(r0, o0), _mm256_add_epi16(r1, o1)),
+                                       _mm256_add_epi16(_mm256_add_epi16(r2, o2), _mm256_add_epi16(r3, o3)));
+    const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (uint32_t)(_mm_cvtsi128_si32(h) + _mm_extract_epi32(h, 1) + _mm_extract_epi32(h, 2) +
+                      _mm_extract_epi32(h, 3));
+}

@@ -1,0 +1,34 @@
+/* AVX-512 ceiling probe: the bitplane gather-add loop of
+ * bitplane_avx512.c (two 64-byte vectors per 128-pixel row) without the
+ * index indirection and merge. */
+#include <immintrin.h>
+
+#include "probe_x86.h"
+
+uint32_t bpk_probe_run_avx512(const uint8_t *buf, size_t rows, uint32_t iters)
+{
+    __m512i r0 = _mm512_setzero_si512(), o0 = r0, r1 = r0, o1 = r0;
+    __m512i r2 = r0, o2 = r0, r3 = r0, o3 = r0;
+    for (uint32_t it = 0; it < iters; it++) {
+        /* Two rows per step: the kernel's 2 vectors per digit, 2 digits in
+         * flight (independent accumulators as rows of different planes). */
+        for (size_t k = 0; k + 2 <= rows; k += 2) {
+            const uint8_t *p = buf + k * 128;
+            const __m512i a = _mm512_load_si512((const void *)p);
+            const __m512i b = _mm512_load_si512((const void *)(p + 64));
+            const __m512i c = _mm512_load_si512((const void *)(p + 128));
+            const __m512i d = _mm512_load_si512((const void *)(p + 192));
+            r0 = _mm512_add_epi16(r0, a);
+            o0 = _mm512_add_epi16(o0, _mm512_srli_epi16(a, 8));
+            r1 = _mm512_add_epi16(r1, b);
+            o1 = _mm512_add_epi16(o1, _mm512_srli_epi16(b, 8));
+            r2 = _mm512_add_epi16(r2, c);
+            o2 = _mm512_add_epi16(o2, _mm512_srli_epi16(c, 8));
+            r3 = _mm512_add_epi16(r3, d);
+            o3 = _mm512_add_epi16(o3, _mm512_srli_epi16(d, 8));
+        }
+    }
+    const __m512i s = _mm512_add_epi16(_mm512_add_epi16(_mm512_add_epi16(r0, o0), _mm512_add_epi16(r1, o1)),
+                                       _mm512_add_epi16(_mm512_add_epi16(r2, o2), _mm512_add_epi16(r3, o3)));
+    return (uint32_t)_mm512_reduce_add_epi32(s);
+}
