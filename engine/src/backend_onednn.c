@@ -63,6 +63,15 @@ enum {
     BP_RES_BINARY_DST,  /* binary add, src1 = residual copied into dst's layout */
 };
 
+/* An activation layout: per logical dimension (n, c, h, w) element offsets
+ * (a blocked layout's offset is a sum of one term per dimension), and
+ * cl_ws != 0 when channels are contiguous (offset c) and pixels of a row are
+ * cl_ws apart (nhwc-like): the fast tiled path. */
+typedef struct bp_dnnl_lay {
+    size_t *off[4];
+    size_t cl_ws;
+} bp_dnnl_lay;
+
 typedef struct bp_dnnl_layer {
     int int8;           /* 1: onednn-int8, 0: onednn-f32 */
     int s8_src;         /* int8 with s8 activations */
@@ -82,11 +91,7 @@ typedef struct bp_dnnl_layer {
     size_t src_bytes, dst_bytes;
     int src_direct;     /* f32 src layout is plain NCHW: hand x to oneDNN */
     int dst_direct;     /* dst layout is plain NCHW: oneDNN writes y */
-    /* Per logical dimension (n, c, h, w) element offsets into src_buf and
-     * dst_buf: a blocked layout's offset is a sum of one term per dimension. */
-    size_t *src_off[4];
-    size_t *dst_off[4];
-    size_t *res_off[4]; /* BP_RES_BINARY_DST */
+    bp_dnnl_lay src_lay, dst_lay, res_lay; /* res_lay: BP_RES_BINARY_DST */
     dnnl_exec_arg_t args[8];
     int nargs;
     uint64_t n_clamped; /* weights clamped to [-128, 127] (int8) */
@@ -140,25 +145,35 @@ static void bp_dnnl_dim_offsets(const dnnl_memory_desc_t *md, int d, size_t *tab
     }
 }
 
-/* Builds the four per-dimension tables of an (N, C[, H, W]) activation md;
- * for 2D mds the h and w tables are {0}. Returns 1 if the layout is plain
- * dense NCHW (or NC). */
-static int bp_dnnl_act_offsets(const dnnl_memory_desc_t *md, size_t *tab[4], const uint32_t dims[4])
+/* Builds the layout of an (N, C[, H, W]) activation md (for 2D mds the h and
+ * w tables are {0}). *plain = 1 if it is dense NCHW (or NC). Returns 0, or -1
+ * when out of memory. */
+static int bp_dnnl_lay_init(bp_dnnl_lay *ly, const dnnl_memory_desc_t *md, const uint32_t dims[4],
+                            int *plain)
 {
-    int nd = md->ndims;
+    const int nd = md->ndims;
     for (int d = 0; d < 4; d++) {
-        if (d < nd) bp_dnnl_dim_offsets(md, d, tab[d], dims[d]);
-        else tab[d][0] = 0;
+        ly->off[d] = malloc(sizeof(size_t) * (d < nd && dims[d] ? dims[d] : 1));
+        if (!ly->off[d]) return -1;
+        if (d < nd) bp_dnnl_dim_offsets(md, d, ly->off[d], dims[d]);
+        else ly->off[d][0] = 0;
     }
+    const uint32_t C = dims[1], W = nd > 3 ? dims[3] : 1;
+    int cl = 1;
+    for (uint32_t c = 0; c < C && cl; c++) cl = ly->off[1][c] == c;
+    const size_t ws = W > 1 ? ly->off[3][1] : C;
+    for (uint32_t w = 0; w < W && cl; w++) cl = ly->off[3][w] == (size_t)w * ws;
+    ly->cl_ws = cl && C > 1 ? ws : 0;
+
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    if (b->inner_nblks != 0 || md->offset0 != 0) return 0;
+    *plain = b->inner_nblks == 0 && md->offset0 == 0;
     dnnl_dim_t want = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        if (md->padded_dims[d] != md->dims[d]) return 0;
-        if (md->dims[d] > 1 && b->strides[d] != want) return 0;
+    for (int d = nd - 1; d >= 0 && *plain; d--) {
+        if (md->padded_dims[d] != md->dims[d] || (md->dims[d] > 1 && b->strides[d] != want))
+            *plain = 0;
         want *= md->dims[d];
     }
-    return 1;
+    return 0;
 }
 
 #define BP_DNNL_TRY(call, what)                                                   \
@@ -186,9 +201,9 @@ static void bp_dnnl_destroy(void *state)
     if (s->strm) dnnl_stream_destroy(s->strm);
     if (s->eng) dnnl_engine_destroy(s->eng);
     for (int i = 0; i < 4; i++) {
-        free(s->src_off[i]);
-        free(s->dst_off[i]);
-        free(s->res_off[i]);
+        free(s->src_lay.off[i]);
+        free(s->dst_lay.off[i]);
+        free(s->res_lay.off[i]);
     }
     free(s);
 }
@@ -365,7 +380,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
             wnd = 4;
         }
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(src_md, 4, sdims, src_dt, dnnl_format_tag_any), "src md");
-        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, getenv("BPX_DST") ? (dnnl_format_tag_t)atoi(getenv("BPX_DST")) : dnnl_format_tag_any), "dst md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, dnnl_format_tag_any), "dst md");
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(wei_md, wnd, wdims, wei_dt, dnnl_format_tag_any), "weights md");
         dnnl_dims_t bd = {1, Co, 1, 1};
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(po_bias_md, 4, bd, dnnl_f32, dnnl_abcd), "bias md");
@@ -431,16 +446,12 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     }
 
     const uint32_t sd[4] = {s->N, s->C, s->H, s->W}, dd[4] = {s->N, s->Co, s->OH, s->OW};
-    for (int i = 0; i < 4; i++) {
-        s->src_off[i] = malloc(sizeof(size_t) * (sd[i] ? sd[i] : 1));
-        s->dst_off[i] = malloc(sizeof(size_t) * (dd[i] ? dd[i] : 1));
-        if (!s->src_off[i] || !s->dst_off[i]) {
-            st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
-            goto fail;
-        }
+    int src_plain = 0;
+    if (bp_dnnl_lay_init(&s->src_lay, q_src, sd, &src_plain) ||
+        bp_dnnl_lay_init(&s->dst_lay, q_dst, dd, &s->dst_direct)) {
+        st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+        goto fail;
     }
-    int src_plain = bp_dnnl_act_offsets(q_src, s->src_off, sd);
-    s->dst_direct = bp_dnnl_act_offsets(q_dst, s->dst_off, dd);
     s->src_direct = !int8 && src_plain;
 
     /* Memories: oneDNN allocates (aligned) here, never in layer_run; direct
@@ -547,14 +558,11 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
             BP_DNNL_TRY(dnnl_memory_get_data_handle(s->res, &rh), "residual handle");
             s->res_buf = rh;
             memset(rh, 0, dnnl_memory_desc_get_size(q_res));
-            for (int i = 0; i < 4; i++) {
-                s->res_off[i] = malloc(sizeof(size_t) * (dd[i] ? dd[i] : 1));
-                if (!s->res_off[i]) {
-                    st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
-                    goto fail;
-                }
+            int rplain = 0;
+            if (bp_dnnl_lay_init(&s->res_lay, q_res, dd, &rplain)) {
+                st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+                goto fail;
             }
-            bp_dnnl_act_offsets(q_res, s->res_off, dd);
         }
         s->args[na++] = (dnnl_exec_arg_t){arg, s->res};
     }
@@ -599,72 +607,117 @@ static bp_status bp_dnnl_create_f32(const bp_layer_desc *d, const bp_backend_env
     return bp_dnnl_create(d, env, 0, state);
 }
 
-/* Quantizes float NCHW x straight into the primitive's source layout. */
-static void bp_dnnl_load_src(const bp_dnnl_layer *s, const float *x)
+/* ---- Moving activations between float NCHW and oneDNN's layouts ----
+ * mode: 0 copy f32, 1 quantize to u8, 2 quantize to s8 (bp_quant_*). */
+#define BP_DNNL_TILE 16
+
+static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv)
 {
-    const size_t *on = s->src_off[0], *oc = s->src_off[1], *oh = s->src_off[2], *ow = s->src_off[3];
-    const uint32_t C = s->C, H = s->H, W = s->W;
-    const int64_t nc = (int64_t)s->N * C;
-    const float inv = s->inv_scale;
-    const int mode = !s->int8 ? 0 : s->s8_src ? 2 : 1;
-#pragma omp parallel for num_threads(s->threads) if (nc * H * W >= 65536) schedule(static)
-    for (int64_t i = 0; i < nc; i++) {
-        const uint32_t n = (uint32_t)(i / C), c = (uint32_t)(i % C);
-        const float *xp = x + (size_t)i * H * W;
-        const size_t base = on[n] + oc[c];
-        for (uint32_t h = 0; h < H; h++) {
-            const size_t b = base + oh[h];
-            const float *xr = xp + (size_t)h * W;
-            if (mode == 1) {
-                uint8_t *dst = (uint8_t *)s->src_buf + b;
-                for (uint32_t w = 0; w < W; w++) dst[ow[w]] = bp_quant_u8(xr[w], inv);
-            } else if (mode == 2) {
-                int8_t *dst = (int8_t *)s->src_buf + b;
-                for (uint32_t w = 0; w < W; w++) dst[ow[w]] = bp_quant_s8(xr[w], inv);
-            } else {
-                float *dst = (float *)s->src_buf + b;
-                for (uint32_t w = 0; w < W; w++) dst[ow[w]] = xr[w];
+    if (mode == 1) ((uint8_t *)buf)[o] = bp_quant_u8(v, inv);
+    else if (mode == 2) ((int8_t *)buf)[o] = bp_quant_s8(v, inv);
+    else ((float *)buf)[o] = v;
+}
+
+/* One row of the packing: (n, h) for channels-last layouts (nhwc and
+ * friends: channel offset c, pixel offset w * cl_ws), by 16x16 (c, w) tiles
+ * so both sides stay in cache lines; (n, c) for any other blocked layout,
+ * through the per-dimension offset tables. */
+static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
+                                    uint32_t H, uint32_t W, int64_t r, int mode, float inv)
+{
+    const size_t HW = (size_t)H * W;
+    if (ly->cl_ws) {
+        const size_t ws = ly->cl_ws;
+        const uint32_t n = (uint32_t)(r / H), h = (uint32_t)(r % H);
+        const float *trow = t + (size_t)n * C * HW + (size_t)h * W;
+        const size_t base = ly->off[0][n] + ly->off[2][h];
+        for (uint32_t w0 = 0; w0 < W; w0 += BP_DNNL_TILE) {
+            const uint32_t w1 = W - w0 < BP_DNNL_TILE ? W : w0 + BP_DNNL_TILE;
+            for (uint32_t c0 = 0; c0 < C; c0 += BP_DNNL_TILE) {
+                const uint32_t c1 = C - c0 < BP_DNNL_TILE ? C : c0 + BP_DNNL_TILE;
+                for (uint32_t w = w0; w < w1; w++)
+                    for (uint32_t c = c0; c < c1; c++)
+                        bp_dnnl_put(buf, base + w * ws + c, trow[c * HW + w], mode, inv);
             }
         }
+    } else {
+        const size_t *oh = ly->off[2], *ow = ly->off[3];
+        const uint32_t n = (uint32_t)(r / C), c = (uint32_t)(r % C);
+        const float *tp = t + (size_t)r * HW;
+        const size_t base = ly->off[0][n] + ly->off[1][c];
+        for (uint32_t h = 0; h < H; h++)
+            for (uint32_t w = 0; w < W; w++)
+                bp_dnnl_put(buf, base + oh[h] + ow[w], tp[(size_t)h * W + w], mode, inv);
     }
 }
 
-/* Copies float NCHW t [N, Co, OH, OW] into buf laid out by the tables off. */
-static void bp_dnnl_scatter(const bp_dnnl_layer *s, float *buf, size_t *const off[4], const float *t)
+typedef void bp_dnnl_pack_row_fn(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
+                                 uint32_t H, uint32_t W, int64_t r, int mode, float inv);
+
+static void bp_dnnl_pack_row_generic(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
+                                     uint32_t H, uint32_t W, int64_t r, int mode, float inv)
 {
-    const size_t *on = off[0], *oc = off[1], *oh = off[2], *ow = off[3];
-    const uint32_t C = s->Co, H = s->OH, W = s->OW;
-    const int64_t nc = (int64_t)s->N * C;
-#pragma omp parallel for num_threads(s->threads) if (nc * H * W >= 65536) schedule(static)
-    for (int64_t i = 0; i < nc; i++) {
-        const uint32_t n = (uint32_t)(i / C), c = (uint32_t)(i % C);
-        const float *tp = t + (size_t)i * H * W;
-        const size_t base = on[n] + oc[c];
-        for (uint32_t h = 0; h < H; h++) {
-            float *dr = buf + base + oh[h];
-            const float *tr = tp + (size_t)h * W;
-            for (uint32_t w = 0; w < W; w++) dr[ow[w]] = tr[w];
-        }
-    }
+    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv);
 }
 
-/* Copies the primitive's dst (dst_buf in its layout) to float NCHW y. */
-static void bp_dnnl_gather(const bp_dnnl_layer *s, float *y)
+#if defined(__x86_64__)
+/* The same with SSE4.1, where nearbyintf in bp_quant_* compiles to one
+ * roundss/roundps (the same IEEE round-half-even result) instead of a libm
+ * call. oneDNN's kernels need SSE4.1 anyway; checked at run time all the same. */
+__attribute__((target("sse4.1")))
+static void bp_dnnl_pack_row_sse41(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
+                                   uint32_t H, uint32_t W, int64_t r, int mode, float inv)
 {
-    const size_t *on = s->dst_off[0], *oc = s->dst_off[1], *oh = s->dst_off[2], *ow = s->dst_off[3];
-    const uint32_t C = s->Co, H = s->OH, W = s->OW;
-    const int64_t nc = (int64_t)s->N * C;
-    const float *db = s->dst_buf;
-#pragma omp parallel for num_threads(s->threads) if (nc * H * W >= 65536) schedule(static)
+    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv);
+}
+#endif
+
+/* NCHW float t [N, C, H, W] -> buf in layout ly (quantizing for mode 1/2). */
+static void bp_dnnl_pack(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t N, uint32_t C,
+                         uint32_t H, uint32_t W, int mode, float inv, int threads)
+{
+    bp_dnnl_pack_row_fn *fn = bp_dnnl_pack_row_generic;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("sse4.1")) fn = bp_dnnl_pack_row_sse41;
+#endif
+    const int64_t rows = (int64_t)N * (ly->cl_ws ? H : C);
+#pragma omp parallel for num_threads(threads) if ((int64_t)N * C * H * W >= 65536) schedule(static)
+    for (int64_t r = 0; r < rows; r++) fn(ly, buf, t, C, H, W, r, mode, inv);
+}
+
+/* buf (f32, layout ly) -> NCHW float y [N, C, H, W]. */
+static void bp_dnnl_unpack(const bp_dnnl_lay *ly, const float *buf, float *y, uint32_t N,
+                           uint32_t C, uint32_t H, uint32_t W, int threads)
+{
+    const size_t *on = ly->off[0], *oc = ly->off[1], *oh = ly->off[2], *ow = ly->off[3];
+    const size_t HW = (size_t)H * W;
+    if (ly->cl_ws) {
+        const size_t ws = ly->cl_ws;
+        const int64_t rows = (int64_t)N * H;
+#pragma omp parallel for num_threads(threads) if (rows * C * W >= 65536) schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            const uint32_t n = (uint32_t)(r / H), h = (uint32_t)(r % H);
+            float *yrow = y + (size_t)n * C * HW + (size_t)h * W;
+            const float *brow = buf + on[n] + oh[h];
+            for (uint32_t c0 = 0; c0 < C; c0 += BP_DNNL_TILE) {
+                const uint32_t c1 = C - c0 < BP_DNNL_TILE ? C : c0 + BP_DNNL_TILE;
+                for (uint32_t w0 = 0; w0 < W; w0 += BP_DNNL_TILE) {
+                    const uint32_t w1 = W - w0 < BP_DNNL_TILE ? W : w0 + BP_DNNL_TILE;
+                    for (uint32_t c = c0; c < c1; c++)
+                        for (uint32_t w = w0; w < w1; w++) yrow[c * HW + w] = brow[w * ws + c];
+                }
+            }
+        }
+        return;
+    }
+    const int64_t nc = (int64_t)N * C;
+#pragma omp parallel for num_threads(threads) if (nc * HW >= 65536) schedule(static)
     for (int64_t i = 0; i < nc; i++) {
         const uint32_t n = (uint32_t)(i / C), c = (uint32_t)(i % C);
-        float *yp = y + (size_t)i * H * W;
+        float *yp = y + (size_t)i * HW;
         const size_t base = on[n] + oc[c];
-        for (uint32_t h = 0; h < H; h++) {
-            const float *dr = db + base + oh[h];
-            float *yr = yp + (size_t)h * W;
-            for (uint32_t w = 0; w < W; w++) yr[w] = dr[ow[w]];
-        }
+        for (uint32_t h = 0; h < H; h++)
+            for (uint32_t w = 0; w < W; w++) yp[(size_t)h * W + w] = buf[base + oh[h] + ow[w]];
     }
 }
 
@@ -681,7 +734,8 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
         ds = dnnl_memory_set_data_handle(s->src, (void *)(uintptr_t)x);
         if (ds != dnnl_success) goto dnnl_fail;
     } else {
-        bp_dnnl_load_src(s, x);
+        bp_dnnl_pack(&s->src_lay, s->src_buf, x, s->N, s->C, s->H, s->W,
+                     !s->int8 ? 0 : s->s8_src ? 2 : 1, s->inv_scale, s->threads);
     }
     const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
     if (s->dst_direct) {
@@ -699,11 +753,13 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
             ds = dnnl_memory_set_data_handle(s->res, (void *)(uintptr_t)r);
             if (ds != dnnl_success) goto dnnl_fail;
         } else if (s->res_mode == BP_RES_BINARY_DST) {
-            bp_dnnl_scatter(s, s->res_buf, s->res_off, residual);
+            bp_dnnl_pack(&s->res_lay, s->res_buf, residual, s->N, s->Co, s->OH, s->OW, 0, 1.0f,
+                         s->threads);
         } else if (s->dst_direct) { /* BP_RES_SUM */
             if (residual != y) memcpy(y, residual, sizeof(float) * ny);
         } else {
-            bp_dnnl_scatter(s, s->dst_buf, s->dst_off, residual);
+            bp_dnnl_pack(&s->dst_lay, s->dst_buf, residual, s->N, s->Co, s->OH, s->OW, 0, 1.0f,
+                         s->threads);
         }
     }
     int old = bp_dnnl_threads_enter(s->threads);
@@ -711,7 +767,7 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
     if (ds == dnnl_success) ds = dnnl_stream_wait(s->strm);
     bp_dnnl_threads_leave(s->threads, old);
     if (ds != dnnl_success) goto dnnl_fail;
-    if (!s->dst_direct) bp_dnnl_gather(s, y);
+    if (!s->dst_direct) bp_dnnl_unpack(&s->dst_lay, s->dst_buf, y, s->N, s->Co, s->OH, s->OW, s->threads);
     return BP_OK;
 dnnl_fail:
     return bp_dnnl_fail(BP_ERR_BACKEND, s->impl, "oneDNN execution failed: %s", dnnl_status2str(ds));
