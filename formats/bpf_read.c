@@ -371,7 +371,7 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
          * n_digits <= c_out*M*K < 2^35, so no product below overflows. */
         uint64_t rows = L->c_out;
         uint64_t n_rp = rows * L->M * 2 + 1;
-        const void *p;
+        const void *p = NULL;
         if ((e = bpf_get_array(c, bpf_rd64(r + BPF_L_W_SCALE_OFF), rows * 4, &p, "layer", i,
                                "w_scale")))
             return e;
@@ -533,8 +533,9 @@ bpf_status bpf_load_memory(const void *buf, size_t size, uint32_t flags, bpf_mod
     const uint8_t *b = buf;
     if ((uintptr_t)buf % BPF_ALIGN) {
         /* Arrays are used in place, so they need the buffer's 64-byte alignment. */
-        size_t cap = (size + BPF_ALIGN - 1) / BPF_ALIGN * BPF_ALIGN;
-        if (cap < size || !(st->copy = aligned_alloc(BPF_ALIGN, cap))) {
+        /* posix_memalign takes the exact size, so sanitizers see over-reads. */
+        if (posix_memalign(&st->copy, BPF_ALIGN, size) != 0) {
+            st->copy = NULL;
             free(st);
             return bpf_fail(BPF_ERR_NOMEM, "no memory for an aligned copy of %zu bytes", size);
         }

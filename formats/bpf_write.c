@@ -74,10 +74,8 @@ bpf_status bpf_write_memory_unchecked(const bpf_model_desc *d, void **buf, size_
         (d->n_layers && !d->layers) || (d->n_inputs && !d->inputs) ||
         (d->n_outputs && !d->outputs))
         return bpf_fail(BPF_ERR_INVALID_ARG, "writer: null array with a nonzero count");
-    if (d->n_meta > BPF_MAX_META || d->n_tensors > BPF_MAX_TENSORS ||
-        d->n_nodes > BPF_MAX_NODES || d->n_layers > BPF_MAX_LAYERS ||
-        d->n_inputs > BPF_MAX_TENSORS || d->n_outputs > BPF_MAX_TENSORS)
-        return bpf_fail(BPF_ERR_LIMIT, "writer: a count is above its limit (SPEC.md §Limits)");
+    /* Counts are u32 and records at most 128 bytes, so section sizes fit
+     * in 64 bits; limits are the validator's job (checked writes). */
 
     /* Strings: every length is added in 64 bits; the pool is bounded by the
      * caller's own strings (at most ~200k of them). */

@@ -134,6 +134,7 @@ static void bpft_layer(bpft_model *m, uint32_t li, uint32_t kind, uint32_t c_out
     s->w[0] = (int16_t)w_max;
     s->w[1] = (int16_t)-(int32_t)w_max;
     if (w_max >= 128 && L->K > 2) s->w[2] = 128;
+    if (L->K > 3) s->w[3] = (int16_t)w_max; /* a (row, plane, sign) list with two digits */
     L->n_digits = bpft_planes(s->w, c_out, L->K, M, enc, s->row_ptr, s->col_idx);
     L->w_scale = s->w_scale;
     L->bias = s->bias;

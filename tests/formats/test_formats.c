@@ -15,6 +15,7 @@
 #include "bp_kernels.h"
 #include "bpf_internal.h"
 #include "bpf_testmodel.h"
+#include "rule_cases.h"
 
 static uint32_t test_seed;
 
@@ -226,6 +227,197 @@ static void test_bad_args(void **state)
     assert_int_equal(d.n_tensors, 0);
 }
 
+/* ---- bad files, one per rule ---- */
+
+static void test_bad_case(void **state)
+{
+    const bpft_case *c = *state;
+    bpft_model *t = malloc(sizeof *t);
+    bpft_build(t, test_seed);
+    if (c->pre) c->pre(t);
+    void *raw;
+    size_t size;
+    assert_int_equal(bpf_write_memory_unchecked(&t->d, &raw, &size), BPF_OK);
+    bpft_bad f = {aligned_alloc(64, (size + 256 + 63) / 64 * 64), size};
+    memset(f.b, 0, size + 256);
+    memcpy(f.b, raw, size);
+    free(raw);
+    if (c->post) c->post(&f);
+    if (c->refix) bpft_refix(f.b, f.size);
+    /* An exact-size copy: sanitizers flag any read past the end. */
+    void *b = NULL;
+    assert_int_equal(posix_memalign(&b, 64, f.size ? f.size : 1), 0);
+    memcpy(b, f.b, f.size);
+    bpf_model *m = (bpf_model *)&m;
+    bpf_status st = bpf_load_memory(b, f.size, 0, &m);
+    printf("  %s -> %d: %s\n", c->name, st, bpf_last_error());
+    assert_int_equal(st, c->status);
+    assert_null(m);
+    if (!strstr(bpf_last_error(), c->msg))
+        fail_msg("message '%s' lacks '%s'", bpf_last_error(), c->msg);
+    /* Trusted loads skip only the per-section hashes (R18). */
+    st = bpf_load_memory(b, f.size, BPF_LOAD_NO_CHECKSUM, &m);
+    if (strncmp(c->name, "R18 ", 4) == 0) {
+        assert_int_equal(st, BPF_OK);
+        bpf_model_free(m);
+    } else {
+        assert_int_equal(st, c->status);
+    }
+    /* The checked writer refuses every bad desc with the same verdict. */
+    if (c->pre && !c->post) {
+        void *wb = (void *)&wb;
+        size_t ws = 1;
+        assert_int_equal(bpf_write_memory(&t->d, &wb, &ws), c->status);
+        assert_null(wb);
+        assert_int_equal(ws, 0);
+    }
+    free(b);
+    free(f.b);
+    free(t);
+}
+
+/* Every length short of the full file is rejected as truncated, both from
+ * memory (exact-size buffers) and, for a few lengths, from a file. */
+static void test_truncation_every_byte(void **state)
+{
+    (void)state;
+    bpft_model *t = malloc(sizeof *t);
+    bpft_build(t, test_seed);
+    size_t size;
+    uint8_t *full = bpft_write(t, &size);
+    for (size_t len = 0; len < size; len++) {
+        void *b = NULL;
+        assert_int_equal(posix_memalign(&b, 64, len ? len : 1), 0);
+        memcpy(b, full, len);
+        bpf_model *m = NULL;
+        bpf_status st = bpf_load_memory(b, len, 0, &m);
+        if (st != BPF_ERR_TRUNCATED)
+            fail_msg("length %zu of %zu: status %d (%s)", len, size, st, bpf_last_error());
+        assert_null(m);
+        free(b);
+    }
+    char path[] = "/tmp/bpf_trunc_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const size_t lens[] = {0, 1, 63, 64, 287, 288, size / 2, size - 1};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        assert_int_equal(ftruncate(fd, 0), 0);
+        assert_int_equal(pwrite(fd, full, lens[i], 0), (ssize_t)lens[i]);
+        bpf_model *m = NULL;
+        assert_int_equal(bpf_load_file(path, 0, &m), BPF_ERR_TRUNCATED);
+        assert_null(m);
+    }
+    assert_int_equal(pwrite(fd, full, size, 0), (ssize_t)size);
+    bpf_model *m = NULL;
+    assert_int_equal(bpf_load_file(path, 0, &m), BPF_OK);
+    bpf_model_free(m);
+    close(fd);
+    unlink(path);
+    free(full);
+    free(t);
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct { const char *s; int ok; } v[] = {
+        {"", 1}, {"ascii", 1}, {"\xc3\xa9", 1}, {"\xe2\x82\xac", 1}, {"\xf0\x9f\x98\x80", 1},
+        {"\xf4\x8f\xbf\xbf", 1}, {"\x80", 0}, {"\xc3", 0}, {"\xc1\xbf", 0}, {"\xe0\x80\x80", 0},
+        {"\xed\xa0\x80", 0}, {"\xf4\x90\x80\x80", 0}, {"\xf8\x88\x80\x80\x80", 0}, {"\xc3\x28", 0},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        assert_int_equal(bpf_utf8_valid(v[i].s, strlen(v[i].s)), v[i].ok);
+}
+
+static void test_max_magnitude(void **state)
+{
+    (void)state;
+    /* Independently: the largest |w| whose digits fit in M positions. */
+    for (uint32_t M = 1; M <= 9; M++)
+        for (uint32_t enc = 0; enc < 2; enc++) {
+            uint32_t best = 0;
+            for (int32_t w = 1; w < 1024 && w <= 511; w++) {
+                int8_t d[9];
+                if (w > 255) break;
+                bpft_digits(w, enc, d);
+                int fits = 1;
+                for (uint32_t m = M; m < 9; m++) fits &= d[m] == 0;
+                if (fits) best = (uint32_t)w;
+            }
+            uint32_t want = bpf_max_magnitude(M, enc);
+            assert_int_equal(want > 255 ? 255 : want, best);
+        }
+}
+
+/* SPEC.md and the case table agree: every rule id R1..Rn defined in SPEC.md
+ * has at least one case, every case cites a defined rule, and each case
+ * expects exactly the status SPEC.md gives for its rule. */
+static bpf_status status_by_name(const char *s, size_t n)
+{
+    static const struct { const char *name; bpf_status st; } tab[] = {
+        {"BPF_ERR_INVALID_ARG", BPF_ERR_INVALID_ARG}, {"BPF_ERR_NOMEM", BPF_ERR_NOMEM},
+        {"BPF_ERR_IO", BPF_ERR_IO}, {"BPF_ERR_TRUNCATED", BPF_ERR_TRUNCATED},
+        {"BPF_ERR_BAD_MAGIC", BPF_ERR_BAD_MAGIC}, {"BPF_ERR_VERSION", BPF_ERR_VERSION},
+        {"BPF_ERR_CHECKSUM", BPF_ERR_CHECKSUM}, {"BPF_ERR_BAD_SECTION", BPF_ERR_BAD_SECTION},
+        {"BPF_ERR_BAD_PLANES", BPF_ERR_BAD_PLANES}, {"BPF_ERR_BAD_GRAPH", BPF_ERR_BAD_GRAPH},
+        {"BPF_ERR_LIMIT", BPF_ERR_LIMIT}, {"BPF_ERR_BAD_META", BPF_ERR_BAD_META},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (strlen(tab[i].name) == n && memcmp(tab[i].name, s, n) == 0) return tab[i].st;
+    return BPF_OK;
+}
+
+#define MAX_RULES 200
+static void test_spec_rules_covered(void **state)
+{
+    (void)state;
+    FILE *fp = fopen(BPFT_SPEC_PATH, "rb");
+    if (!fp) fail_msg("cannot open %s", BPFT_SPEC_PATH);
+    static char spec[1 << 17];
+    size_t n = fread(spec, 1, sizeof spec - 1, fp);
+    fclose(fp);
+    spec[n] = 0;
+    bpf_status rule_status[MAX_RULES + 1];
+    int defined[MAX_RULES + 1] = {0};
+    int max_id = 0;
+    /* A rule is "- **R<n>** text ... → `BPF_ERR_X`" (possibly over lines). */
+    for (const char *p = strstr(spec, "- **R"); p; p = strstr(p + 1, "- **R")) {
+        char *end;
+        long id = strtol(p + 5, &end, 10);
+        assert_true(id >= 1 && id <= MAX_RULES);
+        assert_memory_equal(end, "**", 2);
+        if (defined[id]) fail_msg("SPEC.md defines R%ld twice", id);
+        const char *next = strstr(p + 1, "- **R");
+        const char *arrow = strstr(p, "\xe2\x86\x92 `");
+        if (!arrow || (next && arrow > next)) fail_msg("R%ld has no status in SPEC.md", id);
+        const char *st = arrow + 5, *q = strchr(st, '`');
+        assert_non_null(q);
+        rule_status[id] = status_by_name(st, (size_t)(q - st));
+        if (rule_status[id] == BPF_OK) fail_msg("R%ld: unknown status '%.*s'", id, (int)(q - st), st);
+        defined[id] = 1;
+        if (id > max_id) max_id = (int)id;
+    }
+    assert_true(max_id >= 80);
+    int covered[MAX_RULES + 1] = {0};
+    for (size_t i = 0; i < bpft_n_cases; i++) {
+        const char *name = bpft_cases[i].name;
+        char *end;
+        assert_int_equal(name[0], 'R');
+        long id = strtol(name + 1, &end, 10);
+        assert_int_equal(*end, ' ');
+        if (id < 1 || id > max_id || !defined[id]) fail_msg("case '%s' cites no SPEC.md rule", name);
+        if (bpft_cases[i].status != rule_status[id])
+            fail_msg("case '%s' expects %d, SPEC.md says %d", name, bpft_cases[i].status,
+                     rule_status[id]);
+        covered[id] = 1;
+    }
+    for (int id = 1; id <= max_id; id++) {
+        if (!defined[id]) fail_msg("SPEC.md skips rule id R%d", id);
+        if (!covered[id]) fail_msg("SPEC.md rule R%d has no bad-file test", id);
+    }
+    printf("  SPEC.md: R1..R%d, %zu cases\n", max_id, bpft_n_cases);
+}
+
 int main(void)
 {
     const char *env = getenv("BP_TEST_SEED");
@@ -236,6 +428,19 @@ int main(void)
         cmocka_unit_test(test_round_trip_file),
         cmocka_unit_test(test_planes_rebuild_dense),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_truncation_every_byte),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_max_magnitude),
+        cmocka_unit_test(test_spec_rules_covered),
     };
-    return cmocka_run_group_tests_name("formats", tests, NULL, NULL);
+    size_t n_fixed = sizeof tests / sizeof tests[0];
+    struct CMUnitTest *all = calloc(n_fixed + bpft_n_cases, sizeof *all);
+    memcpy(all, tests, sizeof tests);
+    for (size_t i = 0; i < bpft_n_cases; i++)
+        all[n_fixed + i] = (struct CMUnitTest){.name = bpft_cases[i].name,
+                                               .test_func = test_bad_case,
+                                               .initial_state = (void *)&bpft_cases[i]};
+    int rc = _cmocka_run_group_tests("formats", all, n_fixed + bpft_n_cases, NULL, NULL);
+    free(all);
+    return rc;
 }
