@@ -53,7 +53,7 @@ BPK_INLINE void bpk_store(int32_t *y, __m256i P[4])
  * lastoff (may overlap its neighbour, or start before the tile). */
 BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t row0,
                          uint32_t nrows, const uint8_t *xt, size_t ldx, int32_t *yt, size_t ldy,
-                         int nv, ptrdiff_t lastoff, int s8, int idx4)
+                         int nv, ptrdiff_t lastoff, int s8, int idx4, int gonly)
 {
     const __m256i bias = _mm256_set1_epi8((char)0x80);
     const uint16_t *ix2 = (const uint16_t *)w->idx;
@@ -90,7 +90,9 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             } else if (!bpk_plan_next(&g, &st)) {
                 break;
             }
-            if (st.flush) {
+            if (gonly) {
+                /* gather-add phase alone (bench): no merge */
+            } else if (st.flush) {
                 bpk_flush(R, O, P, nv, st.fm);
             } else if (st.shl) {
                 const __m128i c = _mm_cvtsi32_si128(st.shl);
@@ -125,6 +127,16 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         }
         if (!aux)
             last_gm = g.gm;
+        if (gonly) {
+            /* Keep the sums observable: raw int16 sums into y (bench only). */
+            int32_t *yr = yt + (size_t)r * ldy;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                _mm256_storeu_si256((__m256i *)(yr + off[v]), R[v]);
+                _mm256_storeu_si256((__m256i *)(yr + off[v] + 8), O[v]);
+            }
+            continue;
+        }
         if (last_gm >= 0)
             bpk_flush(R, O, P, nv, last_gm);
         if (s8) {
@@ -172,7 +184,8 @@ static void bpk_bitplane_narrow(const bp_planes *w, uint32_t row0, uint32_t nrow
 }
 
 BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
-                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4)
+                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4,
+                             int gonly)
 {
     if (np < 32) {
         bpk_bitplane_narrow(w, row0, nrows, x, ldx, np, y, ldy, s8);
@@ -181,17 +194,17 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
     const bpk_planes_aux *aux = bpk_planes_aux_get(w);
     size_t p0 = 0;
     for (; p0 + 32 * BPK_NV <= np; p0 += 32 * BPK_NV)
-        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 32 * (BPK_NV - 1), s8, idx4);
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 32 * (BPK_NV - 1), s8, idx4, gonly);
     const size_t rem = np - p0;
     if (rem == 0)
         return;
     /* np >= 32, so x + p0 + lastoff = x + np - 32 stays inside the run. */
     const ptrdiff_t lastoff = (ptrdiff_t)rem - 32;
     switch ((rem + 31) / 32) {
-    case 1: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, lastoff, s8, idx4); break;
-    case 2: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, lastoff, s8, idx4); break;
-    case 3: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 3, lastoff, s8, idx4); break;
-    default: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 4, lastoff, s8, idx4); break;
+    case 1: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, lastoff, s8, idx4, gonly); break;
+    case 2: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, lastoff, s8, idx4, gonly); break;
+    case 3: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 3, lastoff, s8, idx4, gonly); break;
+    default: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 4, lastoff, s8, idx4, gonly); break;
     }
 }
 
@@ -199,9 +212,9 @@ void bp_bitplane_u8_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows
                                const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
     if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0);
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 0);
     else
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 0);
 }
 
 void bp_bitplane_s8_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
@@ -209,7 +222,19 @@ void bp_bitplane_s8_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows
 {
     const uint8_t *xu = (const uint8_t *)x;
     if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0);
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0, 0);
     else
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1);
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1, 0);
+}
+
+/* Bench only (not dispatched): the gather-add phase of the u8 kernel alone,
+ * same loads and adds, no merge; y receives raw int16 sums, not results. */
+void bpk_bitplane_u8_gather_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                     const uint8_t *x, size_t ldx, size_t np, int32_t *y,
+                                     size_t ldy)
+{
+    if (w->idx_bytes == 2)
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 1);
+    else
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 1);
 }

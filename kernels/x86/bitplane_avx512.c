@@ -71,7 +71,7 @@ BPK_INLINE void bpk_store(int32_t *y, __m512i P[4], int masked, uint32_t valid)
  * for every row. */
 BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t row0,
                          uint32_t nrows, const uint8_t *xt, size_t ldx, int32_t *yt, size_t ldy,
-                         int nv, int masked, uint32_t lastw, int s8, int idx4)
+                         int nv, int masked, uint32_t lastw, int s8, int idx4, int gonly)
 {
     const __mmask64 lm = masked ? (lastw >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << lastw) - 1))
                                 : ~(__mmask64)0;
@@ -106,7 +106,9 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             } else if (!bpk_plan_next(&g, &st)) {
                 break;
             }
-            if (st.flush) {
+            if (gonly) {
+                /* gather-add phase alone (bench): no merge */
+            } else if (st.flush) {
                 bpk_flush(R, O, P, nv, st.fm);
             } else if (st.shl) {
                 const __m128i c = _mm_cvtsi32_si128(st.shl);
@@ -141,6 +143,17 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         }
         if (!aux)
             last_gm = g.gm;
+        if (gonly) {
+            /* Keep the sums observable: raw int16 sums into y (bench only). */
+            int32_t *yr = yt + (size_t)r * ldy;
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                const __m512i t = _mm512_add_epi16(R[v], O[v]);
+                const uint32_t n = masked && v == nv - 1 ? (lastw < 16 ? lastw : 16) : 16;
+                _mm512_mask_storeu_epi32(yr + 64 * v, (__mmask16)((1u << n) - 1), t);
+            }
+            continue;
+        }
         if (last_gm >= 0)
             bpk_flush(R, O, P, nv, last_gm);
         if (s8) {
@@ -162,26 +175,27 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
 }
 
 BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
-                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4)
+                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4,
+                             int gonly)
 {
     const bpk_planes_aux *aux = bpk_planes_aux_get(w);
     size_t p0 = 0;
     for (; p0 + 64 * BPK_NV <= np; p0 += 64 * BPK_NV)
-        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, s8, idx4);
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, s8, idx4, gonly);
     const size_t rem = np - p0;
     if (rem > 64)
-        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, 1, (uint32_t)(rem - 64), s8, idx4);
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, 1, (uint32_t)(rem - 64), s8, idx4, gonly);
     else if (rem > 0)
-        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, 1, (uint32_t)rem, s8, idx4);
+        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, 1, (uint32_t)rem, s8, idx4, gonly);
 }
 
 void bp_bitplane_u8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                  const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
     if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0);
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 0);
     else
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 0);
 }
 
 void bp_bitplane_s8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
@@ -189,7 +203,19 @@ void bp_bitplane_s8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nro
 {
     const uint8_t *xu = (const uint8_t *)x;
     if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0);
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0, 0);
     else
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1);
+        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1, 0);
+}
+
+/* Bench only (not dispatched): the gather-add phase of the u8 kernel alone,
+ * same loads and adds, no merge; y receives raw int16 sums, not results. */
+void bpk_bitplane_u8_gather_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                     const uint8_t *x, size_t ldx, size_t np, int32_t *y,
+                                     size_t ldy)
+{
+    if (w->idx_bytes == 2)
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 1);
+    else
+        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 1);
 }

@@ -14,3 +14,15 @@
     X(s8, bp_csr_s8_128x1_avx512, BP_ISA_AVX512)            \
     X(u8, bp_csr_u8_128x1_avx512vnni, BP_ISA_AVX512VNNI)    \
     X(s8, bp_csr_s8_128x1_avx512vnni, BP_ISA_AVX512VNNI)
+
+/* Bench only (bench/micro): the gather-add phase of a bitplane kernel alone,
+ * X(atype, fn, isa, full kernel). Not dispatched; y gets raw partial sums. */
+#define BP_BITPLANE_GATHER_X86(X)                                                   \
+    X(u8, bpk_bitplane_u8_gather_128x1_avx2, BP_ISA_AVX2, bp_bitplane_u8_128x1_avx2) \
+    X(u8, bpk_bitplane_u8_gather_128x1_avx512, BP_ISA_AVX512, bp_bitplane_u8_128x1_avx512)
+void bpk_bitplane_u8_gather_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                       const uint8_t *x, size_t ldx, size_t np, int32_t *y,
+                                       size_t ldy);
+void bpk_bitplane_u8_gather_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                         const uint8_t *x, size_t ldx, size_t np, int32_t *y,
+                                         size_t ldy);
