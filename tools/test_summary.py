@@ -22,7 +22,7 @@ def main(paths):
             continue
         for line in lines:
             t = json.loads(line)
-            out = t.get("stdout") or t.get("stdo") or ""
+            out = (t.get("stdout") or t.get("stdo") or "") + "\n" + (t.get("stderr") or "")
             ok = t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP")
             p = sum(int(n) for n in PASSED.findall(out))
             f = sum(int(n) for n in FAILED.findall(out))
