@@ -217,12 +217,15 @@ static void kt_make_case(kt_case *c, kt_rng *r, unsigned i, int s8)
         style = (i - 94) < 4 ? 2 : 3;
         c->enc = (i & 2) ? BP_ENC_CSD : BP_ENC_BINARY;
     } else if (i < 106) {
-        /* Degenerate: no output rows, or no pixels. */
+        /* Degenerate: no output rows (102), no pixels (103), an all-zero
+         * weight (104, 105: M = 0 planes unless mplus, CSR without nonzeros). */
         c->rows = 4; c->K = 1 + kt_below(r, 50);
-        c->np = (i & 1) ? 0 : 1 + kt_below(r, 40);
+        c->np = i == 103 ? 0 : 1 + kt_below(r, 40);
         c->row0 = kt_below(r, 4);
-        c->nrows = (i & 1) ? 1 : 0;
+        c->nrows = i == 102 ? 0 : i == 103 ? 1 : c->rows - c->row0;
         c->xmode = KT_X_UNIFORM;
+        if (i >= 104)
+            style = 1;
     } else if (i < KT_NFIXED) {
         /* Larger pixel counts, several tiles plus a tail. */
         c->rows = 3; c->K = 1 + kt_below(r, 64);
