@@ -119,14 +119,14 @@ BPK_INLINE void bpk_bitplane_##at##_neon_tile(const bp_planes *w, uint32_t j,   
     for (int g = 0; g < 2 * G; g++)                                               \
         acc[g] = vdupq_n_s32(0);                                                  \
     int acc_low = -1, t_low = -1; /* -1: nothing held yet */                      \
-    uint32_t B = 0;                                                               \
+    uint64_t B = 0; /* 64-bit: no wrap even for absurd digit counts */            \
     const uint32_t *rp = w->row_ptr + (size_t)j * M * 2;                          \
     for (int m = (int)M - 1; m >= 0; m--) {                                       \
         const uint32_t b = rp[2 * m], mid = rp[2 * m + 1], e = rp[2 * m + 2];     \
         if (b == e)                                                               \
             continue; /* empty plane: folded into the next shift */               \
-        const uint32_t cm = (XMAX) * (e - b);                                     \
-        uint32_t Bn = t_low < 0 ? cm : (B << (t_low - m)) + cm;                   \
+        const uint64_t cm = (uint64_t)(XMAX) * (e - b);                           \
+        uint64_t Bn = t_low < 0 ? cm : (B << (t_low - m)) + cm;                   \
         if (Bn > lim && t_low >= 0) {                                             \
             bpk_flush_##at(acc, &acc_low, t, t_low, G);                           \
             t_low = -1;                                                           \
