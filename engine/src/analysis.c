@@ -64,7 +64,7 @@ BP_API bp_status bp_model_calibrate(const bp_model *m, const float *const *input
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_calibrate: batch=%u outside [1, 65536]",
                        batch);
     bp_session *s = NULL;
-    bp_status st = bp_session_create_with(m, &bp_backend_float, omp_get_num_procs(),
+    bp_status st = bp_session_create_with(m, &bp_backend_float, omp_get_max_threads(),
                                           batch, bp_isa_mask_from_env(), &s);
     if (st) return st;
     float **outs = NULL;
