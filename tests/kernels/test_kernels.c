@@ -158,7 +158,7 @@ static void kt_fill_x(kt_rng *r, const kt_case *c, void *xv)
             case KT_X_UNIFORM: v = kt_range(r, lo, hi); break;
             case KT_X_EXTREME: v = kt_below(r, 2) ? lo : hi; break;
             case KT_X_MAX: v = c->s8 ? lo : hi; break; /* largest |x| */
-            case KT_X_MIN: v = c->s8 ? hi : lo; break;
+            case KT_X_MIN: v = c->s8 ? hi : lo; break; /* the other end */
             default: v = kt_below(r, 8) == 0 ? kt_range(r, lo, hi) : 0; break;
             }
             if (p >= c->np)
