@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "backend.h"
+#include "engine.h"
 #include "quant.h"
 
 /* Exactness of onednn-int8 (checked bit for bit by tests/engine/onednn):
@@ -32,28 +33,18 @@
  * sum_k |w x|). The tests check exactly that bound; measured relative error
  * (max |diff| / max |ref|) on random layers is in the report of the tests. */
 
-#define BP_DNNL_ERR_LEN 512
-static _Thread_local char bp_dnnl_errbuf[BP_DNNL_ERR_LEN];
-
-/* Message for the last failing onednn layer_create/layer_run on this thread. */
-const char *bp_onednn_last_error(void);
-const char *bp_onednn_last_error(void)
-{
-    return bp_dnnl_errbuf;
-}
-
+/* Sets the engine's thread-local error ("onednn layer '<name>': ...") and
+ * returns st. */
 static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
 {
-    int n = snprintf(bp_dnnl_errbuf, sizeof bp_dnnl_errbuf, "onednn layer '%s': ",
-                     layer ? layer : "?");
-    if (n < 0 || n >= BP_DNNL_ERR_LEN) return st;
+    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(bp_dnnl_errbuf + n, sizeof bp_dnnl_errbuf - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return st;
+    return bp_fail(st, "onednn layer '%s': %s", layer ? layer : "?", msg);
 }
 
 enum {
@@ -73,6 +64,7 @@ typedef struct bp_dnnl_lay {
 } bp_dnnl_lay;
 
 typedef struct bp_dnnl_layer {
+    const char *name;   /* node name (lives as long as the session) */
     int int8;           /* 1: onednn-int8, 0: onednn-f32 */
     int s8_src;         /* int8 with s8 activations */
     int threads;
@@ -328,6 +320,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     const int linear = L->kind == BPF_LAYER_LINEAR;
     bp_dnnl_layer *s = calloc(1, sizeof *s);
     if (!s) return bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+    s->name = d->name;
     s->int8 = int8;
     s->s8_src = int8 && L->act_dtype == BPF_DT_S8;
     const int threads = env->threads > 0 ? env->threads : omp_get_num_procs();
@@ -724,9 +717,10 @@ static void bp_dnnl_unpack(const bp_dnnl_lay *ly, const float *buf, float *y, ui
 static bp_status bp_dnnl_run(void *state, const float *x, const float *residual, float *y)
 {
     bp_dnnl_layer *s = state;
-    if (!s || !x || !y) return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "null state or buffer");
+    if (!s) return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "null layer state");
+    if (!x || !y) return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "null %s", !x ? "input" : "output");
     if (s->fuse_residual != (residual != NULL))
-        return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "residual %s but layer built %s it",
+        return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "residual %s but layer built %s it",
                             residual ? "given" : "missing", s->fuse_residual ? "with" : "without");
     dnnl_status_t ds;
     if (s->src_direct) {
@@ -770,7 +764,8 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
     if (!s->dst_direct) bp_dnnl_unpack(&s->dst_lay, s->dst_buf, y, s->N, s->Co, s->OH, s->OW, s->threads);
     return BP_OK;
 dnnl_fail:
-    return bp_dnnl_fail(BP_ERR_BACKEND, s->impl, "oneDNN execution failed: %s", dnnl_status2str(ds));
+    return bp_dnnl_fail(BP_ERR_BACKEND, s->name, "%s: execution failed: %s", s->impl,
+                        dnnl_status2str(ds));
 }
 
 static const char *bp_dnnl_kernel(const void *state)

@@ -494,6 +494,8 @@ static void test_bad_use(void **unused)
     bad = b.d;
     bad.OH = b.d.OH + 1;
     assert_int_equal(bp_backend_onednn_int8.layer_create(&bad, &env, &st), BP_ERR_SHAPE);
+    /* the message names the backend and the layer */
+    assert_non_null(strstr(bp_last_error(), "onednn layer '1x1 s1'"));
     bpf_layer L2 = b.L;
     L2.groups = 3; /* does not divide 16 */
     bad = b.d;
