@@ -1,0 +1,409 @@
+/* test_tools.c: unit tests of bptool's weight recipe (proximal map, quantization,
+ * magnitude pruning), the Table 2 / Table 1 formulas of bpbench, the engine's
+ * op counts on a hand-checked one-layer model, and the energy-model sanity
+ * check on a dense ResNet-18/CIFAR (MAC count from an independent layer list). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitprune.h"
+#include "bptool.h"
+#include "input_file.h"
+#include "opcount.h"
+
+static uint64_t test_seed;
+
+/* ---- proximal map ---- */
+
+/* Independent restatement of eq. 8 (p = 1/2) for one candidate. */
+static double test_prox_cost(int w, int v, double lambda, int csd)
+{
+    double sw = (w < 0 ? -1 : 1) * sqrt(fabs((double)w));
+    double sv = (v < 0 ? -1 : 1) * sqrt(fabs((double)v));
+    unsigned a = (unsigned)abs(w);
+    int c = 0;
+    if (csd) {
+        int8_t d[BP_M_MAX];
+        c = bp_digits_encode((int32_t)a, BP_ENC_CSD, d);
+    } else {
+        for (; a; a &= a - 1)
+            c++;
+    }
+    return fabs(sw - sv) + lambda * c;
+}
+
+static void test_prox_optimal(double lambda, int csd)
+{
+    int16_t lut[257];
+    bp_tool_prox_lut(lambda, csd, 128, lut);
+    for (int v = -128; v <= 128; v++) {
+        double got = test_prox_cost(lut[v + 128], v, lambda, csd);
+        for (int w = -128; w <= 128; w++)
+            assert_true(got <= test_prox_cost(w, v, lambda, csd) + 1e-12);
+        assert_int_equal(lut[128 - v], -lut[128 + v]);
+    }
+}
+
+static void test_prox_is_argmin(void **state)
+{
+    (void)state;
+    static const double lambdas[] = {0.1, 0.5, 1.0, 1.5, 2.0, 4.0};
+    for (unsigned i = 0; i < sizeof lambdas / sizeof *lambdas; i++) {
+        test_prox_optimal(lambdas[i], 0);
+        test_prox_optimal(lambdas[i], 1);
+    }
+}
+
+/* DESIGN.md §3: the targets and the zero band at lambda 1 and 2. */
+static void test_prox_design_targets(void **state)
+{
+    (void)state;
+    static const int t1[] = {2, 4, 8, 16, 32, 48, 64, 96, 128};
+    static const int t2[] = {8, 16, 32, 64, 128};
+    struct {
+        double lambda;
+        const int *t;
+        int n, zero_upto;
+    } cases[] = {{1.0, t1, 9, 1}, {2.0, t2, 5, 5}};
+    for (int csd = 0; csd < 2; csd++) {
+        for (int c = 0; c < 2; c++) {
+            int16_t lut[257];
+            bp_tool_prox_lut(cases[c].lambda, csd, 128, lut);
+            int seen[129] = {0};
+            for (int v = 0; v <= 128; v++) {
+                seen[lut[128 + v]] = 1;
+                if (v <= cases[c].zero_upto)
+                    assert_int_equal(lut[128 + v], 0);
+            }
+            assert_int_not_equal(lut[128 + cases[c].zero_upto + 1], 0);
+            int n = 0;
+            for (int a = 1; a <= 128; a++)
+                n += seen[a];
+            assert_int_equal(n, cases[c].n);
+            for (int i = 0; i < cases[c].n; i++)
+                assert_true(seen[cases[c].t[i]]);
+        }
+    }
+}
+
+static void test_cost_csd_matches_kernels(void **state)
+{
+    (void)state;
+    for (int a = 0; a <= 255; a++) {
+        int8_t d[BP_M_MAX];
+        assert_int_equal(bp_tool_cost_csd((uint32_t)a), bp_digits_encode(a, BP_ENC_CSD, d));
+        assert_int_equal(bp_tool_cost_binary((uint32_t)a), bp_digits_encode(a, BP_ENC_BINARY, d));
+    }
+}
+
+/* ---- quantization and pruning ---- */
+
+static void test_quantize_rows(void **state)
+{
+    (void)state;
+    bp_tool_rng r;
+    bp_tool_rng_seed(&r, test_seed, 7);
+    enum { R = 5, K = 37 };
+    float wf[R * K];
+    int16_t w[R * K];
+    float s[R];
+    for (int i = 0; i < R * K; i++)
+        wf[i] = (float)bp_tool_rng_normal(&r);
+    for (int k = 0; k < K; k++)
+        wf[3 * K + k] = 0; /* a zero row */
+    bp_tool_quantize_rows(wf, R, K, 128, w, s);
+    for (int j = 0; j < R; j++) {
+        int amax = 0;
+        for (int k = 0; k < K; k++) {
+            int a = abs(w[j * K + k]);
+            assert_true(a <= 128);
+            amax = a > amax ? a : amax;
+            /* rounding error at most half a step */
+            assert_true(fabsf(w[j * K + k] * s[j] - wf[j * K + k]) <= 0.5f * s[j] * 1.0001f);
+        }
+        assert_int_equal(amax, j == 3 ? 0 : 128);
+    }
+    assert_true(s[3] == 1.0f);
+}
+
+static void test_prune_magnitude(void **state)
+{
+    (void)state;
+    bp_tool_rng r;
+    bp_tool_rng_seed(&r, test_seed, 11);
+    enum { R = 4, K = 100 };
+    int16_t w[R * K], orig[R * K];
+    float s[R] = {1.0f, 0.5f, 2.0f, 0.25f}, tie[R * K];
+    for (int i = 0; i < R * K; i++) {
+        w[i] = (int16_t)((int)(bp_tool_rng_u64(&r) % 257) - 128);
+        tie[i] = (float)bp_tool_rng_uniform(&r);
+    }
+    memcpy(orig, w, sizeof w);
+    assert_int_equal(bp_tool_prune_magnitude(w, R, K, s, tie, 0.73), 0);
+    int zeros = 0;
+    float kept_min = INFINITY, pruned_max = 0;
+    for (int i = 0; i < R * K; i++) {
+        zeros += w[i] == 0;
+        assert_true(w[i] == 0 || w[i] == orig[i]);
+        float mag = fabsf((float)orig[i] * s[i / K]);
+        if (w[i])
+            kept_min = fminf(kept_min, mag);
+        else if (orig[i])
+            pruned_max = fmaxf(pruned_max, mag);
+    }
+    assert_int_equal(zeros, (int)lround(0.73 * R * K));
+    assert_true(pruned_max <= kept_min);
+    /* sparsity below the existing zeros changes nothing */
+    memcpy(orig, w, sizeof w);
+    assert_int_equal(bp_tool_prune_magnitude(w, R, K, s, NULL, 0.5), 0);
+    assert_memory_equal(w, orig, sizeof w);
+}
+
+/* ---- Table 2 formulas on a hand-checked dot product ----
+ * w = [3, 0, -128, 5], x = [1, 5, 0, 3], K = 4, one dot, M = 8 (|w| <= 128).
+ * nonzero w: 3 -> mults_w 3; with x != 0: w0, w3 -> mults_wx 2.
+ * binary digits: pop(3)+pop(128)+pop(5) = 2+1+2 = 5; effectual 2+2 = 4.
+ * CSD digits: 3 = 4-1 (2), 128 (1), 5 = 4+1 (2) -> 5; effectual 4. */
+static const bp_layer_counts test_hand = {1, 4, 3, 2, 5, 4, 5, 4, 8};
+
+static void test_table2_formulas(void **state)
+{
+    (void)state;
+    bp_bench_ops o[BP_BENCH_SCHEMES];
+    bp_bench_layer_ops(&test_hand, 4, 8, 8, o);
+    /* dense: K mults, K-1 adds */
+    assert_true(o[BP_BENCH_DENSE].mults == 4 && o[BP_BENCH_DENSE].adds == 3 &&
+                o[BP_BENCH_DENSE].shifts == 0);
+    /* sparse: s_mult K mults, s_mult (K-1) adds; s_mult = 3/4 and 2/4 */
+    assert_true(o[BP_BENCH_SPARSE_W].mults == 3 && o[BP_BENCH_SPARSE_W].adds == 0.75 * 3);
+    assert_true(o[BP_BENCH_SPARSE_WX].mults == 2 && o[BP_BENCH_SPARSE_WX].adds == 0.5 * 3);
+    /* add-shift-add: digits + M - 1 adds, M - 1 shifts */
+    assert_true(o[BP_BENCH_ASA_BIN_W].mults == 0 && o[BP_BENCH_ASA_BIN_W].adds == 5 + 7 &&
+                o[BP_BENCH_ASA_BIN_W].shifts == 7);
+    assert_true(o[BP_BENCH_ASA_BIN_WX].adds == 4 + 7 && o[BP_BENCH_ASA_BIN_WX].shifts == 7);
+    assert_true(o[BP_BENCH_ASA_CSD_W].adds == 5 + 7 && o[BP_BENCH_ASA_CSD_WX].adds == 4 + 7);
+    /* Table 1, ASIC FIX8: dense = 4*0.2 + 3*0.03 pJ */
+    assert_true(fabs(bp_bench_energy_pj(&o[BP_BENCH_DENSE], &bp_bench_emodel[0]) - 0.89) < 1e-12);
+    /* FPGA FIX32: add-shift-add binary (w) = 12*0.1 + 7*0.1 */
+    assert_string_equal(bp_bench_emodel[3].key, "fpga_fix32");
+    assert_true(fabs(bp_bench_energy_pj(&o[BP_BENCH_ASA_BIN_W], &bp_bench_emodel[3]) - 1.9) <
+                1e-12);
+    /* eq. 9 approx: (E_add/E_mult)*digits/mults = (0.03/0.2)*5/3 */
+    assert_true(fabs(bp_bench_eq9_approx(5, 3, &bp_bench_emodel[0]) - 0.15 * 5 / 3) < 1e-12);
+}
+
+/* The same dot product through the engine: a one-layer linear model whose
+ * input quantizes exactly to x (u8, scale 1). */
+static void test_engine_counts_hand(void **state)
+{
+    (void)state;
+    bp_tool_graph g;
+    bp_tool_graph_init(&g);
+    uint32_t x = bp_tool_input(&g, "input", 4, 1, 1);
+    x = bp_tool_flatten(&g, "flatten", x);
+    x = bp_tool_linear(&g, "fc", x, 1);
+    bp_tool_set_output(&g, x);
+    assert_false(g.failed);
+    static const int16_t wv[4] = {3, 0, -128, 5};
+    memcpy(g.lsrc[0].w, wv, sizeof wv);
+    g.lsrc[0].w_scale[0] = 1.0f;
+    g.lsrc[0].bias[0] = 0.0f;
+    g.layers[0].w_max = 128;
+    assert_int_equal(bp_tool_project_layer(&g.lsrc[0], &g.layers[0], BP_TOOL_PRUNE_NONE, 0, 0,
+                                           BP_ENC_BINARY, NULL),
+                     0);
+    g.layers[0].act_dtype = BPF_DT_U8;
+    g.layers[0].act_scale = 1.0f;
+    bpf_model_desc d;
+    bp_tool_graph_desc(&g, &d);
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(bpf_write_memory(&d, &buf, &size), BPF_OK);
+    bp_model *m = NULL;
+    assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+    bp_session_opts so;
+    bp_session_opts_default(&so);
+    so.backend = "reference";
+    so.threads = 1;
+    bp_session *s = NULL;
+    assert_int_equal(bp_session_create(m, &so, &s), BP_OK);
+    const float xin[4] = {1, 5, 0, 3};
+    const float *ins[1] = {xin};
+    bp_layer_counts c;
+    assert_int_equal(bp_session_count_ops(s, ins, &c), BP_OK);
+    assert_int_equal(c.dots, test_hand.dots);
+    assert_int_equal(c.macs_dense, test_hand.macs_dense);
+    assert_int_equal(c.mults_w, test_hand.mults_w);
+    assert_int_equal(c.mults_wx, test_hand.mults_wx);
+    assert_int_equal(c.adds_binary_w, test_hand.adds_binary_w);
+    assert_int_equal(c.adds_binary_wx, test_hand.adds_binary_wx);
+    assert_int_equal(c.adds_csd_w, test_hand.adds_csd_w);
+    assert_int_equal(c.adds_csd_wx, test_hand.adds_csd_wx);
+    assert_int_equal(c.M, 8);
+    /* and the output is the dot product 3*1 + 5*3 = 18 */
+    float y = 0;
+    float *outs[1] = {&y};
+    assert_int_equal(bp_session_run(s, ins, outs), BP_OK);
+    assert_true(y == 18.0f);
+    bp_session_free(s);
+    bp_model_free(m);
+    free(buf);
+    bp_tool_graph_free(&g);
+}
+
+/* ---- energy-model sanity: dense ResNet-18 / CIFAR-10 at 32x32 ----
+ * Independent layer list: (c_in, c_out, k, stride, output side). */
+static void test_energy_resnet18_cifar(void **state)
+{
+    (void)state;
+    static const struct {
+        int cin, cout, k, side, n;
+    } L[] = {
+        {3, 64, 3, 32, 1},                        /* conv1 */
+        {64, 64, 3, 32, 4},                       /* layer1: 2 blocks x 2 convs */
+        {64, 128, 3, 16, 1},  {128, 128, 3, 16, 3}, {64, 128, 1, 16, 1},  /* layer2 */
+        {128, 256, 3, 8, 1},  {256, 256, 3, 8, 3},  {128, 256, 1, 8, 1},   /* layer3 */
+        {256, 512, 3, 4, 1},  {512, 512, 3, 4, 3},  {256, 512, 1, 4, 1},   /* layer4 */
+        {512, 10, 1, 1, 1},                       /* fc */
+    };
+    double macs = 0, adds = 0;
+    for (unsigned i = 0; i < sizeof L / sizeof *L; i++) {
+        double K = (double)L[i].cin * L[i].k * L[i].k;
+        double dots = (double)L[i].cout * L[i].side * L[i].side * L[i].n;
+        macs += dots * K;
+        adds += dots * (K - 1);
+    }
+    /* the paper: "about 0.55 x 10^6" (sic; G) MACs for the dense network */
+    assert_true(macs > 0.55e9 && macs < 0.56e9);
+
+    bp_tool_gen_opts o;
+    bp_tool_gen_opts_default(&o);
+    o.arch = "resnet18-cifar";
+    o.prune = BP_TOOL_PRUNE_NONE;
+    o.calib = 1;
+    o.seed = test_seed;
+    void *buf = NULL;
+    size_t size = 0;
+    char err[256];
+    int rc = bp_tool_gen_memory(&o, &buf, &size, err, sizeof err);
+    if (rc)
+        print_error("gen: %s\n", err);
+    assert_int_equal(rc, 0);
+    bp_model *m = NULL;
+    assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+    const bp_model_info *mi;
+    assert_int_equal(bp_model_info_get(m, &mi), BP_OK);
+    assert_true((double)mi->macs == macs);
+    assert_int_equal(mi->n_layers, 21);
+
+    bp_session_opts so;
+    bp_session_opts_default(&so);
+    so.backend = "reference";
+    bp_session *s = NULL;
+    assert_int_equal(bp_session_create(m, &so, &s), BP_OK);
+    float *x = malloc(3 * 32 * 32 * sizeof *x);
+    assert_non_null(x);
+    bp_tool_rng r;
+    bp_tool_rng_seed(&r, test_seed, 3);
+    for (int i = 0; i < 3 * 32 * 32; i++)
+        x[i] = (float)bp_tool_rng_normal(&r);
+    const float *ins[1] = {x};
+    bp_layer_counts *c = calloc(mi->n_layers, sizeof *c);
+    assert_non_null(c);
+    assert_int_equal(bp_session_count_ops(s, ins, c), BP_OK);
+    bp_bench_ops tot[BP_BENCH_SCHEMES];
+    memset(tot, 0, sizeof tot);
+    for (uint32_t li = 0; li < mi->n_layers; li++) {
+        bp_bench_ops lo[BP_BENCH_SCHEMES];
+        bp_bench_layer_ops(&c[li], mi->layers[li].K, 8, 8, lo);
+        for (int k = 0; k < BP_BENCH_SCHEMES; k++) {
+            tot[k].mults += lo[k].mults;
+            tot[k].adds += lo[k].adds;
+            tot[k].shifts += lo[k].shifts;
+        }
+    }
+    assert_true(tot[BP_BENCH_DENSE].mults == macs);
+    assert_true(tot[BP_BENCH_DENSE].adds == adds);
+    /* Table 1 per-op numbers, restated here: E = mults*E_mult + adds*E_add */
+    static const double Em[4] = {0.2, 3.1, 0.2, 19.6}, Ea[4] = {0.03, 0.1, 0.1, 0.1};
+    for (int e = 0; e < 4; e++) {
+        double want = macs * Em[e] + adds * Ea[e];
+        double got = bp_bench_energy_pj(&tot[BP_BENCH_DENSE], &bp_bench_emodel[e]);
+        assert_true(fabs(got - want) <= 1e-9 * want);
+    }
+    /* The paper's 1721 uJ (32-bit) is mults-only at 3.1 pJ on this MAC count. */
+    assert_true(fabs(macs * 3.1e-6 - 1721) / 1721 < 0.01);
+    /* A dense model still has a few weights that round to zero. */
+    assert_true(tot[BP_BENCH_SPARSE_W].mults <= macs && tot[BP_BENCH_SPARSE_W].mults > 0.95 * macs);
+    free(c);
+    free(x);
+    bp_session_free(s);
+    bp_model_free(m);
+    free(buf);
+}
+
+/* ---- .npy header parser ---- */
+static int test_npy(const char *hdr, uint64_t *shape, uint32_t *nd, char *err)
+{
+    unsigned char b[256];
+    size_t hl = strlen(hdr);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (unsigned char)(hl & 255);
+    b[9] = (unsigned char)(hl >> 8);
+    memcpy(b + 10, hdr, hl);
+    size_t off;
+    return bp_bench_npy_header(b, 10 + hl, shape, nd, 8, &off, err, 200);
+}
+
+static void test_npy_header(void **state)
+{
+    (void)state;
+    uint64_t sh[8];
+    uint32_t nd = 0;
+    char err[200];
+    assert_int_equal(test_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 16, 16), }",
+                              sh, &nd, err), 0);
+    assert_int_equal(nd, 4);
+    assert_true(sh[0] == 1 && sh[1] == 3 && sh[2] == 16 && sh[3] == 16);
+    assert_int_equal(test_npy("{\"shape\":(7,),\"fortran_order\":False,\"descr\":\"<f4\"}", sh,
+                              &nd, err), 0);
+    assert_true(nd == 1 && sh[0] == 7);
+    assert_int_equal(test_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", sh,
+                              &nd, err), -1);
+    assert_non_null(strstr(err, "<f8"));
+    assert_int_equal(test_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (3,), }", sh,
+                              &nd, err), -1);
+    assert_non_null(strstr(err, "Fortran"));
+    assert_int_equal(test_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, x), }", sh,
+                              &nd, err), -1);
+    assert_int_equal(test_npy("{'descr': '<f4', 'fortran_order': False}", sh, &nd, err), -1);
+    unsigned char bad[16] = "\x93NUMPY\x01\x00\xff\x7f";
+    size_t off;
+    assert_int_equal(bp_bench_npy_header(bad, 16, sh, &nd, 8, &off, err, 200), -1);
+}
+
+int main(void)
+{
+    const char *e = getenv("BP_TEST_SEED");
+    test_seed = e ? strtoull(e, NULL, 0) : 20261127u;
+    printf("# test_tools seed %llu (override with BP_TEST_SEED)\n", (unsigned long long)test_seed);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prox_is_argmin),
+        cmocka_unit_test(test_prox_design_targets),
+        cmocka_unit_test(test_cost_csd_matches_kernels),
+        cmocka_unit_test(test_quantize_rows),
+        cmocka_unit_test(test_prune_magnitude),
+        cmocka_unit_test(test_table2_formulas),
+        cmocka_unit_test(test_engine_counts_hand),
+        cmocka_unit_test(test_energy_resnet18_cifar),
+        cmocka_unit_test(test_npy_header),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
