@@ -1,0 +1,153 @@
+/* Standalone mutation driver for fuzz_bpf.c (works with gcc): starts from
+ * valid reference models and runs seeded random mutations (byte flips,
+ * field overwrites, truncations, splices), re-fixing checksums in half of
+ * them so the deeper validator is reached.
+ * Usage: fuzz_bpf_driver [iterations] [seconds]   (BP_TEST_SEED=n to replay;
+ *        BPF_FUZZ_ONLY=i to rerun one iteration; BPF_FUZZ_SAVE=path saves it) */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpf_internal.h"
+#include "bpf_testmodel.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define N_SEEDS 3
+
+static uint32_t rnd(uint32_t *s, uint32_t n)
+{
+    return n ? bpft_rng(s) % n : 0;
+}
+
+/* Offsets worth hitting: header, table, section contents (located in the
+ * unmutated original, whose table is intact). */
+static size_t interesting_offset(const uint8_t *orig, size_t size, uint32_t *s)
+{
+    switch (rnd(s, 4)) {
+    case 0: return rnd(s, BPF_HEADER_SIZE + BPF_N_SECTIONS * BPF_SECTION_ENTRY_SIZE);
+    case 1: {
+        uint32_t kind = 1 + rnd(s, BPF_N_SECTIONS);
+        uint64_t off = bpft_section_off(orig, kind), sz = bpft_section_size(orig, kind);
+        return (size_t)(off + rnd(s, (uint32_t)(sz ? sz : 1))) & ~(size_t)3;
+    }
+    default: return rnd(s, (uint32_t)size) & ~(size_t)3;
+    }
+}
+
+static size_t mutate(uint8_t *b, size_t size, size_t cap, const uint8_t *orig,
+                     const uint8_t *other, size_t other_size, uint32_t *s)
+{
+    static const uint32_t vals[] = {0, 1, 2, 3, 4, 7, 8, 9, 63, 64, 65, 255, 256, 4096, 32768,
+                                    65535, 65536, 0x7FFFFFFF, 0x80000000u, 0xFFFFFFFEu, 0xFFFFFFFFu};
+    uint32_t n = 1 + rnd(s, 4);
+    for (uint32_t k = 0; k < n && size; k++) {
+        switch (rnd(s, 7)) {
+        case 0: b[rnd(s, (uint32_t)size)] ^= (uint8_t)(1u << rnd(s, 8)); break;
+        case 1: b[rnd(s, (uint32_t)size)] = (uint8_t)bpft_rng(s); break;
+        case 2: { /* u32 field overwrite */
+            size_t o = interesting_offset(orig, size, s);
+            if (o + 4 <= size) bpf_wr32(b + o, vals[rnd(s, sizeof vals / sizeof vals[0])]);
+            break;
+        }
+        case 3: { /* u64 field overwrite (offsets, sizes) */
+            size_t o = interesting_offset(orig, size, s) & ~(size_t)7;
+            uint64_t v = rnd(s, 2) ? (uint64_t)vals[rnd(s, sizeof vals / sizeof vals[0])]
+                                   : UINT64_MAX - rnd(s, 128);
+            if (o + 8 <= size) bpf_wr64(b + o, v);
+            break;
+        }
+        case 4: size = rnd(s, (uint32_t)size); break; /* truncation */
+        case 5: { /* splice a chunk of another model over this one */
+            size_t len = 1 + rnd(s, 256), from = rnd(s, (uint32_t)other_size), to = rnd(s, (uint32_t)size);
+            if (from + len > other_size) len = other_size - from;
+            if (to + len > size) len = size - to;
+            memcpy(b + to, other + from, len);
+            break;
+        }
+        default: { /* insert or delete a chunk, shifting the rest */
+            size_t at = rnd(s, (uint32_t)size), len = 1 + rnd(s, 64);
+            if (rnd(s, 2) && size + len <= cap) {
+                memmove(b + at + len, b + at, size - at);
+                for (size_t i = 0; i < len; i++) b[at + i] = (uint8_t)bpft_rng(s);
+                size += len;
+            } else if (at + len <= size) {
+                memmove(b + at, b + at + len, size - at - len);
+                size -= len;
+            }
+            break;
+        }
+        }
+    }
+    return size;
+}
+
+int main(int argc, char **argv)
+{
+    long iters = argc > 1 ? strtol(argv[1], NULL, 0) : 200000;
+    double seconds = argc > 2 ? strtod(argv[2], NULL) : 3.0;
+    const char *env = getenv("BP_TEST_SEED");
+    uint32_t seed = env ? (uint32_t)strtoul(env, NULL, 0) : (uint32_t)time(NULL);
+    const char *only = getenv("BPF_FUZZ_ONLY");
+    long first = only ? strtol(only, NULL, 0) : 0, last = only ? first + 1 : iters;
+    printf("fuzz_bpf: seed %u (replay: BP_TEST_SEED=%u), up to %ld iterations / %.1f s\n", seed,
+           seed, iters, seconds);
+
+    uint8_t *seeds[N_SEEDS];
+    size_t seed_size[N_SEEDS];
+    bpft_model *t = malloc(sizeof *t);
+    for (int i = 0; i < N_SEEDS; i++) {
+        bpft_build(t, seed + (uint32_t)i * 7919u);
+        seeds[i] = bpft_write(t, &seed_size[i]);
+        LLVMFuzzerTestOneInput(seeds[i], seed_size[i]); /* the seeds themselves load */
+    }
+    free(t);
+
+    size_t cap = seed_size[0] + 4096;
+    for (int i = 1; i < N_SEEDS; i++)
+        if (seed_size[i] + 4096 > cap) cap = seed_size[i] + 4096;
+    uint8_t *buf = malloc(cap);
+    long done = 0, refixed = 0, verdicts[16] = {0};
+    clock_t t0 = clock();
+    for (long it = first; it < last; it++) {
+        uint32_t s = seed ^ (uint32_t)(it * 0x9E3779B1u) ^ 0x5bd1e995u;
+        bpft_rng(&s);
+        int which = (int)rnd(&s, N_SEEDS);
+        memcpy(buf, seeds[which], seed_size[which]);
+        size_t size = mutate(buf, seed_size[which], cap, seeds[which], seeds[(which + 1) % N_SEEDS],
+                             seed_size[(which + 1) % N_SEEDS], &s);
+        if (rnd(&s, 2)) {
+            bpft_refix(buf, size);
+            refixed++;
+        }
+        if (only && getenv("BPF_FUZZ_SAVE")) {
+            FILE *f = fopen(getenv("BPF_FUZZ_SAVE"), "wb");
+            if (f) {
+                fwrite(buf, 1, size, f);
+                fclose(f);
+            }
+        }
+        LLVMFuzzerTestOneInput(buf, size);
+        bpf_model *m = NULL;
+        bpf_status st = bpf_load_memory(buf, size, 0, &m); /* tally how deep inputs get */
+        bpf_model_free(m);
+        if (st <= 0 && st > -16) verdicts[-st]++;
+        done++;
+        if ((done & 255) == 0 && (double)(clock() - t0) / CLOCKS_PER_SEC > seconds) break;
+    }
+    printf("fuzz_bpf: %ld iterations (%ld with re-fixed checksums) in %.2f s, no failure\n", done,
+           refixed, (double)(clock() - t0) / CLOCKS_PER_SEC);
+    printf("fuzz_bpf: verdicts:");
+    for (int i = 0; i < 16; i++)
+        if (verdicts[i]) printf(" %d:%ld", -i, verdicts[i]);
+    printf("  (0 ok, -4 truncated, -7 checksum, -8 section, -9 planes, -10 graph)\n");
+    free(buf);
+    for (int i = 0; i < N_SEEDS; i++) free(seeds[i]);
+    return 0;
+}
