@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# sweep.sh: the bitplane vs onednn-int8 crossover. Generates convnext-t at
+# lambda 1 over weight sparsities 0.5 -> 0.98, times both backends with
+# bpbench, and reports digits per weight and the speedup per point, then the
+# digits-per-weight where bitplane stops beating onednn-int8 (linear
+# interpolation between the two points that bracket speedup 1).
+# Usage: bench/bpbench/sweep.sh [BUILD_DIR] [extra bpbench options...]
+#   env: SPARSITIES (default "0.5 0.6 0.7 0.8 0.85 0.9 0.95 0.98"), ARCH
+#        (default convnext-t), LAMBDA (default 1), OUT (default out/sweep)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+[ $# -gt 0 ] && shift
+arch=${ARCH:-convnext-t}
+lambda=${LAMBDA:-1}
+out=${OUT:-out/sweep}
+sparsities=${SPARSITIES:-"0.5 0.6 0.7 0.8 0.85 0.9 0.95 0.98"}
+mkdir -p "$out"
+for s in $sparsities; do
+    m="$out/$arch-l$lambda-s$s.bp"
+    [ -f "$m" ] || "$build/tools/bptool/bptool" gen "$arch" --prune bit --lambda "$lambda" \
+        --sparsity "$s" -q -o "$m"
+    "$build/bench/bpbench/bpbench" --model "$m" --backend bitplane,onednn-int8 --no-counts \
+        --json "$out/$arch-l$lambda-s$s.json" "$@" >/dev/null
+done
+/usr/bin/python3 - "$out" "$arch" "$lambda" $sparsities <<'PY'
+import json, sys
+out, arch, lam, sps = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+rows = []
+for s in sps:
+    j = json.load(open(f"{out}/{arch}-l{lam}-s{s}.json"))
+    b = {r["name"]: r for r in j["backends"]}
+    bp, i8 = b["bitplane"]["median_ms"], b["onednn-int8"]["median_ms"]
+    rows.append((float(s), j["model"]["digits_per_weight"], bp, i8, i8 / bp))
+m = j["machine"]
+print(f"{arch}, lambda {lam}; {m['cpu']}, {m['threads']} threads, kernel ISA {m['kernel_isa']}, "
+      f"oneDNN {m['onednn_version']} ({m['onednn_isa']})")
+print(f"{'sparsity':>8} {'digits/w':>9} {'bitplane ms':>12} {'int8 ms':>9} {'speedup':>8}")
+for r in rows:
+    print(f"{r[0]:8.3f} {r[1]:9.4f} {r[2]:12.3f} {r[3]:9.3f} {r[4]:7.2f}x")
+rows.sort(key=lambda r: r[1])  # by digits per weight, ascending
+cross = None
+for a, b in zip(rows, rows[1:]):
+    if a[4] >= 1 > b[4]:
+        t = (a[4] - 1) / (a[4] - b[4])
+        cross = a[1] + t * (b[1] - a[1])
+if cross is not None:
+    print(f"crossover: bitplane stops beating onednn-int8 at ~{cross:.3f} digits per weight")
+elif all(r[4] >= 1 for r in rows):
+    print(f"no crossover in range: bitplane faster at every point (up to {rows[-1][1]:.3f} digits/weight)")
+else:
+    print("no clean crossover (speedup not monotone in digits/weight, or below 1 everywhere)")
+PY
