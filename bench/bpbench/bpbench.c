@@ -55,7 +55,7 @@ static const char *const bp_bench_backends[BP_BENCH_NBACK] = {
     "reference", "bitplane", "csr", "onednn-int8", "onednn-f32"};
 
 typedef struct bp_bench_prof {
-    char *name, *kernel;
+    char *name, *kernel, *op;
     double ms; /* per run */
 } bp_bench_prof;
 
@@ -320,6 +320,7 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
             for (uint32_t i = 0; r->prof && i < n; i++) {
                 r->prof[i].name = strdup(lp[i].name ? lp[i].name : "");
                 r->prof[i].kernel = strdup(lp[i].kernel ? lp[i].kernel : "");
+                r->prof[i].op = strdup(lp[i].op ? lp[i].op : "");
                 r->prof[i].ms = lp[i].runs ? lp[i].ms / (double)lp[i].runs : 0;
                 r->n_prof = i + 1;
             }
@@ -755,19 +756,39 @@ int main(int argc, char **argv)
             else
                 fprintf(o, " %7s\n", "-");
         }
-        /* non-layer nodes summed */
-        fprintf(o, "%-30s %-14s %7s", "(other ops)", "", "");
+        /* non-layer nodes, summed per op type */
+        const bp_bench_result *pr = NULL;
+        for (int b = 0; b < BP_BENCH_NBACK && !pr; b++)
+            if (res[b].status == 1 && res[b].n_prof)
+                pr = &res[b];
+        for (uint32_t i = 0; pr && i < pr->n_prof; i++) {
+            const char *op = pr->prof[i].op;
+            int seen = !strcmp(op, "conv2d") || !strcmp(op, "linear");
+            for (uint32_t k = 0; k < i && !seen; k++)
+                seen = !strcmp(pr->prof[k].op, op);
+            if (seen)
+                continue;
+            char lbl[64];
+            snprintf(lbl, sizeof lbl, "(all %s)", op);
+            fprintf(o, "%-30.30s %-14s %7s", lbl, "", "");
+            for (int b = 0; b < BP_BENCH_NBACK; b++) {
+                if (res[b].status != 1 || !res[b].n_prof)
+                    continue;
+                double sum = 0;
+                for (uint32_t k = 0; k < res[b].n_prof; k++)
+                    if (!strcmp(res[b].prof[k].op, op))
+                        sum += res[b].prof[k].ms;
+                fprintf(o, " %11.4f", sum);
+            }
+            fputc('\n', o);
+        }
+        fprintf(o, "%-30.30s %-14s %7s", "(sum of all nodes)", "", "");
         for (int b = 0; b < BP_BENCH_NBACK; b++) {
             if (res[b].status != 1 || !res[b].n_prof)
                 continue;
             double sum = 0;
-            for (uint32_t i = 0; i < res[b].n_prof; i++) {
-                int is_layer = 0;
-                for (uint32_t li = 0; li < mi->n_layers && !is_layer; li++)
-                    is_layer = !strcmp(mi->layers[li].name, res[b].prof[i].name);
-                if (!is_layer)
-                    sum += res[b].prof[i].ms;
-            }
+            for (uint32_t k = 0; k < res[b].n_prof; k++)
+                sum += res[b].prof[k].ms;
             fprintf(o, " %11.4f", sum);
         }
         fputc('\n', o);
@@ -978,6 +999,7 @@ out:
         for (uint32_t i = 0; i < res[b].n_prof; i++) {
             free(res[b].prof[i].name);
             free(res[b].prof[i].kernel);
+            free(res[b].prof[i].op);
         }
         free(res[b].prof);
     }
