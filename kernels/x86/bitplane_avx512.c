@@ -183,10 +183,16 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
     for (; p0 + 64 * BPK_NV <= np; p0 += 64 * BPK_NV)
         bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, s8, idx4, gonly);
     const size_t rem = np - p0;
-    if (rem > 64)
-        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, 1, (uint32_t)(rem - 64), s8, idx4, gonly);
-    else if (rem > 0)
-        bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, 1, (uint32_t)rem, s8, idx4, gonly);
+    const uint32_t lw = (uint32_t)(rem - (rem - 1) / 64 * 64); /* pixels in the last vector */
+    switch ((rem + 63) / 64) {
+    case 0: break;
+    case 1: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, 1, lw, s8, idx4, gonly); break;
+#if BPK_NV > 2
+    case 3: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 3, 1, lw, s8, idx4, gonly); break;
+    case 4: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 4, 1, lw, s8, idx4, gonly); break;
+#endif
+    default: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, 1, lw, s8, idx4, gonly); break;
+    }
 }
 
 void bp_bitplane_u8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,

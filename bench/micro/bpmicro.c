@@ -1,0 +1,503 @@
+/* bpmicro: kernel microbenchmarks on real layer shapes (bench/shapes) with
+ * synthetic Bit-Pruning weights; bitplane vs csr on the same weights, each
+ * bitplane case also as % of the ceiling probe measured in this process. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gbench_shim.h"
+#include "kernel_list.h"
+
+#ifndef BPM_SHAPES_DIR
+#define BPM_SHAPES_DIR "bench/shapes"
+#endif
+
+/* ------------------------------------------------------------ shapes */
+
+typedef struct bpm_layer {
+    char net[32];
+    char name[32];
+    uint32_t K, Co, P, groups; /* K per group; Co total */
+} bpm_layer;
+
+static bpm_layer *bpm_layers;
+static size_t bpm_nlayers;
+
+static int bpm_load_shapes(const char *dir, const char *net)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.txt", dir, net);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bpmicro: cannot open %s (set --shapes=DIR)\n", path);
+        return -1;
+    }
+    char line[256];
+    int ln = 0;
+    while (fgets(line, sizeof(line), f)) {
+        ln++;
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '#' || *s == '\n' || *s == 0)
+            continue;
+        bpm_layer L;
+        memset(&L, 0, sizeof(L));
+        snprintf(L.net, sizeof(L.net), "%s", net);
+        if (sscanf(s, "%31s %u %u %u %u", L.name, &L.K, &L.Co, &L.P, &L.groups) != 5 || L.K == 0 ||
+            L.K > BP_K_MAX || L.Co == 0 || L.P == 0 || L.groups == 0 || L.Co % L.groups) {
+            fprintf(stderr, "bpmicro: %s:%d: expected 'name K C_o P groups' (K <= %u, groups | C_o)\n",
+                    path, ln, BP_K_MAX);
+            fclose(f);
+            return -1;
+        }
+        bpm_layer *nl = realloc(bpm_layers, (bpm_nlayers + 1) * sizeof(*nl));
+        if (!nl) {
+            fclose(f);
+            return -1;
+        }
+        bpm_layers = nl;
+        bpm_layers[bpm_nlayers++] = L;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* --------------------------------------------------- synthetic weights */
+
+static uint64_t bpm_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static double bpm_uniform(uint64_t *s)
+{
+    *s = bpm_mix(*s);
+    return ((double)(*s >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static double bpm_normal(uint64_t *s)
+{
+    const double u = bpm_uniform(s), v = bpm_uniform(s);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* The paper's proximal map (eq. 8) at lambda = 1 on |q| in [0, 128],
+ * tabulated on a 1/64 grid: argmin over integers w in [0, 128] of
+ * |sqrt(w) - sqrt(|q|)| + lambda * popcount(w) (ties to the smaller w). */
+#define BPM_PROX_RES 64
+static int16_t bpm_prox[128 * BPM_PROX_RES + 1];
+
+static void bpm_prox_init(double lambda)
+{
+    for (int i = 0; i <= 128 * BPM_PROX_RES; i++) {
+        const double sq = sqrt((double)i / BPM_PROX_RES);
+        double best = 1e30;
+        int bw = 0;
+        for (int w = 0; w <= 128; w++) {
+            const double c = fabs(sqrt((double)w) - sq) + lambda * __builtin_popcount((unsigned)w);
+            if (c < best) {
+                best = c;
+                bw = w;
+            }
+        }
+        bpm_prox[i] = (int16_t)bw;
+    }
+}
+
+static int bpm_cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Kaiming-normal weights (std sqrt(2/K)), magnitude-pruned to sp percent
+ * over the layer, quantized per row at absmax/128 and mapped by the
+ * proximal map: the statistics of a Bit-Pruning layer at lambda = 1. */
+static void bpm_make_weights(const bpm_layer *L, int sp, int16_t *w)
+{
+    const size_t n = (size_t)L->Co * L->K;
+    uint64_t seed = 1469598103934665603ull;
+    for (const char *c = L->net; *c; c++)
+        seed = (seed ^ (uint8_t)*c) * 1099511628211ull;
+    for (const char *c = L->name; *c; c++)
+        seed = (seed ^ (uint8_t)*c) * 1099511628211ull;
+    seed ^= (uint64_t)sp * 0x100000001b3ull;
+    float *f = malloc(n * sizeof(float));
+    float *a = malloc(n * sizeof(float));
+    if (!f || !a) {
+        fprintf(stderr, "bpmicro: out of memory\n");
+        exit(1);
+    }
+    const double sd = sqrt(2.0 / L->K);
+    for (size_t i = 0; i < n; i++) {
+        f[i] = (float)(sd * bpm_normal(&seed));
+        a[i] = fabsf(f[i]);
+    }
+    float thr = -1.0f;
+    if (sp > 0) {
+        qsort(a, n, sizeof(float), bpm_cmp_float);
+        const size_t cut = (size_t)((double)n * sp / 100.0);
+        thr = cut > 0 ? a[cut - 1] : -1.0f;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(f[i]) <= thr)
+            f[i] = 0.0f;
+    for (uint32_t j = 0; j < L->Co; j++) {
+        float amax = 0.0f;
+        for (uint32_t k = 0; k < L->K; k++)
+            amax = fmaxf(amax, fabsf(f[(size_t)j * L->K + k]));
+        for (uint32_t k = 0; k < L->K; k++) {
+            const float v = f[(size_t)j * L->K + k];
+            int16_t q = 0;
+            if (amax > 0.0f && v != 0.0f) {
+                const double m = fabs(v) / amax * 128.0;
+                long g = lround(m * BPM_PROX_RES);
+                if (g > 128 * BPM_PROX_RES)
+                    g = 128 * BPM_PROX_RES;
+                q = bpm_prox[g];
+                if (v < 0)
+                    q = (int16_t)-q;
+            }
+            w[(size_t)j * L->K + k] = q;
+        }
+    }
+    free(f);
+    free(a);
+}
+
+/* ------------------------------------------------------------- cases */
+
+static const int bpm_sparsities[] = {0, 50, 70, 90, 95};
+#define BPM_NSP (sizeof(bpm_sparsities) / sizeof(bpm_sparsities[0]))
+
+typedef struct bpm_case {
+    const bpm_layer *L;
+    int sp;
+    bp_encoding enc;
+    int built;
+    bp_planes_buf planes;
+    bp_csr_buf csr;
+    void *paux, *caux;
+    uint8_t *x;  /* groups x K x P */
+    int32_t *y;  /* Co x P */
+    uint64_t ndigits, nnz; /* kept after the buffers are freed */
+} bpm_case;
+
+static void *bpm_aligned(size_t n)
+{
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64 + 64);
+    if (!p) {
+        fprintf(stderr, "bpmicro: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static void bpm_case_free(bpm_case *c)
+{
+    if (!c->built)
+        return;
+    bp_planes_buf_free(&c->planes);
+    bp_csr_buf_free(&c->csr);
+    free(c->paux);
+    free(c->caux);
+    free(c->x);
+    free(c->y);
+    c->built = 0;
+}
+
+/* Benchmarks of one case run back to back: keep only one case's buffers. */
+static bpm_case *bpm_current;
+
+static void bpm_case_build(bpm_case *c)
+{
+    if (c->built)
+        return;
+    if (bpm_current)
+        bpm_case_free(bpm_current);
+    bpm_current = c;
+    const bpm_layer *L = c->L;
+    int16_t *w = malloc((size_t)L->Co * L->K * sizeof(int16_t));
+    if (!w) {
+        fprintf(stderr, "bpmicro: out of memory\n");
+        exit(1);
+    }
+    bpm_make_weights(L, c->sp, w);
+    const uint32_t M = bp_digits_positions(128, c->enc);
+    if (bp_planes_from_dense(w, L->Co, L->K, c->enc, M, &c->planes) ||
+        bp_csr_from_dense(w, L->Co, L->K, &c->csr)) {
+        fprintf(stderr, "bpmicro: cannot build planes/csr for %s/%s\n", L->net, L->name);
+        exit(1);
+    }
+    free(w);
+    c->ndigits = c->planes.ndigits;
+    c->nnz = c->csr.nnz;
+    c->paux = bpm_aligned(bp_planes_aux_size(&c->planes.p));
+    bp_planes_aux_build(&c->planes.p, c->paux);
+    c->caux = bpm_aligned(bp_csr_aux_size(&c->csr.c));
+    bp_csr_aux_build(&c->csr.c, c->caux);
+    const size_t nx = (size_t)L->groups * L->K * L->P;
+    c->x = bpm_aligned(nx);
+    uint64_t s = 12345;
+    for (size_t i = 0; i < nx; i++) {
+        s = bpm_mix(s);
+        c->x[i] = (uint8_t)s;
+    }
+    c->y = bpm_aligned((size_t)L->Co * L->P * sizeof(int32_t));
+    c->built = 1;
+}
+
+/* ----------------------------------------------------- kernels, probes */
+
+enum { BPM_BITPLANE, BPM_GATHER, BPM_CSR };
+
+typedef struct bpm_kernel {
+    const char *at;
+    const char *name;
+    int kind;
+    bp_isa isa;
+    bp_bitplane_u8_fn bp;
+    bp_csr_u8_fn csr;
+    const char *full; /* gather: the full kernel's name */
+} bpm_kernel;
+
+static const bpm_kernel bpm_kernels[] = {
+#define BPM_BP(at, fn, isa) {#at, #fn, BPM_BITPLANE, isa, (bp_bitplane_u8_fn)fn, NULL, NULL},
+#define BPM_CSR(at, fn, isa) {#at, #fn, BPM_CSR, isa, NULL, (bp_csr_u8_fn)fn, NULL},
+    BP_BITPLANE_KERNELS(BPM_BP)
+    BP_CSR_KERNELS(BPM_CSR)
+#ifdef BP_BITPLANE_GATHER_X86
+#define BPM_GA(at, fn, isa, full) {#at, #fn, BPM_GATHER, isa, (bp_bitplane_u8_fn)fn, NULL, #full},
+    BP_BITPLANE_GATHER_X86(BPM_GA)
+#endif
+};
+#define BPM_NKERNELS (sizeof(bpm_kernels) / sizeof(bpm_kernels[0]))
+
+static double bpm_probe[BP_ISA_COUNT]; /* pixel lane-adds/s per ISA */
+
+typedef struct bpm_job {
+    bpm_case *c;
+    const bpm_kernel *k;
+    int is_s8;
+} bpm_job;
+
+static void bpm_run_layer(const bpm_job *j)
+{
+    const bpm_case *c = j->c;
+    const bpm_layer *L = c->L;
+    const uint32_t rpg = L->Co / L->groups;
+    for (uint32_t g = 0; g < L->groups; g++) {
+        const uint8_t *x = c->x + (size_t)g * L->K * L->P;
+        int32_t *y = c->y + (size_t)g * rpg * L->P;
+        if (j->k->kind == BPM_CSR)
+            j->k->csr(&c->csr.c, g * rpg, rpg, x, L->P, L->P, y, L->P);
+        else
+            j->k->bp(&c->planes.p, g * rpg, rpg, x, L->P, L->P, y, L->P);
+    }
+}
+
+static void bpm_bench_fn(bpm_state *st, void *ctx)
+{
+    bpm_job *j = ctx;
+    bpm_case *c = j->c;
+    bpm_case_build(c);
+    const bpm_layer *L = c->L;
+    while (bpm_keep_running(st))
+        bpm_run_layer(j);
+    const double dense = (double)L->Co * L->K * L->P;
+    const double useful = (double)(j->k->kind == BPM_CSR ? c->nnz : c->ndigits) * L->P;
+    const double it = (double)bpm_iterations(st);
+    bpm_counter(st, "dig/w", (double)c->ndigits / ((double)L->Co * L->K), BPM_COUNTER_PLAIN);
+    bpm_counter(st, "nnz/w", (double)c->nnz / ((double)L->Co * L->K), BPM_COUNTER_PLAIN);
+    bpm_counter(st, "useful/s", useful * it, BPM_COUNTER_RATE);
+    bpm_counter(st, "denseMAC/s", dense * it, BPM_COUNTER_RATE);
+    if (j->k->kind != BPM_CSR && bpm_probe[j->k->isa] > 0.0)
+        bpm_counter(st, "%ceil", 100.0 * useful * it / bpm_probe[j->k->isa], BPM_COUNTER_RATE);
+}
+
+/* ------------------------------------------------------------ summary */
+
+typedef struct bpm_row {
+    const bpm_case *c;
+    double t[BPM_NKERNELS]; /* ns per layer (median if repeated), 0 = not run */
+    double pct[BPM_NKERNELS];
+    int agg[BPM_NKERNELS];
+} bpm_row;
+
+static bpm_row *bpm_rows;
+static size_t bpm_nrows;
+
+typedef struct bpm_reg {
+    char name[160];
+    size_t row, kernel;
+} bpm_reg;
+static bpm_reg *bpm_regs;
+static size_t bpm_nregs;
+
+static void bpm_on_result(const bpm_result *r, void *ctx)
+{
+    (void)ctx;
+    if (r->error)
+        return;
+    const int is_median = strcmp(r->aggregate_name, "median") == 0;
+    if (r->aggregate_name[0] && !is_median)
+        return;
+    for (size_t i = 0; i < bpm_nregs; i++) {
+        if (strcmp(bpm_regs[i].name, r->name) != 0)
+            continue;
+        bpm_row *row = &bpm_rows[bpm_regs[i].row];
+        const size_t k = bpm_regs[i].kernel;
+        if (row->agg[k] && !is_median)
+            return; /* a median already stands */
+        row->t[k] = r->cpu_ns;
+        row->pct[k] = bpm_result_counter(r, "%ceil");
+        row->agg[k] = is_median;
+        return;
+    }
+}
+
+static int bpm_find_kernel(const char *name)
+{
+    for (size_t k = 0; k < BPM_NKERNELS; k++)
+        if (strcmp(bpm_kernels[k].name, name) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* The fastest csr kernel of the row at or below isa level cap. */
+static int bpm_best_csr(const bpm_row *row, bp_isa cap)
+{
+    int best = -1;
+    for (size_t k = 0; k < BPM_NKERNELS; k++)
+        if (bpm_kernels[k].kind == BPM_CSR && bpm_kernels[k].isa <= cap && row->t[k] > 0 &&
+            (best < 0 || row->t[k] < row->t[best]))
+            best = (int)k;
+    return best;
+}
+
+static void bpm_print_summary(void)
+{
+    const int bp512 = bpm_find_kernel("bp_bitplane_u8_128x1_avx512");
+    const int ga512 = bpm_find_kernel("bpk_bitplane_u8_gather_128x1_avx512");
+    const int bp2 = bpm_find_kernel("bp_bitplane_u8_128x1_avx2");
+    const int csr512 = bpm_find_kernel("bp_csr_u8_128x1_avx512");
+    const int vnni = bpm_find_kernel("bp_csr_u8_128x1_avx512vnni");
+    if (bp512 < 0)
+        return;
+    int any = 0;
+    for (size_t i = 0; i < bpm_nrows; i++)
+        any |= bpm_rows[i].t[bp512] > 0;
+    if (!any)
+        return;
+    printf("\nSummary (u8 activations, AVX-512 unless noted; times per layer, "
+           "medians when repeated):\n");
+    printf("| net | layer | K | C_o | P | sp%% | enc | dig/w | bitplane us | %%ceil | "
+           "gather %%ceil | csr avx512 us | csr vnni us | bp/csr512 | bp/vnni | avx2/avx512 |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < bpm_nrows; i++) {
+        const bpm_row *r = &bpm_rows[i];
+        if (r->t[bp512] <= 0)
+            continue;
+        const bpm_layer *L = r->c->L;
+        const double tb = r->t[bp512];
+        const double tg = ga512 >= 0 ? r->pct[ga512] : NAN;
+        const double tc = csr512 >= 0 ? r->t[csr512] : 0, tv = vnni >= 0 ? r->t[vnni] : 0;
+        const double t2 = bp2 >= 0 ? r->t[bp2] : 0;
+        printf("| %s | %s | %u | %u | %u | %d | %s | %.3f | %.1f | %.0f | %.0f | %.1f | %.1f | "
+               "%.2fx | %.2fx | %.2f |\n",
+               L->net, L->name, L->K, L->Co, L->P, r->c->sp, r->c->enc == BP_ENC_CSD ? "csd" : "bin",
+               (double)r->c->ndigits / ((double)L->Co * L->K), tb * 1e-3,
+               r->pct[bp512], tg, tc * 1e-3, tv * 1e-3, tc > 0 ? tc / tb : NAN,
+               tv > 0 ? tv / tb : NAN, t2 > 0 ? t2 / tb : NAN);
+    }
+    (void)bpm_best_csr;
+}
+
+/* ------------------------------------------------------------- main */
+
+/* Default: every bitplane/csr x86 kernel on all of resnet18-cifar at every
+ * sparsity, and every net at 90%, CSD digits; no scalar, no P=1 heads. */
+#define BPM_DEFAULT_FILTER \
+    "_(avx2|avx512|avx512vnni)/(resnet18-cifar/(?!fc)[^/]*/sp[0-9]+|[^/]*/(?!fc|head)[^/]*/sp90)/csd$"
+
+int main(int argc, char **argv)
+{
+    const char *shapes = getenv("BP_SHAPES_DIR") ? getenv("BP_SHAPES_DIR") : BPM_SHAPES_DIR;
+    double probe_s = 0.5;
+    /* Own flags first; Google Benchmark sees the rest. */
+    int o = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--shapes=", 9) == 0)
+            shapes = argv[i] + 9;
+        else if (strncmp(argv[i], "--probe_seconds=", 16) == 0)
+            probe_s = atof(argv[i] + 16);
+        else
+            argv[o++] = argv[i];
+    }
+    argc = o;
+    argv[argc] = NULL;
+
+    static const char *nets[] = {"resnet18-cifar", "resnet18", "convnext-t"};
+    for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
+        if (bpm_load_shapes(shapes, nets[i]))
+            return 1;
+    bpm_prox_init(1.0);
+
+    const unsigned mask = bp_cpu_isa_mask();
+    printf("bpmicro: ceiling probe (%.2f s per ISA, pixel int16 lane-adds/s):", probe_s);
+    for (int isa = 0; isa < BP_ISA_COUNT; isa++) {
+        if (!(mask & BP_ISA_BIT(isa)))
+            continue;
+        if (isa == BP_ISA_AVX512VNNI && bpm_probe[BP_ISA_AVX512] > 0) {
+            bpm_probe[isa] = bpm_probe[BP_ISA_AVX512]; /* same loop */
+            continue;
+        }
+        bpm_probe[isa] = bp_ceiling_probe((bp_isa)isa, probe_s);
+        printf(" %s %.1fG", bp_isa_name((bp_isa)isa), bpm_probe[isa] * 1e-9);
+    }
+    printf("\n");
+
+    const size_t ncases = bpm_nlayers * BPM_NSP * 2;
+    bpm_case *cases = calloc(ncases, sizeof(*cases));
+    bpm_rows = calloc(ncases, sizeof(*bpm_rows));
+    bpm_job *jobs = calloc(ncases * BPM_NKERNELS, sizeof(*jobs));
+    bpm_regs = calloc(ncases * BPM_NKERNELS, sizeof(*bpm_regs));
+    if (!cases || !bpm_rows || !jobs || !bpm_regs)
+        return 1;
+    size_t nc = 0;
+    for (size_t l = 0; l < bpm_nlayers; l++)
+        for (size_t s = 0; s < BPM_NSP; s++)
+            for (int e = 0; e < 2; e++) {
+                bpm_case *c = &cases[nc];
+                c->L = &bpm_layers[l];
+                c->sp = bpm_sparsities[s];
+                c->enc = e ? BP_ENC_BINARY : BP_ENC_CSD;
+                bpm_rows[nc].c = c;
+                for (size_t k = 0; k < BPM_NKERNELS; k++) {
+                    const bpm_kernel *kk = &bpm_kernels[k];
+                    if (!(mask & BP_ISA_BIT(kk->isa)) || strcmp(kk->at, "u8") != 0)
+                        continue;
+                    bpm_job *j = &jobs[bpm_nregs];
+                    j->c = c;
+                    j->k = kk;
+                    bpm_reg *rg = &bpm_regs[bpm_nregs++];
+                    snprintf(rg->name, sizeof(rg->name), "%s/%s/%s/sp%d/%s", kk->name, c->L->net,
+                             c->L->name, c->sp, e ? "bin" : "csd");
+                    rg->row = nc;
+                    rg->kernel = k;
+                    bpm_bench_unit_us(bpm_bench_min_time(bpm_register(rg->name, bpm_bench_fn, j), 0.05));
+                }
+                nc++;
+            }
+    bpm_nrows = nc;
+
+    const int rc = bpm_run(&argc, argv, BPM_DEFAULT_FILTER, bpm_on_result, NULL);
+    if (rc == 0)
+        bpm_print_summary();
+    return rc;
+}
