@@ -87,6 +87,7 @@ typedef struct bp_bench_cfg {
 } bp_bench_cfg;
 
 static int bp_bench_progress; /* stderr is a terminal */
+static double bp_bench_ref_absmax; /* max |reference output|, for scale */
 static FILE *bp_bench_out;    /* human tables */
 
 static double bp_bench_now_ms(void)
@@ -250,7 +251,12 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
         rc = -1;
         goto done;
     }
-    if (!is_ref) {
+    if (is_ref) {
+        for (uint32_t o = 0; o < io->n_out; o++)
+            for (size_t i = 0; i < io->out_n[o]; i++)
+                if (fabs((double)io->ref_out[o][i]) > bp_bench_ref_absmax)
+                    bp_bench_ref_absmax = fabs((double)io->ref_out[o][i]);
+    } else {
         r->agree_checked = 1;
         r->bit_exact = 1;
         r->max_abs_diff = 0;
@@ -619,7 +625,8 @@ int main(int argc, char **argv)
         if (ref_csr && ref_csr->med > 0)
             snprintf(v2, sizeof v2, "%.2fx", ref_csr->med / r->med);
         if (b == 0)
-            snprintf(agree, sizeof agree, "(is the reference)");
+            snprintf(agree, sizeof agree, "(the reference; max |output| %.4g)",
+                     bp_bench_ref_absmax);
         else if (r->bit_exact)
             snprintf(agree, sizeof agree, "bit-exact");
         else
@@ -856,6 +863,7 @@ int main(int argc, char **argv)
         bp_json_num(&j, "digits_per_weight_csd",
                     mi->weights ? (double)mi->digits_csd / mi->weights : 0);
         bp_json_int(&j, "macs_per_image", mi->macs);
+        bp_json_num(&j, "reference_output_absmax", bp_bench_ref_absmax);
         bp_json_end(&j, '}');
         bp_json_arr(&j, "backends");
         for (int b = 0; b < BP_BENCH_NBACK; b++) {
