@@ -346,7 +346,15 @@ static void test_int8_sweep_exact(void **unused)
                 check_impl(impl, &c, 1);
                 assert_int_equal(exact, cpu_has_vnni());
                 size_t bad = first_bit_mismatch(want, got, b.ny);
-                if (bad != b.ny) {
+                if (!cpu_has_vnni()) {
+                    /* oneDNN's u8*s8 pairs saturate at 16 bits: inexact, as flagged */
+                    assert_non_null(strstr(why, "VNNI"));
+                    size_t differ = 0;
+                    for (size_t k = 0; k < b.ny; k++) differ += want[k] != got[k];
+                    if (v == 0 && threads == 1)
+                        print_message("  no VNNI: %zu/%zu outputs differ from reference\n", differ,
+                                      b.ny);
+                } else if (bad != b.ny) {
                     print_message("layer '%s' variant %d threads %d (%s): y[%zu] = %a, reference %a\n",
                                   c.tag, v, threads, impl, bad, got[bad], want[bad]);
                     fail();
@@ -382,7 +390,7 @@ static void test_int8_wide_weights_inexact(void **unused)
             assert_int_equal(exact, 0);
             assert_non_null(strstr(why, "s8"));
             size_t bad = first_bit_mismatch(clamped, got, b.ny);
-            if (bad != b.ny) {
+            if (bad != b.ny && cpu_has_vnni()) {
                 print_message("'%s' wmax %d: y[%zu] = %a, clamped oracle %a\n", c.tag, c.wmax, bad,
                               got[bad], clamped[bad]);
                 fail();
@@ -448,7 +456,8 @@ static void test_f32_sweep_tolerance(void **unused)
                   "max |y - f64 oracle| / sum|w x| = %.3g\n", worst_rel_ref, worst_rel_f);
 }
 
-/* Residual may alias the output (in-place add) on both layout paths. */
+/* Residual may alias the output (in-place add) on both layout paths: equal
+ * to a run with separate buffers (and to the oracle with VNNI), twice. */
 static void test_residual_in_place(void **unused)
 {
     (void)unused;
@@ -458,20 +467,21 @@ static void test_residual_in_place(void **unused)
         apply_variant(&c, 3);
         built_layer b;
         build_layer(&c, &b);
-        float *want = malloc(b.ny * sizeof(float));
+        float *want = malloc(b.ny * sizeof(float)), *sep = malloc(b.ny * sizeof(float));
+        float *y = malloc(b.ny * sizeof(float));
         oracle_int(&b, 0, want);
         bp_backend_env env = {1, ~0u, NULL};
         void *st = NULL;
         assert_int_equal(bp_backend_onednn_int8.layer_create(&b.d, &env, &st), BP_OK);
-        float *y = malloc(b.ny * sizeof(float));
-        memcpy(y, b.res, b.ny * sizeof(float));
+        assert_int_equal(bp_backend_onednn_int8.layer_run(st, b.x, b.res, sep), BP_OK);
+        if (cpu_has_vnni()) assert_int_equal(first_bit_mismatch(want, sep, b.ny), b.ny);
         for (int rep = 0; rep < 2; rep++) { /* second run: state is reusable */
             memcpy(y, b.res, b.ny * sizeof(float));
             assert_int_equal(bp_backend_onednn_int8.layer_run(st, b.x, y, y), BP_OK);
-            assert_int_equal(first_bit_mismatch(want, y, b.ny), b.ny);
+            assert_int_equal(first_bit_mismatch(sep, y, b.ny), b.ny);
         }
         bp_backend_onednn_int8.layer_destroy(st);
-        free(want); free(y);
+        free(want); free(sep); free(y);
         free_layer(&b);
     }
 }
