@@ -3,7 +3,8 @@
  * field overwrites, truncations, splices), re-fixing checksums in half of
  * them so the deeper validator is reached.
  * Usage: fuzz_bpf_driver [iterations] [seconds]   (BP_TEST_SEED=n to replay;
- *        BPF_FUZZ_ONLY=i to rerun one iteration; BPF_FUZZ_SAVE=path saves it) */
+ *        BPF_FUZZ_ONLY=i to rerun one iteration; BPF_FUZZ_SAVE=path saves it;
+ *        BPF_FUZZ_SEEDS=dir writes the valid seed models, a libFuzzer corpus) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define N_SEEDS 3
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static uint32_t rnd(uint32_t *s, uint32_t n)
 {
@@ -106,6 +114,16 @@ int main(int argc, char **argv)
         bpft_build(t, seed + (uint32_t)i * 7919u);
         seeds[i] = bpft_write(t, &seed_size[i]);
         LLVMFuzzerTestOneInput(seeds[i], seed_size[i]); /* the seeds themselves load */
+        const char *dir = getenv("BPF_FUZZ_SEEDS"); /* writes a libFuzzer corpus */
+        if (dir) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/seed%d.bp", dir, i);
+            FILE *f = fopen(path, "wb");
+            if (f) {
+                fwrite(seeds[i], 1, seed_size[i], f);
+                fclose(f);
+            }
+        }
     }
     free(t);
 
@@ -114,7 +132,7 @@ int main(int argc, char **argv)
         if (seed_size[i] + 4096 > cap) cap = seed_size[i] + 4096;
     uint8_t *buf = malloc(cap);
     long done = 0, refixed = 0, verdicts[16] = {0};
-    clock_t t0 = clock();
+    double t0 = now_s(); /* wall time: the budget holds on a loaded machine */
     for (long it = first; it < last; it++) {
         uint32_t s = seed ^ (uint32_t)(it * 0x9E3779B1u) ^ 0x5bd1e995u;
         bpft_rng(&s);
@@ -139,10 +157,10 @@ int main(int argc, char **argv)
         bpf_model_free(m);
         if (st <= 0 && st > -16) verdicts[-st]++;
         done++;
-        if ((done & 255) == 0 && (double)(clock() - t0) / CLOCKS_PER_SEC > seconds) break;
+        if ((done & 255) == 0 && now_s() - t0 > seconds) break;
     }
     printf("fuzz_bpf: %ld iterations (%ld with re-fixed checksums) in %.2f s, no failure\n", done,
-           refixed, (double)(clock() - t0) / CLOCKS_PER_SEC);
+           refixed, now_s() - t0);
     printf("fuzz_bpf: verdicts:");
     for (int i = 0; i < 16; i++)
         if (verdicts[i]) printf(" %d:%ld", -i, verdicts[i]);
