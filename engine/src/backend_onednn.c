@@ -562,6 +562,12 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->nargs = na;
 
     BP_DNNL_TRY(dnnl_primitive_create(&s->prim, pd), "primitive create");
+    if (getenv("BP_ONEDNN_DEBUG"))
+        fprintf(stderr, "onednn: '%s' %s: src %s, dst %s, residual mode %d, weights %zu bytes "
+                "(plain %zu)\n", d->name, s->impl,
+                s->src_direct ? "direct" : s->src_lay.cl_ws ? "channels-last" : "blocked",
+                s->dst_direct ? "direct" : s->dst_lay.cl_ws ? "channels-last" : "blocked",
+                s->res_mode, dnnl_memory_desc_get_size(q_wei), nw * (int8 ? 1 : sizeof(float)));
 
     if (!int8) {
         s->exact = 0;
