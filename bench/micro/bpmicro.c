@@ -348,7 +348,9 @@ static void bpm_on_result(const bpm_result *r, void *ctx)
     if (r->aggregate_name[0] && !is_median)
         return;
     for (size_t i = 0; i < bpm_nregs; i++) {
-        if (strcmp(bpm_regs[i].name, r->name) != 0)
+        /* Google Benchmark appends "/min_time:..." etc. to the name. */
+        const size_t n = strlen(bpm_regs[i].name);
+        if (strncmp(bpm_regs[i].name, r->name, n) != 0 || (r->name[n] && r->name[n] != '/'))
             continue;
         bpm_row *row = &bpm_rows[bpm_regs[i].row];
         const size_t k = bpm_regs[i].kernel;
@@ -422,8 +424,9 @@ static void bpm_print_summary(void)
 
 /* Default: every bitplane/csr x86 kernel on all of resnet18-cifar at every
  * sparsity, and every net at 90%, CSD digits; no scalar, no P=1 heads. */
-#define BPM_DEFAULT_FILTER \
-    "_(avx2|avx512|avx512vnni)/(resnet18-cifar/(?!fc)[^/]*/sp[0-9]+|[^/]*/(?!fc|head)[^/]*/sp90)/csd$"
+#define BPM_DEFAULT_FILTER                                                        \
+    "_(avx2|avx512|avx512vnni)/(resnet18-cifar/(conv1|layer[^/]*)/sp[0-9]+|"      \
+    "(resnet18|convnext-t)/(conv1|stem|ds[0-9]|layer[^/]*|stage[^/]*)/sp90)/csd"
 
 int main(int argc, char **argv)
 {
