@@ -124,6 +124,7 @@ bpf_status bpf_planes_validate(const bpf_layer *L, uint32_t li, const char *name
                 uint64_t e = ((uint64_t)j * M + m) * 2 + s;
                 uint16_t *own = s ? neg : pos, *other = s ? pos : neg;
                 const uint16_t bit = (uint16_t)(1u << m);
+                uint32_t prev = 0;
                 for (uint64_t i = rp[e]; i < rp[e + 1]; i++) {
                     uint32_t k = bpf_idx_at(L, i);
                     if (k >= K) {
@@ -132,12 +133,11 @@ bpf_status bpf_planes_validate(const bpf_layer *L, uint32_t li, const char *name
                                       s ? "-" : "+", k, K);
                         break;
                     }
-                    if (i > rp[e] && k <= bpf_idx_at(L, i - 1)) {
+                    if (i > rp[e] && k <= prev) {
                         st = bpf_fail(BPF_ERR_BAD_PLANES, "layer %u '%s': row %u plane %u %s: "
                                       "column index %u at digit %llu after %u (%s)", li, name, j,
-                                      m, s ? "-" : "+", k, (unsigned long long)i,
-                                      bpf_idx_at(L, i - 1),
-                                      k == bpf_idx_at(L, i - 1) ? "duplicate" : "unsorted");
+                                      m, s ? "-" : "+", k, (unsigned long long)i, prev,
+                                      k == prev ? "duplicate" : "unsorted");
                         break;
                     }
                     if (other[k] & bit) {
@@ -146,29 +146,34 @@ bpf_status bpf_planes_validate(const bpf_layer *L, uint32_t li, const char *name
                         break;
                     }
                     own[k] |= bit;
+                    prev = k;
                 }
             }
         }
-        /* Second pass over the same digits: judge each weight once, then clear. */
+        /* Second pass over the same digits: judge each weight, then clear it.
+         * A weight seen again after clearing has p = n = 0 and passes, so the
+         * loop needs no data-dependent branch except the (rare) failure. */
+        if (st) break;
         uint64_t r0 = rp[(uint64_t)j * M * 2], r1 = rp[((uint64_t)j + 1) * M * 2];
+        const uint32_t csd = L->encoding == BPF_ENC_CSD, w_max = L->w_max;
         for (uint64_t i = r0; i < r1; i++) {
             uint32_t k = bpf_idx_at(L, i);
-            if (k >= K) continue; /* only reachable after an error above */
             uint32_t p = pos[k], n = neg[k], all = p | n;
-            if (!all || st) {
-                pos[k] = neg[k] = 0;
-                continue;
-            }
             int32_t w = (int32_t)p - (int32_t)n;
-            if (L->encoding == BPF_ENC_BINARY && p && n)
-                st = bpf_fail(BPF_ERR_BAD_PLANES, "layer %u '%s': row %u column %u: binary digits "
-                              "with mixed signs (+0x%x -0x%x)", li, name, j, k, p, n);
-            else if (L->encoding == BPF_ENC_CSD && (all & (all >> 1)))
-                st = bpf_fail(BPF_ERR_BAD_PLANES, "layer %u '%s': row %u column %u: adjacent "
-                              "nonzero csd digits (mask 0x%x, not NAF)", li, name, j, k, all);
-            else if ((uint32_t)abs(w) > L->w_max)
-                st = bpf_fail(BPF_ERR_BAD_PLANES, "layer %u '%s': row %u column %u: |w| = %d "
-                              "above w_max %u", li, name, j, k, abs(w), L->w_max);
+            uint32_t mag = (uint32_t)(w < 0 ? -w : w);
+            uint32_t bad = (csd ? (all & (all >> 1)) != 0 : (p != 0) & (n != 0)) | (mag > w_max);
+            if (bad) {
+                if (!csd && p && n)
+                    st = bpf_fail(BPF_ERR_BAD_PLANES, "layer %u '%s': row %u column %u: binary "
+                                  "digits with mixed signs (+0x%x -0x%x)", li, name, j, k, p, n);
+                else if (csd && (all & (all >> 1)))
+                    st = bpf_fail(BPF_ERR_BAD_PLANES, "layer %u '%s': row %u column %u: adjacent "
+                                  "nonzero csd digits (mask 0x%x, not NAF)", li, name, j, k, all);
+                else
+                    st = bpf_fail(BPF_ERR_BAD_PLANES, "layer %u '%s': row %u column %u: |w| = %u "
+                                  "above w_max %u", li, name, j, k, mag, w_max);
+                break;
+            }
             pos[k] = neg[k] = 0;
         }
     }

@@ -1,11 +1,13 @@
 /* The bad-file cases: each starts from the valid reference model and breaks
  * exactly one SPEC.md rule, either in the desc (written unchecked) or by
  * patching bytes (then, unless the rule is a checksum, re-fixing hashes). */
+#include "bpf.h" /* first: the header is self-contained */
+#include "bpf_internal.h" /* likewise */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpf_internal.h"
 #include "rule_cases.h"
 
 /* ---- byte access ---- */
