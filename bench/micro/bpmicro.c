@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gbench_shim.h"
 #include "kernel_list.h"
@@ -301,14 +302,33 @@ static void bpm_run_layer(const bpm_job *j)
     }
 }
 
+static double bpm_cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double bpm_min_time = 0.05;
+static double bpm_local_probe_s = 0.01;
+
 static void bpm_bench_fn(bpm_state *st, void *ctx)
 {
     bpm_job *j = ctx;
     bpm_case *c = j->c;
     bpm_case_build(c);
     const bpm_layer *L = c->L;
+    const double t0 = bpm_cpu_now();
     while (bpm_keep_running(st))
         bpm_run_layer(j);
+    /* The machine is shared: re-probe right after a full-length run, so the
+     * % of ceiling compares two measurements taken under the same load. */
+    double probe = bpm_probe[j->k->isa];
+    if (j->k->kind != BPM_CSR && bpm_local_probe_s > 0 && bpm_cpu_now() - t0 >= 0.8 * bpm_min_time) {
+        const double lp = bp_ceiling_probe(j->k->isa, bpm_local_probe_s);
+        if (lp > 0)
+            probe = lp;
+    }
     const double dense = (double)L->Co * L->K * L->P;
     const double useful = (double)(j->k->kind == BPM_CSR ? c->nnz : c->ndigits) * L->P;
     const double it = (double)bpm_iterations(st);
@@ -316,8 +336,8 @@ static void bpm_bench_fn(bpm_state *st, void *ctx)
     bpm_counter(st, "nnz/w", (double)c->nnz / ((double)L->Co * L->K), BPM_COUNTER_PLAIN);
     bpm_counter(st, "useful/s", useful * it, BPM_COUNTER_RATE);
     bpm_counter(st, "denseMAC/s", dense * it, BPM_COUNTER_RATE);
-    if (j->k->kind != BPM_CSR && bpm_probe[j->k->isa] > 0.0)
-        bpm_counter(st, "%ceil", 100.0 * useful * it / bpm_probe[j->k->isa], BPM_COUNTER_RATE);
+    if (j->k->kind != BPM_CSR && probe > 0.0)
+        bpm_counter(st, "%ceil", 100.0 * useful * it / probe, BPM_COUNTER_RATE);
 }
 
 /* ------------------------------------------------------------ summary */
@@ -439,6 +459,10 @@ int main(int argc, char **argv)
             shapes = argv[i] + 9;
         else if (strncmp(argv[i], "--probe_seconds=", 16) == 0)
             probe_s = atof(argv[i] + 16);
+        else if (strncmp(argv[i], "--local_probe_seconds=", 22) == 0)
+            bpm_local_probe_s = atof(argv[i] + 22);
+        else if (strncmp(argv[i], "--min_time=", 11) == 0)
+            bpm_min_time = atof(argv[i] + 11);
         else
             argv[o++] = argv[i];
     }
@@ -493,7 +517,7 @@ int main(int argc, char **argv)
                              c->L->name, c->sp, e ? "bin" : "csd");
                     rg->row = nc;
                     rg->kernel = k;
-                    bpm_bench_unit_us(bpm_bench_min_time(bpm_register(rg->name, bpm_bench_fn, j), 0.05));
+                    bpm_bench_unit_us(bpm_bench_min_time(bpm_register(rg->name, bpm_bench_fn, j), bpm_min_time));
                 }
                 nc++;
             }

@@ -18,7 +18,11 @@
 
 BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
 {
-    return masked ? _mm512_maskz_loadu_epi8(m, p) : _mm512_loadu_si512((const void *)p);
+    __m512i a = masked ? _mm512_maskz_loadu_epi8(m, p) : _mm512_loadu_si512((const void *)p);
+    /* One load per vector: keeps GCC from folding the load into both the add
+     * and the shift (a second load-port use per vector). */
+    __asm__("" : "+v"(a));
+    return a;
 }
 
 BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m)
