@@ -1,7 +1,29 @@
 /* bitprune.h: the public C API of libbitprune, an inference engine for
  * bit-pruned networks whose conv/linear layers run as add-shift-add over
  * per-bit CSR weight planes. Every function returns a bp_status; on failure
- * bp_last_error() gives a message naming what and where. Nothing aborts. */
+ * bp_last_error() gives a message naming what and where. Nothing aborts.
+ *
+ * Typical use:
+ *
+ *   bp_model *m;  bp_session *s;
+ *   if (bp_model_load_file("net.bp", NULL, &m)) die(bp_last_error());
+ *   bp_session_opts o;  bp_session_opts_default(&o);
+ *   o.backend = "bitplane";  o.threads = 2;  o.batch = 1;
+ *   if (bp_session_create(m, &o, &s)) die(bp_last_error());
+ *   const float *in[1] = {image};   float *out[1] = {logits};
+ *   if (bp_session_run(s, in, out)) die(bp_last_error());
+ *   bp_session_free(s);  bp_model_free(m);
+ *
+ * Threading: a loaded bp_model is immutable; any number of sessions on any
+ * number of threads may use one model at once. A bp_session is used by one
+ * thread at a time (it owns its activation buffers); create one per thread.
+ * Each session runs its layers on its own OpenMP team of `threads` threads.
+ *
+ * Arithmetic: conv/linear layers quantize their float input per tensor
+ * (x_int = saturate(round_half_even(x / act_scale)), u8 or s8), accumulate
+ * w_int * x_int exactly in int32, then y = acc * (w_scale[j] * act_scale) +
+ * bias[j] in float. Everything between layers is float NCHW. The backends
+ * "reference", "bitplane" and "csr" give bit-identical outputs. */
 #ifndef BITPRUNE_H
 #define BITPRUNE_H
 
@@ -22,31 +44,36 @@ extern "C" {
 #define BP_VERSION_MINOR 1
 #define BP_VERSION_PATCH 0
 
-/* Status codes: 0 is success, negative is failure. */
+/* Status codes: 0 is success, negative is failure. -4..-12 come from the
+ * model file validator (see formats/SPEC.md). */
 typedef enum bp_status {
     BP_OK = 0,
     BP_ERR_INVALID_ARG = -1, /* null pointer, bad option, unknown name */
-    BP_ERR_NOMEM = -2,
-    BP_ERR_IO = -3,
+    BP_ERR_NOMEM = -2,       /* allocation failed */
+    BP_ERR_IO = -3,          /* open/stat/mmap of a model file failed */
     BP_ERR_TRUNCATED = -4,   /* model file shorter than its structures */
-    BP_ERR_BAD_MAGIC = -5,
-    BP_ERR_VERSION = -6,
-    BP_ERR_CHECKSUM = -7,
-    BP_ERR_BAD_SECTION = -8,
-    BP_ERR_BAD_PLANES = -9,
-    BP_ERR_BAD_GRAPH = -10,
-    BP_ERR_LIMIT = -11,
-    BP_ERR_BAD_META = -12,
-    BP_ERR_SHAPE = -13,       /* input/output buffer shape does not match */
-    BP_ERR_UNSUPPORTED = -14, /* op, ISA or backend not available here */
-    BP_ERR_BACKEND = -15,     /* the backend library (oneDNN) failed */
-    BP_ERR_STATE = -16,       /* misuse: freed or foreign handle */
+    BP_ERR_BAD_MAGIC = -5,   /* not a .bp file */
+    BP_ERR_VERSION = -6,     /* unsupported format version or endianness */
+    BP_ERR_CHECKSUM = -7,    /* a section's xxh3 does not match */
+    BP_ERR_BAD_SECTION = -8, /* offsets/sizes out of bounds, overlap, overflow */
+    BP_ERR_BAD_PLANES = -9,  /* malformed weight planes */
+    BP_ERR_BAD_GRAPH = -10,  /* cycles, dangling ids, shapes that do not chain */
+    BP_ERR_LIMIT = -11,      /* a documented limit exceeded */
+    BP_ERR_BAD_META = -12,   /* malformed strings or metadata */
+    BP_ERR_SHAPE = -13,      /* input/output buffer shape does not match */
+    BP_ERR_UNSUPPORTED = -14,/* op, ISA or backend not available here */
+    BP_ERR_BACKEND = -15,    /* the backend library (oneDNN) failed */
+    BP_ERR_STATE = -16       /* misuse: freed or foreign handle */
 } bp_status;
 
-/* Static English name of a status ("BP_ERR_CHECKSUM: checksum mismatch"). */
+/* Static English name of a status ("BP_ERR_CHECKSUM: checksum mismatch");
+ * never NULL, also for unknown values. */
 BP_API const char *bp_status_string(bp_status s);
-/* Thread-local message describing the last failure on this thread. */
+/* Thread-local message describing the last failure on this thread, "" when
+ * the last call on this thread that can fail succeeded. Valid until the next
+ * bitprune call on this thread. */
 BP_API const char *bp_last_error(void);
+/* "MAJOR.MINOR.PATCH" of the library actually loaded. */
 BP_API const char *bp_version_string(void);
 
 typedef struct bp_model bp_model;
@@ -54,17 +81,26 @@ typedef struct bp_session bp_session;
 
 /* ---- Loading ---- */
 typedef struct bp_model_opts {
-    int verify_checksums; /* 1 (default): verify xxh3 of every section */
+    int verify_checksums; /* 1 (default): verify xxh3 of every section;
+                             0: trusted file, skip the hashes (structure
+                             is still fully validated) */
 } bp_model_opts;
+/* Fills o with the defaults. */
 BP_API void bp_model_opts_default(bp_model_opts *o);
 
-/* mmap + full validation. opts may be NULL for defaults. */
+/* Maps and fully validates a .bp file, then rebuilds each layer's dense int
+ * weight and nonzero CSR from its planes. opts may be NULL for defaults.
+ * On failure *out is NULL and the status says why (file errors pass the
+ * validator's code and message through, prefixed by the path). */
 BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
                                     bp_model **out);
-/* buf must outlive the model if it is 64-byte aligned (used in place);
- * otherwise it is copied. */
+/* The same from memory. If buf is 64-byte aligned it is used in place and
+ * must outlive the model; otherwise it is copied. */
 BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
                                       const bp_model_opts *opts, bp_model **out);
+/* Releases the caller's reference. Sessions hold their own reference, so a
+ * model may be freed while its sessions live; it goes away with the last.
+ * NULL is ignored. */
 BP_API void bp_model_free(bp_model *m);
 
 /* ---- Inspection ---- */
@@ -73,13 +109,18 @@ BP_API void bp_model_free(bp_model *m);
 typedef struct bp_tensor_info {
     const char *name;
     uint32_t ndim;
-    uint32_t dims[BP_MAX_DIMS]; /* NCHW or NC; dims[0] == 1 in the model */
+    uint32_t dims[BP_MAX_DIMS]; /* NCHW or NC; dims[0] == 1 in the model, the
+                                   session batch replaces it */
 } bp_tensor_info;
 
+/* One conv/linear layer, in layer order (the order of the model's layer
+ * table, which bp_model_calibrate and bp_session_count_ops also use). */
 typedef struct bp_layer_info {
     const char *name;      /* node name */
     const char *op;        /* "conv2d" or "linear" */
-    uint32_t c_out, c_in, kh, kw, stride, pad, dilation, groups;
+    uint32_t c_out, c_in, kh, kw;
+    uint32_t stride, pad, dilation; /* height / top values; see *_w below */
+    uint32_t groups;
     uint32_t K;            /* c_in/groups*kh*kw */
     uint32_t M;            /* digit positions */
     const char *encoding;  /* "binary" or "csd" */
@@ -90,101 +131,132 @@ typedef struct bp_layer_info {
     uint64_t digits_csd;   /* NAF digit count summed */
     uint64_t out_pixels;   /* H'*W' per image (1 for linear) */
     uint64_t macs;         /* dense MACs per image: c_out*K*out_pixels */
-    const char *act_dtype; /* "u8" or "s8" */
-    float act_scale;
-    /* Added in 0.1: the full geometry (stride/pad/dilation above are the
-     * height/top values) and the largest |w| of the layer. */
+    const char *act_dtype; /* "u8" or "s8": how the layer's input is quantized */
+    float act_scale;       /* its quantization step */
+    /* Added in 0.1: the full geometry and the largest |w| of the layer. */
     uint32_t stride_w, pad_l, pad_b, pad_r, dilation_w;
     uint32_t w_max;
 } bp_layer_info;
 
 typedef struct bp_model_info {
     uint32_t n_inputs, n_outputs, n_layers, n_nodes;
-    const bp_tensor_info *inputs;
-    const bp_tensor_info *outputs;
-    const bp_layer_info *layers;
+    const bp_tensor_info *inputs;  /* [n_inputs] */
+    const bp_tensor_info *outputs; /* [n_outputs] */
+    const bp_layer_info *layers;   /* [n_layers] */
+    /* Sums over all layers (macs per image). */
     uint64_t weights, nonzeros, digits, digits_binary, digits_csd, macs;
     double sparsity;          /* 1 - nonzeros/weights */
     double digits_per_weight; /* digits/weights */
     const char *arch;         /* metadata "arch", or "" */
 } bp_model_info;
 
-/* Points *info at storage owned by the model (valid until bp_model_free). */
+/* Points *info at storage owned by the model (valid until the model is
+ * released). */
 BP_API bp_status bp_model_info_get(const bp_model *m, const bp_model_info **info);
-/* Metadata value for key, or NULL. */
+/* Metadata value for key (e.g. "arch", "producer", "lambda"), or NULL if
+ * absent or on a NULL argument. Owned by the model. */
 BP_API const char *bp_model_meta(const bp_model *m, const char *key);
 
 /* ---- Sessions ---- */
-/* Backends for conv/linear: "reference", "bitplane", "csr", "onednn-int8",
- * "onednn-f32". */
+/* Backends for conv/linear layers (everything else is shared float code):
+ *   "reference"    naive integer oracle, slow, the judge;
+ *   "bitplane"     add-shift-add over per-bit CSR planes, best SIMD kernel;
+ *   "csr"          sparse multiply-add over the nonzero weights (baseline);
+ *   "onednn-int8"  oneDNN dense u8/s8 x s8 (exact unless a weight is beyond
+ *                  s8; see bp_session_info.exact);
+ *   "onednn-f32"   oneDNN dense f32 with dequantized weights (inexact). */
 typedef struct bp_session_opts {
     const char *backend; /* default "bitplane" */
-    int threads;         /* 0: all cores (omp_get_num_procs) */
-    uint32_t batch;      /* N >= 1, default 1 */
+    int threads;         /* OpenMP threads of this session; 0: all cores
+                            (omp_get_num_procs); 1..1024 */
+    uint32_t batch;      /* N >= 1 (<= 65536), default 1 */
     const char *isa;     /* cap: "scalar", "avx2", "avx512", "avx512vnni",
-                            "neon", or NULL for the best (or $BP_ISA) */
+                            "neon"; NULL: the best the CPU has, capped by
+                            $BP_ISA when set */
 } bp_session_opts;
+/* Fills o with the defaults above. */
 BP_API void bp_session_opts_default(bp_session_opts *o);
 
+/* Plans the graph for this batch (fusing conv/linear with a following relu
+ * or residual add), allocates every buffer a run needs, and lets the backend
+ * prepare each layer. opts may be NULL for defaults. Errors: unknown
+ * backend/isa or bad threads/batch -> BP_ERR_INVALID_ARG; a backend that is
+ * not built -> BP_ERR_UNSUPPORTED. */
 BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opts,
                                    bp_session **out);
+/* Frees a session. NULL is ignored; a freed or foreign handle is detected
+ * and ignored (bp_last_error says so). */
 BP_API void bp_session_free(bp_session *s);
 
-/* inputs[i] / outputs[i]: float NCHW (or NC) buffers for the model's graph
- * inputs/outputs, each of batch * prod(dims[1..]) floats. No allocation
- * happens inside. */
+/* Runs the model. inputs[i] / outputs[i]: float NCHW (or NC) buffers for the
+ * model's graph inputs/outputs in bp_model_info order, each of
+ * batch * prod(dims[1..]) floats; outputs must not overlap inputs. Nothing is
+ * allocated inside. A freed session gives BP_ERR_STATE. Buffer sizes cannot
+ * be checked here: use bp_session_run_views for checked shapes. */
 BP_API bp_status bp_session_run(bp_session *s, const float *const *inputs,
                                 float *const *outputs);
 
+/* A caller buffer with its shape, for bp_session_run_views. */
 typedef struct bp_tensor_view {
     float *data;                /* inputs are only read */
     uint32_t ndim;
     uint32_t dims[BP_MAX_DIMS]; /* dims[0] is the session batch */
 } bp_tensor_view;
+/* bp_session_run with every count and shape checked against the session
+ * (BP_ERR_SHAPE with the expected and given shapes in the message). */
 BP_API bp_status bp_session_run_views(bp_session *s, const bp_tensor_view *inputs,
                                       uint32_t n_inputs, const bp_tensor_view *outputs,
                                       uint32_t n_outputs);
 
-/* Backend facts: 1 if outputs are bit-identical to "reference". */
+/* Backend facts of a session. Strings are static or owned by the session. */
 typedef struct bp_session_info {
     const char *backend;
-    const char *isa;       /* ISA level used by kernels */
+    const char *isa;       /* ISA level of the kernel table in use */
     int threads;
     uint32_t batch;
-    int exact;             /* 1: bit-identical to reference is expected */
+    int exact;             /* 1: outputs are expected bit-identical to "reference" */
     const char *inexact_reason; /* why not, or "" */
-    size_t arena_bytes;    /* planned activation memory */
-    uint32_t n_steps;      /* graph steps after fusion */
+    size_t arena_bytes;    /* planned activation memory (buffers reused by liveness) */
+    uint32_t n_steps;      /* graph steps after fusion (= profile entries) */
 } bp_session_info;
 BP_API bp_status bp_session_info_get(const bp_session *s, bp_session_info *info);
 
+/* One profile entry per graph step. A fused step (e.g. op
+ * "conv2d+add+relu") is named after its conv/linear node. */
 typedef struct bp_layer_profile {
     const char *name;
     const char *op;
-    const char *kernel;    /* kernel name or oneDNN implementation string */
-    double ms;             /* summed over runs since the last reset */
+    const char *kernel;    /* kernel name (+ activation path) or oneDNN
+                              implementation string; "float" for float ops */
+    double ms;             /* wall time summed over runs since the last reset */
     uint64_t runs;
 } bp_layer_profile;
 
-/* Per-node timings accumulated over bp_session_run calls (profiling is
- * enabled when set_profiling(s, 1) was called; off by default). */
+/* Profiling is off by default; when on, each run adds its per-step times. */
 BP_API bp_status bp_session_set_profiling(bp_session *s, int on);
+/* *layers points at session storage (valid until the session is freed);
+ * *n = number of steps. */
 BP_API bp_status bp_session_profile(const bp_session *s, const bp_layer_profile **layers,
                                     uint32_t *n);
 BP_API bp_status bp_session_profile_reset(bp_session *s);
 
 /* ---- Calibration (used by bptool gen) ----
- * Runs the float graph (dequantized weights, no activation quantization) on
- * `batch` inputs and writes, per conv/linear layer in layer order, the min
- * and max of that layer's float input. */
+ * Runs the float graph (dequantized weights w_int * w_scale, no activation
+ * quantization) on `batch` inputs (same layout as bp_session_run) and writes,
+ * per conv/linear layer in layer order, the min and max of that layer's float
+ * input over the batch. layer_min/layer_max hold n_layers floats. Uses
+ * omp_get_max_threads() threads (honours OMP_NUM_THREADS). */
 BP_API bp_status bp_model_calibrate(const bp_model *m, const float *const *inputs,
                                     uint32_t batch, float *layer_min, float *layer_max);
 
 /* ---- Operation counts (the paper's Table 2 inputs) ----
- * Quantizes `inputs` through the model (reference arithmetic) and counts, per
- * conv/linear layer in layer order, per whole batch. "_w" counts ignore
- * activation values (weight-only); "_wx" count only effectual operations,
- * where the quantized activation is nonzero (padding counts as zero). */
+ * Runs `inputs` (the session's batch) through the model with the reference
+ * arithmetic, whatever backend s uses, and counts per conv/linear layer in
+ * layer order, over the whole batch. "_w" counts ignore activation values
+ * (weight-only); "_wx" count only effectual operations, where the quantized
+ * activation is nonzero (padding counts as zero). Depthwise/grouped layers
+ * count each output against its own group's K inputs. per_layer holds
+ * n_layers entries. Allocates (it is an analysis, not a run). */
 typedef struct bp_layer_counts {
     uint64_t dots;            /* dot products: c_out * N * OH * OW */
     uint64_t macs_dense;      /* dots * K */
@@ -193,7 +265,7 @@ typedef struct bp_layer_counts {
     uint64_t adds_binary_w;   /* sum of popcount(|w|) */
     uint64_t adds_binary_wx;  /* sum of popcount(|w|)[x != 0] */
     uint64_t adds_csd_w;      /* sum of NAF digits of w */
-    uint64_t adds_csd_wx;
+    uint64_t adds_csd_wx;     /* sum of NAF digits of w [x != 0] */
     uint32_t M;               /* digit positions of the layer */
 } bp_layer_counts;
 
