@@ -15,21 +15,27 @@
 /* Pixel layout inside one 32-pixel vector: int16 word i holds pixels 2i
  * (low byte) and 2i+1 (high byte). R sums the raw words, O the high bytes
  * (v >> 8); the even sums are R - (O << 8). All modulo 2^16, exact when the
- * plan's group bound holds. Widening leaves dword i of P0..P3 holding pixels
- * 4i, 4i+1, 4i+2, 4i+3; the store permutes them back. */
+ * plan's group bound holds. A flush interleaves even/odd back into pixel
+ * order, sign-extends to int32 and adds << m into P[v][q], which holds
+ * pixels 8q .. 8q+7 of vector v, ready to store. */
 
 BPK_INLINE void bpk_flush(__m256i *R, __m256i *O, __m256i P[][4], int nv, int m)
 {
-    const __m128i c = _mm_cvtsi32_si128(16 - m);
-    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+    const __m128i c = _mm_cvtsi32_si128(m);
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++) {
         const __m256i e = _mm256_sub_epi16(R[v], _mm256_slli_epi16(O[v], 8));
-        /* (e << 16) >>a (16-m) = sext(low word) << m, exact for m <= 8. */
-        P[v][0] = _mm256_add_epi32(P[v][0], _mm256_sra_epi32(_mm256_slli_epi32(e, 16), c));
-        P[v][2] = _mm256_add_epi32(P[v][2], _mm256_sra_epi32(_mm256_and_si256(e, hi), c));
-        P[v][1] = _mm256_add_epi32(P[v][1], _mm256_sra_epi32(_mm256_slli_epi32(O[v], 16), c));
-        P[v][3] = _mm256_add_epi32(P[v][3], _mm256_sra_epi32(_mm256_and_si256(O[v], hi), c));
+        const __m256i zl = _mm256_unpacklo_epi16(e, O[v]); /* pixels 0..7 | 16..23 */
+        const __m256i zh = _mm256_unpackhi_epi16(e, O[v]); /* pixels 8..15 | 24..31 */
+        const __m256i w0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(zl));
+        const __m256i w1 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(zh));
+        const __m256i w2 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(zl, 1));
+        const __m256i w3 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(zh, 1));
+        /* |group value| < 2^15 and m <= 8: the shifted value fits int32. */
+        P[v][0] = _mm256_add_epi32(P[v][0], _mm256_sll_epi32(w0, c));
+        P[v][1] = _mm256_add_epi32(P[v][1], _mm256_sll_epi32(w1, c));
+        P[v][2] = _mm256_add_epi32(P[v][2], _mm256_sll_epi32(w2, c));
+        P[v][3] = _mm256_add_epi32(P[v][3], _mm256_sll_epi32(w3, c));
         R[v] = _mm256_setzero_si256();
         O[v] = _mm256_setzero_si256();
     }
@@ -37,16 +43,10 @@ BPK_INLINE void bpk_flush(__m256i *R, __m256i *O, __m256i P[][4], int nv, int m)
 
 BPK_INLINE void bpk_store(int32_t *y, __m256i P[4])
 {
-    const __m256i a = _mm256_unpacklo_epi32(P[0], P[1]);
-    const __m256i b = _mm256_unpacklo_epi32(P[2], P[3]);
-    const __m256i c = _mm256_unpackhi_epi32(P[0], P[1]);
-    const __m256i d = _mm256_unpackhi_epi32(P[2], P[3]);
-    const __m256i q0 = _mm256_unpacklo_epi64(a, b), q1 = _mm256_unpackhi_epi64(a, b);
-    const __m256i q2 = _mm256_unpacklo_epi64(c, d), q3 = _mm256_unpackhi_epi64(c, d);
-    _mm256_storeu_si256((__m256i *)(y + 0), _mm256_permute2x128_si256(q0, q1, 0x20));
-    _mm256_storeu_si256((__m256i *)(y + 8), _mm256_permute2x128_si256(q2, q3, 0x20));
-    _mm256_storeu_si256((__m256i *)(y + 16), _mm256_permute2x128_si256(q0, q1, 0x31));
-    _mm256_storeu_si256((__m256i *)(y + 24), _mm256_permute2x128_si256(q2, q3, 0x31));
+    _mm256_storeu_si256((__m256i *)(y + 0), P[0]);
+    _mm256_storeu_si256((__m256i *)(y + 8), P[1]);
+    _mm256_storeu_si256((__m256i *)(y + 16), P[2]);
+    _mm256_storeu_si256((__m256i *)(y + 24), P[3]);
 }
 
 /* One pixel tile for every row: vector v at pixel 32*v, the last one at
@@ -107,6 +107,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
 #pragma GCC unroll 4
                 for (int v = 0; v < nv; v++) {
                     __m256i a = _mm256_loadu_si256((const __m256i *)(px + off[v]));
+                    __asm__("" : "+x"(a)); /* one load, not folded twice */
                     if (s8)
                         a = _mm256_xor_si256(a, bias);
                     R[v] = _mm256_add_epi16(R[v], a);
@@ -118,6 +119,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
 #pragma GCC unroll 4
                 for (int v = 0; v < nv; v++) {
                     __m256i a = _mm256_loadu_si256((const __m256i *)(px + off[v]));
+                    __asm__("" : "+x"(a)); /* one load, not folded twice */
                     if (s8)
                         a = _mm256_xor_si256(a, bias);
                     R[v] = _mm256_sub_epi16(R[v], a);

@@ -13,8 +13,9 @@
 /* Pixel layout inside one 64-pixel vector: int16 word i holds pixels 2i
  * (low byte) and 2i+1 (high byte). R sums the raw words, O the high bytes
  * (v >> 8); the even sums are R - (O << 8). All modulo 2^16, exact when the
- * plan's group bound holds. Widening leaves dword i of P0..P3 holding pixels
- * 4i, 4i+1, 4i+2, 4i+3; the store permutes them back. */
+ * plan's group bound holds. A flush interleaves even/odd back into pixel
+ * order (vpermt2w), sign-extends to int32 and adds << m into P[v][q], which
+ * holds pixels 16q .. 16q+15 of vector v, ready to store. */
 
 BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
 {
@@ -27,16 +28,26 @@ BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
 
 BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m)
 {
-    const __m128i c = _mm_cvtsi32_si128(16 - m);
-    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    const __m128i c = _mm_cvtsi32_si128(m);
+    /* Pixel t < 32: even -> e word t/2, odd -> o word t/2 (index 32 + t/2). */
+    const __m512i ilo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                         39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    const __m512i ihi = _mm512_set_epi16(63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24,
+                                         55, 23, 54, 22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++) {
         const __m512i e = _mm512_sub_epi16(R[v], _mm512_slli_epi16(O[v], 8));
-        /* (e << 16) >>a (16-m) = sext(low word) << m, exact for m <= 8. */
-        P[v][0] = _mm512_add_epi32(P[v][0], _mm512_sra_epi32(_mm512_slli_epi32(e, 16), c));
-        P[v][2] = _mm512_add_epi32(P[v][2], _mm512_sra_epi32(_mm512_and_si512(e, hi), c));
-        P[v][1] = _mm512_add_epi32(P[v][1], _mm512_sra_epi32(_mm512_slli_epi32(O[v], 16), c));
-        P[v][3] = _mm512_add_epi32(P[v][3], _mm512_sra_epi32(_mm512_and_si512(O[v], hi), c));
+        const __m512i z0 = _mm512_permutex2var_epi16(e, ilo, O[v]);
+        const __m512i z1 = _mm512_permutex2var_epi16(e, ihi, O[v]);
+        const __m512i w0 = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(z0));
+        const __m512i w1 = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(z0, 1));
+        const __m512i w2 = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(z1));
+        const __m512i w3 = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(z1, 1));
+        /* |group value| < 2^15 and m <= 8: the shifted value fits int32. */
+        P[v][0] = _mm512_add_epi32(P[v][0], _mm512_sll_epi32(w0, c));
+        P[v][1] = _mm512_add_epi32(P[v][1], _mm512_sll_epi32(w1, c));
+        P[v][2] = _mm512_add_epi32(P[v][2], _mm512_sll_epi32(w2, c));
+        P[v][3] = _mm512_add_epi32(P[v][3], _mm512_sll_epi32(w3, c));
         R[v] = _mm512_setzero_si512();
         O[v] = _mm512_setzero_si512();
     }
@@ -44,29 +55,16 @@ BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m)
 
 BPK_INLINE void bpk_store(int32_t *y, __m512i P[4], int masked, uint32_t valid)
 {
-    const __m512i i1lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i i1hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const __m512i i2lo = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-    const __m512i i2hi = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-    const __m512i u = _mm512_permutex2var_epi32(P[0], i1lo, P[1]);
-    const __m512i v = _mm512_permutex2var_epi32(P[2], i1lo, P[3]);
-    const __m512i u2 = _mm512_permutex2var_epi32(P[0], i1hi, P[1]);
-    const __m512i v2 = _mm512_permutex2var_epi32(P[2], i1hi, P[3]);
-    __m512i out[4];
-    out[0] = _mm512_permutex2var_epi32(u, i2lo, v);
-    out[1] = _mm512_permutex2var_epi32(u, i2hi, v);
-    out[2] = _mm512_permutex2var_epi32(u2, i2lo, v2);
-    out[3] = _mm512_permutex2var_epi32(u2, i2hi, v2);
 #pragma GCC unroll 4
     for (int q = 0; q < 4; q++) {
         if (!masked) {
-            _mm512_storeu_si512((void *)(y + 16 * q), out[q]);
+            _mm512_storeu_si512((void *)(y + 16 * q), P[q]);
         } else {
             const int n = (int)valid - 16 * q;
             if (n <= 0)
                 break;
             const __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-            _mm512_mask_storeu_epi32(y + 16 * q, mk, out[q]);
+            _mm512_mask_storeu_epi32(y + 16 * q, mk, P[q]);
         }
     }
 }
