@@ -64,6 +64,7 @@ enum {
 typedef struct bp_dnnl_lay {
     size_t *off[4];
     size_t cl_ws;
+    uint32_t h0, w0; /* logical (h, w) sits at (h + h0, w + w0): explicit padding */
 } bp_dnnl_lay;
 
 /* A reorder primitive from/to a caller NCHW buffer (handle set per run). */
@@ -79,6 +80,7 @@ typedef struct bp_dnnl_layer {
     const char *name;   /* node name (lives as long as the session) */
     int int8;           /* 1: onednn-int8, 0: onednn-f32 */
     int s8_src;         /* int8 with s8 activations */
+    int shift_s8;       /* s8 source run as u8 = s8 + 128 on a pre-padded input (below) */
     int threads;
     int fuse_residual;
     uint32_t N, C, H, W, Co, OH, OW;
@@ -87,6 +89,7 @@ typedef struct bp_dnnl_layer {
     dnnl_stream_t strm;
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, dst, bias, scratch, res;
+    dnnl_memory_t comp; /* shift_s8: oneDNN bias = -128 * sum_k w[j][k] */
     int res_mode;       /* BP_RES_*: how the fused residual reaches oneDNN */
     float *res_copy;    /* BP_RES_BINARY_NCHW with dst_direct: for y == residual */
     void *src_buf;      /* u8/s8/f32 in the layout the primitive chose */
@@ -254,6 +257,7 @@ static void bp_dnnl_destroy(void *state)
     if (s->wei) dnnl_memory_destroy(s->wei);
     if (s->dst) dnnl_memory_destroy(s->dst);
     if (s->bias) dnnl_memory_destroy(s->bias);
+    if (s->comp) dnnl_memory_destroy(s->comp);
     if (s->scratch) dnnl_memory_destroy(s->scratch);
     if (s->res) dnnl_memory_destroy(s->res);
     free(s->res_copy);
@@ -352,7 +356,7 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
     if (st == dnnl_success && d->fuse_relu)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
     if (st == dnnl_success && dnnl_post_ops_len(po) > 0) st = dnnl_primitive_attr_set_post_ops(attr, po);
-    const dnnl_memory_desc_t *op_bias = s->int8 ? NULL : &m->bias;
+    const dnnl_memory_desc_t *op_bias = s->int8 && !s->shift_s8 ? NULL : &m->bias;
     if (st == dnnl_success && linear) {
         dnnl_inner_product_desc_t ipd;
         st = dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &m->src, &m->wei,
@@ -363,6 +367,8 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
         dnnl_dims_t strides = {L->stride_h, L->stride_w};
         dnnl_dims_t dil = {L->dil_h - 1, L->dil_w - 1}; /* oneDNN counts the gaps */
         dnnl_dims_t pl = {L->pad_t, L->pad_l}, pr = {L->pad_b, L->pad_r};
+        if (s->shift_s8) /* the source is padded explicitly */
+            pl[0] = pl[1] = pr[0] = pr[1] = 0;
         st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
                 dnnl_convolution_direct, &m->src, &m->wei, op_bias, &m->dst, strides, dil, pl, pr);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, s->eng, NULL);
@@ -371,6 +377,30 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
     if (po) dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
     return st;
+}
+
+/* s8 sources of padded convs make oneDNN 2.6 fall back from brgconv /
+ * brdgmm to the slower jit_int8. Instead: x_u8 = x_s8 + 128 on an input
+ * padded explicitly with 128 (= s8 zero), a conv without padding, and
+ * oneDNN's bias = -128 * sum_k w[j][k], which it adds to the accumulator in
+ * f32 before the output scale: float(acc_u) + float(-comp) is exactly acc_s8
+ * when all three stay below 2^24 in magnitude, so the scaled result is the
+ * canonical (float)acc * out_scale. This checks that bound per row on the
+ * (clamped) weights: 255 * sum_k |w| < 2^24; else the s8 path is kept. */
+static int bp_dnnl_shift_ok(const bp_layer_desc *d)
+{
+    const bpf_layer *L = d->L;
+    if (!(L->pad_t | L->pad_l | L->pad_b | L->pad_r)) return 0; /* brgconv takes s8 as is */
+    for (size_t j = 0; j < L->c_out; j++) {
+        int64_t a = 0;
+        for (size_t k = 0; k < L->K; k++) {
+            int w = d->w_dense[j * L->K + k];
+            w = w > 127 ? 127 : w < -128 ? -128 : w;
+            a += w < 0 ? -w : w;
+        }
+        if (255 * a >= (1 << 24)) return 0;
+    }
+    return 1;
 }
 
 static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *env, int int8,
@@ -389,6 +419,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->name = d->name;
     s->int8 = int8;
     s->s8_src = int8 && L->act_dtype == BPF_DT_S8;
+    s->shift_s8 = s->s8_src && !linear && bp_dnnl_shift_ok(d) && !getenv("BP_ONEDNN_NO_S8_SHIFT");
     const int threads = env->threads > 0 ? env->threads : omp_get_num_procs();
     s->threads = threads;
     s->fuse_residual = d->fuse_residual != 0;
@@ -409,7 +440,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     BP_DNNL_TRY(dnnl_stream_create(&s->strm, s->eng, dnnl_stream_default_flags),
                 "dnnl_stream_create");
 
-    const dnnl_data_type_t src_dt = !int8 ? dnnl_f32 : s->s8_src ? dnnl_s8 : dnnl_u8;
+    const dnnl_data_type_t src_dt = !int8 ? dnnl_f32 : s->s8_src && !s->shift_s8 ? dnnl_s8 : dnnl_u8;
     const dnnl_data_type_t wei_dt = int8 ? dnnl_s8 : dnnl_f32;
     const int64_t G = L->groups, Co = L->c_out, Ci = L->c_in;
     bp_dnnl_mds mds;
@@ -430,6 +461,10 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(po_bias_md, 2, bd, dnnl_f32, dnnl_ab), "bias md");
     } else {
         sdims[0] = s->N; sdims[1] = Ci; sdims[2] = s->H; sdims[3] = s->W;
+        if (s->shift_s8) {
+            sdims[2] += L->pad_t + L->pad_b;
+            sdims[3] += L->pad_l + L->pad_r;
+        }
         ddims[0] = s->N; ddims[1] = Co; ddims[2] = s->OH; ddims[3] = s->OW;
         if (G > 1) {
             wdims[0] = G; wdims[1] = Co / G; wdims[2] = Ci / G; wdims[3] = L->kh; wdims[4] = L->kw;
@@ -504,7 +539,8 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
         goto fail;
     }
 
-    const uint32_t sd[4] = {s->N, s->C, s->H, s->W}, dd[4] = {s->N, s->Co, s->OH, s->OW};
+    const uint32_t sd[4] = {s->N, s->C, (uint32_t)(linear ? 1 : sdims[2]), (uint32_t)(linear ? 1 : sdims[3])};
+    const uint32_t dd[4] = {s->N, s->Co, s->OH, s->OW};
     int src_plain = 0;
     if (bp_dnnl_lay_init(&s->src_lay, q_src, sd, &src_plain) ||
         bp_dnnl_lay_init(&s->dst_lay, q_dst, dd, &s->dst_direct)) {
@@ -522,10 +558,15 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     BP_DNNL_TRY(dnnl_memory_create(&s->wei, q_wei, s->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
     s->src_bytes = dnnl_memory_desc_get_size(q_src);
     s->dst_bytes = dnnl_memory_desc_get_size(q_dst);
-    /* Channel padding of blocked layouts must read as zero; it is never written. */
+    /* Channel padding of blocked layouts must read as zero, and the explicit
+     * border of a shifted s8 source as 128 (s8 zero); neither is written again. */
     if (!s->src_direct) {
         BP_DNNL_TRY(dnnl_memory_get_data_handle(s->src, &s->src_buf), "src handle");
-        memset(s->src_buf, 0, s->src_bytes);
+        memset(s->src_buf, s->shift_s8 ? 128 : 0, s->src_bytes);
+    }
+    if (s->shift_s8) {
+        s->src_lay.h0 = L->pad_t;
+        s->src_lay.w0 = L->pad_l;
     }
     if (!s->dst_direct) {
         void *dh = NULL;
@@ -584,6 +625,18 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
         memcpy(bh, d->bias, sizeof(float) * (size_t)Co);
     }
 
+    if (s->shift_s8) {
+        BP_DNNL_TRY(dnnl_memory_create(&s->comp, bias_md, s->eng, DNNL_MEMORY_ALLOCATE), "bias memory");
+        void *ch = NULL;
+        BP_DNNL_TRY(dnnl_memory_get_data_handle(s->comp, &ch), "bias handle");
+        const int8_t *w8 = wtmp;
+        for (size_t j = 0; j < (size_t)Co; j++) {
+            int64_t sum = 0;
+            for (size_t k = 0; k < L->K; k++) sum += w8[j * L->K + k];
+            ((float *)ch)[j] = (float)(-128 * sum); /* exact: |.| < 2^24 (bp_dnnl_shift_ok) */
+        }
+    }
+
     int na = 0;
     s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
     s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
@@ -592,6 +645,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
         s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(bias_po) | DNNL_ARG_SRC_1, s->bias};
     else
         s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
+    if (s->comp) s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->comp};
     if (s->scratch) s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
     if (s->res_mode == BP_RES_BINARY_NCHW || s->res_mode == BP_RES_BINARY_DST) {
         const int arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_po) | DNNL_ARG_SRC_1;
@@ -680,13 +734,15 @@ static bp_status bp_dnnl_create_f32(const bp_layer_desc *d, const bp_backend_env
 }
 
 /* ---- Moving activations between float NCHW and oneDNN's layouts ----
- * mode: 0 copy f32, 1 quantize to u8, 2 quantize to s8 (bp_quant_*). */
+ * mode: 0 copy f32, 1 quantize to u8, 2 quantize to s8 (bp_quant_*),
+ * 3 quantize to s8 and store it + 128 as u8. */
 #define BP_DNNL_TILE 16
 
 static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv)
 {
     if (mode == 1) ((uint8_t *)buf)[o] = bp_quant_u8(v, inv);
     else if (mode == 2) ((int8_t *)buf)[o] = bp_quant_s8(v, inv);
+    else if (mode == 3) ((uint8_t *)buf)[o] = (uint8_t)(bp_quant_s8(v, inv) + 128);
     else ((float *)buf)[o] = v;
 }
 
@@ -702,7 +758,7 @@ static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const floa
         const size_t ws = ly->cl_ws;
         const uint32_t n = (uint32_t)(r / H), h = (uint32_t)(r % H);
         const float *trow = t + (size_t)n * C * HW + (size_t)h * W;
-        const size_t base = ly->off[0][n] + ly->off[2][h];
+        const size_t base = ly->off[0][n] + ly->off[2][h + ly->h0] + ly->w0 * ws;
         for (uint32_t w0 = 0; w0 < W; w0 += BP_DNNL_TILE) {
             const uint32_t w1 = W - w0 < BP_DNNL_TILE ? W : w0 + BP_DNNL_TILE;
             for (uint32_t c0 = 0; c0 < C; c0 += BP_DNNL_TILE) {
@@ -713,7 +769,7 @@ static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const floa
             }
         }
     } else {
-        const size_t *oh = ly->off[2], *ow = ly->off[3];
+        const size_t *oh = ly->off[2] + ly->h0, *ow = ly->off[3] + ly->w0;
         const uint32_t n = (uint32_t)(r / C), c = (uint32_t)(r % C);
         const float *tp = t + (size_t)r * HW;
         const size_t base = ly->off[0][n] + ly->off[1][c];
@@ -772,7 +828,8 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
         if (ds != dnnl_success) goto dnnl_fail;
     } else if (s->int8) {
         /* bp_quant_* straight into the source layout */
-        bp_dnnl_pack(&s->src_lay, s->src_buf, x, s->N, s->C, s->H, s->W, s->s8_src ? 2 : 1,
+        bp_dnnl_pack(&s->src_lay, s->src_buf, x, s->N, s->C, s->H, s->W,
+                     s->shift_s8 ? 3 : s->s8_src ? 2 : 1,
                      s->inv_scale, s->threads);
     }
     const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
