@@ -526,5 +526,12 @@ int main(int argc, char **argv)
     const int rc = bpm_run(&argc, argv, BPM_DEFAULT_FILTER, bpm_on_result, NULL);
     if (rc == 0)
         bpm_print_summary();
+    if (bpm_current)
+        bpm_case_free(bpm_current);
+    free(cases);
+    free(jobs);
+    free(bpm_regs);
+    free(bpm_rows);
+    free(bpm_layers);
     return rc;
 }

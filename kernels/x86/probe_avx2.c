@@ -28,7 +28,9 @@ uint32_t bpk_probe_run_avx2(const uint8_t *buf, size_t rows, uint32_t iters)
     }
     const __m256i s = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(r0, o0), _mm256_add_epi16(r1, o1)),
                                        _mm256_add_epi16(_mm256_add_epi16(r2, o2), _mm256_add_epi16(r3, o3)));
-    const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    return (uint32_t)(_mm_cvtsi128_si32(h) + _mm_extract_epi32(h, 1) + _mm_extract_epi32(h, 2) +
-                      _mm_extract_epi32(h, 3));
+    uint32_t lane[8], sum = 0;
+    _mm256_storeu_si256((__m256i *)lane, s);
+    for (int i = 0; i < 8; i++)
+        sum += lane[i];
+    return sum;
 }

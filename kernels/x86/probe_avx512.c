@@ -30,5 +30,9 @@ uint32_t bpk_probe_run_avx512(const uint8_t *buf, size_t rows, uint32_t iters)
     }
     const __m512i s = _mm512_add_epi16(_mm512_add_epi16(_mm512_add_epi16(r0, o0), _mm512_add_epi16(r1, o1)),
                                        _mm512_add_epi16(_mm512_add_epi16(r2, o2), _mm512_add_epi16(r3, o3)));
-    return (uint32_t)_mm512_reduce_add_epi32(s);
+    uint32_t lane[16], sum = 0;
+    _mm512_storeu_si512((void *)lane, s);
+    for (int i = 0; i < 16; i++)
+        sum += lane[i];
+    return sum;
 }
