@@ -30,6 +30,9 @@ typedef struct bp_int_layer {
     int threads;
     int is_linear;
     int direct;          /* 1x1, stride 1, no padding: input is already K x P */
+    int padded;          /* stride 1, k > 1: rows over the padded width (below) */
+    size_t Hp, Wp, plane;/* padded input geometry (padded path) */
+    uint32_t trows;      /* output rows per tile (padded path) */
     uint32_t N, c_in, H, W, OH, OW, c_out, K, groups, cig, cog;
     uint32_t kh, kw, sh, sw, pt_, pl_, dh, dw;
     size_t HW, P;        /* P: pixels per image (conv) or N (linear) */
@@ -146,6 +149,23 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->direct = L->kh == 1 && L->kw == 1 && L->sh == 1 && L->sw == 1 &&
                     F->pad_t == 0 && F->pad_l == 0 && F->pad_b == 0 && F->pad_r == 0 &&
                     L->OH == L->H && L->OW == L->W;
+        /* Stride 1, k > 1: the input is quantized into a zero-bordered
+         * (Hp x Wp) plane and the kernel runs over "virtual" pixels r*Wp + c
+         * of whole output rows, c < Wp. Then im2col row (ci, dy, dx) of a
+         * tile is ONE contiguous run of the padded plane starting at
+         * (oy0 + dy*dh)*Wp + dx*dw; columns c >= OW are computed and
+         * discarded (the cost: Wp/OW extra work). Valid columns read only
+         * inside their padded row. */
+        L->padded = !L->direct && L->sh == 1 && L->sw == 1; /* measured faster than
+                                                  im2col even at 4x4 (Wp/OW = 1.5) */
+        if (L->padded) {
+            L->Hp = (size_t)L->H + F->pad_t + F->pad_b;
+            L->Wp = (size_t)L->W + F->pad_l + F->pad_r;
+            L->plane = L->Hp * L->Wp;
+            /* garbage columns of the last row read up to (kw-1)*dw past the
+             * last plane: slack at the end */
+            L->xq_elems = (size_t)L->N * L->c_in * L->plane + (size_t)(L->kw - 1) * L->dw + 64;
+        }
     }
 
     /* Pixel tile: an im2col tile of K_g x pt bytes stays within BP_TILE_BYTES. */
@@ -160,6 +180,16 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     if (pt == 0) pt = 1;
     L->pt = (uint32_t)pt;
     L->ntiles = (uint32_t)((L->P + pt - 1) / pt);
+    if (L->padded) {
+        size_t rows = BP_TILE_BYTES / ((size_t)L->K * L->Wp);
+        if (rows * L->Wp > BP_PT_MAX) rows = BP_PT_MAX / L->Wp;
+        if (rows < 1) rows = 1;
+        if (rows > L->OH) rows = L->OH;
+        L->trows = (uint32_t)rows;
+        pt = rows * L->Wp;
+        L->pt = (uint32_t)pt;
+        L->ntiles = (L->OH + L->trows - 1) / L->trows;
+    }
 
     size_t tiles_total = (size_t)L->images * L->groups * L->ntiles;
     size_t T = (size_t)L->threads;
@@ -189,7 +219,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     default: kn = L->s8 ? "bp_ref_dense_s8" : "bp_ref_dense_u8"; break;
     }
     snprintf(L->kname, sizeof L->kname, "%s (%s)", kn ? kn : "?",
-             L->is_linear ? "linear" : L->direct ? "direct 1x1" : "im2col tiles");
+             L->is_linear ? "linear" : L->direct ? "direct 1x1"
+                               : L->padded ? "padded-row tiles" : "im2col tiles");
     if ((kind == BP_INT_BITPLANE && !(L->s8 ? (void *)L->kt.bitplane_s8
                                             : (void *)L->kt.bitplane_u8)) ||
         (kind == BP_INT_CSR && !(L->s8 ? (void *)L->kt.csr_s8 : (void *)L->kt.csr_u8))) {
@@ -199,6 +230,35 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     }
     *state = L;
     return BP_OK;
+}
+
+/* Short copies/fills (runs of one output row, often 7..56 bytes) inline:
+ * a libc call per run costs more than the run itself. Overlapping 16/8-byte
+ * moves for the tails; never touch bytes outside [d, d+n). */
+static inline void bp_copy_run(uint8_t *restrict d, const uint8_t *restrict s, size_t n)
+{
+    if (n >= 16) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 16);
+        if (i < n) memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++) d[i] = s[i];
+    }
+}
+
+static inline void bp_zero_run(uint8_t *d, size_t n)
+{
+    static const uint8_t z[16];
+    if (n >= 16) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) memcpy(d + i, z, 16);
+        if (i < n) memcpy(d + n - 16, z, 16);
+    } else {
+        for (size_t i = 0; i < n; i++) d[i] = 0;
+    }
 }
 
 /* Builds rows [0, K_g) x pixels [p0, p0+np) of the group's im2col matrix;
@@ -220,7 +280,7 @@ static void bp_int_im2col(const bp_int_layer *L, const uint8_t *xg, size_t p0, s
                     if (run > np - p) run = np - p;
                     long iy = (long)oy * L->sh - (long)L->pt_ + (long)dy * L->dh;
                     if (iy < 0 || iy >= (long)L->H) {
-                        memset(dst + p, 0, run);
+                        bp_zero_run(dst + p, run);
                     } else {
                         const uint8_t *srow = src + (size_t)iy * L->W;
                         if (L->sw == 1) {
@@ -230,10 +290,11 @@ static void bp_int_im2col(const bp_int_layer *L, const uint8_t *xg, size_t p0, s
                             if (qb > (long)run) qb = (long)run;
                             if (qb < qa) qb = qa;
                             if (qa > (long)run) qa = qb = (long)run;
-                            memset(dst + p, 0, (size_t)qa);
+                            bp_zero_run(dst + p, (size_t)qa);
                             if (qb > qa)
-                                memcpy(dst + p + qa, srow + ox + qa + ixo, (size_t)(qb - qa));
-                            memset(dst + p + qb, 0, run - (size_t)qb);
+                                bp_copy_run(dst + p + qa, srow + ox + qa + ixo,
+                                            (size_t)(qb - qa));
+                            bp_zero_run(dst + p + qb, run - (size_t)qb);
                         } else {
                             for (size_t q = 0; q < run; q++) {
                                 long ix = (long)(ox + q) * L->sw + ixo;
@@ -270,6 +331,49 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
     }
 }
 
+/* One work item of the padded path: output rows [oy0, oy0+nrow) of image
+ * img, group g, weight rows [lo, hi). */
+static void bp_int_item_padded(const bp_int_layer *L, uint32_t img, uint32_t g, uint32_t tile,
+                               uint32_t lo, uint32_t hi, unsigned char *scr, const float *res,
+                               float *y)
+{
+    size_t oy0 = (size_t)tile * L->trows;
+    size_t nrow = L->OH - oy0 < L->trows ? L->OH - oy0 : L->trows;
+    size_t Wp = L->Wp, np = nrow * Wp, OW = L->OW;
+    const uint8_t *xg = L->xq + ((size_t)img * L->c_in + (size_t)g * L->cig) * L->plane;
+    uint8_t *tile_x = scr;
+    size_t k = 0;
+    for (uint32_t ci = 0; ci < L->cig; ci++)
+        for (uint32_t dy = 0; dy < L->kh; dy++) {
+            const uint8_t *src = xg + ci * L->plane + (oy0 + (size_t)dy * L->dh) * Wp;
+            for (uint32_t dx = 0; dx < L->kw; dx++, k++)
+                memcpy(tile_x + k * np, src + (size_t)dx * L->dw, np);
+        }
+    int32_t *acc = (int32_t *)(scr + L->tile_bytes);
+    const float *os = L->d.out_scale, *bias = L->d.bias;
+    int relu = L->d.fuse_relu;
+    for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
+        uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
+        bp_int_kernel(L, j0, nr, tile_x, np, np, acc);
+        for (uint32_t jj = 0; jj < nr; jj++) {
+            uint32_t j = j0 + jj;
+            float s = os[j], bj = bias[j];
+            size_t base = ((size_t)img * L->c_out + j) * L->P + oy0 * OW;
+            for (size_t r = 0; r < nrow; r++) {
+                const int32_t *a = acc + (size_t)jj * np + r * Wp;
+                float *yo = y + base + r * OW;
+                const float *ro = res ? res + base + r * OW : NULL;
+                for (size_t c = 0; c < OW; c++) {
+                    float v = bp_epilogue(a[c], s, bj);
+                    if (ro) v = v + ro[c];
+                    if (relu) v = bp_relu(v);
+                    yo[c] = v;
+                }
+            }
+        }
+    }
+}
+
 static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
                         const float *res, float *y)
 {
@@ -282,6 +386,10 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     const uint32_t *b = L->rb + (size_t)g * (L->R + 1);
     uint32_t lo = b[r], hi = b[r + 1];
     if (lo >= hi) return;
+    if (L->padded) {
+        bp_int_item_padded(L, img, g, tile, lo, hi, scr, res, y);
+        return;
+    }
     size_t p0 = (size_t)tile * L->pt;
     size_t np = L->P - p0 < L->pt ? L->P - p0 : L->pt;
 
@@ -334,28 +442,56 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     }
 }
 
+/* Quantizes n floats; separate functions with restrict so they vectorize
+ * (uint8_t stores would otherwise alias everything). */
+static void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
+{
+    for (size_t i = 0; i < n; i++) q[i] = bp_quant_u8(x[i], inv);
+}
+
+static void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv)
+{
+    for (size_t i = 0; i < n; i++) q[i] = bp_quant_s8(x[i], inv);
+}
+
 static bp_status bp_int_run(void *state, const float *x, const float *res, float *y)
 {
     bp_int_layer *L = state;
-    float inv = L->d.act_inv_scale;
+    const float inv = L->d.act_inv_scale;
+    uint8_t *const xq = L->xq;
+    const size_t n_el = L->xq_elems;
 #pragma omp parallel num_threads(L->threads)
     {
         if (L->is_linear) {
             /* (N, K) float -> K x N channel-major */
+            const size_t K = L->K, N = L->N;
 #pragma omp for schedule(static)
-            for (size_t k = 0; k < L->K; k++)
-                for (size_t n = 0; n < L->N; n++) {
-                    float v = x[n * L->K + k];
-                    L->xq[k * L->N + n] = L->s8 ? (uint8_t)bp_quant_s8(v, inv)
-                                                : bp_quant_u8(v, inv);
+            for (size_t k = 0; k < K; k++)
+                for (size_t n = 0; n < N; n++) {
+                    float v = x[n * K + k];
+                    xq[k * N + n] = L->s8 ? (uint8_t)bp_quant_s8(v, inv) : bp_quant_u8(v, inv);
                 }
-        } else if (L->s8) {
+        } else if (L->padded) {
+            /* interior of each zero-bordered plane; borders stay 0 */
+            const size_t planes = (size_t)L->N * L->c_in, H = L->H, W = L->W;
+            const size_t off = (size_t)L->pt_ * L->Wp + L->pl_;
 #pragma omp for schedule(static)
-            for (size_t i = 0; i < L->xq_elems; i++)
-                L->xq[i] = (uint8_t)bp_quant_s8(x[i], inv);
+            for (size_t q = 0; q < planes; q++)
+                for (size_t iy = 0; iy < H; iy++) {
+                    const float *xr = x + (q * H + iy) * W;
+                    uint8_t *qr = xq + q * L->plane + off + iy * L->Wp;
+                    if (L->s8) bp_quantize_s8_run(xr, (int8_t *)qr, W, inv);
+                    else bp_quantize_u8_run(xr, qr, W, inv);
+                }
         } else {
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < L->xq_elems; i++) L->xq[i] = bp_quant_u8(x[i], inv);
+            size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
+            size_t chunk = (n_el + nt - 1) / nt;
+            chunk = (chunk + 63) & ~(size_t)63;
+            size_t lo = tid * chunk < n_el ? tid * chunk : n_el;
+            size_t hi = lo + chunk < n_el ? lo + chunk : n_el;
+            if (L->s8) bp_quantize_s8_run(x + lo, (int8_t *)(xq + lo), hi - lo, inv);
+            else bp_quantize_u8_run(x + lo, xq + lo, hi - lo, inv);
+#pragma omp barrier
         }
         unsigned char *scr = L->scratch + L->scratch_stride * (size_t)omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)

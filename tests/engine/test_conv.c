@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "model_builders.h"
+#include "quant.h"
 #include "test_helpers.h"
 #include "test_suites.h"
 
@@ -198,10 +199,39 @@ static void test_conv_extreme_weights(void **state)
     run_case(&c, 0.3, 0, 1, 101);
 }
 
+/* The engine's quantizers against the plain nearbyintf formula: halves,
+ * saturation edges, huge values, infinities, NaN, denormals, random. */
+static void test_quantizers(void **state)
+{
+    (void)state;
+    static const float scales[] = {1.0f, 0.5f, 1.0f / 3.0f, 1.0f / 36.0f, 0.0071f, 17.0f};
+    static const float edges[] = {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, 126.5f,
+                                  127.5f, -127.5f, -128.5f, -129.0f, 254.5f, 255.5f, 256.0f,
+                                  1e30f, -1e30f, 1e-40f, -1e-40f, 4194304.5f, 8388609.0f,
+                                  INFINITY, -INFINITY, NAN};
+    uint64_t r = g_seed;
+    for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+        float sc = scales[si], inv = 1.0f / sc;
+        for (int i = 0; i < 20000; i++) {
+            float x;
+            if (i < (int)(sizeof edges / sizeof edges[0])) x = edges[i] * sc;
+            else if (i < 2000) x = ((float)(int)(bpt_rand(&r) % 1200) - 600.0f) * 0.5f * sc;
+            else bpt_fill_uniform(&r, &x, 1, -400.0f * sc, 400.0f * sc);
+            int u = bp_quant_u8(x, inv), s = bp_quant_s8(x, inv);
+            if (u != tq(x, sc, 0) || s != tq(x, sc, 1)) {
+                printf("  x=%a scale=%a: u8 %d vs %d, s8 %d vs %d\n", (double)x, (double)sc, u,
+                       tq(x, sc, 0), s, tq(x, sc, 1));
+                fail();
+            }
+        }
+    }
+}
+
 int bpt_suite_conv(uint64_t seed)
 {
     g_seed = seed;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantizers),
         cmocka_unit_test(test_conv_sweep),
         cmocka_unit_test(test_conv_extreme_weights),
     };
