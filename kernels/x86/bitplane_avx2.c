@@ -3,7 +3,8 @@
  * sums; groups of planes merged by int16 Horner and widened to int32 once per
  * group (plan in ../planes_aux.h). Tails: the last vector of a row run is
  * loaded at np-32 (overlapping, same values stored twice), so nothing
- * outside the runs is read or written; np < 32 takes a scalar path. */
+ * outside the runs is read or written; 16 <= np < 32 uses 16-pixel
+ * vectors, np < 16 a scalar path. */
 #include <immintrin.h>
 
 #include "kernel_list.h"
@@ -157,7 +158,126 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
     }
 }
 
-/* np < 32: plain scalar digit sums (int32, no bound needed). */
+/* 16 <= np < 32: the same scheme on 16-pixel (128-bit) vectors, the second
+ * one at np-16 (overlapping); P[v][q] holds pixels 4q .. 4q+3. */
+BPK_INLINE void bpk_flush16(__m128i *R, __m128i *O, __m128i P[][4], int nv, int m)
+{
+    const __m128i c = _mm_cvtsi32_si128(m);
+#pragma GCC unroll 2
+    for (int v = 0; v < nv; v++) {
+        const __m128i e = _mm_sub_epi16(R[v], _mm_slli_epi16(O[v], 8));
+        const __m128i zl = _mm_unpacklo_epi16(e, O[v]); /* pixels 0..7 */
+        const __m128i zh = _mm_unpackhi_epi16(e, O[v]); /* pixels 8..15 */
+        P[v][0] = _mm_add_epi32(P[v][0], _mm_sll_epi32(_mm_cvtepi16_epi32(zl), c));
+        P[v][1] = _mm_add_epi32(P[v][1], _mm_sll_epi32(_mm_cvtepi16_epi32(_mm_srli_si128(zl, 8)), c));
+        P[v][2] = _mm_add_epi32(P[v][2], _mm_sll_epi32(_mm_cvtepi16_epi32(zh), c));
+        P[v][3] = _mm_add_epi32(P[v][3], _mm_sll_epi32(_mm_cvtepi16_epi32(_mm_srli_si128(zh, 8)), c));
+        R[v] = _mm_setzero_si128();
+        O[v] = _mm_setzero_si128();
+    }
+}
+
+BPK_INLINE void bpk_tile16(const bp_planes *w, const bpk_planes_aux *aux, uint32_t row0,
+                           uint32_t nrows, const uint8_t *xt, size_t ldx, int32_t *yt, size_t ldy,
+                           int nv, ptrdiff_t lastoff, int s8, int idx4, int gonly)
+{
+    const __m128i bias = _mm_set1_epi8((char)0x80);
+    const uint16_t *ix2 = (const uint16_t *)w->idx;
+    const uint32_t *ix4 = (const uint32_t *)w->idx;
+    const ptrdiff_t off[2] = {nv == 1 ? lastoff : 0, lastoff};
+    for (uint32_t r = 0; r < nrows; r++) {
+        const uint32_t j = row0 + r;
+        __m128i R[2], O[2], P[2][4];
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) {
+            R[v] = O[v] = _mm_setzero_si128();
+            P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm_setzero_si128();
+        }
+        const bpk_plan_step *sp = 0, *se = 0;
+        bpk_plan_gen g = {0};
+        int last_gm;
+        if (aux) {
+            sp = aux->steps + aux->step_ptr[j];
+            se = aux->steps + aux->step_ptr[j + 1];
+            last_gm = aux->last_gm[j];
+        } else {
+            bpk_plan_init(&g, w, j);
+            last_gm = -1;
+        }
+        for (;;) {
+            bpk_plan_step st;
+            if (aux) {
+                if (sp == se)
+                    break;
+                st = *sp++;
+            } else if (!bpk_plan_next(&g, &st)) {
+                break;
+            }
+            if (gonly) {
+            } else if (st.flush) {
+                bpk_flush16(R, O, P, nv, st.fm);
+            } else if (st.shl) {
+                const __m128i c = _mm_cvtsi32_si128(st.shl);
+#pragma GCC unroll 2
+                for (int v = 0; v < nv; v++) {
+                    R[v] = _mm_sll_epi16(R[v], c);
+                    O[v] = _mm_sll_epi16(O[v], c);
+                }
+            }
+            for (uint32_t i = st.pos_begin; i < st.pos_end; i++) {
+                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
+#pragma GCC unroll 2
+                for (int v = 0; v < nv; v++) {
+                    __m128i a = _mm_loadu_si128((const __m128i *)(px + off[v]));
+                    __asm__("" : "+x"(a));
+                    if (s8)
+                        a = _mm_xor_si128(a, bias);
+                    R[v] = _mm_add_epi16(R[v], a);
+                    O[v] = _mm_add_epi16(O[v], _mm_srli_epi16(a, 8));
+                }
+            }
+            for (uint32_t i = st.neg_begin; i < st.neg_end; i++) {
+                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
+#pragma GCC unroll 2
+                for (int v = 0; v < nv; v++) {
+                    __m128i a = _mm_loadu_si128((const __m128i *)(px + off[v]));
+                    __asm__("" : "+x"(a));
+                    if (s8)
+                        a = _mm_xor_si128(a, bias);
+                    R[v] = _mm_sub_epi16(R[v], a);
+                    O[v] = _mm_sub_epi16(O[v], _mm_srli_epi16(a, 8));
+                }
+            }
+        }
+        if (!aux)
+            last_gm = g.gm;
+        int32_t *yr = yt + (size_t)r * ldy;
+        if (gonly) {
+#pragma GCC unroll 2
+            for (int v = 0; v < nv; v++) {
+                _mm_storeu_si128((__m128i *)(yr + off[v]), R[v]);
+                _mm_storeu_si128((__m128i *)(yr + off[v] + 4), O[v]);
+            }
+            continue;
+        }
+        if (last_gm >= 0)
+            bpk_flush16(R, O, P, nv, last_gm);
+        if (s8) {
+            const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
+            const __m128i corr = _mm_set1_epi32(rs * 128);
+#pragma GCC unroll 2
+            for (int v = 0; v < nv; v++)
+                for (int q = 0; q < 4; q++)
+                    P[v][q] = _mm_sub_epi32(P[v][q], corr);
+        }
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            for (int q = 0; q < 4; q++)
+                _mm_storeu_si128((__m128i *)(yr + off[v] + 4 * q), P[v][q]);
+    }
+}
+
+/* np < 16: plain scalar digit sums (int32, no bound needed). */
 static void bpk_bitplane_narrow(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                 const uint8_t *x, size_t ldx, size_t np, int32_t *y,
                                 size_t ldy, int s8)
@@ -165,10 +285,10 @@ static void bpk_bitplane_narrow(const bp_planes *w, uint32_t row0, uint32_t nrow
     for (uint32_t r = 0; r < nrows; r++) {
         const uint32_t *rp = w->row_ptr + (size_t)(row0 + r) * w->M * 2;
         /* uint32: one plane's term may pass 2^31 (K*255*256); the sum fits. */
-        uint32_t acc[32] = {0};
+        uint32_t acc[16] = {0};
         for (uint32_t m = w->M; m-- > 0;) {
             for (int s = 0; s < 2; s++) {
-                uint32_t t[32] = {0};
+                uint32_t t[16] = {0};
                 for (uint32_t i = rp[2 * m + s]; i < rp[2 * m + s + 1]; i++) {
                     const size_t k = w->idx_bytes == 2 ? ((const uint16_t *)w->idx)[i]
                                                        : ((const uint32_t *)w->idx)[i];
@@ -189,11 +309,18 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
                              size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4,
                              int gonly)
 {
-    if (np < 32) {
+    if (np < 16) {
         bpk_bitplane_narrow(w, row0, nrows, x, ldx, np, y, ldy, s8);
         return;
     }
     const bpk_planes_aux *aux = bpk_planes_aux_get(w);
+    if (np < 32) {
+        if (np == 16)
+            bpk_tile16(w, aux, row0, nrows, x, ldx, y, ldy, 1, 0, s8, idx4, gonly);
+        else
+            bpk_tile16(w, aux, row0, nrows, x, ldx, y, ldy, 2, (ptrdiff_t)np - 16, s8, idx4, gonly);
+        return;
+    }
     size_t p0 = 0;
     for (; p0 + 32 * BPK_NV <= np; p0 += 32 * BPK_NV)
         bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 32 * (BPK_NV - 1), s8, idx4, gonly);
