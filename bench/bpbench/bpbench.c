@@ -369,6 +369,16 @@ static const char *bp_bench_layer_shape(const bp_layer_info *l, char *buf, size_
     return buf;
 }
 
+/* A profiled node is a layer row when it carries a conv/linear layer's name
+ * (fused nodes such as "conv2d+relu" keep the conv's name). */
+static int bp_bench_is_layer(const bp_model_info *mi, const char *name)
+{
+    for (uint32_t li = 0; li < mi->n_layers; li++)
+        if (!strcmp(mi->layers[li].name, name))
+            return 1;
+    return 0;
+}
+
 static double bp_bench_prof_ms(const bp_bench_result *r, const char *name, const char **kernel)
 {
     for (uint32_t i = 0; i < r->n_prof; i++)
@@ -770,20 +780,21 @@ int main(int argc, char **argv)
                 pr = &res[b];
         for (uint32_t i = 0; pr && i < pr->n_prof; i++) {
             const char *op = pr->prof[i].op;
-            int seen = !strcmp(op, "conv2d") || !strcmp(op, "linear");
+            int seen = bp_bench_is_layer(mi, pr->prof[i].name);
             for (uint32_t k = 0; k < i && !seen; k++)
-                seen = !strcmp(pr->prof[k].op, op);
+                seen = !strcmp(pr->prof[k].op, op) && !bp_bench_is_layer(mi, pr->prof[k].name);
             if (seen)
                 continue;
             char lbl[64];
-            snprintf(lbl, sizeof lbl, "(all %s)", op);
+            snprintf(lbl, sizeof lbl, "(other: %s)", op);
             fprintf(o, "%-30.30s %-14s %7s", lbl, "", "");
             for (int b = 0; b < BP_BENCH_NBACK; b++) {
                 if (res[b].status != 1 || !res[b].n_prof)
                     continue;
                 double sum = 0;
                 for (uint32_t k = 0; k < res[b].n_prof; k++)
-                    if (!strcmp(res[b].prof[k].op, op))
+                    if (!strcmp(res[b].prof[k].op, op) &&
+                        !bp_bench_is_layer(mi, res[b].prof[k].name))
                         sum += res[b].prof[k].ms;
                 fprintf(o, " %11.4f", sum);
             }
