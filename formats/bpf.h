@@ -177,7 +177,9 @@ typedef struct bpf_model_desc {
     const uint32_t *outputs;
 } bpf_model_desc;
 
-/* Serializes to a malloc'd buffer (64-byte aligned; free with free()). */
+/* Serializes to a malloc'd buffer (64-byte aligned; free with free()).
+ * The result is validated exactly like a loaded file (SPEC.md rules), so a
+ * bad desc fails with the validator's status and message and no buffer. */
 bpf_status bpf_write_memory(const bpf_model_desc *d, void **buf, size_t *size);
 bpf_status bpf_write_file(const bpf_model_desc *d, const char *path);
 /* A desc view of a loaded model (for re-writing it with changes). */

@@ -163,6 +163,19 @@ static void r24(bpft_model *t)
     t->d.meta = many_meta;
     t->d.n_meta = BPF_MAX_META + 1;
 }
+static bpf_tensor many_tensors[BPF_MAX_TENSORS + 1];
+static void r24b(bpft_model *t)
+{
+    t->d.tensors = many_tensors; /* all zero: the count is checked first */
+    t->d.n_tensors = BPF_MAX_TENSORS + 1;
+}
+static bpf_layer many_layers[BPF_MAX_LAYERS + 1];
+static void r24c(bpft_model *t)
+{
+    for (uint32_t i = 0; i <= BPF_MAX_LAYERS; i++) many_layers[i] = t->layers[3];
+    t->d.layers = many_layers;
+    t->d.n_layers = BPF_MAX_LAYERS + 1;
+}
 static void r25(bpft_model *t) { t->meta[3].key = ""; }
 static void r26(bpft_model *t) { t->meta[4].key = t->meta[1].key; }
 
@@ -451,6 +464,8 @@ const bpft_case bpft_cases[] = {
     POST("R23 NODES size", BPF_ERR_BAD_SECTION, "NODES: size", r23c),
     POST("R23 LAYERS size", BPF_ERR_BAD_SECTION, "LAYERS: size", r23d),
     PRE("R24 1025 metadata entries", BPF_ERR_LIMIT, "META: 1025 entries", r24),
+    PRE("R24 65537 tensors", BPF_ERR_LIMIT, "TENSORS: 65537 tensors, limit 65536", r24b),
+    PRE("R24 16385 layers", BPF_ERR_LIMIT, "LAYERS: 16385 layers, limit 16384", r24c),
     PRE("R25 empty key", BPF_ERR_BAD_META, "meta 3: empty key", r25),
     PRE("R26 duplicate key", BPF_ERR_BAD_META, "duplicate key 'arch'", r26),
     POST("R27 dtype 9", BPF_ERR_BAD_GRAPH, "tensor 4 'dw.out': unknown dtype 9", r27),

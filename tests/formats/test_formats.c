@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,35 @@ static void test_bad_args(void **state)
     assert_int_equal(d.n_tensors, 0);
 }
 
+/* bpf_last_error() is per thread: a failure on one thread leaves another
+ * thread's message alone. */
+static void *fail_on_thread(void *arg)
+{
+    bpf_model *m;
+    bpf_load_memory("short", 5, 0, &m);
+    *(int *)arg = strstr(bpf_last_error(), "5 bytes") != NULL;
+    return NULL;
+}
+
+static void test_error_thread_local(void **state)
+{
+    (void)state;
+#ifdef BPFT_NO_THREADS
+    skip();
+#endif
+    bpf_model *m;
+    assert_int_equal(bpf_load_memory("0123456789", 10, 0, &m), BPF_ERR_TRUNCATED);
+    char before[256];
+    snprintf(before, sizeof before, "%s", bpf_last_error());
+    assert_non_null(strstr(before, "10 bytes"));
+    int ok = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fail_on_thread, &ok), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(ok);
+    assert_string_equal(bpf_last_error(), before);
+}
+
 /* ---- bad files, one per rule ---- */
 
 static void test_bad_case(void **state)
@@ -430,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_truncation_every_byte),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_error_thread_local),
         cmocka_unit_test(test_max_magnitude),
         cmocka_unit_test(test_spec_rules_covered),
     };
