@@ -197,9 +197,17 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
     }
 }
 
+/* 16 <= np < 32: one masked 64-pixel vector would idle 50-75% of its lanes;
+ * the AVX2 kernel's 16-pixel vectors waste none (AVX-512 implies AVX2). */
+#define BPK_NARROW(np) ((np) >= 16 && (np) < 32)
+
 void bp_bitplane_u8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                  const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
+    if (BPK_NARROW(np)) {
+        bp_bitplane_u8_128x1_avx2(w, row0, nrows, x, ldx, np, y, ldy);
+        return;
+    }
     if (w->idx_bytes == 2)
         bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 0);
     else
@@ -209,6 +217,10 @@ void bp_bitplane_u8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nro
 void bp_bitplane_s8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                  const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
+    if (BPK_NARROW(np)) {
+        bp_bitplane_s8_128x1_avx2(w, row0, nrows, x, ldx, np, y, ldy);
+        return;
+    }
     const uint8_t *xu = (const uint8_t *)x;
     if (w->idx_bytes == 2)
         bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0, 0);
@@ -222,6 +234,10 @@ void bpk_bitplane_u8_gather_128x1_avx512(const bp_planes *w, uint32_t row0, uint
                                      const uint8_t *x, size_t ldx, size_t np, int32_t *y,
                                      size_t ldy)
 {
+    if (BPK_NARROW(np)) {
+        bpk_bitplane_u8_gather_128x1_avx2(w, row0, nrows, x, ldx, np, y, ldy);
+        return;
+    }
     if (w->idx_bytes == 2)
         bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 1);
     else

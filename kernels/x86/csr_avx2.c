@@ -2,7 +2,8 @@
  * activation rows (32 pixels per vector, 64-pixel tile) split into even/odd
  * int16 pixels, interleaved pairwise and multiplied by the broadcast weight
  * pair with vpmaddwd into int32. Tails: the last vector of a run is loaded
- * at np-32 (overlapping, same values stored twice); np < 32 is scalar. */
+ * at np-32 (overlapping, same values stored twice); 16 <= np < 32 uses
+ * 16-pixel vectors, np < 16 is scalar. */
 #include <immintrin.h>
 
 #include "kernel_list.h"
@@ -76,12 +77,67 @@ BPK_INLINE void bpk_tile(const bp_csr *w, uint32_t row0, uint32_t nrows, const u
     }
 }
 
+/* 16 <= np < 32: 16-pixel (128-bit) vectors, the second at np-16.
+ * A0..A3: pixels 2t, 8+2t, 2t+1, 9+2t (t = 0..3). */
+BPK_INLINE void bpk_tile16(const bp_csr *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
+                           size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4)
+{
+    const __m128i lo8 = _mm_set1_epi16(0x00FF);
+    const uint16_t *ix2 = (const uint16_t *)w->idx;
+    const uint32_t *ix4 = (const uint32_t *)w->idx;
+    const ptrdiff_t off[2] = {0, (ptrdiff_t)np - 16};
+    for (uint32_t r = 0; r < nrows; r++) {
+        const uint32_t j = row0 + r;
+        __m128i A[2][4];
+        for (int v = 0; v < 2; v++)
+            A[v][0] = A[v][1] = A[v][2] = A[v][3] = _mm_setzero_si128();
+        const uint32_t b = w->row_ptr[j], e = w->row_ptr[j + 1];
+        for (uint32_t i = b; i < e; i += 2) {
+            const uint32_t k1 = idx4 ? ix4[i] : ix2[i];
+            const int two = i + 1 < e;
+            const uint32_t k2 = two ? (idx4 ? ix4[i + 1] : ix2[i + 1]) : k1;
+            const uint32_t w2 = two ? (uint16_t)w->val[i + 1] : 0;
+            const __m128i wp = _mm_set1_epi32((int32_t)((uint16_t)w->val[i] | (w2 << 16)));
+            const uint8_t *p1 = x + (size_t)k1 * ldx, *p2 = x + (size_t)k2 * ldx;
+#pragma GCC unroll 2
+            for (int v = 0; v < 2; v++) {
+                const __m128i a = _mm_loadu_si128((const __m128i *)(p1 + off[v]));
+                const __m128i c = _mm_loadu_si128((const __m128i *)(p2 + off[v]));
+                __m128i ea, oa, ec, oc;
+                if (s8) {
+                    ea = _mm_srai_epi16(_mm_slli_epi16(a, 8), 8);
+                    ec = _mm_srai_epi16(_mm_slli_epi16(c, 8), 8);
+                    oa = _mm_srai_epi16(a, 8);
+                    oc = _mm_srai_epi16(c, 8);
+                } else {
+                    ea = _mm_and_si128(a, lo8);
+                    ec = _mm_and_si128(c, lo8);
+                    oa = _mm_srli_epi16(a, 8);
+                    oc = _mm_srli_epi16(c, 8);
+                }
+                A[v][0] = _mm_add_epi32(A[v][0], _mm_madd_epi16(_mm_unpacklo_epi16(ea, ec), wp));
+                A[v][1] = _mm_add_epi32(A[v][1], _mm_madd_epi16(_mm_unpackhi_epi16(ea, ec), wp));
+                A[v][2] = _mm_add_epi32(A[v][2], _mm_madd_epi16(_mm_unpacklo_epi16(oa, oc), wp));
+                A[v][3] = _mm_add_epi32(A[v][3], _mm_madd_epi16(_mm_unpackhi_epi16(oa, oc), wp));
+            }
+        }
+        int32_t *yr = y + (size_t)r * ldy;
+        for (int v = 0; v < 2; v++) {
+            int32_t *yv = yr + off[v];
+            _mm_storeu_si128((__m128i *)(yv + 0), _mm_unpacklo_epi32(A[v][0], A[v][2]));
+            _mm_storeu_si128((__m128i *)(yv + 4), _mm_unpackhi_epi32(A[v][0], A[v][2]));
+            _mm_storeu_si128((__m128i *)(yv + 8), _mm_unpacklo_epi32(A[v][1], A[v][3]));
+            _mm_storeu_si128((__m128i *)(yv + 12), _mm_unpackhi_epi32(A[v][1], A[v][3]));
+        }
+    }
+}
+
 static void bpk_csr_narrow(const bp_csr *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
                            size_t ldx, size_t np, int32_t *y, size_t ldy, int s8)
 {
     for (uint32_t r = 0; r < nrows; r++) {
         const uint32_t j = row0 + r;
-        int32_t acc[32] = {0};
+        int32_t acc[16] = {0};
         for (uint32_t i = w->row_ptr[j]; i < w->row_ptr[j + 1]; i++) {
             const size_t k = w->idx_bytes == 2 ? ((const uint16_t *)w->idx)[i]
                                                : ((const uint32_t *)w->idx)[i];
@@ -98,8 +154,12 @@ static void bpk_csr_narrow(const bp_csr *w, uint32_t row0, uint32_t nrows, const
 BPK_INLINE void bpk_csr(const bp_csr *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
                         size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4)
 {
-    if (np < 32) {
+    if (np < 16) {
         bpk_csr_narrow(w, row0, nrows, x, ldx, np, y, ldy, s8);
+        return;
+    }
+    if (np < 32) {
+        bpk_tile16(w, row0, nrows, x, ldx, np, y, ldy, s8, idx4);
         return;
     }
     size_t p0 = 0;
