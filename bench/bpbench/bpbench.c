@@ -34,7 +34,10 @@ static const char bp_bench_usage[] =
     "                     its reported latency; name it to time it fully.\n"
     "  --threads N        threads per backend (default 0: all cores)\n"
     "  --batch N          images per run (default 1)\n"
-    "  --iters N          timed runs per backend (default 20)\n"
+    "  --iters N          timed runs per backend (default 20), interleaved: one\n"
+    "                     run of each backend in turn, so load changes on a shared\n"
+    "                     machine hit all alike\n"
+    "  --sequential       time each backend's runs back to back instead\n"
     "  --warmup N         untimed runs before timing (default 3)\n"
     "  --layers           per-layer time per backend, kernel / oneDNN\n"
     "                     implementation, digits and %% of the kernel ceiling\n"
@@ -75,11 +78,13 @@ typedef struct bp_bench_result {
     double med, min, max, ips;
     bp_bench_prof *prof;
     uint32_t n_prof;
+    bp_session *s;  /* open between bp_bench_open and bp_bench_close */
+    uint32_t iters; /* timed runs planned */
 } bp_bench_result;
 
 typedef struct bp_bench_cfg {
     const char *model, *json, *input, *isa;
-    int threads, layers, counts;
+    int threads, layers, counts, sequential;
     uint32_t batch, iters, warmup;
     uint64_t seed;
     int want[BP_BENCH_NBACK];
@@ -213,9 +218,10 @@ typedef struct bp_bench_io {
     size_t *in_n, *out_n;
 } bp_bench_io;
 
-/* Runs one backend: create, agreement run, warmup, timed runs, profile. */
-static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench_io *io,
-                            bp_bench_result *r, int is_ref, bp_layer_counts *counts)
+/* Opens one backend: create, agreement run (and op counts for the reference),
+ * warmup. The session stays open in r->s for the interleaved timed runs. */
+static int bp_bench_open(const bp_model *m, const bp_bench_cfg *cfg, bp_bench_io *io,
+                         bp_bench_result *r, int is_ref, bp_layer_counts *counts)
 {
     bp_session_opts so;
     bp_session_opts_default(&so);
@@ -239,7 +245,6 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
                  si.inexact_reason ? si.inexact_reason : "");
     }
     float **outs = is_ref ? io->ref_out : io->out;
-    int rc = 0;
     bp_bench_status("%s: agreement run", r->name);
     double t0 = bp_bench_now_ms();
     st = bp_session_run(s, (const float *const *)io->in, outs);
@@ -247,9 +252,7 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
     if (st != BP_OK) {
         snprintf(r->reason, sizeof r->reason, "run: %s: %s", bp_status_string(st),
                  bp_last_error());
-        r->status = -2;
-        rc = -1;
-        goto done;
+        goto fail;
     }
     if (is_ref) {
         for (uint32_t o = 0; o < io->n_out; o++)
@@ -277,22 +280,18 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
         if (st != BP_OK) {
             snprintf(r->reason, sizeof r->reason, "count_ops: %s: %s", bp_status_string(st),
                      bp_last_error());
-            r->status = -2;
-            rc = -1;
-            goto done;
+            goto fail;
         }
     }
     /* Under 'all' the reference is the oracle: its one agreement run is its latency. */
-    uint32_t iters = (is_ref && !r->requested) ? 0 : cfg->iters;
-    uint32_t warm = (is_ref && !r->requested) ? 0 : cfg->warmup;
-    r->times = malloc((iters ? iters : 1) * sizeof *r->times);
+    r->iters = (is_ref && !r->requested) ? 0 : cfg->iters;
+    uint32_t warm = r->iters ? cfg->warmup : 0;
+    r->times = malloc((r->iters ? r->iters : 1) * sizeof *r->times);
     if (!r->times) {
         snprintf(r->reason, sizeof r->reason, "out of memory");
-        r->status = -2;
-        rc = -1;
-        goto done;
+        goto fail;
     }
-    if (!iters) {
+    if (!r->iters) {
         r->times[0] = t1 - t0;
         r->n_times = 1;
     }
@@ -300,28 +299,43 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
         bp_bench_status("%s: warmup %u/%u", r->name, i + 1, warm);
         bp_session_run(s, (const float *const *)io->in, io->out);
     }
-    if (cfg->layers && iters) {
+    if (cfg->layers && r->iters) {
         bp_session_set_profiling(s, 1);
         bp_session_profile_reset(s);
     }
-    for (uint32_t i = 0; i < iters; i++) {
-        bp_bench_status("%s: run %u/%u", r->name, i + 1, iters);
-        t0 = bp_bench_now_ms();
-        st = bp_session_run(s, (const float *const *)io->in, io->out);
-        t1 = bp_bench_now_ms();
-        if (st != BP_OK) {
-            snprintf(r->reason, sizeof r->reason, "run %u: %s: %s", i, bp_status_string(st),
-                     bp_last_error());
-            r->status = -2;
-            rc = -1;
-            goto done;
-        }
-        r->times[r->n_times++] = t1 - t0;
+    bp_bench_status_clear();
+    r->s = s;
+    r->status = 1;
+    return 0;
+fail:
+    bp_bench_status_clear();
+    bp_session_free(s);
+    r->status = -2;
+    return -1;
+}
+
+/* One timed run of an open backend. */
+static int bp_bench_time_one(bp_bench_result *r, bp_bench_io *io)
+{
+    double t0 = bp_bench_now_ms();
+    bp_status st = bp_session_run(r->s, (const float *const *)io->in, io->out);
+    double t1 = bp_bench_now_ms();
+    if (st != BP_OK) {
+        snprintf(r->reason, sizeof r->reason, "run %u: %s: %s", r->n_times,
+                 bp_status_string(st), bp_last_error());
+        return -1;
     }
-    if (cfg->layers && iters) {
+    r->times[r->n_times++] = t1 - t0;
+    return 0;
+}
+
+/* Collects the profile and the statistics, frees the session. */
+static void bp_bench_close(const bp_bench_cfg *cfg, bp_bench_result *r)
+{
+    if (cfg->layers && r->iters && r->s) {
         const bp_layer_profile *lp = NULL;
         uint32_t n = 0;
-        if (bp_session_profile(s, &lp, &n) == BP_OK && n) {
+        if (bp_session_profile(r->s, &lp, &n) == BP_OK && n) {
             r->prof = calloc(n, sizeof *r->prof);
             for (uint32_t i = 0; r->prof && i < n; i++) {
                 r->prof[i].name = strdup(lp[i].name ? lp[i].name : "");
@@ -332,7 +346,9 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
             }
         }
     }
-    double *t = malloc(r->n_times * sizeof *t);
+    bp_session_free(r->s);
+    r->s = NULL;
+    double *t = r->n_times ? malloc(r->n_times * sizeof *t) : NULL;
     if (t) {
         memcpy(t, r->times, r->n_times * sizeof *t);
         qsort(t, r->n_times, sizeof *t, bp_bench_cmp_d);
@@ -343,11 +359,6 @@ static int bp_bench_backend(const bp_model *m, const bp_bench_cfg *cfg, bp_bench
         r->ips = r->med > 0 ? cfg->batch * 1e3 / r->med : 0;
         free(t);
     }
-    r->status = 1;
-done:
-    bp_bench_status_clear();
-    bp_session_free(s);
-    return rc;
 }
 
 static bp_bench_result *bp_bench_find(bp_bench_result *res, const char *name)
@@ -393,7 +404,7 @@ static double bp_bench_prof_ms(const bp_bench_result *r, const char *name, const
 int main(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_BACKEND, O_THREADS, O_BATCH, O_ITERS, O_WARMUP, O_LAYERS, O_ISA,
-           O_JSON, O_SEED, O_INPUT, O_NOCOUNTS };
+           O_JSON, O_SEED, O_INPUT, O_NOCOUNTS, O_SEQ };
     static const struct option lo[] = {
         {"model", required_argument, NULL, O_MODEL},   {"backend", required_argument, NULL, O_BACKEND},
         {"threads", required_argument, NULL, O_THREADS}, {"batch", required_argument, NULL, O_BATCH},
@@ -401,6 +412,7 @@ int main(int argc, char **argv)
         {"layers", no_argument, NULL, O_LAYERS},       {"isa", required_argument, NULL, O_ISA},
         {"json", required_argument, NULL, O_JSON},     {"seed", required_argument, NULL, O_SEED},
         {"input", required_argument, NULL, O_INPUT},   {"no-counts", no_argument, NULL, O_NOCOUNTS},
+        {"sequential", no_argument, NULL, O_SEQ},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     bp_bench_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -454,6 +466,7 @@ int main(int argc, char **argv)
         }
         case O_INPUT: cfg.input = optarg; break;
         case O_NOCOUNTS: cfg.counts = 0; break;
+        case O_SEQ: cfg.sequential = 1; break;
         case 'h': fputs(bp_bench_usage, stdout); return 0;
         default:
             return bp_bench_usage_err("option '%s' is unknown or needs a value",
@@ -563,18 +576,43 @@ int main(int argc, char **argv)
         res[b].name = bp_bench_backends[b];
         res[b].requested = !cfg.all && cfg.want[b];
     }
-    if (bp_bench_backend(m, &cfg, &io, &res[0], 1, counts)) {
+    if (bp_bench_open(m, &cfg, &io, &res[0], 1, counts)) {
         fprintf(stderr, "bpbench: reference: %s\n", res[0].reason);
         exit_code = 1;
         goto out;
     }
+    if (!res[0].iters)
+        bp_bench_close(&cfg, &res[0]); /* oracle only: free it before the others */
     for (int b = 1; b < BP_BENCH_NBACK; b++) {
         if (!cfg.want[b])
             continue;
-        if (bp_bench_backend(m, &cfg, &io, &res[b], 0, NULL)) {
+        if (bp_bench_open(m, &cfg, &io, &res[b], 0, NULL)) {
             fprintf(stderr, "bpbench: %s: %s\n", res[b].name, res[b].reason);
             exit_code = 1;
         }
+    }
+    /* Timed runs interleaved across backends (one run of each in turn), so a
+     * load change on a shared machine hits every backend alike. */
+    for (uint32_t k = 0; k < cfg.iters * BP_BENCH_NBACK; k++) {
+        /* interleaved: k = i*NBACK + b; --sequential: k = b*iters + i */
+        uint32_t i = cfg.sequential ? k % cfg.iters : k / BP_BENCH_NBACK;
+        int b = cfg.sequential ? (int)(k / cfg.iters) : (int)(k % BP_BENCH_NBACK);
+        {
+            if (!res[b].s || i >= res[b].iters)
+                continue;
+            bp_bench_status("%s: timed run %u/%u", res[b].name, i + 1, res[b].iters);
+            if (bp_bench_time_one(&res[b], &io)) {
+                fprintf(stderr, "bpbench: %s: %s\n", res[b].name, res[b].reason);
+                res[b].status = -2;
+                exit_code = 1;
+                bp_bench_close(&cfg, &res[b]);
+            }
+        }
+    }
+    bp_bench_status_clear();
+    for (int b = 0; b < BP_BENCH_NBACK; b++) {
+        if (res[b].s)
+            bp_bench_close(&cfg, &res[b]);
         if (res[b].agree_fail) {
             fprintf(stderr,
                     "bpbench: %s disagrees with reference (max |diff| %g) but declares itself "
@@ -612,8 +650,9 @@ int main(int argc, char **argv)
             mi->n_layers, mi->weights / 1e6, mi->sparsity, mi->digits_per_weight,
             mi->weights ? (double)mi->digits_binary / mi->weights : 0,
             mi->weights ? (double)mi->digits_csd / mi->weights : 0, mi->macs / 1e9);
-    fprintf(o, "input: %s; batch %u; %u warmup + %u timed runs per backend\n",
-            cfg.input ? cfg.input : "random N(0,1)", cfg.batch, cfg.warmup, cfg.iters);
+    fprintf(o, "input: %s; batch %u; %u warmup + %u timed runs per backend (%s)\n",
+            cfg.input ? cfg.input : "random N(0,1)", cfg.batch, cfg.warmup, cfg.iters,
+            cfg.sequential ? "sequential" : "interleaved");
 
     /* ---- latency ---- */
     bp_bench_result *ref_int8 = bp_bench_find(res, "onednn-int8");
@@ -854,6 +893,7 @@ int main(int argc, char **argv)
         bp_json_int(&j, "batch", cfg.batch);
         bp_json_int(&j, "iters", cfg.iters);
         bp_json_int(&j, "warmup", cfg.warmup);
+        bp_json_bool(&j, "interleaved", !cfg.sequential);
         bp_json_int(&j, "threads_requested", (uint64_t)cfg.threads);
         bp_json_int(&j, "seed", cfg.seed);
         bp_json_str(&j, "input", cfg.input ? cfg.input : "random N(0,1)");
@@ -1014,6 +1054,7 @@ oom:
     exit_code = 1;
 out:
     for (int b = 0; b < BP_BENCH_NBACK; b++) {
+        bp_session_free(res[b].s);
         free(res[b].times);
         for (uint32_t i = 0; i < res[b].n_prof; i++) {
             free(res[b].prof[i].name);
