@@ -63,8 +63,22 @@ static void bpf_fuzz_one(const void *buf, size_t size, uint32_t flags)
     if (bpf_write_memory(&d, &out, &out_size) != BPF_OK) bpf_fuzz_fail("accepted model does not re-write");
     bpf_model *m2 = NULL;
     if (bpf_load_memory(out, out_size, 0, &m2) != BPF_OK) bpf_fuzz_fail("re-written model does not load");
-    if (m2->n_tensors != m->n_tensors || m2->n_nodes != m->n_nodes || m2->n_layers != m->n_layers)
-        bpf_fuzz_fail("re-written model differs");
+    if (m2->n_tensors != m->n_tensors || m2->n_nodes != m->n_nodes || m2->n_layers != m->n_layers ||
+        m2->n_meta != m->n_meta)
+        bpf_fuzz_fail("re-written model differs in counts");
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        const bpf_layer *a = &m->layers[l], *b = &m2->layers[l];
+        if (a->n_digits != b->n_digits || a->M != b->M || a->c_out != b->c_out ||
+            memcmp(a->row_ptr, b->row_ptr, 4 * ((size_t)a->c_out * a->M * 2 + 1)) ||
+            memcmp(a->col_idx, b->col_idx, (size_t)a->n_digits * a->idx_bytes))
+            bpf_fuzz_fail("re-written planes differ");
+    }
+    for (uint32_t t = 0; t < m->n_tensors; t++) {
+        const bpf_tensor *a = &m->tensors[t], *b = &m2->tensors[t];
+        if (a->nbytes != b->nbytes || strcmp(a->name, b->name) ||
+            (a->data && memcmp(a->data, b->data, (size_t)a->nbytes)))
+            bpf_fuzz_fail("re-written tensor differs");
+    }
     bpf_model_free(m2);
     free(out);
     bpf_model_free(m);
