@@ -48,6 +48,9 @@ static void test_prox_optimal(double lambda, int csd)
         for (int w = -128; w <= 128; w++)
             assert_true(got <= test_prox_cost(w, v, lambda, csd) + 1e-12);
         assert_int_equal(lut[128 - v], -lut[128 + v]);
+        /* a projection: optimal at v implies optimal at its own image (the
+         * triangle inequality), so re-pruning at the same lambda is a no-op */
+        assert_int_equal(lut[128 + lut[128 + v]], lut[128 + v]);
     }
 }
 
