@@ -26,7 +26,9 @@ BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
     return a;
 }
 
-BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m)
+/* first: the row's first group, so P is assigned, not accumulated (saves
+ * zeroing and adding P for the common one-group row). */
+BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m, int first)
 {
     const __m128i c = _mm_cvtsi32_si128(m);
     /* Pixel t < 32: even -> e word t/2, odd -> o word t/2 (index 32 + t/2). */
@@ -44,10 +46,14 @@ BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m)
         const __m512i w2 = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(z1));
         const __m512i w3 = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(z1, 1));
         /* |group value| < 2^15 and m <= 8: the shifted value fits int32. */
-        P[v][0] = _mm512_add_epi32(P[v][0], _mm512_sll_epi32(w0, c));
-        P[v][1] = _mm512_add_epi32(P[v][1], _mm512_sll_epi32(w1, c));
-        P[v][2] = _mm512_add_epi32(P[v][2], _mm512_sll_epi32(w2, c));
-        P[v][3] = _mm512_add_epi32(P[v][3], _mm512_sll_epi32(w3, c));
+        const __m512i s0 = _mm512_sll_epi32(w0, c);
+        P[v][0] = first ? s0 : _mm512_add_epi32(P[v][0], s0);
+        const __m512i s1 = _mm512_sll_epi32(w1, c);
+        P[v][1] = first ? s1 : _mm512_add_epi32(P[v][1], s1);
+        const __m512i s2 = _mm512_sll_epi32(w2, c);
+        P[v][2] = first ? s2 : _mm512_add_epi32(P[v][2], s2);
+        const __m512i s3 = _mm512_sll_epi32(w3, c);
+        P[v][3] = first ? s3 : _mm512_add_epi32(P[v][3], s3);
         R[v] = _mm512_setzero_si512();
         O[v] = _mm512_setzero_si512();
     }
@@ -84,10 +90,9 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         const uint32_t j = row0 + r;
         __m512i R[BPK_NV], O[BPK_NV], P[BPK_NV][4];
 #pragma GCC unroll 4
-        for (int v = 0; v < nv; v++) {
+        for (int v = 0; v < nv; v++)
             R[v] = O[v] = _mm512_setzero_si512();
-            P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm512_setzero_si512();
-        }
+        int nflush = 0;
         const bpk_plan_step *sp = 0, *se = 0;
         bpk_plan_gen g = {0};
         int last_gm;
@@ -111,7 +116,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             if (gonly) {
                 /* gather-add phase alone (bench): no merge */
             } else if (st.flush) {
-                bpk_flush(R, O, P, nv, st.fm);
+                bpk_flush(R, O, P, nv, st.fm, nflush++ == 0);
             } else if (st.shl) {
                 const __m128i c = _mm_cvtsi32_si128(st.shl);
 #pragma GCC unroll 4
@@ -156,8 +161,13 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             }
             continue;
         }
-        if (last_gm >= 0)
-            bpk_flush(R, O, P, nv, last_gm);
+        if (last_gm >= 0) {
+            bpk_flush(R, O, P, nv, last_gm, nflush == 0);
+        } else {
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) /* no digits: y = 0 */
+                P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm512_setzero_si512();
+        }
         if (s8) {
             /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
             const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
