@@ -23,6 +23,7 @@
  * preloaded with it, or a binary add; see BP_RES_*) -> eltwise relu post-op,
  * dst f32. Each post-op is one separately rounded f32 operation in that
  * order, which is the epilogue (verified bit for bit, no fallback needed).
+ * s8 sources of padded convs run shifted to u8 (bp_dnnl_shift_ok), exactly.
  * u8 x s8 products are summed exactly in int32 by VNNI (vpdpbusd); without
  * VNNI oneDNN pairs products in int16 with saturation (vpmaddubsw) or halves
  * s8 weights (scale_adjust), so such a CPU makes the layer inexact.
@@ -35,6 +36,11 @@
  * whole models it equals the engine's float graph to 1e-5 (measured 3e-7)
  * and differs from "reference" by that model's own activation-quantization
  * error (measured 0.8% to 17% of max |output| on the test zoo). */
+
+/* Memory: layer_create allocates every buffer (oneDNN memories, user-mode
+ * scratchpads, reordered weights); layer_run allocates nothing itself, but
+ * dnnl_primitive_execute builds its argument map with ~16-19 small C++
+ * allocations per call (oneDNN 2.6, not avoidable through its C API). */
 
 /* Sets the engine's thread-local error ("onednn layer '<name>': ...") and
  * returns st. */
