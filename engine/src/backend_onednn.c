@@ -696,11 +696,12 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
                         s->res, 0),
                     "residual reorder");
     if (getenv("BP_ONEDNN_DEBUG"))
-        fprintf(stderr, "onednn: '%s' %s: src %s, dst %s, residual mode %d, weights %zu bytes "
-                "(plain %zu)\n", d->name, s->impl,
+        fprintf(stderr, "onednn: '%s' %s: src %s, dst %s, residual mode %d, s8 shift %d, "
+                "weights %zu bytes (plain %zu), %llu clamped to s8\n", d->name, s->impl,
                 s->src_direct ? "direct" : s->src_lay.cl_ws ? "channels-last" : "blocked",
                 s->dst_direct ? "direct" : s->dst_lay.cl_ws ? "channels-last" : "blocked",
-                s->res_mode, dnnl_memory_desc_get_size(q_wei), nw * (int8 ? 1 : sizeof(float)));
+                s->res_mode, s->shift_s8, dnnl_memory_desc_get_size(q_wei),
+                nw * (int8 ? 1 : sizeof(float)), (unsigned long long)s->n_clamped);
 
     if (!int8) {
         s->exact = 0;
