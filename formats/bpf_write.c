@@ -10,6 +10,11 @@
 
 #include "bpf_internal.h"
 
+/* Largest file and tensor the writer lays out (far above any valid model:
+ * a tensor holds at most 2^32 elements of 4 bytes). */
+#define BPF_WRITE_MAX (1ull << 56)
+#define BPF_WRITE_MAX_TENSOR (1ull << 40)
+
 static uint64_t bpf_align_up(uint64_t v)
 {
     return (v + BPF_ALIGN - 1) / BPF_ALIGN * BPF_ALIGN;
@@ -108,20 +113,29 @@ bpf_status bpf_write_memory_unchecked(const bpf_model_desc *d, void **buf, size_
     bpf_status e;
     const uint64_t data_start = bpf_align_up(off);
     uint64_t dpos = data_start;
-    uint64_t max_chunk = 1ull << 50; /* keeps every sum below 2^64 */
+    /* Counts are not limited here (tests write over-limit files), so the
+     * running size is capped instead: dpos <= BPF_WRITE_MAX before each step
+     * and each step adds < 2^44 (a tensor is at most 2^40 bytes, a layer's
+     * arrays 2*2^18 + 2^23 + 2^42 + 4*63), so no sum wraps 2^64. */
     for (uint32_t i = 0; i < d->n_tensors; i++) {
         const bpf_tensor *t = &d->tensors[i];
         if (!t->data) continue;
-        if (t->nbytes > max_chunk)
+        if (t->nbytes > BPF_WRITE_MAX_TENSOR)
             return bpf_fail(BPF_ERR_LIMIT, "writer: tensor %u: %llu bytes", i,
                             (unsigned long long)t->nbytes);
         dpos = bpf_align_up(dpos) + t->nbytes;
+        if (dpos > BPF_WRITE_MAX)
+            return bpf_fail(BPF_ERR_LIMIT, "writer: tensor %u: file would exceed %llu bytes", i,
+                            (unsigned long long)BPF_WRITE_MAX);
     }
     for (uint32_t i = 0; i < d->n_layers; i++) {
         bpf_layer_sizes ls;
         if ((e = bpf_layer_sizes_of(&d->layers[i], i, &ls))) return e;
         dpos = bpf_align_up(bpf_align_up(bpf_align_up(bpf_align_up(dpos) + ls.scale) + ls.scale) +
                             ls.row_ptr) + ls.col_idx;
+        if (dpos > BPF_WRITE_MAX)
+            return bpf_fail(BPF_ERR_LIMIT, "writer: layer %u: file would exceed %llu bytes", i,
+                            (unsigned long long)BPF_WRITE_MAX);
     }
     sec_off[BPF_SEC_DATA] = data_start;
     sec_size[BPF_SEC_DATA] = dpos - data_start;

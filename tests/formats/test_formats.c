@@ -228,6 +228,35 @@ static void test_bad_args(void **state)
     assert_int_equal(d.n_tensors, 0);
 }
 
+/* The writer's size arithmetic cannot wrap: sizes whose sum passes 2^64 (or
+ * the writer's cap) are refused before any allocation or copy. Only the
+ * sizes are huge; the data pointers are never read. */
+static bpf_tensor huge_tensors[65537];
+static void test_writer_size_overflow(void **state)
+{
+    (void)state;
+    static const float one = 1.0f;
+    bpf_model_desc d = {.n_tensors = 16384, .tensors = huge_tensors};
+    /* 2^14 tensors of 2^50 bytes: the sum is 2^64 + data_start. */
+    for (uint32_t i = 0; i < 16384; i++)
+        huge_tensors[i] = (bpf_tensor){.name = "t", .dtype = BPF_DT_F32, .ndim = 1,
+                                       .dims = {1}, .data = &one, .nbytes = 1ull << 50};
+    void *buf = (void *)&buf;
+    size_t size = 1;
+    assert_int_equal(bpf_write_memory_unchecked(&d, &buf, &size), BPF_ERR_LIMIT);
+    assert_null(buf);
+    assert_int_equal(size, 0);
+    assert_non_null(strstr(bpf_last_error(), "tensor 0"));
+    /* 65537 tensors of 2^40 bytes: each allowed, the sum is not. */
+    for (uint32_t i = 0; i < 65537; i++)
+        huge_tensors[i] = (bpf_tensor){.name = "t", .dtype = BPF_DT_F32, .ndim = 1,
+                                       .dims = {1}, .data = &one, .nbytes = 1ull << 40};
+    d.n_tensors = 65537;
+    assert_int_equal(bpf_write_memory(&d, &buf, &size), BPF_ERR_LIMIT);
+    assert_null(buf);
+    assert_non_null(strstr(bpf_last_error(), "file would exceed"));
+}
+
 /* bpf_last_error() is per thread: a failure on one thread leaves another
  * thread's message alone. */
 static void *fail_on_thread(void *arg)
@@ -458,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_file),
         cmocka_unit_test(test_planes_rebuild_dense),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_writer_size_overflow),
         cmocka_unit_test(test_truncation_every_byte),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_error_thread_local),
