@@ -223,24 +223,43 @@ static bpf_status bpf_check_table(bpf_ctx *c, uint32_t flags)
     return BPF_OK;
 }
 
+/* The record count of a section of fixed-size records (R23, R24) and a
+ * zeroed array of that many elem-byte entries (at least one). The count is
+ * bounded by the section size, which lies inside the file, and by limit. */
+static bpf_status bpf_records(const bpf_ctx *c, uint32_t kind, uint32_t rec, uint32_t limit,
+                              const char *what, size_t elem, void **arr, uint32_t *n)
+{
+    const bpf_sec *s = &c->sec[kind];
+    const char *sn = bpf_section_names[kind];
+    *arr = NULL;
+    *n = 0;
+    if (s->size % rec)
+        return bpf_fail(BPF_ERR_BAD_SECTION, "%s: size %llu not a multiple of %u", sn,
+                        (unsigned long long)s->size, rec);
+    uint64_t cnt = s->size / rec;
+    if (cnt > limit)
+        return bpf_fail(BPF_ERR_LIMIT, "%s: %llu %s, limit %u", sn, (unsigned long long)cnt,
+                        what, limit);
+    *arr = calloc(cnt ? cnt : 1, elem);
+    if (!*arr) return bpf_fail(BPF_ERR_NOMEM, "%s: out of memory", sn);
+    *n = (uint32_t)cnt;
+    return BPF_OK;
+}
+
 static bpf_status bpf_read_strings_meta(const bpf_ctx *c, bpf_store *st)
 {
     const bpf_sec *s = &c->sec[BPF_SEC_STRINGS];
     if (s->size == 0 || c->b[s->off] != 0 || c->b[s->off + s->size - 1] != 0)
         return bpf_fail(BPF_ERR_BAD_META, "STRINGS: must start and end with a NUL byte");
     const bpf_sec *ms = &c->sec[BPF_SEC_META];
-    if (ms->size % BPF_META_REC)
-        return bpf_fail(BPF_ERR_BAD_SECTION, "META: size %llu not a multiple of %u",
-                        (unsigned long long)ms->size, BPF_META_REC);
-    uint64_t n = ms->size / BPF_META_REC;
-    if (n > BPF_MAX_META)
-        return bpf_fail(BPF_ERR_LIMIT, "META: %llu entries, limit %u", (unsigned long long)n,
-                        BPF_MAX_META);
-    st->meta = calloc(n ? n : 1, sizeof *st->meta);
-    if (!st->meta) return bpf_fail(BPF_ERR_NOMEM, "META: out of memory");
+    uint32_t n;
+    void *arr;
+    bpf_status e = bpf_records(c, BPF_SEC_META, BPF_META_REC, BPF_MAX_META, "entries",
+                               sizeof *st->meta, &arr, &n);
+    if (e) return e;
+    st->meta = arr;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = c->b + ms->off + (size_t)i * BPF_META_REC;
-        bpf_status e;
         if ((e = bpf_get_string(c, bpf_rd32(r + BPF_M_KEY), &st->meta[i].key, "meta", i, "key")) ||
             (e = bpf_get_string(c, bpf_rd32(r + BPF_M_VALUE), &st->meta[i].value, "meta", i,
                                 "value")))
@@ -252,7 +271,7 @@ static bpf_status bpf_read_strings_meta(const bpf_ctx *c, bpf_store *st)
                 return bpf_fail(BPF_ERR_BAD_META, "meta %u: duplicate key '%s' (also entry %u)",
                                 i, st->meta[i].key, j);
     }
-    st->model.n_meta = (uint32_t)n;
+    st->model.n_meta = n;
     st->model.meta = st->meta;
     return BPF_OK;
 }
@@ -260,20 +279,17 @@ static bpf_status bpf_read_strings_meta(const bpf_ctx *c, bpf_store *st)
 static bpf_status bpf_read_tensors(const bpf_ctx *c, bpf_store *st)
 {
     const bpf_sec *s = &c->sec[BPF_SEC_TENSORS];
-    if (s->size % BPF_TENSOR_REC)
-        return bpf_fail(BPF_ERR_BAD_SECTION, "TENSORS: size %llu not a multiple of %u",
-                        (unsigned long long)s->size, BPF_TENSOR_REC);
-    uint64_t n = s->size / BPF_TENSOR_REC;
-    if (n > BPF_MAX_TENSORS)
-        return bpf_fail(BPF_ERR_LIMIT, "TENSORS: %llu tensors, limit %u", (unsigned long long)n,
-                        BPF_MAX_TENSORS);
-    st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
-    if (!st->tensors) return bpf_fail(BPF_ERR_NOMEM, "TENSORS: out of memory");
+    uint32_t n;
+    void *arr;
+    bpf_status e = bpf_records(c, BPF_SEC_TENSORS, BPF_TENSOR_REC, BPF_MAX_TENSORS, "tensors",
+                               sizeof *st->tensors, &arr, &n);
+    if (e) return e;
+    st->tensors = arr;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = c->b + s->off + (size_t)i * BPF_TENSOR_REC;
         bpf_tensor *t = &st->tensors[i];
-        bpf_status e = bpf_get_string(c, bpf_rd32(r + BPF_T_NAME), &t->name, "tensor", i, "name");
-        if (e) return e;
+        if ((e = bpf_get_string(c, bpf_rd32(r + BPF_T_NAME), &t->name, "tensor", i, "name")))
+            return e;
         t->dtype = bpf_rd32(r + BPF_T_DTYPE);
         t->ndim = bpf_rd32(r + BPF_T_NDIM);
         t->scale = bpf_rdf32(r + BPF_T_SCALE);
@@ -321,7 +337,7 @@ static bpf_status bpf_read_tensors(const bpf_ctx *c, bpf_store *st)
                 return e;
         }
     }
-    st->model.n_tensors = (uint32_t)n;
+    st->model.n_tensors = n;
     st->model.tensors = st->tensors;
     return BPF_OK;
 }
@@ -329,15 +345,12 @@ static bpf_status bpf_read_tensors(const bpf_ctx *c, bpf_store *st)
 static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
 {
     const bpf_sec *s = &c->sec[BPF_SEC_LAYERS];
-    if (s->size % BPF_LAYER_REC)
-        return bpf_fail(BPF_ERR_BAD_SECTION, "LAYERS: size %llu not a multiple of %u",
-                        (unsigned long long)s->size, BPF_LAYER_REC);
-    uint64_t n = s->size / BPF_LAYER_REC;
-    if (n > BPF_MAX_LAYERS)
-        return bpf_fail(BPF_ERR_LIMIT, "LAYERS: %llu layers, limit %u", (unsigned long long)n,
-                        BPF_MAX_LAYERS);
-    st->layers = calloc(n ? n : 1, sizeof *st->layers);
-    if (!st->layers) return bpf_fail(BPF_ERR_NOMEM, "LAYERS: out of memory");
+    uint32_t n;
+    void *arr;
+    bpf_status e = bpf_records(c, BPF_SEC_LAYERS, BPF_LAYER_REC, BPF_MAX_LAYERS, "layers",
+                               sizeof *st->layers, &arr, &n);
+    if (e) return e;
+    st->layers = arr;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = c->b + s->off + (size_t)i * BPF_LAYER_REC;
         bpf_layer *L = &st->layers[i];
@@ -365,8 +378,7 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
         L->n_digits = bpf_rd64(r + BPF_L_N_DIGITS);
         if (bpf_rd32(r + BPF_L_RESERVED))
             return bpf_fail(BPF_ERR_BAD_SECTION, "layer %u: reserved field not zero", i);
-        bpf_status e = bpf_layer_check(L, i);
-        if (e) return e;
+        if ((e = bpf_layer_check(L, i))) return e;
         /* Bounded by the layer limits checked above: c_out*M*2+1 < 2^21,
          * n_digits <= c_out*M*K < 2^35, so no product below overflows. */
         uint64_t rows = L->c_out;
@@ -395,7 +407,7 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
                                 (double)L->bias[j]);
         }
     }
-    st->model.n_layers = (uint32_t)n;
+    st->model.n_layers = n;
     st->model.layers = st->layers;
     return BPF_OK;
 }
@@ -403,20 +415,17 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
 static bpf_status bpf_read_nodes_io(const bpf_ctx *c, bpf_store *st)
 {
     const bpf_sec *s = &c->sec[BPF_SEC_NODES];
-    if (s->size % BPF_NODE_REC)
-        return bpf_fail(BPF_ERR_BAD_SECTION, "NODES: size %llu not a multiple of %u",
-                        (unsigned long long)s->size, BPF_NODE_REC);
-    uint64_t n = s->size / BPF_NODE_REC;
-    if (n > BPF_MAX_NODES)
-        return bpf_fail(BPF_ERR_LIMIT, "NODES: %llu nodes, limit %u", (unsigned long long)n,
-                        BPF_MAX_NODES);
-    st->nodes = calloc(n ? n : 1, sizeof *st->nodes);
-    if (!st->nodes) return bpf_fail(BPF_ERR_NOMEM, "NODES: out of memory");
+    uint32_t n;
+    void *arr;
+    bpf_status e = bpf_records(c, BPF_SEC_NODES, BPF_NODE_REC, BPF_MAX_NODES, "nodes",
+                               sizeof *st->nodes, &arr, &n);
+    if (e) return e;
+    st->nodes = arr;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = c->b + s->off + (size_t)i * BPF_NODE_REC;
         bpf_node *nd = &st->nodes[i];
-        bpf_status e = bpf_get_string(c, bpf_rd32(r + BPF_N_NAME), &nd->name, "node", i, "name");
-        if (e) return e;
+        if ((e = bpf_get_string(c, bpf_rd32(r + BPF_N_NAME), &nd->name, "node", i, "name")))
+            return e;
         nd->op = bpf_rd32(r + BPF_N_OP);
         nd->n_in = bpf_rd32(r + BPF_N_N_IN);
         nd->n_out = bpf_rd32(r + BPF_N_N_OUT);
@@ -438,7 +447,7 @@ static bpf_status bpf_read_nodes_io(const bpf_ctx *c, bpf_store *st)
         for (uint32_t k = 0; k < 8; k++) nd->ints[k] = (int32_t)bpf_rd32(r + BPF_N_INTS + 4 * k);
         for (uint32_t k = 0; k < 4; k++) nd->floats[k] = bpf_rdf32(r + BPF_N_FLOATS + 4 * k);
     }
-    st->model.n_nodes = (uint32_t)n;
+    st->model.n_nodes = n;
     st->model.nodes = st->nodes;
 
     const bpf_sec *io = &c->sec[BPF_SEC_GRAPH_IO];
