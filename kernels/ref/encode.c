@@ -118,16 +118,9 @@ int bp_planes_from_dense(const int16_t *w, uint32_t rows, uint32_t K,
             }
         }
     }
-    out->row_ptr = row_ptr;
-    out->idx = idx;
-    out->ndigits = total;
-    out->p.rows = rows;
-    out->p.K = K;
-    out->p.M = M;
-    out->p.idx_bytes = bytes;
-    out->p.row_ptr = row_ptr;
-    out->p.idx = idx;
-    out->p.aux = NULL;
+    *out = (bp_planes_buf){
+        .p = {.rows = rows, .K = K, .M = M, .idx_bytes = bytes, .row_ptr = row_ptr, .idx = idx},
+        .row_ptr = row_ptr, .idx = idx, .ndigits = total};
     return 0;
 }
 
@@ -193,17 +186,9 @@ int bp_csr_from_dense(const int16_t *w, uint32_t rows, uint32_t K, bp_csr_buf *o
         }
         row_ptr[j + 1] = (uint32_t)pos;
     }
-    out->row_ptr = row_ptr;
-    out->idx = idx;
-    out->val = val;
-    out->nnz = nnz;
-    out->c.rows = rows;
-    out->c.K = K;
-    out->c.idx_bytes = bytes;
-    out->c.row_ptr = row_ptr;
-    out->c.idx = idx;
-    out->c.val = val;
-    out->c.aux = NULL;
+    *out = (bp_csr_buf){
+        .c = {.rows = rows, .K = K, .idx_bytes = bytes, .row_ptr = row_ptr, .idx = idx, .val = val},
+        .row_ptr = row_ptr, .idx = idx, .val = val, .nnz = nnz};
     return 0;
 }
 
