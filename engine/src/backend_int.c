@@ -296,10 +296,15 @@ static void bp_int_im2col(const bp_int_layer *L, const uint8_t *xg, size_t p0, s
                                             (size_t)(qb - qa));
                             bp_zero_run(dst + p + qb, run - (size_t)qb);
                         } else {
-                            for (size_t q = 0; q < run; q++) {
-                                long ix = (long)(ox + q) * L->sw + ixo;
-                                dst[p + q] = (ix >= 0 && ix < (long)L->W) ? srow[ix] : 0;
-                            }
+                            /* valid q: 0 <= (ox + q) * sw + ixo < W */
+                            long sw = (long)L->sw, base = (long)ox * sw + ixo;
+                            long qa = base >= 0 ? 0 : (-base + sw - 1) / sw;
+                            long qb = base >= (long)L->W ? 0 : ((long)L->W - base + sw - 1) / sw;
+                            if (qb > (long)run) qb = (long)run;
+                            if (qa > qb) qa = qb;
+                            bp_zero_run(dst + p, (size_t)qa);
+                            for (long q = qa; q < qb; q++) dst[p + (size_t)q] = srow[base + q * sw];
+                            bp_zero_run(dst + p + qb, run - (size_t)qb);
                         }
                     }
                     p += run;
