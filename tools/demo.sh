@@ -10,7 +10,7 @@ tools/setup.sh
 if [ ! -f build/build.ninja ]; then
     meson setup build --buildtype=release
 fi
-ninja -C build
+ninja -C build tools/bptool/bptool bench/bpbench/bpbench
 mkdir -p out
 echo "+ bptool gen convnext-t --prune bit --lambda 1 --sparsity 0.9 -o out/convnext.bp"
 build/tools/bptool/bptool gen convnext-t --prune bit --lambda 1 --sparsity 0.9 \
