@@ -57,28 +57,42 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
     }
 }
 
-/* Normalises over C at every (n, pixel); statistics in double. */
+/* Normalises over C at every (n, pixel); statistics in double, channels
+ * summed in order c = 0..C-1 for each pixel whatever the blocking, so
+ * results do not depend on threads. Pixel blocks keep the channel loops
+ * contiguous in memory (NCHW strides channels by H*W). */
+#define BP_LN_BLOCK 256
+
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads)
 {
-    size_t cols = N * HW;
-#pragma omp parallel for num_threads(threads) schedule(static) if (cols * C >= BP_PAR_MIN)
-    for (size_t q = 0; q < cols; q++) {
-        size_t n = q / HW, p = q % HW;
-        const float *xb = x + n * C * HW + p;
-        float *yb = y + n * C * HW + p;
-        double sum = 0.0;
-        for (size_t c = 0; c < C; c++) sum += xb[c * HW];
-        double mean = sum / (double)C;
-        double var = 0.0;
-        for (size_t c = 0; c < C; c++) {
-            double d = xb[c * HW] - mean;
-            var += d * d;
-        }
-        var /= (double)C;
-        double inv = 1.0 / sqrt(var + (double)eps);
+    size_t nblk = (HW + BP_LN_BLOCK - 1) / BP_LN_BLOCK;
+    size_t items = N * nblk;
+#pragma omp parallel for num_threads(threads) schedule(static) if (items > 1 && N * C * HW >= BP_PAR_MIN)
+    for (size_t it = 0; it < items; it++) {
+        size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
+        size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
+        const float *xb = x + n * C * HW + p0;
+        float *yb = y + n * C * HW + p0;
+        double mean[BP_LN_BLOCK], acc[BP_LN_BLOCK];
+        for (size_t p = 0; p < np; p++) acc[p] = 0.0;
         for (size_t c = 0; c < C; c++)
-            yb[c * HW] = (float)((xb[c * HW] - mean) * inv) * gamma[c] + beta[c];
+            for (size_t p = 0; p < np; p++) acc[p] += xb[c * HW + p];
+        for (size_t p = 0; p < np; p++) {
+            mean[p] = acc[p] / (double)C;
+            acc[p] = 0.0;
+        }
+        for (size_t c = 0; c < C; c++)
+            for (size_t p = 0; p < np; p++) {
+                double d = xb[c * HW + p] - mean[p];
+                acc[p] += d * d;
+            }
+        for (size_t p = 0; p < np; p++) acc[p] = 1.0 / sqrt(acc[p] / (double)C + (double)eps);
+        for (size_t c = 0; c < C; c++) {
+            float g = gamma[c], b = beta[c];
+            for (size_t p = 0; p < np; p++)
+                yb[c * HW + p] = (float)((xb[c * HW + p] - mean[p]) * acc[p]) * g + b;
+        }
     }
 }
 
