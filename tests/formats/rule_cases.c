@@ -212,6 +212,13 @@ static void r35c(bpft_bad *f)
     uint8_t *e = entry(f, BPF_SEC_DATA);
     set64(lrec(f, 3) + BPF_L_COL_IDX_OFF, bpf_rd64(e + BPF_S_OFFSET) + bpf_rd64(e + BPF_S_SIZE) + 64);
 }
+static void r35d(bpft_bad *f)
+{
+    /* starts at the last aligned offset inside DATA, runs past its end */
+    uint8_t *e = entry(f, BPF_SEC_DATA);
+    uint64_t end = bpf_rd64(e + BPF_S_OFFSET) + bpf_rd64(e + BPF_S_SIZE);
+    set64(lrec(f, 2) + BPF_L_ROW_PTR_OFF, (end - 1) / 64 * 64);
+}
 static void r36(bpft_bad *f)
 {
     set64(lrec(f, 0) + BPF_L_W_SCALE_OFF, bpf_rd64(lrec(f, 0) + BPF_L_W_SCALE_OFF) + 4);
@@ -230,6 +237,7 @@ static void r39b(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_KW, 0); }
 static void r39c(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_PAD_B, BPF_MAX_PAD + 1); }
 static void r39d(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_DIL_W, 0); }
 static void r40(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_GROUPS, 3); }
+static void r40c(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_GROUPS, 3); } /* c_in 3, c_out 4 */
 static void r40b(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_GROUPS, 0); }
 static void r41(bpft_bad *f) { set32(lrec(f, 2) + BPF_L_KH, 3); }
 static void r41b(bpft_bad *f) { set32(lrec(f, 3) + BPF_L_PAD_L, 1); }
@@ -487,6 +495,7 @@ const bpft_case bpft_cases[] = {
     POST("R35 tensor data before DATA", BPF_ERR_BAD_SECTION, "tensor 5: data", r35),
     POST("R35 row_ptr offset overflows", BPF_ERR_BAD_SECTION, "layer 2: row_ptr", r35b),
     POST("R35 col_idx past DATA", BPF_ERR_BAD_SECTION, "layer 3: col_idx", r35c),
+    POST("R35 row_ptr runs past the end of DATA", BPF_ERR_BAD_SECTION, "layer 2: row_ptr", r35d),
     POST("R36 w_scale misaligned", BPF_ERR_BAD_SECTION, "w_scale offset", r36),
     POST("R36 tensor data misaligned", BPF_ERR_BAD_SECTION, "tensor 8: data offset", r36b),
     POST("R37 layer kind 3", BPF_ERR_BAD_GRAPH, "layer 1: unknown kind 3", r37),
@@ -497,6 +506,7 @@ const bpft_case bpft_cases[] = {
     POST("R39 padding 65", BPF_ERR_LIMIT, "padding", r39c),
     POST("R39 dilation 0", BPF_ERR_LIMIT, "dilation 1x0", r39d),
     POST("R40 groups 3 of 4", BPF_ERR_BAD_GRAPH, "groups 3", r40),
+    POST("R40 groups divide c_in, not c_out", BPF_ERR_BAD_GRAPH, "groups 3 must divide c_in 3 and c_out 4", r40c),
     POST("R40 groups 0", BPF_ERR_BAD_GRAPH, "groups 0", r40b),
     POST("R41 linear 3x3", BPF_ERR_BAD_GRAPH, "layer 2 (linear): needs kernel 1x1", r41),
     POST("R41 linear padded", BPF_ERR_BAD_GRAPH, "layer 3 (linear)", r41b),
