@@ -96,35 +96,45 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
     }
 }
 
+/* One (n, c) plane of a max (is_max) or average pool; is_max is a constant
+ * at each call site so the inner loops carry no op test. */
+static inline void bp_pool_plane(const float *xr, float *yr, uint32_t H, uint32_t W,
+                                 uint32_t OH, uint32_t OW, const int32_t *a, int is_max)
+{
+    int kh = a[0], kw = a[1], sh = a[2], sw = a[3], pt = a[4], pl = a[5];
+    for (uint32_t oy = 0; oy < OH; oy++) {
+        int y0 = (int)oy * sh - pt;
+        int ya = y0 < 0 ? 0 : y0, yb = y0 + kh > (int)H ? (int)H : y0 + kh;
+        for (uint32_t ox = 0; ox < OW; ox++) {
+            int x0 = (int)ox * sw - pl;
+            int xa = x0 < 0 ? 0 : x0, xb = x0 + kw > (int)W ? (int)W : x0 + kw;
+            float acc = is_max ? -INFINITY : 0.0f;
+            for (int iy = ya; iy < yb; iy++) {
+                const float *row = xr + (size_t)iy * W;
+                for (int ix = xa; ix < xb; ix++) {
+                    float v = row[ix];
+                    if (is_max) acc = v > acc ? v : acc;
+                    else acc += v;
+                }
+            }
+            int cnt = (yb - ya) * (xb - xa);
+            if (!is_max) acc = cnt > 0 ? acc / (float)cnt : 0.0f;
+            else if (cnt <= 0) acc = 0.0f;
+            yr[(size_t)oy * OW + ox] = acc;
+        }
+    }
+}
+
 void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
                 uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads)
 {
-    int kh = ints[0], kw = ints[1], sh = ints[2], sw = ints[3], pt = ints[4], pl = ints[5];
     size_t rows = N * C;
 #pragma omp parallel for num_threads(threads) schedule(static) if (rows * OH * OW >= BP_PAR_MIN / 4)
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * (size_t)H * W;
         float *yr = y + r * (size_t)OH * OW;
-        for (uint32_t oy = 0; oy < OH; oy++) {
-            int y0 = (int)oy * sh - pt;
-            int ya = y0 < 0 ? 0 : y0, yb = y0 + kh > (int)H ? (int)H : y0 + kh;
-            for (uint32_t ox = 0; ox < OW; ox++) {
-                int x0 = (int)ox * sw - pl;
-                int xa = x0 < 0 ? 0 : x0, xb = x0 + kw > (int)W ? (int)W : x0 + kw;
-                float acc = is_max ? -INFINITY : 0.0f;
-                int cnt = 0;
-                for (int iy = ya; iy < yb; iy++)
-                    for (int ix = xa; ix < xb; ix++) {
-                        float v = xr[(size_t)iy * W + ix];
-                        if (is_max) acc = v > acc ? v : acc;
-                        else acc += v;
-                        cnt++;
-                    }
-                if (!is_max) acc = cnt ? acc / (float)cnt : 0.0f;
-                else if (cnt == 0) acc = 0.0f;
-                yr[(size_t)oy * OW + ox] = acc;
-            }
-        }
+        if (is_max) bp_pool_plane(xr, yr, H, W, OH, OW, ints, 1);
+        else bp_pool_plane(xr, yr, H, W, OH, OW, ints, 0);
     }
 }
 
