@@ -69,9 +69,9 @@ typedef enum bp_status {
 /* Static English name of a status ("BP_ERR_CHECKSUM: checksum mismatch");
  * never NULL, also for unknown values. */
 BP_API const char *bp_status_string(bp_status s);
-/* Thread-local message describing the last failure on this thread, "" when
- * the last call on this thread that can fail succeeded. Valid until the next
- * bitprune call on this thread. */
+/* Thread-local message describing the last failure on this thread (read it
+ * right after a call returned an error; successful calls may leave an old
+ * message in place). Never NULL. */
 BP_API const char *bp_last_error(void);
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
 BP_API const char *bp_version_string(void);
