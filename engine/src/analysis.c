@@ -58,8 +58,8 @@ BP_API bp_status bp_model_calibrate(const bp_model *m, const float *const *input
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_calibrate: %s is NULL",
                        !m ? "model" : !inputs ? "inputs" : !layer_min ? "layer_min"
                                                                       : "layer_max");
-    if (m->magic != BP_MODEL_MAGIC)
-        return bp_fail(BP_ERR_STATE, "bp_model_calibrate: not a live model handle");
+    bp_status mst = bp_model_check(m, "bp_model_calibrate");
+    if (mst) return mst;
     if (batch < 1 || batch > 65536)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_calibrate: batch=%u outside [1, 65536]",
                        batch);

@@ -19,6 +19,11 @@ bp_status bp_fail(bp_status s, const char *fmt, ...)
 /* Clears the thread-local message. */
 void bp_error_clear(void);
 
+/* ---- live public handles (engine/src/handles.c) ---- */
+int bp_handle_add(const void *h);    /* 0 on allocation failure */
+int bp_handle_remove(const void *h); /* 1 if h was live */
+int bp_handle_live(const void *h);
+
 /* ---- loaded model (engine/src/model.c) ---- */
 typedef struct bp_model_layer {
     uint32_t node;          /* node index of this layer */
@@ -47,6 +52,8 @@ struct bp_model {
 };
 
 void bp_model_release(bp_model *m);
+/* BP_OK if m is a live user handle, else INVALID_ARG (NULL) / STATE. */
+bp_status bp_model_check(const bp_model *m, const char *fn);
 
 /* ---- session (engine/src/session.c) ---- */
 #define BP_SESSION_MAGIC 0x53504231u /* "1BPS" */

@@ -45,10 +45,23 @@ void bp_model_release(bp_model *m)
     if (atomic_fetch_sub(&m->refs, 1) == 1) bp_model_destroy(m);
 }
 
+bp_status bp_model_check(const bp_model *m, const char *fn)
+{
+    if (!m) return bp_fail(BP_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    if (!bp_handle_live(m) || m->magic != BP_MODEL_MAGIC)
+        return bp_fail(BP_ERR_STATE, "%s: model %p is not live (freed or foreign)", fn,
+                       (const void *)m);
+    return BP_OK;
+}
+
+/* The user's handle dies here; sessions keep the model itself alive. */
 BP_API void bp_model_free(bp_model *m)
 {
     if (!m) return;
-    if (m->magic != BP_MODEL_MAGIC) return;
+    if (!bp_handle_remove(m)) {
+        bp_fail(BP_ERR_STATE, "bp_model_free: model %p is not live (double free?)", (void *)m);
+        return;
+    }
     bp_model_release(m);
 }
 
@@ -267,6 +280,7 @@ static bp_status bp_model_finish(bpf_status fs, bpf_model *f, bp_model **out)
     atomic_init(&m->refs, 1);
     m->f = f;
     bp_status st = bp_model_build(m);
+    if (!st && !bp_handle_add(m)) st = bp_fail(BP_ERR_NOMEM, "model: out of memory");
     if (st) {
         bp_model_destroy(m);
         return st;
@@ -311,17 +325,15 @@ BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
 
 BP_API bp_status bp_model_info_get(const bp_model *m, const bp_model_info **info)
 {
-    if (!m || !info)
-        return bp_fail(BP_ERR_INVALID_ARG, "bp_model_info_get: %s is NULL",
-                       !m ? "model" : "info");
-    if (m->magic != BP_MODEL_MAGIC)
-        return bp_fail(BP_ERR_STATE, "bp_model_info_get: not a live model handle");
+    bp_status st = bp_model_check(m, "bp_model_info_get");
+    if (st) return st;
+    if (!info) return bp_fail(BP_ERR_INVALID_ARG, "bp_model_info_get: info is NULL");
     *info = &m->info;
     return BP_OK;
 }
 
 BP_API const char *bp_model_meta(const bp_model *m, const char *key)
 {
-    if (!m || !key || m->magic != BP_MODEL_MAGIC) return NULL;
+    if (!key || bp_model_check(m, "bp_model_meta")) return NULL;
     return bpf_meta_get(m->f, key);
 }

@@ -1,9 +1,8 @@
 /* Sessions: backend choice, graph planning (fusion of conv/linear with a
  * following relu / residual add, shape checks, liveness-based buffer reuse in
- * one arena), the allocation-free run loop, profiling and the live-handle
- * registry that turns use of a freed session into BP_ERR_STATE. */
+ * one arena), the allocation-free run loop and profiling. Handles are checked
+ * against the live-handle registry (handles.c) before use. */
 #include <omp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,67 +10,10 @@
 
 #include "engine.h"
 
-/* ---- live-session registry: a freed handle is never dereferenced ---- */
-static pthread_mutex_t bp_reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static bp_session **bp_reg;
-static size_t bp_reg_n, bp_reg_cap;
-
-static int bp_reg_add(bp_session *s)
-{
-    int ok = 1;
-    pthread_mutex_lock(&bp_reg_lock);
-    if (bp_reg_n == bp_reg_cap) {
-        size_t cap = bp_reg_cap ? bp_reg_cap * 2 : 16;
-        bp_session **r = realloc(bp_reg, cap * sizeof *r);
-        if (r) {
-            bp_reg = r;
-            bp_reg_cap = cap;
-        } else {
-            ok = 0;
-        }
-    }
-    if (ok) bp_reg[bp_reg_n++] = s;
-    pthread_mutex_unlock(&bp_reg_lock);
-    return ok;
-}
-
-/* Removes s; returns 1 if it was live. */
-static int bp_reg_remove(const bp_session *s)
-{
-    int found = 0;
-    pthread_mutex_lock(&bp_reg_lock);
-    for (size_t i = 0; i < bp_reg_n; i++)
-        if (bp_reg[i] == s) {
-            bp_reg[i] = bp_reg[--bp_reg_n];
-            found = 1;
-            break;
-        }
-    if (bp_reg_n == 0) {
-        free(bp_reg);
-        bp_reg = NULL;
-        bp_reg_cap = 0;
-    }
-    pthread_mutex_unlock(&bp_reg_lock);
-    return found;
-}
-
-static int bp_reg_live(const bp_session *s)
-{
-    int found = 0;
-    pthread_mutex_lock(&bp_reg_lock);
-    for (size_t i = 0; i < bp_reg_n; i++)
-        if (bp_reg[i] == s) {
-            found = 1;
-            break;
-        }
-    pthread_mutex_unlock(&bp_reg_lock);
-    return found;
-}
-
 static bp_status bp_check_session(const bp_session *s, const char *fn)
 {
     if (!s) return bp_fail(BP_ERR_INVALID_ARG, "%s: session is NULL", fn);
-    if (!bp_reg_live(s) || s->magic != BP_SESSION_MAGIC)
+    if (!bp_handle_live(s) || s->magic != BP_SESSION_MAGIC)
         return bp_fail(BP_ERR_STATE, "%s: session %p is not live (freed or foreign)", fn,
                        (const void *)s);
     return BP_OK;
@@ -545,7 +487,7 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
             s->prof[i].kernel = sp->lstate ? be->layer_kernel(sp->lstate) : "float";
         }
         s->magic = BP_SESSION_MAGIC;
-        if (!bp_reg_add(s)) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
+        if (!bp_handle_add(s)) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
     }
     if (st) {
         bp_session_destroy(s);
@@ -563,8 +505,8 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
     if (!m || !out)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: %s is NULL",
                        !m ? "model" : "out");
-    if (m->magic != BP_MODEL_MAGIC)
-        return bp_fail(BP_ERR_STATE, "bp_session_create: not a live model handle");
+    bp_status mst = bp_model_check(m, "bp_session_create");
+    if (mst) return mst;
     bp_session_opts o;
     bp_session_opts_default(&o);
     if (opts) o = *opts;
@@ -599,7 +541,7 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
 BP_API void bp_session_free(bp_session *s)
 {
     if (!s) return;
-    if (!bp_reg_remove(s)) {
+    if (!bp_handle_remove(s)) {
         bp_fail(BP_ERR_STATE, "bp_session_free: session %p is not live (double free?)",
                 (void *)s);
         return;

@@ -256,7 +256,17 @@ static void test_model_lifetime(void **state)
     bp_model_free(m);
     assert_int_equal(bp_session_run(s, ins, o2), BP_OK);
     assert_memory_equal(y1, y2, no * sizeof(float));
+    /* the user's handle is dead even while the session keeps the model */
+    const bp_model_info *mi;
+    assert_int_equal(bp_model_info_get(m, &mi), BP_ERR_STATE);
+    expect_msg("not live");
     bp_session_free(s);
+    /* freed for good: detected, never dereferenced */
+    assert_int_equal(bp_model_info_get(m, &mi), BP_ERR_STATE);
+    assert_null(bp_model_meta(m, "arch"));
+    assert_int_equal(bp_session_create(m, NULL, &s), BP_ERR_STATE);
+    bp_model_free(m); /* double free: ignored with a message */
+    expect_msg("not live");
     free(x); free(y1); free(y2);
 }
 
