@@ -404,8 +404,8 @@ static int bpm_best_csr(const bpm_row *row, bp_isa cap)
 
 static void bpm_print_summary(void)
 {
-    const int bp512 = bpm_find_kernel("bp_bitplane_u8_128x1_avx512");
-    const int ga512 = bpm_find_kernel("bpk_bitplane_u8_gather_128x1_avx512");
+    const int bp512 = bpm_find_kernel("bp_bitplane_u8_256x1_avx512");
+    const int ga512 = bpm_find_kernel("bpk_bitplane_u8_gather_256x1_avx512");
     const int bp2 = bpm_find_kernel("bp_bitplane_u8_128x1_avx2");
     const int csr512 = bpm_find_kernel("bp_csr_u8_128x1_avx512");
     const int vnni = bpm_find_kernel("bp_csr_u8_128x1_avx512vnni");

@@ -1,5 +1,5 @@
-/* AVX-512 (F/BW) bitplane kernels: per digit, one contiguous 64-byte load of
- * an activation row over a 128-pixel tile, added into int16 partial sums;
+/* AVX-512 (F/BW) bitplane kernels: per digit, 64-byte contiguous loads of
+ * an activation row over a 256-pixel tile, added into int16 partial sums;
  * groups of planes merged by int16 Horner and widened to int32 once per
  * group (plan in ../planes_aux.h). */
 #include <immintrin.h>
@@ -8,7 +8,9 @@
 #include "planes_aux.h"
 
 #define BPK_INLINE static inline __attribute__((always_inline))
-#define BPK_NV 2 /* 64-pixel vectors per tile: 128 pixels */
+#ifndef BPK_NV
+#define BPK_NV 4 /* 64-pixel vectors per tile: 256 pixels */
+#endif
 
 /* Pixel layout inside one 64-pixel vector: int16 word i holds pixels 2i
  * (low byte) and 2i+1 (high byte). R sums the raw words, O the high bytes
@@ -211,7 +213,7 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
  * the AVX2 kernel's 16-pixel vectors waste none (AVX-512 implies AVX2). */
 #define BPK_NARROW(np) ((np) >= 16 && (np) < 32)
 
-void bp_bitplane_u8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+void bp_bitplane_u8_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                  const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
     if (BPK_NARROW(np)) {
@@ -224,7 +226,7 @@ void bp_bitplane_u8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nro
         bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 0);
 }
 
-void bp_bitplane_s8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+void bp_bitplane_s8_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                  const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
     if (BPK_NARROW(np)) {
@@ -240,7 +242,7 @@ void bp_bitplane_s8_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nro
 
 /* Bench only (not dispatched): the gather-add phase of the u8 kernel alone,
  * same loads and adds, no merge; y receives raw int16 sums, not results. */
-void bpk_bitplane_u8_gather_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+void bpk_bitplane_u8_gather_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                      const uint8_t *x, size_t ldx, size_t np, int32_t *y,
                                      size_t ldy)
 {

@@ -4,8 +4,8 @@
 #define BP_BITPLANE_KERNELS_X86(X)                          \
     X(u8, bp_bitplane_u8_128x1_avx2, BP_ISA_AVX2)           \
     X(s8, bp_bitplane_s8_128x1_avx2, BP_ISA_AVX2)           \
-    X(u8, bp_bitplane_u8_128x1_avx512, BP_ISA_AVX512)       \
-    X(s8, bp_bitplane_s8_128x1_avx512, BP_ISA_AVX512)
+    X(u8, bp_bitplane_u8_256x1_avx512, BP_ISA_AVX512)       \
+    X(s8, bp_bitplane_s8_256x1_avx512, BP_ISA_AVX512)
 
 #define BP_CSR_KERNELS_X86(X)                               \
     X(u8, bp_csr_u8_64x1_avx2, BP_ISA_AVX2)                 \
@@ -19,10 +19,10 @@
  * X(atype, fn, isa, full kernel). Not dispatched; y gets raw partial sums. */
 #define BP_BITPLANE_GATHER_X86(X)                                                   \
     X(u8, bpk_bitplane_u8_gather_128x1_avx2, BP_ISA_AVX2, bp_bitplane_u8_128x1_avx2) \
-    X(u8, bpk_bitplane_u8_gather_128x1_avx512, BP_ISA_AVX512, bp_bitplane_u8_128x1_avx512)
+    X(u8, bpk_bitplane_u8_gather_256x1_avx512, BP_ISA_AVX512, bp_bitplane_u8_256x1_avx512)
 void bpk_bitplane_u8_gather_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                        const uint8_t *x, size_t ldx, size_t np, int32_t *y,
                                        size_t ldy);
-void bpk_bitplane_u8_gather_128x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+void bpk_bitplane_u8_gather_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                          const uint8_t *x, size_t ldx, size_t np, int32_t *y,
                                          size_t ldy);
