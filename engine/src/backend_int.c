@@ -221,9 +221,11 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     snprintf(L->kname, sizeof L->kname, "%s (%s)", kn ? kn : "?",
              L->is_linear ? "linear" : L->direct ? "direct 1x1"
                                : L->padded ? "padded-row tiles" : "im2col tiles");
-    if ((kind == BP_INT_BITPLANE && !(L->s8 ? (void *)L->kt.bitplane_s8
-                                            : (void *)L->kt.bitplane_u8)) ||
-        (kind == BP_INT_CSR && !(L->s8 ? (void *)L->kt.csr_s8 : (void *)L->kt.csr_u8))) {
+    int missing = kind == BP_INT_BITPLANE
+                      ? (L->s8 ? L->kt.bitplane_s8 == NULL : L->kt.bitplane_u8 == NULL)
+                  : kind == BP_INT_CSR ? (L->s8 ? L->kt.csr_s8 == NULL : L->kt.csr_u8 == NULL)
+                                       : 0;
+    if (missing) {
         bp_int_destroy(L);
         return bp_fail(BP_ERR_UNSUPPORTED, "layer '%s': no kernel in the dispatch table",
                        d->name);
