@@ -11,7 +11,9 @@
 #include "planes_aux.h"
 
 #define BPK_INLINE static inline __attribute__((always_inline))
+#ifndef BPK_NV
 #define BPK_NV 4 /* 32-pixel vectors per tile: 128 pixels */
+#endif
 
 /* Pixel layout inside one 32-pixel vector: int16 word i holds pixels 2i
  * (low byte) and 2i+1 (high byte). R sums the raw words, O the high bytes
