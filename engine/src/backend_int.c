@@ -65,26 +65,37 @@ static uint64_t bp_int_row_cost(const bp_int_layer *L, uint32_t j)
     }
 }
 
+/* Splits rows [lo, hi) into R consecutive blocks of about equal total cost
+ * (each boundary at the row whose midpoint crosses total*r/R): bounds[0] = lo,
+ * bounds[R] = hi, monotone. cost(j) is queried through the callback. */
+void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const void *ctx,
+                           uint32_t lo, uint32_t hi, uint32_t R, uint32_t *bounds)
+{
+    uint64_t total = 0;
+    for (uint32_t j = lo; j < hi; j++) total += cost(ctx, j);
+    bounds[0] = lo;
+    uint64_t acc = 0;
+    uint32_t j = lo;
+    for (uint32_t r = 1; r < R; r++) {
+        uint64_t target = total * r / R;
+        while (j < hi && acc + cost(ctx, j) / 2 < target) acc += cost(ctx, j++);
+        bounds[r] = j;
+    }
+    bounds[R] = hi;
+}
+
+static uint64_t bp_int_row_cost_cb(const void *ctx, uint32_t j)
+{
+    return bp_int_row_cost((const bp_int_layer *)ctx, j);
+}
+
 /* Splits each group's rows into R blocks of about equal cost (digits for
  * bitplane, nonzeros for csr): bit-pruned rows are very uneven. */
 static void bp_int_row_blocks(bp_int_layer *L)
 {
-    for (uint32_t g = 0; g < L->groups; g++) {
-        uint32_t *b = L->rb + (size_t)g * (L->R + 1);
-        uint32_t lo = g * L->cog, hi = lo + L->cog;
-        uint64_t total = 0;
-        for (uint32_t j = lo; j < hi; j++) total += bp_int_row_cost(L, j);
-        b[0] = lo;
-        uint64_t acc = 0;
-        uint32_t r = 1, j = lo;
-        while (r < L->R) {
-            uint64_t target = total * r / L->R;
-            while (j < hi && acc + bp_int_row_cost(L, j) / 2 < target)
-                acc += bp_int_row_cost(L, j++);
-            b[r++] = j;
-        }
-        b[L->R] = hi;
-    }
+    for (uint32_t g = 0; g < L->groups; g++)
+        bp_split_rows_by_cost(bp_int_row_cost_cb, L, g * L->cog, (g + 1) * L->cog, L->R,
+                              L->rb + (size_t)g * (L->R + 1));
 }
 
 static void bp_int_destroy(void *state)

@@ -129,6 +129,11 @@ void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int thread
 uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0,
                          uint32_t pad1, uint32_t dil);
 
+/* Work split of the integer backends (backend_int.c): rows [lo, hi) into R
+ * blocks of about equal summed cost; bounds has R + 1 entries. */
+void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const void *ctx,
+                           uint32_t lo, uint32_t hi, uint32_t R, uint32_t *bounds);
+
 /* ---- misc ---- */
 void *bp_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; NULL on failure */
 void bp_aligned_free(void *p);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "model_builders.h"
+#include "engine.h"
 #include "quant.h"
 #include "test_helpers.h"
 #include "test_suites.h"
@@ -227,11 +228,56 @@ static void test_quantizers(void **state)
     }
 }
 
+static uint64_t cost_of(const void *ctx, uint32_t j)
+{
+    return ((const uint64_t *)ctx)[j];
+}
+
+/* Thread work split: blocks balance the summed digit cost, not row counts. */
+static void test_split_by_cost(void **state)
+{
+    (void)state;
+    uint64_t cost[256];
+    uint64_t r = g_seed;
+    for (int trial = 0; trial < 50; trial++) {
+        uint32_t n = 1 + (uint32_t)(bpt_rand(&r) % 256), R = 1 + (uint32_t)(bpt_rand(&r) % 9);
+        uint64_t total = 0, mx = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            /* very uneven rows: many empty, a few heavy */
+            uint64_t u = bpt_rand(&r) % 100;
+            cost[j] = u < 50 ? 1 : u < 90 ? 10 + u : 2000 + bpt_rand(&r) % 3000;
+            total += cost[j];
+            mx = cost[j] > mx ? cost[j] : mx;
+        }
+        uint32_t b[10];
+        bp_split_rows_by_cost(cost_of, cost, 0, n, R, b);
+        assert_int_equal(b[0], 0);
+        assert_int_equal(b[R], n);
+        for (uint32_t k = 0; k < R; k++) {
+            assert_true(b[k] <= b[k + 1]);
+            uint64_t c = 0;
+            for (uint32_t j = b[k]; j < b[k + 1]; j++) c += cost[j];
+            /* each block within one heaviest row of the ideal share */
+            assert_true(c <= total / R + mx);
+        }
+    }
+    /* equal-cost rows: equal row counts */
+    for (int j = 0; j < 64; j++) cost[j] = 7;
+    uint32_t b[5];
+    bp_split_rows_by_cost(cost_of, cost, 0, 64, 4, b);
+    for (int k = 0; k < 4; k++) assert_int_equal(b[k + 1] - b[k], 16);
+    /* one heavy row: it gets a block of its own */
+    for (int j = 0; j < 64; j++) cost[j] = j == 40 ? 10000 : 1;
+    bp_split_rows_by_cost(cost_of, cost, 0, 64, 2, b);
+    assert_true(b[1] == 40 || b[1] == 41);
+}
+
 int bpt_suite_conv(uint64_t seed)
 {
     g_seed = seed;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantizers),
+        cmocka_unit_test(test_split_by_cost),
         cmocka_unit_test(test_conv_sweep),
         cmocka_unit_test(test_conv_extreme_weights),
     };
