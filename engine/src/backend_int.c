@@ -40,6 +40,8 @@ typedef struct bp_int_layer {
     uint32_t pt;         /* pixel tile */
     uint32_t ntiles;
     uint32_t R;          /* row blocks per group */
+    int run_threads;     /* threads for layer_run: 1 when the layer is too
+                            small to pay for a team and its barriers */
     uint32_t *rb;        /* [groups * (R + 1)] absolute row bounds */
     size_t n_items;
     uint8_t *xq;         /* quantized input; bytes reinterpreted as s8 when s8 */
@@ -222,6 +224,12 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
                        d->name);
     }
     bp_int_row_blocks(L);
+    /* Small layers run on one thread: a fork and two barriers cost more than
+     * ~2^20 lane operations of work, and much more on a loaded machine. */
+    uint64_t work = 0;
+    for (uint32_t j = 0; j < L->c_out; j++) work += bp_int_row_cost(L, j);
+    work *= (uint64_t)L->P * L->images;
+    L->run_threads = work >= (1u << 20) ? L->threads : 1;
 
     const char *kn;
     switch (kind) {
@@ -478,7 +486,7 @@ static bp_status bp_int_run(void *state, const float *x, const float *res, float
     const float inv = L->d.act_inv_scale;
     uint8_t *const xq = L->xq;
     const size_t n_el = L->xq_elems;
-#pragma omp parallel num_threads(L->threads)
+#pragma omp parallel num_threads(L->run_threads)
     {
         if (L->is_linear) {
             /* (N, K) float -> K x N channel-major */
