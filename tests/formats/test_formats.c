@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "bp_kernels.h"
 #include "bpf_internal.h"
 #include "bpf_testmodel.h"
@@ -226,6 +228,138 @@ static void test_bad_args(void **state)
     bpf_model_free(NULL);
     bpf_model_as_desc(NULL, &d);
     assert_int_equal(d.n_tensors, 0);
+}
+
+/* ---- SPEC.md byte layout, read with literal offsets typed from SPEC.md's
+ * tables (not the bpf_internal.h constants the reader and writer share), and
+ * the hashes recomputed as SPEC.md §2-§3 define them. ---- */
+static uint32_t lit32(const uint8_t *p, uint32_t off) { uint32_t v; memcpy(&v, p + off, 4); return v; }
+static uint64_t lit64(const uint8_t *p, uint32_t off) { uint64_t v; memcpy(&v, p + off, 8); return v; }
+static float litf(const uint8_t *p, uint32_t off) { float v; memcpy(&v, p + off, 4); return v; }
+
+static void test_spec_byte_layout(void **state)
+{
+    (void)state;
+    bpft_model *t = malloc(sizeof *t);
+    bpft_build(t, test_seed ^ 0x77u);
+    const bpf_model_desc *d = &t->d;
+    size_t size;
+    uint8_t *b = bpft_write(t, &size);
+    /* §2 header */
+    assert_memory_equal(b, "\x89\x42\x50\x46\x0d\x0a\x1a\x0a", 8);
+    assert_int_equal(lit32(b, 8), 1);
+    assert_memory_equal(b + 12, "\x0d\x0c\x0b\x0a", 4);
+    assert_int_equal(lit32(b, 16), 0);
+    assert_int_equal(lit32(b, 20), 64);
+    assert_int_equal(lit32(b, 24), 7);
+    assert_int_equal(lit32(b, 28), 32);
+    assert_int_equal(lit64(b, 32), size);
+    assert_int_equal(lit64(b, 40), 0);
+    assert_int_equal(lit64(b, 48), 0);
+    assert_int_equal(lit64(b, 56), XXH3_64bits_withSeed(b + 64, 7 * 32, XXH3_64bits(b, 56)));
+    /* §3 section table; the writer puts kinds in order, DATA last */
+    uint64_t off[8] = {0}, sz[8] = {0};
+    for (uint32_t i = 0; i < 7; i++) {
+        const uint8_t *e = b + 64 + 32 * i;
+        uint32_t kind = lit32(e, 0);
+        assert_int_equal(kind, i + 1);
+        assert_int_equal(lit32(e, 4), 0);
+        off[kind] = lit64(e, 8);
+        sz[kind] = lit64(e, 16);
+        assert_int_equal(off[kind] % 64, 0);
+        assert_true(off[kind] >= 64 + 7 * 32 && off[kind] + sz[kind] <= size);
+        assert_int_equal(lit64(e, 24), XXH3_64bits(b + off[kind], sz[kind]));
+        if (kind > 1) assert_true(off[kind] >= off[kind - 1] + sz[kind - 1]);
+    }
+    assert_int_equal(off[7] + sz[7], size);
+    /* §4 STRINGS */
+    const char *str = (const char *)b + off[1];
+    assert_int_equal(str[0], 0);
+    assert_int_equal(str[sz[1] - 1], 0);
+#define SPEC_STR(rec, o) (str + lit32(rec, o))
+    /* §5 META */
+    assert_int_equal(sz[2], 8 * d->n_meta);
+    for (uint32_t i = 0; i < d->n_meta; i++) {
+        const uint8_t *r = b + off[2] + 8 * i;
+        assert_string_equal(SPEC_STR(r, 0), d->meta[i].key);
+        assert_string_equal(SPEC_STR(r, 4), d->meta[i].value);
+    }
+    /* §6 TENSORS */
+    assert_int_equal(sz[3], 64 * d->n_tensors);
+    for (uint32_t i = 0; i < d->n_tensors; i++) {
+        const uint8_t *r = b + off[3] + 64 * i;
+        const bpf_tensor *x = &d->tensors[i];
+        assert_string_equal(SPEC_STR(r, 0), x->name ? x->name : "");
+        assert_int_equal(lit32(r, 4), x->dtype);
+        assert_int_equal(lit32(r, 8), x->ndim);
+        assert_int_equal(lit32(r, 12), 0);
+        for (uint32_t k = 0; k < 6; k++) assert_int_equal(lit32(r, 16 + 4 * k), x->dims[k]);
+        assert_memory_equal(r + 40, &x->scale, 4);
+        assert_int_equal(lit32(r, 44), 0);
+        if (x->data) {
+            uint64_t o = lit64(r, 48);
+            assert_int_equal(o % 64, 0);
+            assert_true(o >= off[7] && o + x->nbytes <= off[7] + sz[7]);
+            assert_int_equal(lit64(r, 56), x->nbytes);
+            assert_memory_equal(b + o, x->data, x->nbytes);
+        } else {
+            assert_int_equal(lit64(r, 48), 0);
+            assert_int_equal(lit64(r, 56), 0);
+        }
+    }
+    /* §7 NODES */
+    assert_int_equal(sz[4], 104 * d->n_nodes);
+    for (uint32_t i = 0; i < d->n_nodes; i++) {
+        const uint8_t *r = b + off[4] + 104 * i;
+        const bpf_node *n = &d->nodes[i];
+        assert_string_equal(SPEC_STR(r, 0), n->name);
+        assert_int_equal(lit32(r, 4), n->op);
+        assert_int_equal(lit32(r, 8), n->n_in);
+        assert_int_equal(lit32(r, 12), n->n_out);
+        for (uint32_t k = 0; k < 4; k++) {
+            assert_int_equal(lit32(r, 16 + 4 * k), k < n->n_in ? n->in[k] : 0);
+            assert_int_equal(lit32(r, 32 + 4 * k), k < n->n_out ? n->out[k] : 0);
+        }
+        assert_int_equal(lit32(r, 48), n->layer);
+        assert_int_equal(lit32(r, 52), 0);
+        for (uint32_t k = 0; k < 8; k++) assert_int_equal((int32_t)lit32(r, 56 + 4 * k), n->ints[k]);
+        for (uint32_t k = 0; k < 4; k++) assert_memory_equal(r + 88 + 4 * k, &n->floats[k], 4);
+    }
+    /* §8 LAYERS */
+    assert_int_equal(sz[5], 128 * d->n_layers);
+    for (uint32_t i = 0; i < d->n_layers; i++) {
+        const uint8_t *r = b + off[5] + 128 * i;
+        const bpf_layer *L = &d->layers[i];
+        const uint32_t want[] = {L->kind, L->c_out, L->c_in, L->kh, L->kw, L->stride_h,
+                                 L->stride_w, L->pad_t, L->pad_l, L->pad_b, L->pad_r, L->dil_h,
+                                 L->dil_w, L->groups, L->K, L->M, L->encoding, L->w_max,
+                                 L->act_dtype};
+        for (uint32_t k = 0; k < 19; k++) assert_int_equal(lit32(r, 4 * k), want[k]);
+        assert_true(litf(r, 76) == L->act_scale);
+        assert_int_equal(lit32(r, 80), L->K <= 65535 ? 2 : 4);
+        assert_int_equal(lit32(r, 84), 0);
+        assert_int_equal(lit64(r, 88), L->n_digits);
+        const uint64_t n_rp = (uint64_t)L->c_out * L->M * 2 + 1;
+        const void *arr[4] = {L->w_scale, L->bias, L->row_ptr, L->col_idx};
+        const uint64_t len[4] = {4ull * L->c_out, 4ull * L->c_out, 4 * n_rp, 2 * L->n_digits};
+        for (uint32_t k = 0; k < 4; k++) {
+            uint64_t o = lit64(r, 96 + 8 * k);
+            assert_int_equal(o % 64, 0);
+            assert_true(o >= off[7] && o + len[k] <= off[7] + sz[7]);
+            if (len[k]) assert_memory_equal(b + o, arr[k], len[k]);
+        }
+    }
+    /* §9 GRAPH_IO */
+    const uint8_t *io = b + off[6];
+    assert_int_equal(sz[6], 8 + 4 * (d->n_inputs + d->n_outputs));
+    assert_int_equal(lit32(io, 0), d->n_inputs);
+    assert_int_equal(lit32(io, 4), d->n_outputs);
+    for (uint32_t k = 0; k < d->n_inputs; k++) assert_int_equal(lit32(io, 8 + 4 * k), d->inputs[k]);
+    for (uint32_t k = 0; k < d->n_outputs; k++)
+        assert_int_equal(lit32(io, 8 + 4 * (d->n_inputs + k)), d->outputs[k]);
+#undef SPEC_STR
+    free(b);
+    free(t);
 }
 
 /* The writer's size arithmetic cannot wrap: sizes whose sum passes 2^64 (or
@@ -485,6 +619,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_memory),
         cmocka_unit_test(test_round_trip_file),
+        cmocka_unit_test(test_spec_byte_layout),
         cmocka_unit_test(test_planes_rebuild_dense),
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_writer_size_overflow),
