@@ -31,6 +31,9 @@ typedef struct bp_int_layer {
     int is_linear;
     int direct;          /* 1x1, stride 1, no padding: input is already K x P */
     int padded;          /* stride 1, k > 1: rows over the padded width (below) */
+    int merged;          /* padded or im2col: pixel tiles run over the whole batch
+                            (image after image), so small images still fill
+                            the kernels' vectors at batch > 1 */
     size_t Hp, Wp, plane;/* padded input geometry (padded path) */
     uint32_t trows;      /* output rows per tile (padded path) */
     uint32_t N, c_in, H, W, OH, OW, c_out, K, groups, cig, cog;
@@ -182,26 +185,30 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     }
 
     /* Pixel tile: an im2col tile of K_g x pt bytes stays within BP_TILE_BYTES. */
+    L->merged = !L->is_linear && !L->direct;
+    if (L->merged) L->images = 1; /* tiles index pixels of the whole batch */
+    size_t pix = L->merged ? (size_t)L->N * L->P : L->P; /* pixels tiles cover */
     size_t pt = BP_PT_MAX;
-    if (!L->direct && !L->is_linear) {
+    if (L->merged) {
         size_t fit = BP_TILE_BYTES / L->K;
         fit = fit / BP_PT_MIN * BP_PT_MIN;
         if (fit < BP_PT_MIN) fit = BP_PT_MIN;
         if (fit < pt) pt = fit;
     }
-    if (pt > L->P) pt = L->P;
+    if (pt > pix) pt = pix;
     if (pt == 0) pt = 1;
     L->pt = (uint32_t)pt;
-    L->ntiles = (uint32_t)((L->P + pt - 1) / pt);
+    L->ntiles = (uint32_t)((pix + pt - 1) / pt);
     if (L->padded) {
+        size_t rows_all = (size_t)L->N * L->OH;
         size_t rows = BP_TILE_BYTES / ((size_t)L->K * L->Wp);
         if (rows * L->Wp > BP_PT_MAX) rows = BP_PT_MAX / L->Wp;
         if (rows < 1) rows = 1;
-        if (rows > L->OH) rows = L->OH;
+        if (rows > rows_all) rows = rows_all;
         L->trows = (uint32_t)rows;
         pt = rows * L->Wp;
         L->pt = (uint32_t)pt;
-        L->ntiles = (L->OH + L->trows - 1) / L->trows;
+        L->ntiles = (uint32_t)((rows_all + rows - 1) / rows);
     }
 
     size_t tiles_total = (size_t)L->images * L->groups * L->ntiles;
@@ -228,7 +235,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
      * ~2^20 lane operations of work, and much more on a loaded machine. */
     uint64_t work = 0;
     for (uint32_t j = 0; j < L->c_out; j++) work += bp_int_row_cost(L, j);
-    work *= (uint64_t)L->P * L->images;
+    work *= (uint64_t)L->P * (L->is_linear ? 1u : L->N);
     L->run_threads = work >= (1u << 20) ? L->threads : 1;
 
     const char *kn;
@@ -285,14 +292,14 @@ static inline void bp_zero_run(uint8_t *d, size_t n)
 /* Builds rows [0, K_g) x pixels [p0, p0+np) of the group's im2col matrix;
  * padding is the integer 0 (symmetric quantization has no zero point). */
 static void bp_int_im2col(const bp_int_layer *L, const uint8_t *xg, size_t p0, size_t np,
-                          uint8_t *tile)
+                          uint8_t *tile, size_t ld)
 {
     uint32_t k = 0;
     for (uint32_t ci = 0; ci < L->cig; ci++) {
         const uint8_t *src = xg + ci * L->HW;
         for (uint32_t dy = 0; dy < L->kh; dy++)
             for (uint32_t dx = 0; dx < L->kw; dx++, k++) {
-                uint8_t *dst = tile + (size_t)k * np;
+                uint8_t *dst = tile + (size_t)k * ld;
                 size_t p = 0;
                 uint32_t oy = (uint32_t)(p0 / L->OW), ox = (uint32_t)(p0 % L->OW);
                 long ixo = (long)dx * L->dw - (long)L->pl_;
@@ -357,45 +364,91 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
     }
 }
 
-/* One work item of the padded path: output rows [oy0, oy0+nrow) of image
- * img, group g, weight rows [lo, hi). */
-static void bp_int_item_padded(const bp_int_layer *L, uint32_t img, uint32_t g, uint32_t tile,
-                               uint32_t lo, uint32_t hi, unsigned char *scr, const float *res,
-                               float *y)
+/* Epilogue of output rows [j0, j0+nr) for n pixels starting at pixel p of
+ * image img; acc row stride lda, y/residual NCHW. */
+static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc, size_t lda,
+                                       uint32_t j0, uint32_t nr, uint32_t img, size_t p,
+                                       size_t n, const float *res, float *y)
 {
-    size_t oy0 = (size_t)tile * L->trows;
-    size_t nrow = L->OH - oy0 < L->trows ? L->OH - oy0 : L->trows;
-    size_t Wp = L->Wp, np = nrow * Wp, OW = L->OW;
-    const uint8_t *xg = L->xq + ((size_t)img * L->c_in + (size_t)g * L->cig) * L->plane;
-    uint8_t *tile_x = scr;
-    size_t k = 0;
-    for (uint32_t ci = 0; ci < L->cig; ci++)
-        for (uint32_t dy = 0; dy < L->kh; dy++) {
-            const uint8_t *src = xg + ci * L->plane + (oy0 + (size_t)dy * L->dh) * Wp;
-            for (uint32_t dx = 0; dx < L->kw; dx++, k++)
-                memcpy(tile_x + k * np, src + (size_t)dx * L->dw, np);
-        }
-    int32_t *acc = (int32_t *)(scr + L->tile_bytes);
     const float *os = L->d.out_scale, *bias = L->d.bias;
     int relu = L->d.fuse_relu;
+    for (uint32_t jj = 0; jj < nr; jj++) {
+        uint32_t j = j0 + jj;
+        float s = os[j], bj = bias[j];
+        const int32_t *a = acc + (size_t)jj * lda;
+        size_t base = ((size_t)img * L->c_out + j) * L->P + p;
+        float *yo = y + base;
+        const float *ro = res ? res + base : NULL;
+        for (size_t q = 0; q < n; q++) {
+            float v = bp_epilogue(a[q], s, bj);
+            if (ro) v = v + ro[q];
+            if (relu) v = bp_relu(v);
+            yo[q] = v;
+        }
+    }
+}
+
+/* One work item of the padded path: global output rows [g0, g0+nrow) of the
+ * batch (row G is row G % OH of image G / OH), group g, weight rows [lo, hi). */
+static void bp_int_item_padded(const bp_int_layer *L, uint32_t g, uint32_t tile, uint32_t lo,
+                               uint32_t hi, unsigned char *scr, const float *res, float *y)
+{
+    size_t rows_all = (size_t)L->N * L->OH;
+    size_t g0 = (size_t)tile * L->trows;
+    size_t nrow = rows_all - g0 < L->trows ? rows_all - g0 : L->trows;
+    size_t Wp = L->Wp, np = nrow * Wp, OW = L->OW, OH = L->OH;
+    uint8_t *tile_x = scr;
+    /* per image segment: rows [r0, r0+seg) of image img go to tile rows G-g0 */
+    for (size_t G = g0; G < g0 + nrow;) {
+        size_t img = G / OH, r0 = G % OH;
+        size_t seg = OH - r0 < g0 + nrow - G ? OH - r0 : g0 + nrow - G;
+        const uint8_t *xg = L->xq + (img * L->c_in + (size_t)g * L->cig) * L->plane;
+        uint8_t *dst0 = tile_x + (G - g0) * Wp;
+        size_t k = 0;
+        for (uint32_t ci = 0; ci < L->cig; ci++)
+            for (uint32_t dy = 0; dy < L->kh; dy++) {
+                const uint8_t *src = xg + ci * L->plane + (r0 + (size_t)dy * L->dh) * Wp;
+                for (uint32_t dx = 0; dx < L->kw; dx++, k++)
+                    memcpy(dst0 + k * np, src + (size_t)dx * L->dw, seg * Wp);
+            }
+        G += seg;
+    }
+    int32_t *acc = (int32_t *)(scr + L->tile_bytes);
     for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
         uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
         bp_int_kernel(L, j0, nr, tile_x, np, np, acc);
-        for (uint32_t jj = 0; jj < nr; jj++) {
-            uint32_t j = j0 + jj;
-            float s = os[j], bj = bias[j];
-            size_t base = ((size_t)img * L->c_out + j) * L->P + oy0 * OW;
-            for (size_t r = 0; r < nrow; r++) {
-                const int32_t *a = acc + (size_t)jj * np + r * Wp;
-                float *yo = y + base + r * OW;
-                const float *ro = res ? res + base + r * OW : NULL;
-                for (size_t c = 0; c < OW; c++) {
-                    float v = bp_epilogue(a[c], s, bj);
-                    if (ro) v = v + ro[c];
-                    if (relu) v = bp_relu(v);
-                    yo[c] = v;
-                }
-            }
+        for (size_t rr = 0; rr < nrow; rr++) {
+            size_t G = g0 + rr;
+            bp_int_epilogue_run(L, acc + rr * Wp, np, j0, nr, (uint32_t)(G / OH),
+                                (G % OH) * OW, OW, res, y);
+        }
+    }
+}
+
+/* One work item of the im2col path: global pixels [gp0, gp0+np) of the batch
+ * (pixel q is pixel q % P of image q / P). */
+static void bp_int_item_im2col(const bp_int_layer *L, uint32_t g, uint32_t tile, uint32_t lo,
+                               uint32_t hi, unsigned char *scr, const float *res, float *y)
+{
+    size_t P = L->P, all = (size_t)L->N * P;
+    size_t gp0 = (size_t)tile * L->pt;
+    size_t np = all - gp0 < L->pt ? all - gp0 : L->pt;
+    for (size_t q = gp0; q < gp0 + np;) {
+        size_t img = q / P, p = q % P;
+        size_t seg = P - p < gp0 + np - q ? P - p : gp0 + np - q;
+        const uint8_t *xg = L->xq + (img * L->c_in + (size_t)g * L->cig) * L->HW;
+        bp_int_im2col(L, xg, p, seg, scr + (q - gp0), np);
+        q += seg;
+    }
+    int32_t *acc = (int32_t *)(scr + L->tile_bytes);
+    for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
+        uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
+        bp_int_kernel(L, j0, nr, scr, np, np, acc);
+        for (size_t q = gp0; q < gp0 + np;) {
+            size_t img = q / P, p = q % P;
+            size_t seg = P - p < gp0 + np - q ? P - p : gp0 + np - q;
+            bp_int_epilogue_run(L, acc + (q - gp0), np, j0, nr, (uint32_t)img, p, seg, res, y);
+            q += seg;
         }
     }
 }
@@ -413,56 +466,43 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     uint32_t lo = b[r], hi = b[r + 1];
     if (lo >= hi) return;
     if (L->padded) {
-        bp_int_item_padded(L, img, g, tile, lo, hi, scr, res, y);
+        bp_int_item_padded(L, g, tile, lo, hi, scr, res, y);
+        return;
+    }
+    if (L->merged) {
+        bp_int_item_im2col(L, g, tile, lo, hi, scr, res, y);
         return;
     }
     size_t p0 = (size_t)tile * L->pt;
     size_t np = L->P - p0 < L->pt ? L->P - p0 : L->pt;
-
     const uint8_t *x;
     size_t ldx;
     if (L->is_linear) {
         x = L->xq + p0;
         ldx = L->N;
-    } else {
-        const uint8_t *xg = L->xq + ((size_t)img * L->c_in + (size_t)g * L->cig) * L->HW;
-        if (L->direct) {
-            x = xg + p0;
-            ldx = L->HW;
-        } else {
-            bp_int_im2col(L, xg, p0, np, scr);
-            x = scr;
-            ldx = np;
-        }
+    } else { /* direct 1x1: the quantized NCHW input is K x HW already */
+        x = L->xq + ((size_t)img * L->c_in + (size_t)g * L->cig) * L->HW + p0;
+        ldx = L->HW;
     }
     int32_t *acc = (int32_t *)(scr + L->tile_bytes);
-    const float *os = L->d.out_scale, *bias = L->d.bias;
-    int relu = L->d.fuse_relu;
     for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
         uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
         bp_int_kernel(L, j0, nr, x, ldx, np, acc);
+        if (!L->is_linear) {
+            bp_int_epilogue_run(L, acc, np, j0, nr, img, p0, np, res, y);
+            continue;
+        }
+        const float *os = L->d.out_scale, *bias = L->d.bias;
         for (uint32_t jj = 0; jj < nr; jj++) {
             uint32_t j = j0 + jj;
             const int32_t *a = acc + (size_t)jj * np;
             float s = os[j], bj = bias[j];
-            if (L->is_linear) {
-                for (size_t p = 0; p < np; p++) {
-                    size_t o = (p0 + p) * L->c_out + j;
-                    float v = bp_epilogue(a[p], s, bj);
-                    if (res) v = v + res[o];
-                    if (relu) v = bp_relu(v);
-                    y[o] = v;
-                }
-            } else {
-                size_t base = ((size_t)img * L->c_out + j) * L->P + p0;
-                float *yo = y + base;
-                const float *ro = res ? res + base : NULL;
-                for (size_t p = 0; p < np; p++) {
-                    float v = bp_epilogue(a[p], s, bj);
-                    if (ro) v = v + ro[p];
-                    if (relu) v = bp_relu(v);
-                    yo[p] = v;
-                }
+            for (size_t p = 0; p < np; p++) {
+                size_t o = (p0 + p) * L->c_out + j;
+                float v = bp_epilogue(a[p], s, bj);
+                if (res) v = v + res[o];
+                if (L->d.fuse_relu) v = bp_relu(v);
+                y[o] = v;
             }
         }
     }
