@@ -1,6 +1,6 @@
 /* AVX2 ceiling probe: the bitplane gather-add loop of bitplane_avx2.c (four
- * 32-byte vectors per 128-pixel row) without the index indirection and
- * merge. */
+ * 32-byte vectors per 128-pixel row, one load each) without the index
+ * indirection and merge. */
 #include <immintrin.h>
 
 #include "probe_x86.h"
@@ -12,10 +12,12 @@ uint32_t bpk_probe_run_avx2(const uint8_t *buf, size_t rows, uint32_t iters)
     for (uint32_t it = 0; it < iters; it++) {
         for (size_t k = 0; k < rows; k++) {
             const uint8_t *p = buf + k * 128;
-            const __m256i a = _mm256_load_si256((const __m256i *)p);
-            const __m256i b = _mm256_load_si256((const __m256i *)(p + 32));
-            const __m256i c = _mm256_load_si256((const __m256i *)(p + 64));
-            const __m256i d = _mm256_load_si256((const __m256i *)(p + 96));
+            __m256i a = _mm256_load_si256((const __m256i *)p);
+            __m256i b = _mm256_load_si256((const __m256i *)(p + 32));
+            __m256i c = _mm256_load_si256((const __m256i *)(p + 64));
+            __m256i d = _mm256_load_si256((const __m256i *)(p + 96));
+            /* One load per vector, as in the kernel. */
+            __asm__("" : "+x"(a), "+x"(b), "+x"(c), "+x"(d));
             r0 = _mm256_add_epi16(r0, a);
             o0 = _mm256_add_epi16(o0, _mm256_srli_epi16(a, 8));
             r1 = _mm256_add_epi16(r1, b);
