@@ -1,9 +1,11 @@
 /* The integer backends "reference", "bitplane" and "csr": one driver, three
  * kernels. Input is quantized once per layer (bp_quant_*), activations are fed
  * to the kernel channel-major (K x pixels): directly for 1x1 stride-1 convs,
- * through cache-sized im2col tiles otherwise; int32 accumulators go through
- * the canonical epilogue (quant.h). All three compute the same int32
- * accumulators, so their float outputs are bit-identical. */
+ * through cache-sized tiles otherwise (padded-row tiles for stride 1, im2col
+ * tiles for other strides; both over the whole batch). int32 accumulators go
+ * through the canonical epilogue (quant.h). All three compute the same int32
+ * accumulators, so their float outputs are bit-identical. Work items are
+ * (group, pixel tile, row block); row blocks balance digit counts. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
