@@ -11,14 +11,14 @@
 #include "bp_kernels.h"
 #include "bpf.h"
 
-static double now_s(void)
+static double bpft_bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint32_t rng(uint32_t *s)
+static uint32_t bpft_bench_rng(uint32_t *s)
 {
     uint32_t x = *s;
     x ^= x << 13;
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     uint64_t digits = 0;
     for (uint32_t l = 0; l < nl; l++) {
         for (size_t i = 0; i < (size_t)c * c; i++) {
-            uint32_t r = rng(&seed);
+            uint32_t r = bpft_bench_rng(&seed);
             w[i] = r % 10 < 7 ? 0 : (int16_t)(targets[(r >> 8) % 9] * ((r >> 16) & 1 ? -1 : 1));
         }
         if (bp_planes_from_dense(w, c, c, BP_ENC_BINARY, 8, &pb[l]) != 0) return 1;
@@ -78,9 +78,9 @@ int main(int argc, char **argv)
                         .n_nodes = nl, .nodes = nodes, .n_layers = nl, .layers = layers,
                         .n_inputs = 1, .n_outputs = 1, .inputs = &in, .outputs = &out};
 
-    double t0 = now_s();
+    double t0 = bpft_bench_now();
     bpf_status st = bpf_write_file(&d, path);
-    double t_write = now_s() - t0;
+    double t_write = bpft_bench_now() - t0;
     if (st) {
         fprintf(stderr, "write: %s\n", bpf_last_error());
         return 1;
@@ -89,9 +89,9 @@ int main(int argc, char **argv)
     double best[2] = {1e9, 1e9};
     for (int rep = 0; rep < 3; rep++)
         for (int k = 0; k < 2; k++) {
-            t0 = now_s();
+            t0 = bpft_bench_now();
             st = bpf_load_file(path, k ? BPF_LOAD_NO_CHECKSUM : 0, &m);
-            double t = now_s() - t0;
+            double t = bpft_bench_now() - t0;
             if (st) {
                 fprintf(stderr, "load: %s\n", bpf_last_error());
                 return 1;

@@ -11,7 +11,7 @@
 #include "rule_cases.h"
 
 /* ---- byte access ---- */
-static uint8_t *entry(bpft_bad *f, uint32_t kind)
+static uint8_t *bpft_entry(bpft_bad *f, uint32_t kind)
 {
     for (uint32_t i = 0; i < BPF_N_SECTIONS; i++) {
         uint8_t *e = f->b + BPF_HEADER_SIZE + i * BPF_SECTION_ENTRY_SIZE;
@@ -19,20 +19,20 @@ static uint8_t *entry(bpft_bad *f, uint32_t kind)
     }
     abort();
 }
-static uint8_t *sec(bpft_bad *f, uint32_t kind) { return f->b + bpf_rd64(entry(f, kind) + BPF_S_OFFSET); }
-static uint8_t *trec(bpft_bad *f, uint32_t i) { return sec(f, BPF_SEC_TENSORS) + i * BPF_TENSOR_REC; }
-static uint8_t *nrec(bpft_bad *f, uint32_t i) { return sec(f, BPF_SEC_NODES) + i * BPF_NODE_REC; }
-static uint8_t *lrec(bpft_bad *f, uint32_t i) { return sec(f, BPF_SEC_LAYERS) + i * BPF_LAYER_REC; }
-static uint8_t *larr(bpft_bad *f, uint32_t l, uint32_t field) { return f->b + bpf_rd64(lrec(f, l) + field); }
-static uint32_t *row_ptr(bpft_bad *f, uint32_t l) { return (uint32_t *)larr(f, l, BPF_L_ROW_PTR_OFF); }
-static uint16_t *col_idx(bpft_bad *f, uint32_t l) { return (uint16_t *)larr(f, l, BPF_L_COL_IDX_OFF); }
-static void set32(uint8_t *p, uint32_t v) { bpf_wr32(p, v); }
-static void set64(uint8_t *p, uint64_t v) { bpf_wr64(p, v); }
-static void setf(uint8_t *p, float v) { bpf_wrf32(p, v); }
+static uint8_t *bpft_sec(bpft_bad *f, uint32_t kind) { return f->b + bpf_rd64(bpft_entry(f, kind) + BPF_S_OFFSET); }
+static uint8_t *bpft_trec(bpft_bad *f, uint32_t i) { return bpft_sec(f, BPF_SEC_TENSORS) + i * BPF_TENSOR_REC; }
+static uint8_t *bpft_nrec(bpft_bad *f, uint32_t i) { return bpft_sec(f, BPF_SEC_NODES) + i * BPF_NODE_REC; }
+static uint8_t *bpft_lrec(bpft_bad *f, uint32_t i) { return bpft_sec(f, BPF_SEC_LAYERS) + i * BPF_LAYER_REC; }
+static uint8_t *bpft_larr(bpft_bad *f, uint32_t l, uint32_t field) { return f->b + bpf_rd64(bpft_lrec(f, l) + field); }
+static uint32_t *bpft_row_ptr(bpft_bad *f, uint32_t l) { return (uint32_t *)bpft_larr(f, l, BPF_L_ROW_PTR_OFF); }
+static uint16_t *bpft_col_idx(bpft_bad *f, uint32_t l) { return (uint16_t *)bpft_larr(f, l, BPF_L_COL_IDX_OFF); }
+static void bpft_set32(uint8_t *p, uint32_t v) { bpf_wr32(p, v); }
+static void bpft_set64(uint8_t *p, uint64_t v) { bpf_wr64(p, v); }
+static void bpft_setf(uint8_t *p, float v) { bpf_wrf32(p, v); }
 
 /* Planes of layer l from explicit (row, m, sign, k) digits, sorted by
  * (row, m, sign, k); replaces the layer's planes in the desc. */
-static void tuples(bpft_model *t, uint32_t l, const uint32_t (*tp)[4], uint32_t n)
+static void bpft_tuples(bpft_model *t, uint32_t l, const uint32_t (*tp)[4], uint32_t n)
 {
     bpf_layer *L = &t->layers[l];
     bpft_layer_store *s = &t->ls[l];
@@ -47,10 +47,10 @@ static void tuples(bpft_model *t, uint32_t l, const uint32_t (*tp)[4], uint32_t 
 }
 
 /* First (row, plane, sign) list of layer l with at least two digits. */
-static uint32_t list_with_two(bpft_bad *f, uint32_t l)
+static uint32_t bpft_list_with_two(bpft_bad *f, uint32_t l)
 {
-    const uint32_t *rp = row_ptr(f, l);
-    uint32_t ne = bpf_rd32(lrec(f, l) + BPF_L_C_OUT) * bpf_rd32(lrec(f, l) + BPF_L_M) * 2;
+    const uint32_t *rp = bpft_row_ptr(f, l);
+    uint32_t ne = bpf_rd32(bpft_lrec(f, l) + BPF_L_C_OUT) * bpf_rd32(bpft_lrec(f, l) + BPF_L_M) * 2;
     for (uint32_t e = 0; e < ne; e++)
         if (rp[e + 1] - rp[e] >= 2) return rp[e];
     abort(); /* the reference model always has such a list (w[0] = +-w_max) */
@@ -59,64 +59,64 @@ static uint32_t list_with_two(bpft_bad *f, uint32_t l)
 /* ---- header and file size ---- */
 static void r1(bpft_bad *f) { f->size = 63; }
 static void r2(bpft_bad *f) { f->b[1] ^= 0x20; }
-static void r3(bpft_bad *f) { set32(f->b + BPF_H_ENDIAN, 0x0D0C0B0Au); }
-static void r4(bpft_bad *f) { set32(f->b + BPF_H_VERSION, 2); }
-static void r5(bpft_bad *f) { set32(f->b + BPF_H_HEADER_SIZE, 128); }
-static void r5b(bpft_bad *f) { set32(f->b + BPF_H_ENTRY_SIZE, 24); }
-static void r6(bpft_bad *f) { set32(f->b + BPF_H_FLAGS, 1); }
+static void r3(bpft_bad *f) { bpft_set32(f->b + BPF_H_ENDIAN, 0x0D0C0B0Au); }
+static void r4(bpft_bad *f) { bpft_set32(f->b + BPF_H_VERSION, 2); }
+static void r5(bpft_bad *f) { bpft_set32(f->b + BPF_H_HEADER_SIZE, 128); }
+static void r5b(bpft_bad *f) { bpft_set32(f->b + BPF_H_ENTRY_SIZE, 24); }
+static void r6(bpft_bad *f) { bpft_set32(f->b + BPF_H_FLAGS, 1); }
 static void r7(bpft_bad *f) { f->b[BPF_H_RESERVED1 + 3] = 1; }
-static void r8(bpft_bad *f) { set32(f->b + BPF_H_N_SECTIONS, 8); }
-static void r8b(bpft_bad *f) { set32(f->b + BPF_H_N_SECTIONS, 0xFFFFFFFFu); }
+static void r8(bpft_bad *f) { bpft_set32(f->b + BPF_H_N_SECTIONS, 8); }
+static void r8b(bpft_bad *f) { bpft_set32(f->b + BPF_H_N_SECTIONS, 0xFFFFFFFFu); }
 static void r9(bpft_bad *f) { f->size = BPF_HEADER_SIZE + 100; }
 static void r10(bpft_bad *f) { f->b[BPF_H_TABLE_HASH] ^= 1; }
-static void r10b(bpft_bad *f) { set64(entry(f, BPF_SEC_DATA) + BPF_S_SIZE, 64); } /* not re-fixed */
+static void r10b(bpft_bad *f) { bpft_set64(bpft_entry(f, BPF_SEC_DATA) + BPF_S_SIZE, 64); } /* not re-fixed */
 static void r10c(bpft_bad *f) { f->b[BPF_H_FILE_SIZE] ^= 4; }
 static void r11(bpft_bad *f) { f->size -= 1; }
 static void r12(bpft_bad *f) { f->b[f->size] = 0; f->size += 1; }
 
 /* ---- section table ---- */
-static void r13(bpft_bad *f) { set32(entry(f, BPF_SEC_META) + BPF_S_KIND, 9); }
-static void r13b(bpft_bad *f) { set32(entry(f, BPF_SEC_META) + BPF_S_KIND, BPF_SEC_STRINGS); }
-static void r13c(bpft_bad *f) { set32(entry(f, BPF_SEC_META) + BPF_S_KIND, 0); }
-static void r14(bpft_bad *f) { set32(entry(f, BPF_SEC_NODES) + BPF_S_RESERVED, 1); }
+static void r13(bpft_bad *f) { bpft_set32(bpft_entry(f, BPF_SEC_META) + BPF_S_KIND, 9); }
+static void r13b(bpft_bad *f) { bpft_set32(bpft_entry(f, BPF_SEC_META) + BPF_S_KIND, BPF_SEC_STRINGS); }
+static void r13c(bpft_bad *f) { bpft_set32(bpft_entry(f, BPF_SEC_META) + BPF_S_KIND, 0); }
+static void r14(bpft_bad *f) { bpft_set32(bpft_entry(f, BPF_SEC_NODES) + BPF_S_RESERVED, 1); }
 static void r15(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_DATA);
-    set64(e + BPF_S_OFFSET, bpf_rd64(e + BPF_S_OFFSET) + 8);
-    set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 8);
+    uint8_t *e = bpft_entry(f, BPF_SEC_DATA);
+    bpft_set64(e + BPF_S_OFFSET, bpf_rd64(e + BPF_S_OFFSET) + 8);
+    bpft_set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 8);
 }
-static void r16(bpft_bad *f) { set64(entry(f, BPF_SEC_DATA) + BPF_S_SIZE, UINT64_MAX - 63); }
-static void r16b(bpft_bad *f) { set64(entry(f, BPF_SEC_TENSORS) + BPF_S_OFFSET, UINT64_MAX - 63); }
-static void r16c(bpft_bad *f) { set64(entry(f, BPF_SEC_STRINGS) + BPF_S_OFFSET, 64); }
+static void r16(bpft_bad *f) { bpft_set64(bpft_entry(f, BPF_SEC_DATA) + BPF_S_SIZE, UINT64_MAX - 63); }
+static void r16b(bpft_bad *f) { bpft_set64(bpft_entry(f, BPF_SEC_TENSORS) + BPF_S_OFFSET, UINT64_MAX - 63); }
+static void r16c(bpft_bad *f) { bpft_set64(bpft_entry(f, BPF_SEC_STRINGS) + BPF_S_OFFSET, 64); }
 static void r16d(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_DATA);
-    set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) + 1);
+    uint8_t *e = bpft_entry(f, BPF_SEC_DATA);
+    bpft_set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) + 1);
 }
 static void r17(bpft_bad *f)
 {
-    set64(entry(f, BPF_SEC_META) + BPF_S_OFFSET, bpf_rd64(entry(f, BPF_SEC_STRINGS) + BPF_S_OFFSET));
+    bpft_set64(bpft_entry(f, BPF_SEC_META) + BPF_S_OFFSET, bpf_rd64(bpft_entry(f, BPF_SEC_STRINGS) + BPF_S_OFFSET));
 }
 static void r17b(bpft_bad *f)
 {
     /* NODES moved inside DATA (aligned, in bounds): overlap, not out of bounds. */
-    set64(entry(f, BPF_SEC_NODES) + BPF_S_OFFSET, bpf_rd64(entry(f, BPF_SEC_DATA) + BPF_S_OFFSET));
+    bpft_set64(bpft_entry(f, BPF_SEC_NODES) + BPF_S_OFFSET, bpf_rd64(bpft_entry(f, BPF_SEC_DATA) + BPF_S_OFFSET));
 }
-static void r18(bpft_bad *f) { larr(f, 0, BPF_L_W_SCALE_OFF)[0] ^= 1; } /* hash not re-fixed */
-static void r18b(bpft_bad *f) { sec(f, BPF_SEC_STRINGS)[1] ^= 0x01; }
+static void r18(bpft_bad *f) { bpft_larr(f, 0, BPF_L_W_SCALE_OFF)[0] ^= 1; } /* hash not re-fixed */
+static void r18b(bpft_bad *f) { bpft_sec(f, BPF_SEC_STRINGS)[1] ^= 0x01; }
 
 /* ---- strings and metadata ---- */
 static void r19(bpft_bad *f)
 {
-    uint8_t *s = sec(f, BPF_SEC_STRINGS);
-    s[bpf_rd64(entry(f, BPF_SEC_STRINGS) + BPF_S_SIZE) - 1] = 'x';
+    uint8_t *s = bpft_sec(f, BPF_SEC_STRINGS);
+    s[bpf_rd64(bpft_entry(f, BPF_SEC_STRINGS) + BPF_S_SIZE) - 1] = 'x';
 }
-static void r19b(bpft_bad *f) { sec(f, BPF_SEC_STRINGS)[0] = 'x'; }
+static void r19b(bpft_bad *f) { bpft_sec(f, BPF_SEC_STRINGS)[0] = 'x'; }
 static void r20(bpft_bad *f)
 {
-    set32(trec(f, 0) + BPF_T_NAME, (uint32_t)bpf_rd64(entry(f, BPF_SEC_STRINGS) + BPF_S_SIZE));
+    bpft_set32(bpft_trec(f, 0) + BPF_T_NAME, (uint32_t)bpf_rd64(bpft_entry(f, BPF_SEC_STRINGS) + BPF_S_SIZE));
 }
-static void r20b(bpft_bad *f) { set32(sec(f, BPF_SEC_META) + 8 + BPF_M_VALUE, 0xFFFFFFF0u); }
+static void r20b(bpft_bad *f) { bpft_set32(bpft_sec(f, BPF_SEC_META) + 8 + BPF_M_VALUE, 0xFFFFFFF0u); }
 static char long_name[BPF_MAX_STRING + 2];
 static void r21(bpft_model *t)
 {
@@ -138,23 +138,23 @@ static void r22c(bpft_model *t) { t->meta[0].key = "k\xf4\x90\x80\x80"; } /* > U
 static void r22d(bpft_model *t) { t->tensors[2].name = "\xe2\x82"; }      /* cut short */
 static void r23(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_TENSORS);
-    set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 1);
+    uint8_t *e = bpft_entry(f, BPF_SEC_TENSORS);
+    bpft_set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 1);
 }
 static void r23b(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_META);
-    set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 4);
+    uint8_t *e = bpft_entry(f, BPF_SEC_META);
+    bpft_set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 4);
 }
 static void r23c(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_NODES);
-    set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 8);
+    uint8_t *e = bpft_entry(f, BPF_SEC_NODES);
+    bpft_set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 8);
 }
 static void r23d(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_LAYERS);
-    set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 64);
+    uint8_t *e = bpft_entry(f, BPF_SEC_LAYERS);
+    bpft_set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) - 64);
 }
 static bpf_kv many_meta[BPF_MAX_META + 1];
 static void r24(bpft_model *t)
@@ -180,14 +180,14 @@ static void r25(bpft_model *t) { t->meta[3].key = ""; }
 static void r26(bpft_model *t) { t->meta[4].key = t->meta[1].key; }
 
 /* ---- tensors ---- */
-static void r27(bpft_bad *f) { set32(trec(f, 4) + BPF_T_DTYPE, 9); }
-static void r27b(bpft_bad *f) { set32(trec(f, 4) + BPF_T_DTYPE, 0); }
-static void r28(bpft_bad *f) { set32(trec(f, 3) + BPF_T_RESERVED1, 1); }
-static void r28b(bpft_bad *f) { set32(nrec(f, 2) + BPF_N_RESERVED, 1); }
-static void r28c(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_RESERVED, 1); }
+static void r27(bpft_bad *f) { bpft_set32(bpft_trec(f, 4) + BPF_T_DTYPE, 9); }
+static void r27b(bpft_bad *f) { bpft_set32(bpft_trec(f, 4) + BPF_T_DTYPE, 0); }
+static void r28(bpft_bad *f) { bpft_set32(bpft_trec(f, 3) + BPF_T_RESERVED1, 1); }
+static void r28b(bpft_bad *f) { bpft_set32(bpft_nrec(f, 2) + BPF_N_RESERVED, 1); }
+static void r28c(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_RESERVED, 1); }
 static void r29(bpft_model *t) { t->tensors[23].ndim = 7; }
 static void r29b(bpft_model *t) { t->tensors[23].ndim = 0; }
-static void r30(bpft_bad *f) { set32(trec(f, 18) + BPF_T_DIMS + 4 * 3, 5); }
+static void r30(bpft_bad *f) { bpft_set32(bpft_trec(f, 18) + BPF_T_DIMS + 4 * 3, 5); }
 static void r31(bpft_model *t) { t->tensors[23].dims[1] = BPF_MAX_DIM + 1; }
 static void r31b(bpft_model *t) { t->tensors[23].dims[0] = 0; }
 static void r32(bpft_model *t)
@@ -201,80 +201,80 @@ static void r33(bpft_model *t) { t->tensors[0].scale = NAN; }
 static void r33b(bpft_model *t) { t->tensors[0].scale = -1.0f; }
 static void r33c(bpft_model *t) { t->tensors[24].scale = INFINITY; }
 static void r34(bpft_model *t) { t->tensors[5].nbytes = 12; }
-static void r34b(bpft_bad *f) { set64(trec(f, 23) + BPF_T_NBYTES, 20); } /* offset stays 0 */
+static void r34b(bpft_bad *f) { bpft_set64(bpft_trec(f, 23) + BPF_T_NBYTES, 20); } /* offset stays 0 */
 static void r35(bpft_bad *f)
 {
-    set64(trec(f, 5) + BPF_T_DATA_OFF, bpf_rd64(entry(f, BPF_SEC_DATA) + BPF_S_OFFSET) - 64);
+    bpft_set64(bpft_trec(f, 5) + BPF_T_DATA_OFF, bpf_rd64(bpft_entry(f, BPF_SEC_DATA) + BPF_S_OFFSET) - 64);
 }
-static void r35b(bpft_bad *f) { set64(lrec(f, 2) + BPF_L_ROW_PTR_OFF, UINT64_MAX - 63); }
+static void r35b(bpft_bad *f) { bpft_set64(bpft_lrec(f, 2) + BPF_L_ROW_PTR_OFF, UINT64_MAX - 63); }
 static void r35c(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_DATA);
-    set64(lrec(f, 3) + BPF_L_COL_IDX_OFF, bpf_rd64(e + BPF_S_OFFSET) + bpf_rd64(e + BPF_S_SIZE) + 64);
+    uint8_t *e = bpft_entry(f, BPF_SEC_DATA);
+    bpft_set64(bpft_lrec(f, 3) + BPF_L_COL_IDX_OFF, bpf_rd64(e + BPF_S_OFFSET) + bpf_rd64(e + BPF_S_SIZE) + 64);
 }
 static void r35d(bpft_bad *f)
 {
     /* starts at the last aligned offset inside DATA, runs past its end */
-    uint8_t *e = entry(f, BPF_SEC_DATA);
+    uint8_t *e = bpft_entry(f, BPF_SEC_DATA);
     uint64_t end = bpf_rd64(e + BPF_S_OFFSET) + bpf_rd64(e + BPF_S_SIZE);
-    set64(lrec(f, 2) + BPF_L_ROW_PTR_OFF, (end - 1) / 64 * 64);
+    bpft_set64(bpft_lrec(f, 2) + BPF_L_ROW_PTR_OFF, (end - 1) / 64 * 64);
 }
 static void r36(bpft_bad *f)
 {
-    set64(lrec(f, 0) + BPF_L_W_SCALE_OFF, bpf_rd64(lrec(f, 0) + BPF_L_W_SCALE_OFF) + 4);
+    bpft_set64(bpft_lrec(f, 0) + BPF_L_W_SCALE_OFF, bpf_rd64(bpft_lrec(f, 0) + BPF_L_W_SCALE_OFF) + 4);
 }
 static void r36b(bpft_bad *f)
 {
-    set64(trec(f, 8) + BPF_T_DATA_OFF, bpf_rd64(trec(f, 8) + BPF_T_DATA_OFF) + 2);
+    bpft_set64(bpft_trec(f, 8) + BPF_T_DATA_OFF, bpf_rd64(bpft_trec(f, 8) + BPF_T_DATA_OFF) + 2);
 }
 
 /* ---- layers ---- */
-static void r37(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_KIND, 3); }
-static void r38(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_C_OUT, 0); }
-static void r38b(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_C_IN, BPF_MAX_CHANNELS + 1); }
-static void r39(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_STRIDE_H, BPF_MAX_STRIDE + 1); }
-static void r39b(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_KW, 0); }
-static void r39c(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_PAD_B, BPF_MAX_PAD + 1); }
-static void r39d(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_DIL_W, 0); }
-static void r40(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_GROUPS, 3); }
-static void r40c(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_GROUPS, 3); } /* c_in 3, c_out 4 */
-static void r40b(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_GROUPS, 0); }
-static void r41(bpft_bad *f) { set32(lrec(f, 2) + BPF_L_KH, 3); }
-static void r41b(bpft_bad *f) { set32(lrec(f, 3) + BPF_L_PAD_L, 1); }
-static void r42(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_K, 26); }
+static void r37(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_KIND, 3); }
+static void r38(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_C_OUT, 0); }
+static void r38b(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_C_IN, BPF_MAX_CHANNELS + 1); }
+static void r39(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_STRIDE_H, BPF_MAX_STRIDE + 1); }
+static void r39b(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_KW, 0); }
+static void r39c(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_PAD_B, BPF_MAX_PAD + 1); }
+static void r39d(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_DIL_W, 0); }
+static void r40(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_GROUPS, 3); }
+static void r40c(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_GROUPS, 3); } /* c_in 3, c_out 4 */
+static void r40b(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_GROUPS, 0); }
+static void r41(bpft_bad *f) { bpft_set32(bpft_lrec(f, 2) + BPF_L_KH, 3); }
+static void r41b(bpft_bad *f) { bpft_set32(bpft_lrec(f, 3) + BPF_L_PAD_L, 1); }
+static void r42(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_K, 26); }
 static void r43(bpft_bad *f)
 {
-    set32(lrec(f, 0) + BPF_L_C_IN, 4096);
-    set32(lrec(f, 0) + BPF_L_K, 4096 * 9);
+    bpft_set32(bpft_lrec(f, 0) + BPF_L_C_IN, 4096);
+    bpft_set32(bpft_lrec(f, 0) + BPF_L_K, 4096 * 9);
 }
-static void r44(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_M, 10); }
-static void r44b(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_M, 0); }
-static void r45(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_ENCODING, 2); }
-static void r46(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_W_MAX, 256); }
-static void r47(bpft_bad *f) { set32(lrec(f, 3) + BPF_L_W_MAX, 16); } /* binary M=4 */
-static void r47b(bpft_bad *f) { set32(lrec(f, 2) + BPF_L_W_MAX, 22); } /* csd M=5: max 21 */
-static void r48(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_IDX_BYTES, 4); }
-static void r49(bpft_bad *f) { set32(lrec(f, 0) + BPF_L_ACT_DTYPE, BPF_DT_F32); }
-static void r50(bpft_bad *f) { setf(lrec(f, 2) + BPF_L_ACT_SCALE, 0.0f); }
-static void r50b(bpft_bad *f) { setf(lrec(f, 2) + BPF_L_ACT_SCALE, INFINITY); }
-static void r50c(bpft_bad *f) { setf(lrec(f, 2) + BPF_L_ACT_SCALE, -0.5f); }
-static void r51(bpft_bad *f) { set64(lrec(f, 3) + BPF_L_N_DIGITS, 5 * 4 * 4 + 1); }
-static void r52(bpft_bad *f) { setf(larr(f, 1, BPF_L_W_SCALE_OFF) + 4, INFINITY); }
-static void r52b(bpft_bad *f) { setf(larr(f, 3, BPF_L_BIAS_OFF) + 8, NAN); }
+static void r44(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_M, 10); }
+static void r44b(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_M, 0); }
+static void r45(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_ENCODING, 2); }
+static void r46(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_W_MAX, 256); }
+static void r47(bpft_bad *f) { bpft_set32(bpft_lrec(f, 3) + BPF_L_W_MAX, 16); } /* binary M=4 */
+static void r47b(bpft_bad *f) { bpft_set32(bpft_lrec(f, 2) + BPF_L_W_MAX, 22); } /* csd M=5: max 21 */
+static void r48(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_IDX_BYTES, 4); }
+static void r49(bpft_bad *f) { bpft_set32(bpft_lrec(f, 0) + BPF_L_ACT_DTYPE, BPF_DT_F32); }
+static void r50(bpft_bad *f) { bpft_setf(bpft_lrec(f, 2) + BPF_L_ACT_SCALE, 0.0f); }
+static void r50b(bpft_bad *f) { bpft_setf(bpft_lrec(f, 2) + BPF_L_ACT_SCALE, INFINITY); }
+static void r50c(bpft_bad *f) { bpft_setf(bpft_lrec(f, 2) + BPF_L_ACT_SCALE, -0.5f); }
+static void r51(bpft_bad *f) { bpft_set64(bpft_lrec(f, 3) + BPF_L_N_DIGITS, 5 * 4 * 4 + 1); }
+static void r52(bpft_bad *f) { bpft_setf(bpft_larr(f, 1, BPF_L_W_SCALE_OFF) + 4, INFINITY); }
+static void r52b(bpft_bad *f) { bpft_setf(bpft_larr(f, 3, BPF_L_BIAS_OFF) + 8, NAN); }
 
 /* ---- nodes and graph io ---- */
-static void r53(bpft_bad *f) { set32(nrec(f, 4) + BPF_N_N_IN, 5); }
-static void r53b(bpft_bad *f) { set32(nrec(f, 4) + BPF_N_N_OUT, 0xFFFFFFFFu); }
-static void r54(bpft_bad *f) { set32(nrec(f, 1) + BPF_N_IN + 4 * 1, 3); }
-static void r54b(bpft_bad *f) { set32(nrec(f, 1) + BPF_N_OUT + 4 * 3, 1); }
+static void r53(bpft_bad *f) { bpft_set32(bpft_nrec(f, 4) + BPF_N_N_IN, 5); }
+static void r53b(bpft_bad *f) { bpft_set32(bpft_nrec(f, 4) + BPF_N_N_OUT, 0xFFFFFFFFu); }
+static void r54(bpft_bad *f) { bpft_set32(bpft_nrec(f, 1) + BPF_N_IN + 4 * 1, 3); }
+static void r54b(bpft_bad *f) { bpft_set32(bpft_nrec(f, 1) + BPF_N_OUT + 4 * 3, 1); }
 static void r55(bpft_bad *f)
 {
-    uint8_t *e = entry(f, BPF_SEC_GRAPH_IO);
-    set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) + 4);
+    uint8_t *e = bpft_entry(f, BPF_SEC_GRAPH_IO);
+    bpft_set64(e + BPF_S_SIZE, bpf_rd64(e + BPF_S_SIZE) + 4);
 }
-static void r55b(bpft_bad *f) { set64(entry(f, BPF_SEC_GRAPH_IO) + BPF_S_SIZE, 4); }
+static void r55b(bpft_bad *f) { bpft_set64(bpft_entry(f, BPF_SEC_GRAPH_IO) + BPF_S_SIZE, 4); }
 static void r56(bpft_model *t) { t->d.n_inputs = 0; }
-static void r56b(bpft_bad *f) { set32(sec(f, BPF_SEC_GRAPH_IO) + 4, 5); }
+static void r56b(bpft_bad *f) { bpft_set32(bpft_sec(f, BPF_SEC_GRAPH_IO) + 4, 5); }
 
 /* ---- graph ---- */
 static void r57(bpft_model *t) { t->nodes[1].in[0] = 999; }
@@ -325,18 +325,18 @@ static void r66c(bpft_model *t) { t->nodes[0].ints[7] = -1; }
 static void r66d(bpft_model *t) { t->nodes[16].floats[0] = NAN; }
 static void r67(bpft_model *t) { t->nodes[1].out[0] = 5; }
 static void r67b(bpft_model *t) { t->nodes[1].out[0] = 1; }
-static void r67c(bpft_bad *f) { set32(nrec(f, 1) + BPF_N_OUT, 0); } /* relu1 writes the input */
+static void r67c(bpft_bad *f) { bpft_set32(bpft_nrec(f, 1) + BPF_N_OUT, 0); } /* relu1 writes the input */
 static void r68(bpft_model *t) { t->tensors[3].dims[3] = 5; }
 static void r68b(bpft_model *t) { t->tensors[19].ndim = 4; t->tensors[19].dims[2] = 1; t->tensors[19].dims[3] = 1; }
 static void r68c(bpft_model *t) { t->tensors[4].dims[2] = 3; } /* dw conv output 2x2 */
 static void r68d(bpft_model *t) { t->tensors[15].dims[2] = 2; } /* avgpool 2x2 -> 1x1 */
-static void r69(bpft_bad *f) { set32(trec(f, 0) + BPF_T_DIMS + 4, 5); }
+static void r69(bpft_bad *f) { bpft_set32(bpft_trec(f, 0) + BPF_T_DIMS + 4, 5); }
 static void r69b(bpft_bad *f)
 {
-    set32(trec(f, 0) + BPF_T_DIMS + 8, 1);
-    set32(trec(f, 0) + BPF_T_DIMS + 12, 1);
-    set32(lrec(f, 0) + BPF_L_PAD_B, 0);
-    set32(lrec(f, 0) + BPF_L_PAD_T, 0);
+    bpft_set32(bpft_trec(f, 0) + BPF_T_DIMS + 8, 1);
+    bpft_set32(bpft_trec(f, 0) + BPF_T_DIMS + 12, 1);
+    bpft_set32(bpft_lrec(f, 0) + BPF_L_PAD_B, 0);
+    bpft_set32(bpft_lrec(f, 0) + BPF_L_PAD_T, 0);
 }
 static void r69c(bpft_model *t) { t->nodes[7].in[1] = 3; } /* add1: (1,4,2,2) + (1,4,4,4) */
 static void r70(bpft_model *t)
@@ -354,39 +354,39 @@ static void r73b(bpft_model *t) { t->nodes[9].ints[7] = -1; }
 static void r74(bpft_model *t) { t->outputs[0] = 23; }
 
 /* ---- planes ---- */
-static void r75(bpft_bad *f) { row_ptr(f, 0)[0] = 1; }
+static void r75(bpft_bad *f) { bpft_row_ptr(f, 0)[0] = 1; }
 static void r76(bpft_bad *f)
 {
-    uint32_t *rp = row_ptr(f, 1);
+    uint32_t *rp = bpft_row_ptr(f, 1);
     uint32_t e = 1;
     while (rp[e + 1] == 0) e++; /* rp[e+1] > 0: make rp[e] exceed it */
     rp[e] = rp[e + 1] + 1;
 }
 static void r77(bpft_bad *f)
 {
-    uint32_t n = (uint32_t)bpf_rd64(lrec(f, 2) + BPF_L_N_DIGITS);
-    row_ptr(f, 2)[5 * 5 * 2] = n + 1;
+    uint32_t n = (uint32_t)bpf_rd64(bpft_lrec(f, 2) + BPF_L_N_DIGITS);
+    bpft_row_ptr(f, 2)[5 * 5 * 2] = n + 1;
 }
 static void r77b(bpft_bad *f)
 {
     /* the last list loses a digit; monotone but short of n_digits */
-    uint32_t *rp = row_ptr(f, 0);
+    uint32_t *rp = bpft_row_ptr(f, 0);
     uint32_t last = 4 * 8 * 2;
     uint32_t e = last;
     while (rp[e - 1] == rp[last]) e--; /* rp[e] is the end of the last non-empty list */
     for (uint32_t q = e; q <= last; q++) rp[q]--;
 }
-static void r78(bpft_bad *f) { col_idx(f, 0)[0] = 27; }
-static void r78b(bpft_bad *f) { col_idx(f, 3)[bpf_rd64(lrec(f, 3) + BPF_L_N_DIGITS) - 1] = 0xFFFF; }
+static void r78(bpft_bad *f) { bpft_col_idx(f, 0)[0] = 27; }
+static void r78b(bpft_bad *f) { bpft_col_idx(f, 3)[bpf_rd64(bpft_lrec(f, 3) + BPF_L_N_DIGITS) - 1] = 0xFFFF; }
 static void r79(bpft_bad *f)
 {
-    uint32_t i = list_with_two(f, 1);
-    col_idx(f, 1)[i + 1] = col_idx(f, 1)[i];
+    uint32_t i = bpft_list_with_two(f, 1);
+    bpft_col_idx(f, 1)[i + 1] = bpft_col_idx(f, 1)[i];
 }
 static void r79b(bpft_bad *f)
 {
-    uint32_t i = list_with_two(f, 0);
-    uint16_t *c = col_idx(f, 0);
+    uint32_t i = bpft_list_with_two(f, 0);
+    uint16_t *c = bpft_col_idx(f, 0);
     uint16_t tmp = c[i];
     c[i] = c[i + 1];
     c[i + 1] = tmp;
@@ -394,33 +394,33 @@ static void r79b(bpft_bad *f)
 static void r80(bpft_model *t)
 {
     static const uint32_t tp[][4] = {{0, 0, 0, 1}, {0, 0, 1, 1}, {2, 3, 0, 0}};
-    tuples(t, 3, tp, 3);
+    bpft_tuples(t, 3, tp, 3);
 }
 static void r81(bpft_model *t)
 {
     /* binary layer 3: w[1][2] = +1 - 4 = -3 in mixed signs */
     static const uint32_t tp[][4] = {{1, 0, 0, 2}, {1, 2, 1, 2}};
-    tuples(t, 3, tp, 2);
+    bpft_tuples(t, 3, tp, 2);
 }
 static void r82(bpft_model *t)
 {
     /* csd layer 2: w[0][1] = 1 + 2 = 3 with adjacent digits */
     static const uint32_t tp[][4] = {{0, 0, 0, 1}, {0, 1, 0, 1}};
-    tuples(t, 2, tp, 2);
+    bpft_tuples(t, 2, tp, 2);
 }
 static void r82b(bpft_model *t)
 {
     /* csd layer 2: +8 - 4 = 4 with adjacent digits of opposite sign */
     static const uint32_t tp[][4] = {{4, 2, 1, 3}, {4, 3, 0, 3}};
-    tuples(t, 2, tp, 2);
+    bpft_tuples(t, 2, tp, 2);
 }
-static void r83(bpft_bad *f) { set32(lrec(f, 1) + BPF_L_W_MAX, 254); } /* w[0][0] = 255 */
+static void r83(bpft_bad *f) { bpft_set32(bpft_lrec(f, 1) + BPF_L_W_MAX, 254); } /* w[0][0] = 255 */
 static void r83b(bpft_model *t)
 {
     /* binary layer 3, w_max 15 lowered to 7 with a valid 8 = digit 3 */
     t->layers[3].w_max = 7;
     static const uint32_t tp[][4] = {{3, 3, 1, 2}};
-    tuples(t, 3, tp, 1);
+    bpft_tuples(t, 3, tp, 1);
 }
 
 #define PRE(id, st, msg, fn) {id, st, msg, fn, NULL, 0}

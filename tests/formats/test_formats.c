@@ -20,9 +20,9 @@
 #include "bpf_testmodel.h"
 #include "rule_cases.h"
 
-static uint32_t test_seed;
+static uint32_t bpft_test_seed;
 
-static void check_layer(const bpf_layer *a, const bpf_layer *b)
+static void bpft_check_layer(const bpf_layer *a, const bpf_layer *b)
 {
     assert_int_equal(a->kind, b->kind);
     assert_int_equal(a->c_out, b->c_out);
@@ -58,7 +58,7 @@ static void check_layer(const bpf_layer *a, const bpf_layer *b)
 }
 
 /* Every field of the loaded model equals the desc it was written from. */
-static void check_model(const bpf_model *m, const bpft_model *t)
+static void bpft_check_model(const bpf_model *m, const bpft_model *t)
 {
     const bpf_model_desc *d = &t->d;
     assert_int_equal(m->version, 1);
@@ -104,7 +104,7 @@ static void check_model(const bpf_model *m, const bpft_model *t)
         assert_memory_equal(a->floats, b->floats, sizeof a->floats);
     }
     assert_int_equal(m->n_layers, d->n_layers);
-    for (uint32_t i = 0; i < d->n_layers; i++) check_layer(&m->layers[i], &d->layers[i]);
+    for (uint32_t i = 0; i < d->n_layers; i++) bpft_check_layer(&m->layers[i], &d->layers[i]);
     assert_int_equal(m->n_inputs, d->n_inputs);
     assert_int_equal(m->n_outputs, d->n_outputs);
     assert_memory_equal(m->inputs, d->inputs, 4 * (size_t)d->n_inputs);
@@ -115,7 +115,7 @@ static void test_round_trip_memory(void **state)
 {
     (void)state;
     bpft_model *t = malloc(sizeof *t);
-    bpft_build(t, test_seed);
+    bpft_build(t, bpft_test_seed);
     size_t size;
     uint8_t *buf = bpft_write(t, &size);
     assert_int_equal(size, bpf_rd64(buf + BPF_H_FILE_SIZE));
@@ -123,7 +123,7 @@ static void test_round_trip_memory(void **state)
     /* Aligned buffer: used in place, arrays point into it. */
     bpf_model *m = NULL;
     assert_int_equal(bpf_load_memory(buf, size, 0, &m), BPF_OK);
-    check_model(m, t);
+    bpft_check_model(m, t);
     assert_ptr_equal(m->layers[0].row_ptr,
                      buf + bpf_rd64(bpft_record(buf, BPF_SEC_LAYERS, BPF_LAYER_REC, 0) +
                                     BPF_L_ROW_PTR_OFF));
@@ -144,12 +144,12 @@ static void test_round_trip_memory(void **state)
     memcpy(odd + 1, buf, size);
     assert_int_equal(bpf_load_memory(odd + 1, size, 0, &m), BPF_OK);
     free(odd); /* the model must not depend on the caller's unaligned buffer */
-    check_model(m, t);
+    bpft_check_model(m, t);
     bpf_model_free(m);
 
     /* Trusted load skips per-section hashes but gives the same model. */
     assert_int_equal(bpf_load_memory(buf, size, BPF_LOAD_NO_CHECKSUM, &m), BPF_OK);
-    check_model(m, t);
+    bpft_check_model(m, t);
     bpf_model_free(m);
     free(buf);
     free(t);
@@ -159,7 +159,7 @@ static void test_round_trip_file(void **state)
 {
     (void)state;
     bpft_model *t = malloc(sizeof *t);
-    bpft_build(t, test_seed ^ 0x5555u);
+    bpft_build(t, bpft_test_seed ^ 0x5555u);
     char path[] = "/tmp/bpf_test_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -167,7 +167,7 @@ static void test_round_trip_file(void **state)
     assert_int_equal(bpf_write_file(&t->d, path), BPF_OK);
     bpf_model *m = NULL;
     assert_int_equal(bpf_load_file(path, 0, &m), BPF_OK);
-    check_model(m, t);
+    bpft_check_model(m, t);
     bpf_model_free(m);
     unlink(path);
     assert_int_equal(bpf_load_file(path, 0, &m), BPF_ERR_IO);
@@ -182,7 +182,7 @@ static void test_planes_rebuild_dense(void **state)
 {
     (void)state;
     bpft_model *t = malloc(sizeof *t);
-    bpft_build(t, test_seed + 7);
+    bpft_build(t, bpft_test_seed + 7);
     size_t size;
     void *buf = bpft_write(t, &size);
     bpf_model *m = NULL;
@@ -233,42 +233,42 @@ static void test_bad_args(void **state)
 /* ---- SPEC.md byte layout, read with literal offsets typed from SPEC.md's
  * tables (not the bpf_internal.h constants the reader and writer share), and
  * the hashes recomputed as SPEC.md §2-§3 define them. ---- */
-static uint32_t lit32(const uint8_t *p, uint32_t off) { uint32_t v; memcpy(&v, p + off, 4); return v; }
-static uint64_t lit64(const uint8_t *p, uint32_t off) { uint64_t v; memcpy(&v, p + off, 8); return v; }
-static float litf(const uint8_t *p, uint32_t off) { float v; memcpy(&v, p + off, 4); return v; }
+static uint32_t bpft_lit32(const uint8_t *p, uint32_t off) { uint32_t v; memcpy(&v, p + off, 4); return v; }
+static uint64_t bpft_lit64(const uint8_t *p, uint32_t off) { uint64_t v; memcpy(&v, p + off, 8); return v; }
+static float bpft_litf(const uint8_t *p, uint32_t off) { float v; memcpy(&v, p + off, 4); return v; }
 
 static void test_spec_byte_layout(void **state)
 {
     (void)state;
     bpft_model *t = malloc(sizeof *t);
-    bpft_build(t, test_seed ^ 0x77u);
+    bpft_build(t, bpft_test_seed ^ 0x77u);
     const bpf_model_desc *d = &t->d;
     size_t size;
     uint8_t *b = bpft_write(t, &size);
     /* §2 header */
     assert_memory_equal(b, "\x89\x42\x50\x46\x0d\x0a\x1a\x0a", 8);
-    assert_int_equal(lit32(b, 8), 1);
+    assert_int_equal(bpft_lit32(b, 8), 1);
     assert_memory_equal(b + 12, "\x0d\x0c\x0b\x0a", 4);
-    assert_int_equal(lit32(b, 16), 0);
-    assert_int_equal(lit32(b, 20), 64);
-    assert_int_equal(lit32(b, 24), 7);
-    assert_int_equal(lit32(b, 28), 32);
-    assert_int_equal(lit64(b, 32), size);
-    assert_int_equal(lit64(b, 40), 0);
-    assert_int_equal(lit64(b, 48), 0);
-    assert_int_equal(lit64(b, 56), XXH3_64bits_withSeed(b + 64, 7 * 32, XXH3_64bits(b, 56)));
+    assert_int_equal(bpft_lit32(b, 16), 0);
+    assert_int_equal(bpft_lit32(b, 20), 64);
+    assert_int_equal(bpft_lit32(b, 24), 7);
+    assert_int_equal(bpft_lit32(b, 28), 32);
+    assert_int_equal(bpft_lit64(b, 32), size);
+    assert_int_equal(bpft_lit64(b, 40), 0);
+    assert_int_equal(bpft_lit64(b, 48), 0);
+    assert_int_equal(bpft_lit64(b, 56), XXH3_64bits_withSeed(b + 64, 7 * 32, XXH3_64bits(b, 56)));
     /* §3 section table; the writer puts kinds in order, DATA last */
     uint64_t off[8] = {0}, sz[8] = {0};
     for (uint32_t i = 0; i < 7; i++) {
         const uint8_t *e = b + 64 + 32 * i;
-        uint32_t kind = lit32(e, 0);
+        uint32_t kind = bpft_lit32(e, 0);
         assert_int_equal(kind, i + 1);
-        assert_int_equal(lit32(e, 4), 0);
-        off[kind] = lit64(e, 8);
-        sz[kind] = lit64(e, 16);
+        assert_int_equal(bpft_lit32(e, 4), 0);
+        off[kind] = bpft_lit64(e, 8);
+        sz[kind] = bpft_lit64(e, 16);
         assert_int_equal(off[kind] % 64, 0);
         assert_true(off[kind] >= 64 + 7 * 32 && off[kind] + sz[kind] <= size);
-        assert_int_equal(lit64(e, 24), XXH3_64bits(b + off[kind], sz[kind]));
+        assert_int_equal(bpft_lit64(e, 24), XXH3_64bits(b + off[kind], sz[kind]));
         if (kind > 1) assert_true(off[kind] >= off[kind - 1] + sz[kind - 1]);
     }
     assert_int_equal(off[7] + sz[7], size);
@@ -276,7 +276,7 @@ static void test_spec_byte_layout(void **state)
     const char *str = (const char *)b + off[1];
     assert_int_equal(str[0], 0);
     assert_int_equal(str[sz[1] - 1], 0);
-#define SPEC_STR(rec, o) (str + lit32(rec, o))
+#define SPEC_STR(rec, o) (str + bpft_lit32(rec, o))
     /* §5 META */
     assert_int_equal(sz[2], 8 * d->n_meta);
     for (uint32_t i = 0; i < d->n_meta; i++) {
@@ -290,21 +290,21 @@ static void test_spec_byte_layout(void **state)
         const uint8_t *r = b + off[3] + 64 * i;
         const bpf_tensor *x = &d->tensors[i];
         assert_string_equal(SPEC_STR(r, 0), x->name ? x->name : "");
-        assert_int_equal(lit32(r, 4), x->dtype);
-        assert_int_equal(lit32(r, 8), x->ndim);
-        assert_int_equal(lit32(r, 12), 0);
-        for (uint32_t k = 0; k < 6; k++) assert_int_equal(lit32(r, 16 + 4 * k), x->dims[k]);
+        assert_int_equal(bpft_lit32(r, 4), x->dtype);
+        assert_int_equal(bpft_lit32(r, 8), x->ndim);
+        assert_int_equal(bpft_lit32(r, 12), 0);
+        for (uint32_t k = 0; k < 6; k++) assert_int_equal(bpft_lit32(r, 16 + 4 * k), x->dims[k]);
         assert_memory_equal(r + 40, &x->scale, 4);
-        assert_int_equal(lit32(r, 44), 0);
+        assert_int_equal(bpft_lit32(r, 44), 0);
         if (x->data) {
-            uint64_t o = lit64(r, 48);
+            uint64_t o = bpft_lit64(r, 48);
             assert_int_equal(o % 64, 0);
             assert_true(o >= off[7] && o + x->nbytes <= off[7] + sz[7]);
-            assert_int_equal(lit64(r, 56), x->nbytes);
+            assert_int_equal(bpft_lit64(r, 56), x->nbytes);
             assert_memory_equal(b + o, x->data, x->nbytes);
         } else {
-            assert_int_equal(lit64(r, 48), 0);
-            assert_int_equal(lit64(r, 56), 0);
+            assert_int_equal(bpft_lit64(r, 48), 0);
+            assert_int_equal(bpft_lit64(r, 56), 0);
         }
     }
     /* §7 NODES */
@@ -313,16 +313,16 @@ static void test_spec_byte_layout(void **state)
         const uint8_t *r = b + off[4] + 104 * i;
         const bpf_node *n = &d->nodes[i];
         assert_string_equal(SPEC_STR(r, 0), n->name);
-        assert_int_equal(lit32(r, 4), n->op);
-        assert_int_equal(lit32(r, 8), n->n_in);
-        assert_int_equal(lit32(r, 12), n->n_out);
+        assert_int_equal(bpft_lit32(r, 4), n->op);
+        assert_int_equal(bpft_lit32(r, 8), n->n_in);
+        assert_int_equal(bpft_lit32(r, 12), n->n_out);
         for (uint32_t k = 0; k < 4; k++) {
-            assert_int_equal(lit32(r, 16 + 4 * k), k < n->n_in ? n->in[k] : 0);
-            assert_int_equal(lit32(r, 32 + 4 * k), k < n->n_out ? n->out[k] : 0);
+            assert_int_equal(bpft_lit32(r, 16 + 4 * k), k < n->n_in ? n->in[k] : 0);
+            assert_int_equal(bpft_lit32(r, 32 + 4 * k), k < n->n_out ? n->out[k] : 0);
         }
-        assert_int_equal(lit32(r, 48), n->layer);
-        assert_int_equal(lit32(r, 52), 0);
-        for (uint32_t k = 0; k < 8; k++) assert_int_equal((int32_t)lit32(r, 56 + 4 * k), n->ints[k]);
+        assert_int_equal(bpft_lit32(r, 48), n->layer);
+        assert_int_equal(bpft_lit32(r, 52), 0);
+        for (uint32_t k = 0; k < 8; k++) assert_int_equal((int32_t)bpft_lit32(r, 56 + 4 * k), n->ints[k]);
         for (uint32_t k = 0; k < 4; k++) assert_memory_equal(r + 88 + 4 * k, &n->floats[k], 4);
     }
     /* §8 LAYERS */
@@ -334,16 +334,16 @@ static void test_spec_byte_layout(void **state)
                                  L->stride_w, L->pad_t, L->pad_l, L->pad_b, L->pad_r, L->dil_h,
                                  L->dil_w, L->groups, L->K, L->M, L->encoding, L->w_max,
                                  L->act_dtype};
-        for (uint32_t k = 0; k < 19; k++) assert_int_equal(lit32(r, 4 * k), want[k]);
-        assert_true(litf(r, 76) == L->act_scale);
-        assert_int_equal(lit32(r, 80), L->K <= 65535 ? 2 : 4);
-        assert_int_equal(lit32(r, 84), 0);
-        assert_int_equal(lit64(r, 88), L->n_digits);
+        for (uint32_t k = 0; k < 19; k++) assert_int_equal(bpft_lit32(r, 4 * k), want[k]);
+        assert_true(bpft_litf(r, 76) == L->act_scale);
+        assert_int_equal(bpft_lit32(r, 80), L->K <= 65535 ? 2 : 4);
+        assert_int_equal(bpft_lit32(r, 84), 0);
+        assert_int_equal(bpft_lit64(r, 88), L->n_digits);
         const uint64_t n_rp = (uint64_t)L->c_out * L->M * 2 + 1;
         const void *arr[4] = {L->w_scale, L->bias, L->row_ptr, L->col_idx};
         const uint64_t len[4] = {4ull * L->c_out, 4ull * L->c_out, 4 * n_rp, 2 * L->n_digits};
         for (uint32_t k = 0; k < 4; k++) {
-            uint64_t o = lit64(r, 96 + 8 * k);
+            uint64_t o = bpft_lit64(r, 96 + 8 * k);
             assert_int_equal(o % 64, 0);
             assert_true(o >= off[7] && o + len[k] <= off[7] + sz[7]);
             if (len[k]) assert_memory_equal(b + o, arr[k], len[k]);
@@ -352,11 +352,11 @@ static void test_spec_byte_layout(void **state)
     /* §9 GRAPH_IO */
     const uint8_t *io = b + off[6];
     assert_int_equal(sz[6], 8 + 4 * (d->n_inputs + d->n_outputs));
-    assert_int_equal(lit32(io, 0), d->n_inputs);
-    assert_int_equal(lit32(io, 4), d->n_outputs);
-    for (uint32_t k = 0; k < d->n_inputs; k++) assert_int_equal(lit32(io, 8 + 4 * k), d->inputs[k]);
+    assert_int_equal(bpft_lit32(io, 0), d->n_inputs);
+    assert_int_equal(bpft_lit32(io, 4), d->n_outputs);
+    for (uint32_t k = 0; k < d->n_inputs; k++) assert_int_equal(bpft_lit32(io, 8 + 4 * k), d->inputs[k]);
     for (uint32_t k = 0; k < d->n_outputs; k++)
-        assert_int_equal(lit32(io, 8 + 4 * (d->n_inputs + k)), d->outputs[k]);
+        assert_int_equal(bpft_lit32(io, 8 + 4 * (d->n_inputs + k)), d->outputs[k]);
 #undef SPEC_STR
     free(b);
     free(t);
@@ -365,15 +365,15 @@ static void test_spec_byte_layout(void **state)
 /* The writer's size arithmetic cannot wrap: sizes whose sum passes 2^64 (or
  * the writer's cap) are refused before any allocation or copy. Only the
  * sizes are huge; the data pointers are never read. */
-static bpf_tensor huge_tensors[65537];
+static bpf_tensor bpft_huge_tensors[65537];
 static void test_writer_size_overflow(void **state)
 {
     (void)state;
     static const float one = 1.0f;
-    bpf_model_desc d = {.n_tensors = 16384, .tensors = huge_tensors};
+    bpf_model_desc d = {.n_tensors = 16384, .tensors = bpft_huge_tensors};
     /* 2^14 tensors of 2^50 bytes: the sum is 2^64 + data_start. */
     for (uint32_t i = 0; i < 16384; i++)
-        huge_tensors[i] = (bpf_tensor){.name = "t", .dtype = BPF_DT_F32, .ndim = 1,
+        bpft_huge_tensors[i] = (bpf_tensor){.name = "t", .dtype = BPF_DT_F32, .ndim = 1,
                                        .dims = {1}, .data = &one, .nbytes = 1ull << 50};
     void *buf = (void *)&buf;
     size_t size = 1;
@@ -383,7 +383,7 @@ static void test_writer_size_overflow(void **state)
     assert_non_null(strstr(bpf_last_error(), "tensor 0"));
     /* 65537 tensors of 2^40 bytes: each allowed, the sum is not. */
     for (uint32_t i = 0; i < 65537; i++)
-        huge_tensors[i] = (bpf_tensor){.name = "t", .dtype = BPF_DT_F32, .ndim = 1,
+        bpft_huge_tensors[i] = (bpf_tensor){.name = "t", .dtype = BPF_DT_F32, .ndim = 1,
                                        .dims = {1}, .data = &one, .nbytes = 1ull << 40};
     d.n_tensors = 65537;
     assert_int_equal(bpf_write_memory(&d, &buf, &size), BPF_ERR_LIMIT);
@@ -393,7 +393,7 @@ static void test_writer_size_overflow(void **state)
 
 /* bpf_last_error() is per thread: a failure on one thread leaves another
  * thread's message alone. */
-static void *fail_on_thread(void *arg)
+static void *bpft_fail_on_thread(void *arg)
 {
     bpf_model *m;
     bpf_load_memory("short", 5, 0, &m);
@@ -414,7 +414,7 @@ static void test_error_thread_local(void **state)
     assert_non_null(strstr(before, "10 bytes"));
     int ok = 0;
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, fail_on_thread, &ok), 0);
+    assert_int_equal(pthread_create(&th, NULL, bpft_fail_on_thread, &ok), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_true(ok);
     assert_string_equal(bpf_last_error(), before);
@@ -426,7 +426,7 @@ static void test_bad_case(void **state)
 {
     const bpft_case *c = *state;
     bpft_model *t = malloc(sizeof *t);
-    bpft_build(t, test_seed);
+    bpft_build(t, bpft_test_seed);
     if (c->pre) c->pre(t);
     void *raw;
     size_t size;
@@ -475,7 +475,7 @@ static void test_truncation_every_byte(void **state)
 {
     (void)state;
     bpft_model *t = malloc(sizeof *t);
-    bpft_build(t, test_seed);
+    bpft_build(t, bpft_test_seed);
     size_t size;
     uint8_t *full = bpft_write(t, &size);
     for (size_t len = 0; len < size; len++) {
@@ -545,7 +545,7 @@ static void test_max_magnitude(void **state)
 /* SPEC.md and the case table agree: every rule id R1..Rn defined in SPEC.md
  * has at least one case, every case cites a defined rule, and each case
  * expects exactly the status SPEC.md gives for its rule. */
-static bpf_status status_by_name(const char *s, size_t n)
+static bpf_status bpft_status_by_name(const char *s, size_t n)
 {
     static const struct { const char *name; bpf_status st; } tab[] = {
         {"BPF_ERR_INVALID_ARG", BPF_ERR_INVALID_ARG}, {"BPF_ERR_NOMEM", BPF_ERR_NOMEM},
@@ -585,7 +585,7 @@ static void test_spec_rules_covered(void **state)
         if (!arrow || (next && arrow > next)) fail_msg("R%ld has no status in SPEC.md", id);
         const char *st = arrow + 5, *q = strchr(st, '`');
         assert_non_null(q);
-        rule_status[id] = status_by_name(st, (size_t)(q - st));
+        rule_status[id] = bpft_status_by_name(st, (size_t)(q - st));
         if (rule_status[id] == BPF_OK) fail_msg("R%ld: unknown status '%.*s'", id, (int)(q - st), st);
         defined[id] = 1;
         if (id > max_id) max_id = (int)id;
@@ -614,8 +614,8 @@ static void test_spec_rules_covered(void **state)
 int main(void)
 {
     const char *env = getenv("BP_TEST_SEED");
-    test_seed = env ? (uint32_t)strtoul(env, NULL, 0) : (uint32_t)time(NULL);
-    printf("tests/formats: seed %u (override with BP_TEST_SEED)\n", test_seed);
+    bpft_test_seed = env ? (uint32_t)strtoul(env, NULL, 0) : (uint32_t)time(NULL);
+    printf("tests/formats: seed %u (override with BP_TEST_SEED)\n", bpft_test_seed);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_memory),
         cmocka_unit_test(test_round_trip_file),
