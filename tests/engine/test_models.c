@@ -133,6 +133,112 @@ static void test_convnext_95_csd(void **state)
     bpt_check_model(bpt_build_convnext, "convnext", 0.95, 1);
 }
 
+/* Random graphs: random conv geometry (kernel, stride, asymmetric padding,
+ * dilation, groups, u8/s8), float ops and residual adds to earlier tensors
+ * of the same shape, then a linear head. reference/bitplane/csr must agree
+ * bit for bit at threads 1/2, batch 1/2. */
+static uint32_t rnd(uint64_t *r, uint32_t n)
+{
+    return (uint32_t)(bpt_rand(r) % n);
+}
+
+static void test_random_graphs(void **state)
+{
+    (void)state;
+    uint64_t r = g_seed ^ 0x7a11d0u;
+    for (int trial = 0; trial < 12; trial++) {
+        static const double dens[] = {1.0, 0.5, 0.1};
+        bpt_wspec ws = {dens[rnd(&r, 3)], rnd(&r, 2), (int)rnd(&r, 2)};
+        bpt_builder *b = bpt_new(bpt_rand(&r), ws);
+        uint32_t d[4] = {1, 1 + rnd(&r, 6), 3 + rnd(&r, 10), 3 + rnd(&r, 10)};
+        uint32_t t = bpt_input(b, "x", 4, d);
+        uint32_t hist[32], nh = 0;
+        hist[nh++] = t;
+        int steps = 4 + (int)rnd(&r, 6);
+        for (int st = 0; st < steps; st++) {
+            uint32_t nd;
+            const uint32_t *td = bpt_dims(b, t, &nd);
+            uint32_t C = td[1], H = td[2], W = td[3];
+            uint32_t op = rnd(&r, 10);
+            if (op < 5) { /* conv */
+                uint32_t kh = 1 + rnd(&r, 4), kw = 1 + rnd(&r, 4);
+                uint32_t sh = 1 + rnd(&r, 2), sw = 1 + rnd(&r, 2);
+                uint32_t dh = 1 + rnd(&r, 2), dw = 1 + rnd(&r, 2);
+                uint32_t p[4] = {rnd(&r, kh), rnd(&r, kw), rnd(&r, kh), rnd(&r, kw)};
+                if (H + p[0] + p[2] < dh * (kh - 1) + 1) { kh = 1; dh = 1; }
+                if (W + p[1] + p[3] < dw * (kw - 1) + 1) { kw = 1; dw = 1; }
+                uint32_t groups = 1;
+                if (rnd(&r, 3) == 0) groups = C; /* depthwise-like */
+                else if (C % 2 == 0 && rnd(&r, 2)) groups = 2;
+                uint32_t c_out = groups * (1 + rnd(&r, groups > 2 ? 2 : 8));
+                char nm[32];
+                snprintf(nm, sizeof nm, "conv%d", st);
+                t = bpt_conv_ex(b, nm, t, c_out, kh, kw, sh, sw, p[0], p[1], p[2], p[3], dh, dw,
+                                groups, (int)rnd(&r, 2));
+                if (rnd(&r, 2)) t = bpt_relu(b, t);
+            } else if (op == 5) {
+                t = rnd(&r, 2) ? bpt_gelu(b, t) : bpt_relu(b, t);
+            } else if (op == 6) {
+                uint32_t k = rnd(&r, 3);
+                t = k == 0 ? bpt_layernorm(b, t, 1e-5f, NULL, NULL)
+                  : k == 1 ? bpt_layerscale(b, t, NULL) : bpt_batchnorm(b, t, NULL, NULL);
+            } else if (op == 7 && H >= 3 && W >= 3) {
+                t = bpt_pool(b, t, (int)rnd(&r, 2), 2 + rnd(&r, 2), 1 + rnd(&r, 2), rnd(&r, 2));
+            } else { /* residual add with an earlier tensor of the same shape */
+                for (uint32_t k = 0; k + 1 < nh; k++) {
+                    uint32_t n2;
+                    const uint32_t *hd = bpt_dims(b, hist[k], &n2);
+                    if (n2 == 4 && hd[1] == C && hd[2] == H && hd[3] == W) {
+                        t = bpt_add(b, rnd(&r, 2) ? t : hist[k], rnd(&r, 2) ? hist[k] : t);
+                        if (rnd(&r, 2)) t = bpt_relu(b, t);
+                        break;
+                    }
+                }
+            }
+            if (nh < 32) hist[nh++] = t;
+        }
+        bpt_output(b, t);
+        uint32_t h = bpt_linear(b, "head", bpt_flatten(b, bpt_gap(b, t)), 1 + rnd(&r, 7),
+                                (int)rnd(&r, 2));
+        bpt_output(b, h);
+        assert_int_equal(bpt_calibrate(b, 2), 0);
+        void *buf;
+        size_t size;
+        assert_int_equal(bpt_write(b, &buf, &size), 0);
+        bpt_free(b);
+        bp_model *m;
+        assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+        for (uint32_t batch = 1; batch <= 2; batch++) {
+            size_t ne = bpt_input_elems(m, 0, batch);
+            float *x = malloc(ne * sizeof(float));
+            bpt_fill_uniform(&r, x, ne, -1.0f, 1.0f);
+            const float *in[1] = {x};
+            bp_status st;
+            size_t n = 0;
+            float *ref = bpt_run(m, "reference", 1, batch, in, &n, &st);
+            assert_non_null(ref);
+            static const char *const be[] = {"bitplane", "csr", "reference"};
+            for (int bi = 0; bi < 3; bi++)
+                for (int th = 1; th <= 2; th++) {
+                    if (bi == 2 && th == 1) continue;
+                    size_t n2;
+                    float *y = bpt_run(m, be[bi], th, batch, in, &n2, &st);
+                    assert_non_null(y);
+                    long dd = bpt_first_diff(ref, y, n);
+                    if (dd >= 0)
+                        printf("  graph %d %s threads %d batch %u: output %ld differs\n",
+                               trial, be[bi], th, batch, dd);
+                    assert_true(dd < 0);
+                    free(y);
+                }
+            free(ref);
+            free(x);
+        }
+        bp_model_free(m);
+        free(buf);
+    }
+}
+
 int bpt_suite_models(uint64_t seed)
 {
     g_seed = seed;
@@ -143,6 +249,7 @@ int bpt_suite_models(uint64_t seed)
         cmocka_unit_test(test_convnext_dense_csd),
         cmocka_unit_test(test_convnext_70_binary),
         cmocka_unit_test(test_convnext_95_csd),
+        cmocka_unit_test(test_random_graphs),
     };
     return cmocka_run_group_tests_name("engine_models", tests, NULL, NULL);
 }
