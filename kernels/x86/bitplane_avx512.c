@@ -38,7 +38,7 @@ BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m,
                                          39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
     const __m512i ihi = _mm512_set_epi16(63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24,
                                          55, 23, 54, 22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < nv; v++) {
         const __m512i e = _mm512_sub_epi16(R[v], _mm512_slli_epi16(O[v], 8));
         const __m512i z0 = _mm512_permutex2var_epi16(e, ilo, O[v]);
@@ -63,7 +63,7 @@ BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m,
 
 BPK_INLINE void bpk_store(int32_t *y, __m512i P[4], int masked, uint32_t valid)
 {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int q = 0; q < 4; q++) {
         if (!masked) {
             _mm512_storeu_si512((void *)(y + 16 * q), P[q]);
@@ -91,7 +91,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
     for (uint32_t r = 0; r < nrows; r++) {
         const uint32_t j = row0 + r;
         __m512i R[BPK_NV], O[BPK_NV], P[BPK_NV][4];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < nv; v++)
             R[v] = O[v] = _mm512_setzero_si512();
         int nflush = 0;
@@ -121,7 +121,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
                 bpk_flush(R, O, P, nv, st.fm, nflush++ == 0);
             } else if (st.shl) {
                 const __m128i c = _mm_cvtsi32_si128(st.shl);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int v = 0; v < nv; v++) {
                     R[v] = _mm512_sll_epi16(R[v], c);
                     O[v] = _mm512_sll_epi16(O[v], c);
@@ -129,7 +129,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             }
             for (uint32_t i = st.pos_begin; i < st.pos_end; i++) {
                 const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int v = 0; v < nv; v++) {
                     __m512i a = bpk_load(px + 64 * v, masked && v == nv - 1, lm);
                     if (s8)
@@ -140,7 +140,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             }
             for (uint32_t i = st.neg_begin; i < st.neg_end; i++) {
                 const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int v = 0; v < nv; v++) {
                     __m512i a = bpk_load(px + 64 * v, masked && v == nv - 1, lm);
                     if (s8)
@@ -155,7 +155,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         if (gonly) {
             /* Keep the sums observable: raw int16 sums into y (bench only). */
             int32_t *yr = yt + (size_t)r * ldy;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int v = 0; v < nv; v++) {
                 const __m512i t = _mm512_add_epi16(R[v], O[v]);
                 const uint32_t n = masked && v == nv - 1 ? (lastw < 16 ? lastw : 16) : 16;
@@ -166,7 +166,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         if (last_gm >= 0) {
             bpk_flush(R, O, P, nv, last_gm, nflush == 0);
         } else {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int v = 0; v < nv; v++) /* no digits: y = 0 */
                 P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm512_setzero_si512();
         }
@@ -174,13 +174,13 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
             const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
             const __m512i corr = _mm512_set1_epi32(rs * 128);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
                 for (int q = 0; q < 4; q++)
                     P[v][q] = _mm512_sub_epi32(P[v][q], corr);
         }
         int32_t *yr = yt + (size_t)r * ldy;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
             const int lastv = masked && v == nv - 1;
             bpk_store(yr + 64 * v, P[v], lastv, lastv ? lastw : 64);
@@ -198,15 +198,25 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
         bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, s8, idx4, gonly);
     const size_t rem = np - p0;
     const uint32_t lw = (uint32_t)(rem - (rem - 1) / 64 * 64); /* pixels in the last vector */
+#define BPK_TAIL(n) \
+    case n: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, n, 1, lw, s8, idx4, gonly); break;
     switch ((rem + 63) / 64) {
     case 0: break;
-    case 1: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 1, 1, lw, s8, idx4, gonly); break;
+    BPK_TAIL(1)
+    BPK_TAIL(2)
 #if BPK_NV > 2
-    case 3: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 3, 1, lw, s8, idx4, gonly); break;
-    case 4: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 4, 1, lw, s8, idx4, gonly); break;
+    BPK_TAIL(3)
+    BPK_TAIL(4)
 #endif
-    default: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, 2, 1, lw, s8, idx4, gonly); break;
+#if BPK_NV > 4
+    BPK_TAIL(5)
+    BPK_TAIL(6)
+    BPK_TAIL(7)
+    BPK_TAIL(8)
+#endif
+    default: break; /* unreachable: rem < 64 * BPK_NV */
     }
+#undef BPK_TAIL
 }
 
 /* 16 <= np < 32: one masked 64-pixel vector would idle 50-75% of its lanes;
