@@ -20,6 +20,14 @@
 #include "bpf_testmodel.h"
 #include "rule_cases.h"
 
+/* formats/ has no kernel knowledge, so the limits and encodings it shares
+ * with kernels/ (SPEC.md §10, bpf.h) are pinned together here. */
+_Static_assert(BPF_K_MAX == BP_K_MAX, "K limit of formats and kernels");
+_Static_assert(BPF_W_MAX == BP_W_MAX, "|w| limit of formats and kernels");
+_Static_assert(BPF_M_MAX == BP_M_MAX, "M limit of formats and kernels");
+_Static_assert(BPF_ENC_BINARY == (unsigned)BP_ENC_BINARY && BPF_ENC_CSD == (unsigned)BP_ENC_CSD,
+               "encoding ids of formats and kernels");
+
 static uint32_t bpft_test_seed;
 
 static void bpft_check_layer(const bpf_layer *a, const bpf_layer *b)
