@@ -1,6 +1,7 @@
 /* The conv/linear backend interface. A backend turns one layer of the graph
- * into something that maps float NCHW input to float NCHW output; the graph,
- * the float ops between layers and memory planning are shared by all. */
+ * into something that maps a float activation to a float activation, in the
+ * activation layout the backend asks for (bp_backend.layout); the graph, the
+ * float ops between layers and memory planning are shared by all. */
 #ifndef BP_BACKEND_H
 #define BP_BACKEND_H
 
@@ -13,6 +14,14 @@
 
 /* Everything a backend needs to build one conv/linear layer for a session.
  * All pointers stay valid for the life of the session. */
+/* Activation layouts of a session: how 4-D (N, C, H, W) activations are
+ * stored between steps. 2-D (N, C) tensors, and 4-D ones with H*W == 1 or
+ * C == 1, are the same bytes in both. */
+enum {
+    BP_LAYOUT_NCHW = 0, /* channel-major planes: [N][C][H][W] */
+    BP_LAYOUT_NHWC = 1, /* channels-last: [N][H][W][C] */
+};
+
 typedef struct bp_layer_desc {
     const char *name;        /* node name */
     const bpf_layer *L;      /* geometry, scales, planes, act quantization */
@@ -27,6 +36,8 @@ typedef struct bp_layer_desc {
     float act_inv_scale;     /* 1.0f / act_scale, for bp_quant_* */
     int fuse_residual;       /* y = epilogue + residual[same index] */
     int fuse_relu;           /* then y = bp_relu(y) */
+    int layout;              /* BP_LAYOUT_*: of x, residual and y in layer_run
+                              * (conv only; 0 = NCHW when a caller zeroes the desc) */
 } bp_layer_desc;
 
 typedef struct bp_backend_env {
@@ -41,8 +52,13 @@ typedef struct bp_backend {
      * layer_run will need (layer_run must not allocate). */
     bp_status (*layer_create)(const bp_layer_desc *d, const bp_backend_env *env,
                               void **state);
-    /* x: float [N, c_in, H, W]; residual: float [N, c_out, OH, OW] or NULL
-     * (non-NULL iff d->fuse_residual); y: float [N, c_out, OH, OW]. */
+    /* Layout contract: x, residual and y are float activations in the layout
+     * d->layout of the desc the state was built from (the session passes its
+     * backend's `layout`): conv x is [N, c_in, H, W] (NCHW) or [N, H, W, c_in]
+     * (NHWC), residual and y likewise with (c_out, OH, OW); linear x is
+     * [N, c_in] and y / residual [N, c_out] in either layout (the session
+     * hands a linear layer its input in NCHW element order). residual is
+     * non-NULL iff d->fuse_residual and may alias y; x never aliases y. */
     bp_status (*layer_run)(void *state, const float *x, const float *residual, float *y);
     void (*layer_destroy)(void *state);
     /* The kernel or oneDNN implementation this layer runs. */
@@ -50,6 +66,11 @@ typedef struct bp_backend {
     /* 1 if the layer's output is expected bit-identical to "reference";
      * otherwise *why says why (static string). */
     int (*layer_exact)(const void *state, const char **why);
+    /* BP_LAYOUT_*: the layout the session keeps 4-D activations in between
+     * steps (inputs converted from the user's NCHW once per run, outputs
+     * back once). NCHW for reference/bitplane/csr (channel-major K x P rows
+     * for their kernels), NHWC for oneDNN (its int8 kernels' layout). */
+    int layout;
 } bp_backend;
 
 /* Backends: engine/src/backend_*.c */

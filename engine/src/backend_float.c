@@ -122,4 +122,4 @@ static int bp_float_exact(const void *state, const char **why)
 }
 
 const bp_backend bp_backend_float = {"float", bp_float_create, bp_float_run,
-    bp_float_destroy, bp_float_kernel, bp_float_exact};
+    bp_float_destroy, bp_float_kernel, bp_float_exact, BP_LAYOUT_NCHW};

@@ -595,8 +595,8 @@ static bp_status bp_csr_create(const bp_layer_desc *d, const bp_backend_env *env
 }
 
 const bp_backend bp_backend_reference = {"reference", bp_ref_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
 const bp_backend bp_backend_bitplane = {"bitplane", bp_bitplane_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
 const bp_backend bp_backend_csr = {"csr", bp_csr_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};

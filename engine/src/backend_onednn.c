@@ -58,7 +58,8 @@ static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, 
 
 enum {
     BP_RES_NONE = 0,
-    BP_RES_BINARY_NCHW, /* binary add, src1 = the caller's NCHW residual as is */
+    BP_RES_BINARY_NCHW, /* binary add, src1 = the caller's residual as is (in the
+                         * engine's layout, NCHW or NHWC: s->nhwc) */
     BP_RES_SUM,         /* sum post-op over dst preloaded with the residual */
     BP_RES_BINARY_DST,  /* binary add, src1 = residual copied into dst's layout */
 };
@@ -76,7 +77,7 @@ typedef struct bp_dnnl_lay {
 /* A reorder primitive from/to a caller NCHW buffer (handle set per run). */
 typedef struct bp_dnnl_reorder {
     dnnl_primitive_t prim;
-    dnnl_memory_t user;    /* plain NCHW side, no buffer of its own */
+    dnnl_memory_t user;    /* the engine's side (plain NCHW/NHWC), no buffer of its own */
     dnnl_memory_t scratch;
     dnnl_exec_arg_t args[3];
     int nargs;
@@ -100,8 +101,9 @@ typedef struct bp_dnnl_layer {
     float *res_copy;    /* BP_RES_BINARY_NCHW with dst_direct: for y == residual */
     void *src_buf;      /* u8/s8/f32 in the layout the primitive chose */
     size_t src_bytes, dst_bytes;
-    int src_direct;     /* f32 src layout is plain NCHW: hand x to oneDNN */
-    int dst_direct;     /* dst layout is plain NCHW: oneDNN writes y */
+    int nhwc;           /* conv with engine activations channels-last (d->layout) */
+    int src_direct;     /* f32 src layout is the engine's: hand x to oneDNN */
+    int dst_direct;     /* dst layout is the engine's: oneDNN writes y */
     bp_dnnl_lay src_lay, dst_lay;
     dnnl_exec_arg_t args[8];
     int nargs;
@@ -160,10 +162,10 @@ static void bp_dnnl_dim_offsets(const dnnl_memory_desc_t *md, int d, size_t *tab
 }
 
 /* Builds the layout of an (N, C[, H, W]) activation md (for 2D mds the h and
- * w tables are {0}). *plain = 1 if it is dense NCHW (or NC). Returns 0, or -1
- * when out of memory. */
+ * w tables are {0}). *plain = 1 if it is the engine's dense layout: NCHW (or
+ * NC), or NHWC when nhwc. Returns 0, or -1 when out of memory. */
 static int bp_dnnl_lay_init(bp_dnnl_lay *ly, const dnnl_memory_desc_t *md, const uint32_t dims[4],
-                            int *plain)
+                            int nhwc, int *plain)
 {
     const int nd = md->ndims;
     for (int d = 0; d < 4; d++) {
@@ -181,8 +183,14 @@ static int bp_dnnl_lay_init(bp_dnnl_lay *ly, const dnnl_memory_desc_t *md, const
 
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
     *plain = b->inner_nblks == 0 && md->offset0 == 0;
+    /* dimensions from innermost to outermost: w, h, c, n or c, w, h, n */
+    static const int ord_nchw[4] = {3, 2, 1, 0}, ord_nhwc[4] = {1, 3, 2, 0};
+    static const int ord_nc[2] = {1, 0};
+    const int *ord = nd == 4 ? (nhwc ? ord_nhwc : ord_nchw) : ord_nc;
+    if (nd != 4 && nd != 2) *plain = 0;
     dnnl_dim_t want = 1;
-    for (int d = nd - 1; d >= 0 && *plain; d--) {
+    for (int i = 0; i < nd && *plain; i++) {
+        const int d = ord[i];
         if (md->padded_dims[d] != md->dims[d] || (md->dims[d] > 1 && b->strides[d] != want))
             *plain = 0;
         want *= md->dims[d];
@@ -208,16 +216,18 @@ static void bp_dnnl_reorder_destroy(bp_dnnl_reorder *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Builds a reorder between plain NCHW f32 (the caller's buffer, given at run
- * time) and mem (layout md). to_user: mem -> NCHW, else NCHW -> mem. */
+/* Builds a reorder between the engine's plain f32 layout (the caller's
+ * buffer, given at run time: NCHW, or NHWC when nhwc) and mem (layout md).
+ * to_user: mem -> caller, else caller -> mem. */
 static dnnl_status_t bp_dnnl_reorder_init(bp_dnnl_reorder *r, dnnl_engine_t eng, const dnnl_memory_desc_t *md,
-                                 dnnl_memory_t mem, int to_user)
+                                 dnnl_memory_t mem, int to_user, int nhwc)
 {
     dnnl_memory_desc_t plain;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&plain, md->ndims, md->dims, dnnl_f32,
-                                                    md->ndims == 4 ? dnnl_abcd : dnnl_ab);
+                                                    md->ndims == 4 ? (nhwc ? dnnl_acdb : dnnl_abcd)
+                                                                   : dnnl_ab);
     if (st == dnnl_success) st = dnnl_primitive_attr_create(&attr);
     if (st == dnnl_success) st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (st == dnnl_success)
@@ -355,7 +365,7 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
     } else if (st == dnnl_success && mode != BP_RES_NONE) {
         *res_po = dnnl_post_ops_len(po);
         dnnl_format_tag_t tag = mode == BP_RES_BINARY_DST ? dnnl_format_tag_any
-                                : linear ? dnnl_ab : dnnl_abcd;
+                                : linear ? dnnl_ab : s->nhwc ? dnnl_acdb : dnnl_abcd;
         st = dnnl_memory_desc_init_by_tag(&res_md, linear ? 2 : 4, m->ddims, dnnl_f32, tag);
         if (st == dnnl_success) st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &res_md);
     }
@@ -433,6 +443,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->H = linear ? 1 : d->H; s->W = linear ? 1 : d->W;
     s->OH = linear ? 1 : d->OH; s->OW = linear ? 1 : d->OW;
     s->inv_scale = d->act_inv_scale;
+    s->nhwc = !linear && d->layout == BP_LAYOUT_NHWC;
     s->exact = 1;
     s->why = "";
 
@@ -479,8 +490,16 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
             wdims[0] = Co; wdims[1] = Ci; wdims[2] = L->kh; wdims[3] = L->kw;
             wnd = 4;
         }
-        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(src_md, 4, sdims, src_dt, dnnl_format_tag_any), "src md");
-        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, dnnl_format_tag_any), "dst md");
+        /* The engine's NHWC (acdb) when it keeps activations channels-last:
+         * under format_tag_any oneDNN 2.6 picks channels-last src and dst
+         * anyway for every conv of convnext-t, int8 and f32 (brgconv,
+         * brgconv_1x1, brdgmm_dw; checked with BP_ONEDNN_DEBUG), so src is
+         * quantized straight from the engine's buffer and dst is written into
+         * it, no reorders. If no implementation takes acdb, _any is retried
+         * (with reorders). NCHW engines (d->layout 0) keep _any. */
+        const dnnl_format_tag_t atag = s->nhwc ? dnnl_acdb : dnnl_format_tag_any;
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(src_md, 4, sdims, src_dt, atag), "src md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, atag), "dst md");
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(wei_md, wnd, wdims, wei_dt, dnnl_format_tag_any), "weights md");
         dnnl_dims_t bd = {1, Co, 1, 1};
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(po_bias_md, 4, bd, dnnl_f32, dnnl_abcd), "bias md");
@@ -499,8 +518,9 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
      * implementation, the earlier mode on ties. */
     static const int res_modes[3] = {BP_RES_BINARY_NCHW, BP_RES_SUM, BP_RES_BINARY_DST};
     const int n_modes = s->fuse_residual ? 3 : 1;
-    int best_rank = -1, bias_po = -1, res_po = -1;
+    int best_rank = -1, bias_po = -1, res_po = -1, retried = 0;
     dnnl_status_t pst = dnnl_success;
+search:
     for (int m = 0; m < n_modes && best_rank < 3; m++) {
         const int mode = s->fuse_residual ? res_modes[m] : BP_RES_NONE;
         dnnl_primitive_desc_t cand = NULL;
@@ -526,6 +546,13 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
             dnnl_primitive_desc_destroy(cand);
         }
     }
+    if (!pd && s->nhwc && !retried) {
+        /* no implementation takes nhwc as is: let oneDNN choose (reorders) */
+        retried = 1;
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(src_md, 4, sdims, src_dt, dnnl_format_tag_any), "src md");
+        BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(dst_md, 4, ddims, dnnl_f32, dnnl_format_tag_any), "dst md");
+        goto search;
+    }
     if (!pd) {
         st = bp_dnnl_fail(BP_ERR_BACKEND, d->name, "no oneDNN %s implementation: %s",
                           linear ? "inner product" : "convolution", dnnl_status2str(pst));
@@ -548,8 +575,8 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     const uint32_t sd[4] = {s->N, s->C, (uint32_t)(linear ? 1 : sdims[2]), (uint32_t)(linear ? 1 : sdims[3])};
     const uint32_t dd[4] = {s->N, s->Co, s->OH, s->OW};
     int src_plain = 0;
-    if (bp_dnnl_lay_init(&s->src_lay, q_src, sd, &src_plain) ||
-        bp_dnnl_lay_init(&s->dst_lay, q_dst, dd, &s->dst_direct)) {
+    if (bp_dnnl_lay_init(&s->src_lay, q_src, sd, s->nhwc, &src_plain) ||
+        bp_dnnl_lay_init(&s->dst_lay, q_dst, dd, s->nhwc, &s->dst_direct)) {
         st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
         goto fail;
     }
@@ -684,16 +711,16 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     /* f32 NCHW <-> oneDNN layouts by its jit reorders (faster than a C
      * transpose when the data is not in cache). */
     if (!int8 && !s->src_direct)
-        BP_DNNL_TRY(bp_dnnl_reorder_init(&s->in_ro, s->eng, q_src, s->src, 0), "source reorder");
+        BP_DNNL_TRY(bp_dnnl_reorder_init(&s->in_ro, s->eng, q_src, s->src, 0, s->nhwc), "source reorder");
     if (!s->dst_direct)
-        BP_DNNL_TRY(bp_dnnl_reorder_init(&s->out_ro, s->eng, q_dst, s->dst, 1), "output reorder");
+        BP_DNNL_TRY(bp_dnnl_reorder_init(&s->out_ro, s->eng, q_dst, s->dst, 1, s->nhwc), "output reorder");
     if (s->res_mode == BP_RES_SUM && !s->dst_direct)
-        BP_DNNL_TRY(bp_dnnl_reorder_init(&s->res_ro, s->eng, q_dst, s->dst, 0), "residual reorder");
+        BP_DNNL_TRY(bp_dnnl_reorder_init(&s->res_ro, s->eng, q_dst, s->dst, 0, s->nhwc), "residual reorder");
     else if (s->res_mode == BP_RES_BINARY_DST)
         BP_DNNL_TRY(bp_dnnl_reorder_init(&s->res_ro, s->eng,
                         dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
                             DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_po) | DNNL_ARG_SRC_1),
-                        s->res, 0),
+                        s->res, 0, s->nhwc),
                     "residual reorder");
     if (getenv("BP_ONEDNN_DEBUG"))
         fprintf(stderr, "onednn: '%s' %s: src %s, dst %s, residual mode %d, s8 shift %d, "
@@ -753,14 +780,56 @@ static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv
     else ((float *)buf)[o] = v;
 }
 
-/* One row of the packing: (n, h) for channels-last layouts (nhwc and
- * friends: channel offset c, pixel offset w * cl_ws), by 16x16 (c, w) tiles
- * so both sides stay in cache lines; (n, c) for any other blocked layout,
- * through the per-dimension offset tables. */
+/* n consecutive elements, one mode per loop so each vectorizes. */
+static inline void bp_dnnl_put_run(void *buf, size_t o, const float *src, size_t n, int mode,
+                                   float inv)
+{
+    if (mode == 1) {
+        uint8_t *d = (uint8_t *)buf + o;
+        for (size_t i = 0; i < n; i++) d[i] = bp_quant_u8(src[i], inv);
+    } else if (mode == 2) {
+        int8_t *d = (int8_t *)buf + o;
+        for (size_t i = 0; i < n; i++) d[i] = bp_quant_s8(src[i], inv);
+    } else if (mode == 3) {
+        uint8_t *d = (uint8_t *)buf + o;
+        for (size_t i = 0; i < n; i++) d[i] = (uint8_t)(bp_quant_s8(src[i], inv) + 128);
+    } else {
+        memcpy((float *)buf + o, src, n * sizeof(float));
+    }
+}
+
+/* One row of the packing. From an NHWC engine tensor (src_nhwc): row (n, h);
+ * into channels-last layouts a run of C channels per pixel (one run of W*C
+ * when pixels are dense: nhwc), else through the offset tables. From NCHW:
+ * (n, h) for channels-last layouts (nhwc and friends: channel offset c,
+ * pixel offset w * cl_ws), by 16x16 (c, w) tiles so both sides stay in
+ * cache lines; (n, c) for any other blocked layout, through the
+ * per-dimension offset tables. */
 static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                    uint32_t H, uint32_t W, int64_t r, int mode, float inv)
+                                    uint32_t H, uint32_t W, int64_t r, int mode, float inv,
+                                    int src_nhwc)
 {
     const size_t HW = (size_t)H * W;
+    if (src_nhwc) {
+        const uint32_t n = (uint32_t)(r / H), h = (uint32_t)(r % H);
+        const float *trow = t + ((size_t)n * H + h) * W * C;
+        const size_t *ow = ly->off[3] + ly->w0;
+        if (ly->cl_ws) {
+            const size_t base = ly->off[0][n] + ly->off[2][h + ly->h0] + ly->w0 * ly->cl_ws;
+            if (ly->cl_ws == C) {
+                bp_dnnl_put_run(buf, base, trow, (size_t)W * C, mode, inv);
+            } else {
+                for (uint32_t w = 0; w < W; w++)
+                    bp_dnnl_put_run(buf, base + w * ly->cl_ws, trow + (size_t)w * C, C, mode, inv);
+            }
+        } else {
+            const size_t base = ly->off[0][n] + ly->off[2][h + ly->h0];
+            for (uint32_t w = 0; w < W; w++)
+                for (uint32_t c = 0; c < C; c++)
+                    bp_dnnl_put(buf, base + ly->off[1][c] + ow[w], trow[(size_t)w * C + c], mode, inv);
+        }
+        return;
+    }
     if (ly->cl_ws) {
         const size_t ws = ly->cl_ws;
         const uint32_t n = (uint32_t)(r / H), h = (uint32_t)(r % H);
@@ -787,12 +856,14 @@ static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const floa
 }
 
 typedef void bp_dnnl_pack_row_fn(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                 uint32_t H, uint32_t W, int64_t r, int mode, float inv);
+                                 uint32_t H, uint32_t W, int64_t r, int mode, float inv,
+                                 int src_nhwc);
 
 static void bp_dnnl_pack_row_generic(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                     uint32_t H, uint32_t W, int64_t r, int mode, float inv)
+                                     uint32_t H, uint32_t W, int64_t r, int mode, float inv,
+                                     int src_nhwc)
 {
-    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv);
+    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
 }
 
 #if defined(__x86_64__)
@@ -801,23 +872,36 @@ static void bp_dnnl_pack_row_generic(const bp_dnnl_lay *ly, void *buf, const flo
  * call. oneDNN's kernels need SSE4.1 anyway; checked at run time all the same. */
 __attribute__((target("sse4.1")))
 static void bp_dnnl_pack_row_sse41(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                   uint32_t H, uint32_t W, int64_t r, int mode, float inv)
+                                   uint32_t H, uint32_t W, int64_t r, int mode, float inv,
+                                   int src_nhwc)
 {
-    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv);
+    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
+}
+
+/* AVX2 (8 floats per vector) for the straight nhwc quantize runs; the same
+ * scalar expressions, so the same bytes (no FMA: nothing to contract). */
+__attribute__((target("avx2")))
+static void bp_dnnl_pack_row_avx2(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
+                                  uint32_t H, uint32_t W, int64_t r, int mode, float inv,
+                                  int src_nhwc)
+{
+    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
 }
 #endif
 
-/* NCHW float t [N, C, H, W] -> buf in layout ly (quantizing for mode 1/2). */
+/* Float t [N, C, H, W] (NCHW, or NHWC when src_nhwc) -> buf in layout ly
+ * (quantizing for modes 1-3). */
 static void bp_dnnl_pack(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t N, uint32_t C,
-                         uint32_t H, uint32_t W, int mode, float inv, int threads)
+                         uint32_t H, uint32_t W, int mode, float inv, int src_nhwc, int threads)
 {
     bp_dnnl_pack_row_fn *fn = bp_dnnl_pack_row_generic;
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("sse4.1")) fn = bp_dnnl_pack_row_sse41;
+    if (__builtin_cpu_supports("avx2")) fn = bp_dnnl_pack_row_avx2;
+    else if (__builtin_cpu_supports("sse4.1")) fn = bp_dnnl_pack_row_sse41;
 #endif
-    const int64_t rows = (int64_t)N * (ly->cl_ws ? H : C);
+    const int64_t rows = (int64_t)N * (src_nhwc || ly->cl_ws ? H : C);
 #pragma omp parallel for num_threads(threads) if ((int64_t)N * C * H * W >= 65536) schedule(static)
-    for (int64_t r = 0; r < rows; r++) fn(ly, buf, t, C, H, W, r, mode, inv);
+    for (int64_t r = 0; r < rows; r++) fn(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
 }
 
 static bp_status bp_dnnl_run(void *state, const float *x, const float *residual, float *y)
@@ -837,7 +921,7 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
         /* bp_quant_* straight into the source layout */
         bp_dnnl_pack(&s->src_lay, s->src_buf, x, s->N, s->C, s->H, s->W,
                      s->shift_s8 ? 3 : s->s8_src ? 2 : 1,
-                     s->inv_scale, s->threads);
+                     s->inv_scale, s->nhwc, s->threads);
     }
     const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
     if (s->dst_direct) {
@@ -887,6 +971,6 @@ static int bp_dnnl_exact(const void *state, const char **why)
 }
 
 const bp_backend bp_backend_onednn_int8 = {"onednn-int8", bp_dnnl_create_int8, bp_dnnl_run,
-    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact};
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC};
 const bp_backend bp_backend_onednn_f32 = {"onednn-f32", bp_dnnl_create_f32, bp_dnnl_run,
-    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact};
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC};

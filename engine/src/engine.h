@@ -69,6 +69,12 @@ typedef struct bp_step {
     uint32_t residual;    /* fused residual tensor, or BP_NO_TENSOR */
     int fuse_relu;
     const char *opname;   /* e.g. "conv2d+add+relu" */
+    /* Channels-last sessions (engine/src/session.c, bp_plan_layouts): cl = 1
+     * runs the op's NHWC variant (or an elementwise op on operands in out's
+     * storage order); cv_* say how operands are brought into the order the op
+     * reads (BP_CV_*), cv_out = 1: the op writes NCHW order into scratch,
+     * converted into out's channels-last storage after. All 0 in NCHW sessions. */
+    uint8_t cl, cv_in0, cv_in1, cv_res, cv_out;
     void *lstate;         /* backend layer state */
     bp_layer_desc desc;
 } bp_step;
@@ -97,6 +103,20 @@ struct bp_session {
     bp_layer_profile *prof;          /* [n_steps] */
     int exact;
     const char *inexact_reason;
+    int nhwc;                        /* be->layout == BP_LAYOUT_NHWC: 4-D activations
+                                      * are stored channels-last */
+    uint8_t *tconv;                  /* per tensor: graph input/output converted from/to
+                                      * the user's NCHW (lives in the arena) */
+    float *scratch[4];               /* layout conversions (BP_SC_*), NULL if unused */
+    unsigned char *scratch_mem;
+};
+
+/* Operand conversions of a step in a channels-last session. */
+enum {
+    BP_CV_NONE = 0,
+    BP_CV_TO_NCHW,      /* channels-last (own dims) -> NCHW element order */
+    BP_CV_TO_OUT,       /* NCHW element order -> channels-last with out's dims */
+    BP_CV_VIA_NCHW,     /* channels-last (own dims) -> NCHW -> channels-last (out's dims) */
 };
 
 /* Runs the planned graph; hook (may be NULL) sees each layer's input. */
@@ -124,6 +144,23 @@ void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32
 void bp_op_global_avgpool(const float *x, float *y, size_t N, size_t C, size_t HW,
                           int threads);
 void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int threads);
+
+/* Channels-last twins (x: [N, HW, C]), bit-identical to the NCHW ops above
+ * on the same logical tensor, and the layout conversions [N,C,HW] <-> [N,HW,C]. */
+void bp_op_nchw_to_nhwc(const float *x, float *y, size_t N, size_t C, size_t HW, int threads);
+void bp_op_nhwc_to_nchw(const float *x, float *y, size_t N, size_t C, size_t HW, int threads);
+void bp_op_channel_affine_nhwc(const float *x, const float *s, const float *t, float *y,
+                               size_t N, size_t C, size_t HW, int threads);
+void bp_op_layernorm_nhwc(const float *x, const float *gamma, const float *beta, float eps,
+                          float *y, size_t N, size_t C, size_t HW, int threads);
+void bp_op_pool_nhwc(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
+                     uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads);
+/* y: [N, C] */
+void bp_op_global_avgpool_nhwc(const float *x, float *y, size_t N, size_t C, size_t HW,
+                               int threads);
+/* Softmax over W (the last NCHW axis) of a channels-last [N, H, W, C] tensor. */
+void bp_op_softmax_nhwc(const float *x, float *y, size_t N, size_t C, size_t H, size_t W,
+                        int threads);
 
 /* Output size of a conv/pool along one axis, 0 if the window never fits. */
 uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0,

@@ -169,3 +169,195 @@ void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int thread
         for (size_t i = 0; i < len; i++) yr[i] *= inv;
     }
 }
+
+/* ---- channels-last (NHWC) variants and layout conversions ----
+ * Each computes every output with the same per-element formula and the same
+ * summation order as its NCHW twin above, so both layouts give bit-identical
+ * results (tests/engine/test_ops_nhwc.c). */
+
+#define BP_TR_TILE 16
+
+/* [N, C, HW] -> [N, HW, C] (to_nhwc) or back, by 16x16 tiles. */
+static void bp_transpose(const float *x, float *y, size_t N, size_t C, size_t HW, int to_nhwc,
+                         int threads)
+{
+    size_t pt = (HW + BP_TR_TILE - 1) / BP_TR_TILE;
+    size_t items = N * pt;
+#pragma omp parallel for num_threads(threads) schedule(static) if (N * C * HW >= BP_PAR_MIN * 4)
+    for (size_t it = 0; it < items; it++) {
+        size_t n = it / pt, p0 = (it % pt) * BP_TR_TILE;
+        size_t p1 = HW - p0 < BP_TR_TILE ? HW : p0 + BP_TR_TILE;
+        const float *xn = x + n * C * HW;
+        float *yn = y + n * C * HW;
+        for (size_t c0 = 0; c0 < C; c0 += BP_TR_TILE) {
+            size_t c1 = C - c0 < BP_TR_TILE ? C : c0 + BP_TR_TILE;
+            if (to_nhwc) {
+                for (size_t p = p0; p < p1; p++)
+                    for (size_t c = c0; c < c1; c++) yn[p * C + c] = xn[c * HW + p];
+            } else {
+                for (size_t c = c0; c < c1; c++)
+                    for (size_t p = p0; p < p1; p++) yn[c * HW + p] = xn[p * C + c];
+            }
+        }
+    }
+}
+
+void bp_op_nchw_to_nhwc(const float *x, float *y, size_t N, size_t C, size_t HW, int threads)
+{
+    bp_transpose(x, y, N, C, HW, 1, threads);
+}
+
+void bp_op_nhwc_to_nchw(const float *x, float *y, size_t N, size_t C, size_t HW, int threads)
+{
+    bp_transpose(x, y, N, C, HW, 0, threads);
+}
+
+void bp_op_channel_affine_nhwc(const float *x, const float *s, const float *t, float *y,
+                               size_t N, size_t C, size_t HW, int threads)
+{
+    size_t rows = N * HW;
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * C >= BP_PAR_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * C;
+        float *yr = y + r * C;
+        if (t)
+            for (size_t c = 0; c < C; c++) yr[c] = xr[c] * s[c] + t[c];
+        else
+            for (size_t c = 0; c < C; c++) yr[c] = xr[c] * s[c];
+    }
+}
+
+/* Per pixel, channels are contiguous; BP_LN_PIX pixels at a time give that
+ * many independent double accumulation chains (each still sums its pixel's
+ * channels in order c = 0..C-1, like the NCHW version). */
+#define BP_LN_PIX 8
+
+void bp_op_layernorm_nhwc(const float *x, const float *gamma, const float *beta, float eps,
+                          float *y, size_t N, size_t C, size_t HW, int threads)
+{
+    size_t P = N * HW;
+    size_t items = (P + BP_LN_PIX - 1) / BP_LN_PIX;
+#pragma omp parallel for num_threads(threads) schedule(static) if (items > 1 && P * C >= BP_PAR_MIN)
+    for (size_t it = 0; it < items; it++) {
+        size_t p0 = it * BP_LN_PIX;
+        size_t np = P - p0 < BP_LN_PIX ? P - p0 : BP_LN_PIX;
+        const float *xb = x + p0 * C;
+        float *yb = y + p0 * C;
+        double mean[BP_LN_PIX], acc[BP_LN_PIX];
+        for (size_t p = 0; p < np; p++) acc[p] = 0.0;
+        for (size_t c = 0; c < C; c++)
+            for (size_t p = 0; p < np; p++) acc[p] += xb[p * C + c];
+        for (size_t p = 0; p < np; p++) {
+            mean[p] = acc[p] / (double)C;
+            acc[p] = 0.0;
+        }
+        for (size_t c = 0; c < C; c++)
+            for (size_t p = 0; p < np; p++) {
+                double d = xb[p * C + c] - mean[p];
+                acc[p] += d * d;
+            }
+        for (size_t p = 0; p < np; p++) acc[p] = 1.0 / sqrt(acc[p] / (double)C + (double)eps);
+        for (size_t p = 0; p < np; p++) {
+            const float *xp = xb + p * C;
+            float *yp = yb + p * C;
+            double m = mean[p], r = acc[p];
+            for (size_t c = 0; c < C; c++)
+                yp[c] = (float)((xp[c] - m) * r) * gamma[c] + beta[c];
+        }
+    }
+}
+
+/* One output row (n, oy) of a channels-last pool: the window is visited in
+ * the NCHW order (iy outer, ix inner) for all channels at once, y row as the
+ * accumulator. */
+static inline void bp_pool_row_nhwc(const float *xn, float *yr, size_t C, uint32_t H,
+                                    uint32_t W, uint32_t OW, uint32_t oy, const int32_t *a,
+                                    int is_max)
+{
+    int kh = a[0], kw = a[1], sh = a[2], sw = a[3], pt = a[4], pl = a[5];
+    int y0 = (int)oy * sh - pt;
+    int ya = y0 < 0 ? 0 : y0, yb = y0 + kh > (int)H ? (int)H : y0 + kh;
+    for (uint32_t ox = 0; ox < OW; ox++) {
+        int x0 = (int)ox * sw - pl;
+        int xa = x0 < 0 ? 0 : x0, xb = x0 + kw > (int)W ? (int)W : x0 + kw;
+        float *yo = yr + (size_t)ox * C;
+        for (size_t c = 0; c < C; c++) yo[c] = is_max ? -INFINITY : 0.0f;
+        for (int iy = ya; iy < yb; iy++)
+            for (int ix = xa; ix < xb; ix++) {
+                const float *xp = xn + ((size_t)iy * W + (size_t)ix) * C;
+                if (is_max)
+                    for (size_t c = 0; c < C; c++) yo[c] = xp[c] > yo[c] ? xp[c] : yo[c];
+                else
+                    for (size_t c = 0; c < C; c++) yo[c] += xp[c];
+            }
+        int cnt = (yb - ya) * (xb - xa);
+        if (!is_max) {
+            if (cnt > 0)
+                for (size_t c = 0; c < C; c++) yo[c] = yo[c] / (float)cnt;
+            else
+                for (size_t c = 0; c < C; c++) yo[c] = 0.0f;
+        } else if (cnt <= 0) {
+            for (size_t c = 0; c < C; c++) yo[c] = 0.0f;
+        }
+    }
+}
+
+void bp_op_pool_nhwc(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
+                     uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads)
+{
+    size_t rows = N * OH;
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * OW * C >= BP_PAR_MIN / 4)
+    for (size_t r = 0; r < rows; r++) {
+        size_t n = r / OH;
+        uint32_t oy = (uint32_t)(r % OH);
+        const float *xn = x + n * (size_t)H * W * C;
+        float *yr = y + r * (size_t)OW * C;
+        if (is_max) bp_pool_row_nhwc(xn, yr, C, H, W, OW, oy, ints, 1);
+        else bp_pool_row_nhwc(xn, yr, C, H, W, OW, oy, ints, 0);
+    }
+}
+
+/* Channel blocks of sums kept in double, pixels added in order p = 0..HW-1. */
+#define BP_GAP_CB 256
+
+void bp_op_global_avgpool_nhwc(const float *x, float *y, size_t N, size_t C, size_t HW,
+                               int threads)
+{
+    size_t nb = (C + BP_GAP_CB - 1) / BP_GAP_CB;
+    size_t items = N * nb;
+#pragma omp parallel for num_threads(threads) schedule(static) if (items > 1 && N * C * HW >= BP_PAR_MIN)
+    for (size_t it = 0; it < items; it++) {
+        size_t n = it / nb, c0 = (it % nb) * BP_GAP_CB;
+        size_t nc = C - c0 < BP_GAP_CB ? C - c0 : BP_GAP_CB;
+        const float *xn = x + n * HW * C + c0;
+        double s[BP_GAP_CB];
+        for (size_t c = 0; c < nc; c++) s[c] = 0.0;
+        for (size_t p = 0; p < HW; p++)
+            for (size_t c = 0; c < nc; c++) s[c] += xn[p * C + c];
+        for (size_t c = 0; c < nc; c++) y[n * C + c0 + c] = (float)(s[c] / (double)HW);
+    }
+}
+
+/* Softmax over the last NCHW axis (W) of a channels-last [N, H, W, C]
+ * tensor: rows (n, h, c), elements w at stride C. */
+void bp_op_softmax_nhwc(const float *x, float *y, size_t N, size_t C, size_t H, size_t W,
+                        int threads)
+{
+    size_t rows = N * H * C;
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * W >= BP_PAR_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        size_t nh = r / C, c = r % C;
+        const float *xr = x + nh * W * C + c;
+        float *yr = y + nh * W * C + c;
+        float mx = -INFINITY;
+        for (size_t i = 0; i < W; i++) mx = xr[i * C] > mx ? xr[i * C] : mx;
+        double s = 0.0;
+        for (size_t i = 0; i < W; i++) {
+            float e = expf(xr[i * C] - mx);
+            yr[i * C] = e;
+            s += e;
+        }
+        float inv = (float)(1.0 / s);
+        for (size_t i = 0; i < W; i++) yr[i * C] *= inv;
+    }
+}

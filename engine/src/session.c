@@ -82,6 +82,8 @@ static void bp_session_destroy(bp_session *s)
     free(s->telems);
     free(s->tbuf);
     free(s->prof);
+    free(s->tconv);
+    bp_aligned_free(s->scratch_mem);
     bp_aligned_free(s->arena);
     if (s->m) bp_model_release(s->m);
     s->magic = 0;
@@ -186,6 +188,125 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
     return BP_OK;
 }
 
+static int bp_is_graph_input(const bpf_model *f, uint32_t t)
+{
+    for (uint32_t i = 0; i < f->n_inputs; i++)
+        if (f->inputs[i] == t) return 1;
+    return 0;
+}
+
+static int bp_is_graph_output(const bpf_model *f, uint32_t t)
+{
+    for (uint32_t i = 0; i < f->n_outputs; i++)
+        if (f->outputs[i] == t) return 1;
+    return 0;
+}
+
+/* ---- activation layouts ----
+ * A channels-last session (s->nhwc) stores every 4-D activation as
+ * [N][H][W][C]; everything else, and constants, stay in NCHW element order.
+ * A 4-D tensor with C == 1 or H*W == 1 is the same bytes either way. */
+static int bp_t_differs(const bp_session *s, uint32_t t)
+{
+    const bpf_tensor *T = &s->m->f->tensors[t];
+    if (!s->nhwc || T->data || T->ndim != 4) return 0;
+    return s->tdims[t][1] > 1 && (size_t)s->tdims[t][2] * s->tdims[t][3] > 1;
+}
+
+/* a and b are 4-D activations of the same (C, H, W): same storage order. */
+static int bp_t_same4(const bp_session *s, uint32_t a, uint32_t b)
+{
+    const bpf_model *f = s->m->f;
+    if (f->tensors[a].data || f->tensors[b].data || f->tensors[a].ndim != 4 ||
+        f->tensors[b].ndim != 4)
+        return 0;
+    return s->tdims[a][1] == s->tdims[b][1] && s->tdims[a][2] == s->tdims[b][2] &&
+           s->tdims[a][3] == s->tdims[b][3];
+}
+
+/* How operand t reaches an op that reads it in out's storage order. */
+static uint8_t bp_cv_to_out(const bp_session *s, uint32_t t, uint32_t out)
+{
+    if (bp_t_same4(s, t, out)) return BP_CV_NONE;
+    int dt = bp_t_differs(s, t), dout = bp_t_differs(s, out);
+    if (!dout) return dt ? BP_CV_TO_NCHW : BP_CV_NONE;
+    return dt ? BP_CV_VIA_NCHW : BP_CV_TO_OUT;
+}
+
+/* Decides per step which op variant runs and which operands are converted
+ * (all by shape, once), and allocates the conversion scratch that needs. */
+static bp_status bp_plan_layouts(bp_session *s)
+{
+    if (!s->nhwc) return BP_OK;
+    const bpf_model *f = s->m->f;
+    size_t need[4] = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < s->n_steps; i++) {
+        bp_step *sp = &s->steps[i];
+        uint32_t x = sp->in[0], y = sp->out;
+        int dx = bp_t_differs(s, x), dy = bp_t_differs(s, y);
+        int x4 = f->tensors[x].ndim == 4;
+        switch (sp->op) {
+        case BPF_OP_CONV2D:
+            sp->cl = 1; /* 4-D in and out (bp_step_check) */
+            if (sp->residual != BP_NO_TENSOR) sp->cv_res = bp_cv_to_out(s, sp->residual, y);
+            break;
+        case BPF_OP_LINEAR: /* reads and writes NCHW element order */
+            sp->cv_in0 = dx ? BP_CV_TO_NCHW : BP_CV_NONE;
+            if (sp->residual != BP_NO_TENSOR)
+                sp->cv_res = bp_t_differs(s, sp->residual) ? BP_CV_TO_NCHW : BP_CV_NONE;
+            sp->cv_out = (uint8_t)dy;
+            break;
+        case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_FLATTEN: case BPF_OP_ADD:
+            /* elementwise (flatten: a copy) in out's storage order */
+            sp->cl = 1;
+            sp->cv_in0 = bp_cv_to_out(s, x, y);
+            if (sp->op == BPF_OP_ADD) sp->cv_in1 = bp_cv_to_out(s, sp->in[1], y);
+            break;
+        case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM:
+        case BPF_OP_SOFTMAX:
+            if (x4 && bp_t_same4(s, x, y)) {
+                sp->cl = 1;
+            } else {
+                sp->cv_in0 = dx ? BP_CV_TO_NCHW : BP_CV_NONE;
+                sp->cv_out = (uint8_t)dy;
+            }
+            break;
+        case BPF_OP_MAXPOOL: case BPF_OP_AVGPOOL:
+            sp->cl = 1; /* 4-D in and out */
+            break;
+        case BPF_OP_GLOBALAVGPOOL: /* 4-D in; writes (n, c) order */
+            sp->cl = 1;
+            sp->cv_out = (uint8_t)dy;
+            break;
+        default:
+            break;
+        }
+        size_t big = s->telems[x] > s->telems[y] ? s->telems[x] : s->telems[y];
+        uint8_t cv_in[2] = {sp->cv_in0, sp->cv_in1};
+        for (int k = 0; k < 2; k++)
+            if (cv_in[k] && need[k] < big) need[k] = big;
+        if (sp->cv_res && need[1] < big) need[1] = big;
+        if (sp->cv_out && need[2] < big) need[2] = big;
+        if ((sp->cv_in0 == BP_CV_VIA_NCHW || sp->cv_in1 == BP_CV_VIA_NCHW ||
+             sp->cv_res == BP_CV_VIA_NCHW) && need[3] < big)
+            need[3] = big;
+    }
+    size_t total = 0, off[4];
+    for (int k = 0; k < 4; k++) {
+        off[k] = total;
+        total += (need[k] * sizeof(float) + 63) & ~(size_t)63;
+    }
+    if (!total) return BP_OK;
+    s->scratch_mem = bp_aligned_alloc(total);
+    if (!s->scratch_mem)
+        return bp_fail(BP_ERR_NOMEM, "session: cannot allocate %zu bytes of layout scratch",
+                       total);
+    for (int k = 0; k < 4; k++)
+        if (need[k]) s->scratch[k] = (float *)(s->scratch_mem + off[k]);
+    s->arena_bytes += total;
+    return BP_OK;
+}
+
 typedef struct bp_slot {
     size_t bytes;
     size_t off;
@@ -193,7 +314,10 @@ typedef struct bp_slot {
 } bp_slot;
 
 /* Assigns every intermediate activation to a slot of the arena; a slot is
- * reused once the last step reading its tensor has run. */
+ * reused once the last step reading its tensor has run. Graph inputs and
+ * outputs live in the user's buffers (fixed), except those a channels-last
+ * session converts (s->tconv): an input's slot is taken before the first
+ * step, an output's is never given back. */
 static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
 {
     const bpf_model *f = s->m->f;
@@ -201,7 +325,7 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
     uint32_t *first = malloc(sizeof(uint32_t) * nt);
     uint32_t *last = malloc(sizeof(uint32_t) * nt);
     uint32_t *slot_of = malloc(sizeof(uint32_t) * nt);
-    bp_slot *slots = calloc(s->n_steps + 1, sizeof *slots);
+    bp_slot *slots = calloc(s->n_steps + f->n_inputs + 1, sizeof *slots);
     bp_status st = BP_OK;
     if (!first || !last || !slot_of || !slots) {
         st = bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
@@ -218,7 +342,15 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
         for (uint32_t k = 0; k < sp->n_in; k++) last[sp->in[k]] = i;
         if (sp->residual != BP_NO_TENSOR) last[sp->residual] = i;
     }
+    for (uint32_t t = 0; t < nt; t++)
+        if (s->tconv[t] && bp_is_graph_output(f, t)) last[t] = UINT32_MAX - 1; /* never released */
     uint32_t nslots = 0;
+    for (uint32_t t = 0; t < nt; t++)
+        if (s->tconv[t] && !fixed[t] && bp_is_graph_input(f, t)) {
+            slots[nslots].bytes = s->telems[t] * sizeof(float);
+            slots[nslots].busy = 1;
+            slot_of[t] = nslots++;
+        }
     for (uint32_t i = 0; i < s->n_steps; i++) {
         uint32_t t = s->steps[i].out;
         if (!fixed[t] && slot_of[t] == UINT32_MAX) {
@@ -285,8 +417,9 @@ static bp_status bp_plan(bp_session *s)
     s->telems = calloc(nt ? nt : 1, sizeof *s->telems);
     s->tbuf = calloc(nt ? nt : 1, sizeof *s->tbuf);
     s->steps = calloc(nn ? nn : 1, sizeof *s->steps);
+    s->tconv = calloc(nt ? nt : 1, 1);
     if (!cons || !prod || !fixed || !gout || !absorbed || !s->tdims || !s->telems ||
-        !s->tbuf || !s->steps) {
+        !s->tbuf || !s->steps || !s->tconv) {
         st = bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
         goto done;
     }
@@ -316,6 +449,12 @@ static bp_status bp_plan(bp_session *s)
     }
     for (uint32_t i = 0; i < f->n_inputs; i++) fixed[f->inputs[i]] = 1;
     for (uint32_t i = 0; i < f->n_outputs; i++) fixed[f->outputs[i]] = gout[f->outputs[i]] = 1;
+    /* channels-last sessions convert 4-D graph inputs/outputs in the arena */
+    for (uint32_t t = 0; t < nt; t++)
+        if (fixed[t] && bp_t_differs(s, t)) {
+            s->tconv[t] = 1;
+            fixed[t] = 0;
+        }
     for (uint32_t i = 0; i < nn; i++) {
         const bpf_node *nd = &f->nodes[i];
         if (nd->n_in == 0 || nd->n_in > BPF_MAX_IO || nd->n_out != 1) {
@@ -401,6 +540,7 @@ static bp_status bp_plan(bp_session *s)
     }
     s->n_steps = ns;
     st = bp_plan_memory(s, fixed);
+    if (!st) st = bp_plan_layouts(s);
 done:
     free(cons);
     free(prod);
@@ -440,6 +580,7 @@ static bp_status bp_create_layers(bp_session *s)
         d->act_inv_scale = 1.0f / L->act_scale;
         d->fuse_residual = sp->residual != BP_NO_TENSOR;
         d->fuse_relu = sp->fuse_relu;
+        d->layout = s->nhwc && L->kind == BPF_LAYER_CONV ? BP_LAYOUT_NHWC : BP_LAYOUT_NCHW;
         bp_status st = s->be->layer_create(d, &s->env, &sp->lstate);
         if (st) {
             sp->lstate = NULL;
@@ -472,6 +613,7 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     s->env.threads = threads;
     s->env.isa_mask = isa_mask;
     s->env.kt = &s->kt;
+    s->nhwc = be->layout == BP_LAYOUT_NHWC;
     bp_error_clear();
     bp_status st = bp_plan(s);
     if (!st) st = bp_create_layers(s);
@@ -562,12 +704,41 @@ static const float *bp_tensor_ptr(const bp_session *s, uint32_t t)
     return T->data ? (const float *)T->data : s->tbuf[t];
 }
 
+/* [N, C, H*W] of a 4-D tensor (the dims a layout conversion needs). */
+static void bp_t_nchw(const bp_session *s, uint32_t t, size_t *N, size_t *C, size_t *HW)
+{
+    const uint32_t *d = s->tdims[t];
+    *N = d[0];
+    *C = d[1];
+    *HW = (size_t)d[2] * d[3];
+}
+
+/* Operand t (data p) brought into the order the step reads (cv: BP_CV_*). */
+static const float *bp_operand(const bp_session *s, uint32_t t, const float *p, uint8_t cv,
+                               uint32_t out, float *sc)
+{
+    size_t N, C, HW;
+    if (cv == BP_CV_NONE) return p;
+    if (cv == BP_CV_TO_NCHW || cv == BP_CV_VIA_NCHW) {
+        float *dst = cv == BP_CV_TO_NCHW ? sc : s->scratch[3];
+        bp_t_nchw(s, t, &N, &C, &HW);
+        bp_op_nhwc_to_nchw(p, dst, N, C, HW, s->threads);
+        if (cv == BP_CV_TO_NCHW) return dst;
+        p = dst;
+    }
+    bp_t_nchw(s, out, &N, &C, &HW);
+    bp_op_nchw_to_nhwc(p, sc, N, C, HW, s->threads);
+    return sc;
+}
+
 static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook hook,
                               void *ctx)
 {
     const bpf_model *f = s->m->f;
-    const float *x = bp_tensor_ptr(s, sp->in[0]);
-    float *y = s->tbuf[sp->out];
+    const float *x = bp_operand(s, sp->in[0], bp_tensor_ptr(s, sp->in[0]), sp->cv_in0, sp->out,
+                                s->scratch[0]);
+    float *yt = s->tbuf[sp->out];
+    float *y = sp->cv_out ? s->scratch[2] : yt; /* cv_out: NCHW order first */
     const uint32_t *xd = s->tdims[sp->in[0]];
     size_t xe = s->telems[sp->in[0]];
     int T = s->threads;
@@ -575,43 +746,66 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     uint32_t xn = f->tensors[sp->in[0]].ndim;
     size_t hw = 1;
     for (uint32_t d = 2; d < xn; d++) hw *= xd[d];
+    const int cl = sp->cl;
     switch (sp->op) {
     case BPF_OP_CONV2D:
     case BPF_OP_LINEAR: {
         if (hook) hook(ctx, sp, x, xe);
-        const float *r = sp->residual != BP_NO_TENSOR ? bp_tensor_ptr(s, sp->residual) : NULL;
-        return s->be->layer_run(sp->lstate, x, r, y);
+        const float *r = NULL;
+        if (sp->residual != BP_NO_TENSOR)
+            r = bp_operand(s, sp->residual, bp_tensor_ptr(s, sp->residual), sp->cv_res,
+                           sp->out, s->scratch[1]);
+        bp_status st = s->be->layer_run(sp->lstate, x, r, y);
+        if (st) return st;
+        break;
     }
     case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
     case BPF_OP_GELU: bp_op_gelu(x, y, xe, T); break;
-    case BPF_OP_ADD: bp_op_add(x, bp_tensor_ptr(s, sp->in[1]), y, xe, T); break;
+    case BPF_OP_ADD:
+        bp_op_add(x, bp_operand(s, sp->in[1], bp_tensor_ptr(s, sp->in[1]), sp->cv_in1, sp->out,
+                                s->scratch[1]),
+                  y, xe, T);
+        break;
     case BPF_OP_LAYERNORM:
-        bp_op_layernorm(x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]),
-                        nd->floats[0], y, s->N, xd[1], hw, T);
+        (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
+            x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y,
+            s->N, xd[1], hw, T);
         break;
     case BPF_OP_LAYERSCALE:
-        bp_op_channel_affine(x, bp_tensor_ptr(s, sp->in[1]), NULL, y, s->N, xd[1], hw, T);
+        (cl ? bp_op_channel_affine_nhwc : bp_op_channel_affine)(
+            x, bp_tensor_ptr(s, sp->in[1]), NULL, y, s->N, xd[1], hw, T);
         break;
     case BPF_OP_BATCHNORM:
-        bp_op_channel_affine(x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), y,
-                             s->N, xd[1], hw, T);
+        (cl ? bp_op_channel_affine_nhwc : bp_op_channel_affine)(
+            x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), y, s->N, xd[1], hw, T);
         break;
     case BPF_OP_MAXPOOL:
     case BPF_OP_AVGPOOL:
-        bp_op_pool(x, y, s->N, xd[1], xd[2], xd[3], s->tdims[sp->out][2],
-                   s->tdims[sp->out][3], nd->ints, sp->op == BPF_OP_MAXPOOL, T);
+        (cl ? bp_op_pool_nhwc : bp_op_pool)(x, y, s->N, xd[1], xd[2], xd[3],
+                                            s->tdims[sp->out][2], s->tdims[sp->out][3],
+                                            nd->ints, sp->op == BPF_OP_MAXPOOL, T);
         break;
-    case BPF_OP_GLOBALAVGPOOL: bp_op_global_avgpool(x, y, s->N, xd[1], hw, T); break;
+    case BPF_OP_GLOBALAVGPOOL:
+        (cl ? bp_op_global_avgpool_nhwc : bp_op_global_avgpool)(x, y, s->N, xd[1], hw, T);
+        break;
     case BPF_OP_FLATTEN:
         if (x != y) memcpy(y, x, xe * sizeof(float));
         break;
-    case BPF_OP_SOFTMAX: {
-        size_t len = xd[xn - 1];
-        bp_op_softmax(x, y, len ? xe / len : 0, len, T);
+    case BPF_OP_SOFTMAX:
+        if (cl) {
+            bp_op_softmax_nhwc(x, y, s->N, xd[1], xd[2], xd[3], T);
+        } else {
+            size_t len = xd[xn - 1];
+            bp_op_softmax(x, y, len ? xe / len : 0, len, T);
+        }
         break;
-    }
     default:
         return bp_fail(BP_ERR_UNSUPPORTED, "node '%s': op %u", nd->name, sp->op);
+    }
+    if (sp->cv_out) {
+        size_t N, C, HW;
+        bp_t_nchw(s, sp->out, &N, &C, &HW);
+        bp_op_nchw_to_nhwc(y, yt, N, C, HW, T);
     }
     return BP_OK;
 }
@@ -631,13 +825,23 @@ bp_status bp_graph_run(bp_session *s, const float *const *inputs, float *const *
         if (!outputs[i])
             return bp_fail(BP_ERR_INVALID_ARG, "bp_session_run: outputs[%u] ('%s') is NULL",
                            i, f->tensors[f->outputs[i]].name);
-    for (uint32_t i = 0; i < f->n_inputs; i++) s->tbuf[f->inputs[i]] = (float *)inputs[i];
+    /* converted inputs (s->tconv) go into their arena slots, channels-last */
+    for (uint32_t i = 0; i < f->n_inputs; i++) {
+        uint32_t t = f->inputs[i];
+        if (!s->tconv[t]) {
+            s->tbuf[t] = (float *)inputs[i];
+        } else {
+            size_t N, C, HW;
+            bp_t_nchw(s, t, &N, &C, &HW);
+            bp_op_nchw_to_nhwc(inputs[i], s->tbuf[t], N, C, HW, s->threads);
+        }
+    }
     /* an output tensor listed twice, or that is a graph input, is copied at the end */
     for (uint32_t i = 0; i < f->n_outputs; i++) {
         uint32_t t = f->outputs[i];
         int is_in = 0;
         for (uint32_t k = 0; k < f->n_inputs; k++) is_in |= f->inputs[k] == t;
-        if (!is_in) s->tbuf[t] = outputs[i];
+        if (!is_in && !s->tconv[t]) s->tbuf[t] = outputs[i];
     }
     for (uint32_t i = 0; i < s->n_steps; i++) {
         const bp_step *sp = &s->steps[i];
@@ -651,8 +855,13 @@ bp_status bp_graph_run(bp_session *s, const float *const *inputs, float *const *
     }
     for (uint32_t i = 0; i < f->n_outputs; i++) {
         uint32_t t = f->outputs[i];
-        if (s->tbuf[t] != outputs[i])
+        if (s->tconv[t]) {
+            size_t N, C, HW;
+            bp_t_nchw(s, t, &N, &C, &HW);
+            bp_op_nhwc_to_nchw(s->tbuf[t], outputs[i], N, C, HW, s->threads);
+        } else if (s->tbuf[t] != outputs[i]) {
             memcpy(outputs[i], s->tbuf[t], s->telems[t] * sizeof(float));
+        }
     }
     return BP_OK;
 }
