@@ -9,14 +9,14 @@ void bp_kernels_init(bp_kernel_table *t, unsigned mask)
     memset(t, 0, sizeof(*t));
     /* Never hand out a kernel the CPU/OS cannot run, whatever the caller asks. */
     mask &= bp_cpu_isa_mask();
-    t->bitplane_u8 = bp_bitplane_u8_scalar;
-    t->bitplane_s8 = bp_bitplane_s8_scalar;
-    t->csr_u8 = bp_csr_u8_scalar;
-    t->csr_s8 = bp_csr_s8_scalar;
-    t->bitplane_u8_name = "bp_bitplane_u8_scalar";
-    t->bitplane_s8_name = "bp_bitplane_s8_scalar";
-    t->csr_u8_name = "bp_csr_u8_scalar";
-    t->csr_s8_name = "bp_csr_s8_scalar";
+    t->bitplane_u8 = bp_bitplane_u8_32x1_scalar;
+    t->bitplane_s8 = bp_bitplane_s8_32x1_scalar;
+    t->csr_u8 = bp_csr_u8_32x1_scalar;
+    t->csr_s8 = bp_csr_s8_32x1_scalar;
+    t->bitplane_u8_name = "bp_bitplane_u8_32x1_scalar";
+    t->bitplane_s8_name = "bp_bitplane_s8_32x1_scalar";
+    t->csr_u8_name = "bp_csr_u8_32x1_scalar";
+    t->csr_s8_name = "bp_csr_s8_32x1_scalar";
     t->isa = BP_ISA_SCALAR;
 
     /* Lists are in ascending ISA order; walking the levels outermost makes

@@ -22,14 +22,14 @@
 #endif
 
 #define BP_BITPLANE_KERNELS(X)                        \
-    X(u8, bp_bitplane_u8_scalar, BP_ISA_SCALAR)       \
-    X(s8, bp_bitplane_s8_scalar, BP_ISA_SCALAR)       \
+    X(u8, bp_bitplane_u8_32x1_scalar, BP_ISA_SCALAR)  \
+    X(s8, bp_bitplane_s8_32x1_scalar, BP_ISA_SCALAR)  \
     BP_BITPLANE_KERNELS_X86(X)                        \
     BP_BITPLANE_KERNELS_ARM(X)
 
 #define BP_CSR_KERNELS(X)                             \
-    X(u8, bp_csr_u8_scalar, BP_ISA_SCALAR)            \
-    X(s8, bp_csr_s8_scalar, BP_ISA_SCALAR)            \
+    X(u8, bp_csr_u8_32x1_scalar, BP_ISA_SCALAR)       \
+    X(s8, bp_csr_s8_32x1_scalar, BP_ISA_SCALAR)       \
     BP_CSR_KERNELS_X86(X)                             \
     BP_CSR_KERNELS_ARM(X)
 

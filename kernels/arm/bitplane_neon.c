@@ -199,7 +199,7 @@ BPK_INLINE void bpk_bitplane_##at##_neon_rows(const bp_planes *w, uint32_t row0,
     /* Fewer than 8 pixels left: a vector load would read past the run. */       \
     const size_t done = np / 8 * 8;                                               \
     if (done < np)                                                                \
-        bp_bitplane_##at##_scalar(w, row0, nrows, x + done, ldx, np - done,       \
+        bp_bitplane_##at##_32x1_scalar(w, row0, nrows, x + done, ldx, np - done,  \
                                   y + done, ldy);                                 \
 }                                                                                 \
                                                                                   \

@@ -88,7 +88,7 @@ BPK_INLINE void bpk_csr_##at##_neon_rows(const bp_csr *w, uint32_t row0,        
     }                                                                             \
     const size_t done = np / 8 * 8;                                               \
     if (done < np) /* a vector load would read past the run */                   \
-        bp_csr_##at##_scalar(w, row0, nrows, x + done, ldx, np - done, y + done, ldy); \
+        bp_csr_##at##_32x1_scalar(w, row0, nrows, x + done, ldx, np - done, y + done, ldy); \
 }                                                                                 \
                                                                                   \
 void bp_csr_##at##_32x1_neon(const bp_csr *w, uint32_t row0, uint32_t nrows,      \

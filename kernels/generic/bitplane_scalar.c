@@ -91,7 +91,7 @@ static void bpk_bitplane_##at##_rows(const bp_planes *w, uint32_t row0,         
     }                                                                             \
 }                                                                                 \
                                                                                   \
-void bp_bitplane_##at##_scalar(const bp_planes *w, uint32_t row0, uint32_t nrows, \
+void bp_bitplane_##at##_32x1_scalar(const bp_planes *w, uint32_t row0, uint32_t nrows, \
         const xt *x, size_t ldx, size_t np, int32_t *y, size_t ldy)               \
 {                                                                                 \
     /* Two instantiations so the index width is a constant in the loops. */       \

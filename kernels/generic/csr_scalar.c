@@ -38,7 +38,7 @@ static void bpk_csr_##at##_rows(const bp_csr *w, uint32_t row0, uint32_t nrows, 
     }                                                                             \
 }                                                                                 \
                                                                                   \
-void bp_csr_##at##_scalar(const bp_csr *w, uint32_t row0, uint32_t nrows,         \
+void bp_csr_##at##_32x1_scalar(const bp_csr *w, uint32_t row0, uint32_t nrows,    \
         const xt *x, size_t ldx, size_t np, int32_t *y, size_t ldy)               \
 {                                                                                 \
     if (w->idx_bytes == 2)                                                        \

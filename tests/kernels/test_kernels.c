@@ -806,15 +806,15 @@ static void test_dispatch(void **state)
     }
     /* Scalar only, whatever the CPU. */
     bp_kernels_init(&t, BP_ISA_BIT(BP_ISA_SCALAR));
-    assert_true(t.bitplane_u8 == bp_bitplane_u8_scalar);
-    assert_true(t.csr_s8 == bp_csr_s8_scalar);
+    assert_true(t.bitplane_u8 == bp_bitplane_u8_32x1_scalar);
+    assert_true(t.csr_s8 == bp_csr_s8_32x1_scalar);
     assert_int_equal(t.isa, BP_ISA_SCALAR);
     /* Levels the CPU lacks are never used, even if asked for. */
     bp_kernels_init(&t, ~0u);
     kt_check_table(&t, ~0u);
     assert_true(cpu & BP_ISA_BIT(t.isa));
     bp_kernels_init(&t, 0);
-    assert_true(t.bitplane_s8 == bp_bitplane_s8_scalar);
+    assert_true(t.bitplane_s8 == bp_bitplane_s8_32x1_scalar);
 }
 
 static void test_isa_env(void **state)
@@ -838,8 +838,8 @@ static void test_isa_env(void **state)
     setenv("BP_ISA", "scalar", 1);
     bp_kernel_table t;
     bp_kernels_init(&t, bp_isa_mask_from_env());
-    assert_string_equal(t.bitplane_u8_name, "bp_bitplane_u8_scalar");
-    assert_string_equal(t.csr_s8_name, "bp_csr_s8_scalar");
+    assert_string_equal(t.bitplane_u8_name, "bp_bitplane_u8_32x1_scalar");
+    assert_string_equal(t.csr_s8_name, "bp_csr_s8_32x1_scalar");
     /* Unknown value: ignored (documented in cpu.c), with a warning line. */
     setenv("BP_ISA", "bogus", 1);
     assert_int_equal(bp_isa_mask_from_env(), cpu);
