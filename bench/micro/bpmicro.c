@@ -474,6 +474,23 @@ int main(int argc, char **argv)
         if (bpm_load_shapes(shapes, nets[i]))
             return 1;
     bpm_prox_init(1.0);
+    {
+        /* DESIGN.md 3: at lambda ~ 1 the map's targets are these, |w| <= 1 -> 0. */
+        static const int want[] = {0, 2, 4, 8, 16, 32, 48, 64, 96, 128};
+        int seen[129] = {0}, ok = 1;
+        for (int i = 0; i <= 128 * BPM_PROX_RES; i++)
+            seen[bpm_prox[i]] = 1;
+        int n = 0;
+        for (int v = 0; v <= 128; v++)
+            n += seen[v];
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+            ok &= seen[want[i]];
+        if (!ok || n != (int)(sizeof(want) / sizeof(want[0]))) {
+            fprintf(stderr, "bpmicro: proximal map at lambda=1 has unexpected targets\n");
+            return 1;
+        }
+        printf("bpmicro: proximal map (lambda=1) targets: 0 2 4 8 16 32 48 64 96 128\n");
+    }
 
     const unsigned mask = bp_cpu_isa_mask();
     printf("bpmicro: ceiling probe (%.2f s per ISA, pixel int16 lane-adds/s):", probe_s);
