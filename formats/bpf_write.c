@@ -270,10 +270,11 @@ bpf_status bpf_write_file(const bpf_model_desc *d, const char *path)
         return bpf_fail(BPF_ERR_IO, "%s: open for writing: %s", path, strerror(err));
     }
     size_t w = fwrite(buf, 1, size, f);
-    int err = errno;
-    int closed = fclose(f);
+    int err = w != size ? errno : 0;
+    int closed = fclose(f); /* buffered bytes (and ENOSPC) may surface only here */
+    if (!err && closed != 0) err = errno;
     free(buf);
-    if (w != size || closed != 0)
-        return bpf_fail(BPF_ERR_IO, "%s: write failed: %s", path, strerror(err));
+    if (err || w != size || closed != 0)
+        return bpf_fail(BPF_ERR_IO, "%s: write failed: %s", path, strerror(err ? err : EIO));
     return BPF_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -181,6 +182,24 @@ static void test_round_trip_file(void **state)
     assert_int_equal(bpf_load_file(path, 0, &m), BPF_ERR_IO);
     assert_null(m);
     assert_non_null(strstr(bpf_last_error(), path));
+    /* A write that fails only when the stream is flushed (ENOSPC at fclose)
+     * is an I/O error whose message names the real cause. */
+    if (access("/dev/full", W_OK) == 0) {
+        /* x -> relu -> y: a file smaller than the stdio buffer */
+        const bpf_tensor ts[2] = {{.name = "x", .dtype = BPF_DT_F32, .ndim = 2, .dims = {1, 4}},
+                                  {.name = "y", .dtype = BPF_DT_F32, .ndim = 2, .dims = {1, 4}}};
+        const bpf_node relu = {.name = "relu", .op = BPF_OP_RELU, .n_in = 1, .n_out = 1,
+                               .in = {0}, .out = {1}, .layer = UINT32_MAX};
+        const uint32_t in = 0, out = 1;
+        const bpf_model_desc tiny = {.n_tensors = 2, .tensors = ts, .n_nodes = 1, .nodes = &relu,
+                                     .n_inputs = 1, .n_outputs = 1, .inputs = &in, .outputs = &out};
+        const bpf_model_desc *ds[2] = {&tiny, &t->d};
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(bpf_write_file(ds[i], "/dev/full"), BPF_ERR_IO);
+            if (!strstr(bpf_last_error(), strerror(ENOSPC)))
+                fail_msg("message '%s' lacks '%s'", bpf_last_error(), strerror(ENOSPC));
+        }
+    }
     free(t);
 }
 
