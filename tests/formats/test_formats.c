@@ -272,6 +272,9 @@ static void test_spec_byte_layout(void **state)
     const bpf_model_desc *d = &t->d;
     size_t size;
     uint8_t *b = bpft_write(t, &size);
+    uint8_t *cov = calloc(size, 1); /* bytes some field or array accounts for */
+    assert_non_null(cov);
+    memset(cov, 1, 64 + 7 * 32);
     /* §2 header */
     assert_memory_equal(b, "\x89\x42\x50\x46\x0d\x0a\x1a\x0a", 8);
     assert_int_equal(bpft_lit32(b, 8), 1);
@@ -297,6 +300,7 @@ static void test_spec_byte_layout(void **state)
         assert_true(off[kind] >= 64 + 7 * 32 && off[kind] + sz[kind] <= size);
         assert_int_equal(bpft_lit64(e, 24), XXH3_64bits(b + off[kind], sz[kind]));
         if (kind > 1) assert_true(off[kind] >= off[kind - 1] + sz[kind - 1]);
+        if (kind != 7) memset(cov + off[kind], 1, sz[kind]); /* DATA: per array below */
     }
     assert_int_equal(off[7] + sz[7], size);
     /* §4 STRINGS */
@@ -329,6 +333,7 @@ static void test_spec_byte_layout(void **state)
             assert_true(o >= off[7] && o + x->nbytes <= off[7] + sz[7]);
             assert_int_equal(bpft_lit64(r, 56), x->nbytes);
             assert_memory_equal(b + o, x->data, x->nbytes);
+            memset(cov + o, 1, x->nbytes);
         } else {
             assert_int_equal(bpft_lit64(r, 48), 0);
             assert_int_equal(bpft_lit64(r, 56), 0);
@@ -374,6 +379,7 @@ static void test_spec_byte_layout(void **state)
             assert_int_equal(o % 64, 0);
             assert_true(o >= off[7] && o + len[k] <= off[7] + sz[7]);
             if (len[k]) assert_memory_equal(b + o, arr[k], len[k]);
+            memset(cov + o, 1, len[k]);
         }
     }
     /* §9 GRAPH_IO */
@@ -385,6 +391,10 @@ static void test_spec_byte_layout(void **state)
     for (uint32_t k = 0; k < d->n_outputs; k++)
         assert_int_equal(bpft_lit32(io, 8 + 4 * (d->n_inputs + k)), d->outputs[k]);
 #undef SPEC_STR
+    /* §1: padding between sections and arrays is zero */
+    for (size_t i = 0; i < size; i++)
+        if (!cov[i] && b[i]) fail_msg("padding byte %zu is 0x%02x, not 0", i, b[i]);
+    free(cov);
     free(b);
     free(t);
 }
