@@ -772,7 +772,7 @@ static bp_status bp_dnnl_create_f32(const bp_layer_desc *d, const bp_backend_env
  * 3 quantize to s8 and store it + 128 as u8. */
 #define BP_DNNL_TILE 16
 
-static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv)
+__attribute__((always_inline)) static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv)
 {
     if (mode == 1) ((uint8_t *)buf)[o] = bp_quant_u8(v, inv);
     else if (mode == 2) ((int8_t *)buf)[o] = bp_quant_s8(v, inv);
@@ -781,7 +781,7 @@ static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv
 }
 
 /* n consecutive elements, one mode per loop so each vectorizes. */
-static inline void bp_dnnl_put_run(void *buf, size_t o, const float *src, size_t n, int mode,
+__attribute__((always_inline)) static inline void bp_dnnl_put_run(void *buf, size_t o, const float *src, size_t n, int mode,
                                    float inv)
 {
     if (mode == 1) {
@@ -805,7 +805,7 @@ static inline void bp_dnnl_put_run(void *buf, size_t o, const float *src, size_t
  * pixel offset w * cl_ws), by 16x16 (c, w) tiles so both sides stay in
  * cache lines; (n, c) for any other blocked layout, through the
  * per-dimension offset tables. */
-static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
+__attribute__((always_inline)) static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
                                     uint32_t H, uint32_t W, int64_t r, int mode, float inv,
                                     int src_nhwc)
 {
@@ -879,7 +879,9 @@ static void bp_dnnl_pack_row_sse41(const bp_dnnl_lay *ly, void *buf, const float
 }
 
 /* AVX2 (8 floats per vector) for the straight nhwc quantize runs; the same
- * scalar expressions, so the same bytes (no FMA: nothing to contract). */
+ * scalar expressions, so the same bytes (no FMA: nothing to contract).
+ * bp_dnnl_pack_row is always_inline so that each wrapper compiles it for
+ * its own target (a plain call would run the baseline copy). */
 __attribute__((target("avx2")))
 static void bp_dnnl_pack_row_avx2(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
                                   uint32_t H, uint32_t W, int64_t r, int mode, float inv,

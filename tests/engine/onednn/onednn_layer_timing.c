@@ -1,6 +1,7 @@
 /* Quick timing of one layer on onednn-int8 and onednn-f32 through the backend
  * vtable (not a test): layer_run wall time including quantize and layout
- * conversion. For the primitive alone run with ONEDNN_VERBOSE=1.
+ * conversion, with the engine's activations NCHW and NHWC (d.layout). For
+ * the primitive alone run with ONEDNN_VERBOSE=1.
  * Usage: onednn_layer_timing [c_in c_out H W k stride groups threads reps] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,24 +55,27 @@ int main(int argc, char **argv)
     const bp_backend *bes[2] = {&bp_backend_onednn_int8, &bp_backend_onednn_f32};
     printf("conv %ux%u %u->%u k%u s%u g%u, %u threads: %.1f MMAC\n", H, W, ci, co, k, s, g,
            threads, macs * 1e-6);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
+        const bp_backend *be = bes[i % 2];
+        d.layout = i < 2 ? BP_LAYOUT_NCHW : BP_LAYOUT_NHWC;
         bp_backend_env env = {threads, ~0u, NULL};
         void *st = NULL;
-        if (bes[i]->layer_create(&d, &env, &st) != BP_OK) {
-            printf("%s: create failed\n", bes[i]->name);
+        if (be->layer_create(&d, &env, &st) != BP_OK) {
+            printf("%s: create failed\n", be->name);
             return 1;
         }
-        for (int r = 0; r < 3; r++) bes[i]->layer_run(st, x, NULL, y);
+        for (int r = 0; r < 3; r++) be->layer_run(st, x, NULL, y);
         double best = 1e30;
         for (int r = 0; r < reps; r++) {
             double t0 = now_s();
-            bes[i]->layer_run(st, x, NULL, y);
+            be->layer_run(st, x, NULL, y);
             double t = now_s() - t0;
             if (t < best) best = t;
         }
-        printf("%-12s %-28s best %.3f ms  %.1f GMAC/s (incl. quantize + NCHW conversion)\n",
-               bes[i]->name, bes[i]->layer_kernel(st), best * 1e3, macs / best * 1e-9);
-        bes[i]->layer_destroy(st);
+        printf("%-12s %s %-28s best %.3f ms  %.1f GMAC/s (incl. quantize + layout conversion)\n",
+               be->name, i < 2 ? "NCHW" : "NHWC", be->layer_kernel(st), best * 1e3,
+               macs / best * 1e-9);
+        be->layer_destroy(st);
     }
     free(w); free(ws); free(b); free(os); free(x); free(y);
     return 0;

@@ -212,18 +212,53 @@ static void oracle_f32(const built_layer *b, double *y, double *mag, double *qb)
         }
 }
 
+/* Layout the sweeps hand the backend (d.layout): the *_nhwc tests run the
+ * same cases with the engine's activations channels-last; inputs and
+ * outputs are converted here, so the NCHW oracles apply unchanged. */
+static int g_layout = BP_LAYOUT_NCHW;
+
+/* [N, C, HW] <-> [N, HW, C] by plain index loops. */
+static float *to_layout(const float *x, uint32_t N, uint32_t C, size_t HW, int to_nhwc)
+{
+    float *y = malloc((size_t)N * C * HW * sizeof(float) + 1);
+    assert_non_null(y);
+    for (size_t n = 0; n < N; n++)
+        for (size_t c = 0; c < C; c++)
+            for (size_t p = 0; p < HW; p++) {
+                size_t nchw = (n * C + c) * HW + p, nhwc = (n * HW + p) * C + c;
+                if (to_nhwc) y[nhwc] = x[nchw];
+                else y[nchw] = x[nhwc];
+            }
+    return y;
+}
+
 static bp_status run_backend(const bp_backend *be, const built_layer *b, int threads, float *y,
                              const char **impl_out, int *exact, const char **why, char *impl_buf,
                              size_t impl_len)
 {
     bp_backend_env env = {threads, ~0u, NULL};
     void *st = NULL;
-    bp_status s = be->layer_create(&b->d, &env, &st);
+    bp_layer_desc d = b->d;
+    const int nhwc = g_layout == BP_LAYOUT_NHWC && b->L.kind == BPF_LAYER_CONV;
+    d.layout = g_layout;
+    bp_status s = be->layer_create(&d, &env, &st);
     if (s != BP_OK) {
         print_message("layer_create(%s, %s) failed: %d\n", be->name, b->d.name, s);
         return s;
     }
-    s = be->layer_run(st, b->x, b->d.fuse_residual ? b->res : NULL, y);
+    if (nhwc) {
+        const size_t ihw = (size_t)d.H * d.W, ohw = (size_t)d.OH * d.OW;
+        float *xl = to_layout(b->x, d.N, b->L.c_in, ihw, 1);
+        float *rl = to_layout(b->res, d.N, b->L.c_out, ohw, 1);
+        float *yl = malloc(b->ny * sizeof(float) + 1);
+        assert_non_null(yl);
+        s = be->layer_run(st, xl, b->d.fuse_residual ? rl : NULL, yl);
+        float *yb = to_layout(yl, d.N, b->L.c_out, ohw, 0);
+        memcpy(y, yb, b->ny * sizeof(float));
+        free(xl); free(rl); free(yl); free(yb);
+    } else {
+        s = be->layer_run(st, b->x, b->d.fuse_residual ? b->res : NULL, y);
+    }
     snprintf(impl_buf, impl_len, "%s", be->layer_kernel(st));
     *impl_out = impl_buf;
     *exact = be->layer_exact(st, why);
@@ -502,6 +537,71 @@ static void test_residual_in_place(void **unused)
     }
 }
 
+/* The sweeps with the engine's activations channels-last (d.layout NHWC:
+ * oneDNN reads the nhwc source and writes the nhwc output in place). */
+static void test_int8_sweep_exact_nhwc(void **unused)
+{
+    g_layout = BP_LAYOUT_NHWC;
+    test_int8_sweep_exact(unused);
+    g_layout = BP_LAYOUT_NCHW;
+}
+
+static void test_int8_wide_weights_inexact_nhwc(void **unused)
+{
+    g_layout = BP_LAYOUT_NHWC;
+    test_int8_wide_weights_inexact(unused);
+    g_layout = BP_LAYOUT_NCHW;
+}
+
+static void test_f32_sweep_tolerance_nhwc(void **unused)
+{
+    g_layout = BP_LAYOUT_NHWC;
+    test_f32_sweep_tolerance(unused);
+    g_layout = BP_LAYOUT_NCHW;
+}
+
+/* In-place residual (y == residual) with NHWC activations, int8 and f32:
+ * equal to separate buffers, twice, and (int8, VNNI) to the oracle. */
+static void test_residual_in_place_nhwc(void **unused)
+{
+    (void)unused;
+    const size_t picks[3] = {0, 4, 12}; /* 1x1, 3x3 s2 batch 3, dw 7x7 */
+    const bp_backend *bes[2] = {&bp_backend_onednn_int8, &bp_backend_onednn_f32};
+    for (int p = 0; p < 3; p++)
+        for (int bi = 0; bi < 2; bi++) {
+            if (bi == 1 && capped_run()) continue;
+            layer_case c = sweep[picks[p]];
+            apply_variant(&c, 3);
+            built_layer b;
+            build_layer(&c, &b);
+            bp_layer_desc d = b.d;
+            d.layout = BP_LAYOUT_NHWC;
+            const size_t ihw = (size_t)d.H * d.W, ohw = (size_t)d.OH * d.OW;
+            float *want = malloc(b.ny * sizeof(float)), *sep = malloc(b.ny * sizeof(float));
+            float *y = malloc(b.ny * sizeof(float));
+            float *xl = to_layout(b.x, d.N, c.c_in, ihw, 1);
+            float *rl = to_layout(b.res, d.N, c.c_out, ohw, 1);
+            oracle_int(&b, 0, want);
+            bp_backend_env env = {1 + p % 2, ~0u, NULL};
+            void *st = NULL;
+            assert_int_equal(bes[bi]->layer_create(&d, &env, &st), BP_OK);
+            assert_int_equal(bes[bi]->layer_run(st, xl, rl, sep), BP_OK);
+            if (bi == 0 && cpu_has_vnni()) {
+                float *back = to_layout(sep, d.N, c.c_out, ohw, 0);
+                assert_int_equal(first_bit_mismatch(want, back, b.ny), b.ny);
+                free(back);
+            }
+            for (int r = 0; r < 2; r++) {
+                memcpy(y, rl, b.ny * sizeof(float));
+                assert_int_equal(bes[bi]->layer_run(st, xl, y, y), BP_OK);
+                assert_int_equal(first_bit_mismatch(sep, y, b.ny), b.ny);
+            }
+            bes[bi]->layer_destroy(st);
+            free(want); free(sep); free(y); free(xl); free(rl);
+            free_layer(&b);
+        }
+}
+
 static void test_bad_use(void **unused)
 {
     (void)unused;
@@ -555,6 +655,10 @@ int main(void)
         cmocka_unit_test(test_int8_wide_weights_inexact),
         cmocka_unit_test(test_f32_sweep_tolerance),
         cmocka_unit_test(test_residual_in_place),
+        cmocka_unit_test(test_int8_sweep_exact_nhwc),
+        cmocka_unit_test(test_int8_wide_weights_inexact_nhwc),
+        cmocka_unit_test(test_f32_sweep_tolerance_nhwc),
+        cmocka_unit_test(test_residual_in_place_nhwc),
         cmocka_unit_test(test_bad_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
