@@ -232,6 +232,26 @@ void bp_op_channel_affine_nhwc(const float *x, const float *s, const float *t, f
  * channels in order c = 0..C-1, like the NCHW version). */
 #define BP_LN_PIX 8
 
+/* Mean and 1/sqrt(var + eps) of np pixels (np constant at the full-block
+ * call, so the pixel loops unroll and the accumulators stay in registers). */
+static inline __attribute__((always_inline)) void
+bp_ln_stats_nhwc(const float *xb, size_t C, double *mean, double *acc, float eps, size_t np)
+{
+    for (size_t p = 0; p < np; p++) acc[p] = 0.0;
+    for (size_t c = 0; c < C; c++)
+        for (size_t p = 0; p < np; p++) acc[p] += xb[p * C + c];
+    for (size_t p = 0; p < np; p++) {
+        mean[p] = acc[p] / (double)C;
+        acc[p] = 0.0;
+    }
+    for (size_t c = 0; c < C; c++)
+        for (size_t p = 0; p < np; p++) {
+            double d = xb[p * C + c] - mean[p];
+            acc[p] += d * d;
+        }
+    for (size_t p = 0; p < np; p++) acc[p] = 1.0 / sqrt(acc[p] / (double)C + (double)eps);
+}
+
 void bp_op_layernorm_nhwc(const float *x, const float *gamma, const float *beta, float eps,
                           float *y, size_t N, size_t C, size_t HW, int threads)
 {
@@ -244,19 +264,11 @@ void bp_op_layernorm_nhwc(const float *x, const float *gamma, const float *beta,
         const float *xb = x + p0 * C;
         float *yb = y + p0 * C;
         double mean[BP_LN_PIX], acc[BP_LN_PIX];
-        for (size_t p = 0; p < np; p++) acc[p] = 0.0;
-        for (size_t c = 0; c < C; c++)
-            for (size_t p = 0; p < np; p++) acc[p] += xb[p * C + c];
-        for (size_t p = 0; p < np; p++) {
-            mean[p] = acc[p] / (double)C;
-            acc[p] = 0.0;
+        if (np == BP_LN_PIX) {
+            bp_ln_stats_nhwc(xb, C, mean, acc, eps, BP_LN_PIX);
+        } else {
+            bp_ln_stats_nhwc(xb, C, mean, acc, eps, np);
         }
-        for (size_t c = 0; c < C; c++)
-            for (size_t p = 0; p < np; p++) {
-                double d = xb[p * C + c] - mean[p];
-                acc[p] += d * d;
-            }
-        for (size_t p = 0; p < np; p++) acc[p] = 1.0 / sqrt(acc[p] / (double)C + (double)eps);
         for (size_t p = 0; p < np; p++) {
             const float *xp = xb + p * C;
             float *yp = yb + p * C;
