@@ -37,6 +37,15 @@
  * and differs from "reference" by that model's own activation-quantization
  * error (measured 0.8% to 17% of max |output| on the test zoo). */
 
+/* Layouts: both backends ask sessions for NHWC activations
+ * (bp_backend.layout), oneDNN's int8 layout. A conv then quantizes the nhwc
+ * f32 input into the nhwc u8/s8 source in one straight loop, and oneDNN
+ * writes the nhwc f32 output (bias, residual, relu fused) straight into the
+ * engine's buffer; a residual is read in place (binary post-op) or preloaded
+ * into y (sum post-op). Callers that zero d->layout (the layer tests,
+ * onednn_layer_timing) get the NCHW path: packing from NCHW and oneDNN
+ * reorders back to NCHW. Inner products are 2-D: the same in both. */
+
 /* Memory: layer_create allocates every buffer (oneDNN memories, user-mode
  * scratchpads, reordered weights); layer_run allocates nothing itself, but
  * dnnl_primitive_execute builds its argument map with ~16-19 small C++

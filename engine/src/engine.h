@@ -79,7 +79,8 @@ typedef struct bp_step {
     bp_layer_desc desc;
 } bp_step;
 
-/* Called before a conv/linear step runs, with its float input. */
+/* Called before a conv/linear step runs, with its float input (conv: in the
+ * session's layout, channels-last in NHWC sessions; linear: NCHW order). */
 typedef void (*bp_layer_hook)(void *ctx, const bp_step *st, const float *x,
                               size_t n_elems);
 

@@ -1,4 +1,5 @@
-/* The float operators between conv/linear layers (NCHW), parallelised with
+/* The float operators between conv/linear layers (NCHW, and NHWC twins for
+ * channels-last sessions, plus the layout conversions), parallelised with
  * OpenMP over independent outputs. Each output is computed by one thread in a
  * fixed order, so results do not depend on the thread count. */
 #include <float.h>

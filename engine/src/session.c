@@ -1,6 +1,8 @@
 /* Sessions: backend choice, graph planning (fusion of conv/linear with a
  * following relu / residual add, shape checks, liveness-based buffer reuse in
- * one arena), the allocation-free run loop and profiling. Handles are checked
+ * one arena, the activation layout the backend asks for: NCHW, or NHWC with
+ * graph inputs/outputs converted once per run), the allocation-free run loop
+ * and profiling. Handles are checked
  * against the live-handle registry (handles.c) before use. */
 #include <omp.h>
 #include <stdio.h>
