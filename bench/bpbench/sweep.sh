@@ -6,34 +6,44 @@
 # interpolation between the two points that bracket speedup 1).
 # Usage: bench/bpbench/sweep.sh [BUILD_DIR] [extra bpbench options...]
 #   env: SPARSITIES (default "0.5 0.6 0.7 0.8 0.85 0.9 0.95 0.98"), ARCH
-#        (default convnext-t), LAMBDA (default 1), OUT (default out/sweep)
+#        (default convnext-t), PRUNE (bit | weight, default bit), LAMBDA
+#        (default 1, for bit), OUT (default out/sweep)
+# With PRUNE=bit, lambda 1 maps most weights to one digit, so digits per weight
+# stay <= ~1; PRUNE=weight (magnitude pruning only, ~3 digits per nonzero)
+# reaches higher digits per weight to locate a crossover beyond that.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 [ $# -gt 0 ] && shift
 arch=${ARCH:-convnext-t}
 lambda=${LAMBDA:-1}
+prune=${PRUNE:-bit}
+case "$prune" in
+    bit) tag="l$lambda"; genopt=(--prune bit --lambda "$lambda") ;;
+    weight) tag="w"; genopt=(--prune weight) ;;
+    *) echo "sweep.sh: PRUNE must be bit or weight" >&2; exit 2 ;;
+esac
 out=${OUT:-out/sweep}
 sparsities=${SPARSITIES:-"0.5 0.6 0.7 0.8 0.85 0.9 0.95 0.98"}
 mkdir -p "$out"
 for s in $sparsities; do
-    m="$out/$arch-l$lambda-s$s.bp"
-    [ -f "$m" ] || "$build/tools/bptool/bptool" gen "$arch" --prune bit --lambda "$lambda" \
+    m="$out/$arch-$tag-s$s.bp"
+    [ -f "$m" ] || "$build/tools/bptool/bptool" gen "$arch" "${genopt[@]}" \
         --sparsity "$s" -q -o "$m"
     "$build/bench/bpbench/bpbench" --model "$m" --backend bitplane,onednn-int8 --no-counts \
-        --json "$out/$arch-l$lambda-s$s.json" "$@" >/dev/null
+        --json "$out/$arch-$tag-s$s.json" "$@" >/dev/null
 done
-/usr/bin/python3 - "$out" "$arch" "$lambda" $sparsities <<'PY'
+/usr/bin/python3 - "$out" "$arch" "$tag" $sparsities <<'PY'
 import json, sys
-out, arch, lam, sps = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+out, arch, tag, sps = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 rows = []
 for s in sps:
-    j = json.load(open(f"{out}/{arch}-l{lam}-s{s}.json"))
+    j = json.load(open(f"{out}/{arch}-{tag}-s{s}.json"))
     b = {r["name"]: r for r in j["backends"]}
     bp, i8 = b["bitplane"]["median_ms"], b["onednn-int8"]["median_ms"]
     rows.append((float(s), j["model"]["digits_per_weight"], bp, i8, i8 / bp))
 m = j["machine"]
-print(f"{arch}, lambda {lam}; {m['cpu']}, {m['threads']} threads, kernel ISA {m['kernel_isa']}, "
+print(f"{arch}, {'lambda ' + tag[1:] if tag[0] == 'l' else 'weight pruning'}; {m['cpu']}, {m['threads']} threads, kernel ISA {m['kernel_isa']}, "
       f"oneDNN {m['onednn_version']} ({m['onednn_isa']})")
 print(f"{'sparsity':>8} {'digits/w':>9} {'bitplane ms':>12} {'int8 ms':>9} {'speedup':>8}")
 for r in rows:
