@@ -40,7 +40,7 @@ static const char bp_bench_usage[] =
     "  --sequential       time each backend's runs back to back instead\n"
     "  --warmup N         untimed runs before timing (default 3)\n"
     "  --layers           per-layer time per backend, kernel / oneDNN\n"
-    "                     implementation, digits and %% of the kernel ceiling\n"
+    "                     implementation, digits and % of the kernel ceiling\n"
     "  --isa ISA          cap the kernel ISA: scalar, avx2, avx512, avx512vnni, neon\n"
     "  --json FILE|-      also write the results as JSON ('-': stdout; the human\n"
     "                     tables then go to stderr)\n"
