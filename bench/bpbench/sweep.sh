@@ -58,6 +58,8 @@ if cross is not None:
     print(f"crossover: bitplane stops beating onednn-int8 at ~{cross:.3f} digits per weight")
 elif all(r[4] >= 1 for r in rows):
     print(f"no crossover in range: bitplane faster at every point (up to {rows[-1][1]:.3f} digits/weight)")
+elif all(r[4] < 1 for r in rows):
+    print(f"no crossover in range: bitplane slower at every point (down to {rows[0][1]:.3f} digits/weight)")
 else:
-    print("no clean crossover (speedup not monotone in digits/weight, or below 1 everywhere)")
+    print("no clean crossover: the speedup is not monotone in digits/weight (noise? rerun with more --iters)")
 PY
