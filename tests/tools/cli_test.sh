@@ -62,6 +62,21 @@ grep_in "$T/out" "weight histogram" "info draws the histogram"
 grep_in "$T/h.svg" "<svg" "info --svg writes an SVG"
 expect 0 "info --layer by name" "$BPTOOL" info "$M" --layer layer3.0.conv2 --no-hist
 expect 1 "info --layer unknown" "$BPTOOL" info "$M" --layer nosuch
+# re-pruning at the generation's lambda and sparsity changes nothing (the
+# proximal map is a projection, the sparsity is already reached)
+expect 0 "info before re-pruning" "$BPTOOL" info "$M" --no-hist
+before=$(grep ' total ' "$T/out" | tr -s ' ')
+expect 0 "prune at the same lambda and sparsity" "$BPTOOL" prune "$M" --lambda 1 \
+    --sparsity 0.5 -o "$T/same.bp"
+expect 0 "info after re-pruning" "$BPTOOL" info "$T/same.bp" --no-hist
+n=$((n + 1))
+after=$(grep ' total ' "$T/out" | tr -s ' ')
+if [ -n "$before" ] && [ "$before" = "$after" ]; then
+    echo "ok $n - re-pruning keeps every count:$after"
+else
+    echo "not ok $n - re-pruning changed the totals: '$before' -> '$after'"
+    fails=$((fails + 1))
+fi
 expect 0 "prune to csd at sparsity 0.8" "$BPTOOL" prune "$M" --sparsity 0.8 --encoding csd \
     -o "$T/m2.bp"
 expect 0 "verify pruned model" "$BPTOOL" verify "$T/m2.bp"
