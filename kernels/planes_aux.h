@@ -144,6 +144,55 @@ static inline const bpk_planes_aux *bpk_planes_aux_get(const bp_planes *p)
     return NULL;
 }
 
+/* ---- Walking one row's plan ----
+ * The SIMD kernels take a row's steps from aux when it was built for these
+ * planes, else from the incremental planner; `aux` is the same in every call
+ * for one row, so the branches stay loop-invariant. */
+typedef struct bpk_plan_walk {
+    const bpk_plan_step *sp, *se; /* aux: steps still to take */
+    bpk_plan_gen g;               /* no aux: the planner */
+} bpk_plan_walk;
+
+static inline __attribute__((always_inline)) void
+bpk_plan_walk_init(bpk_plan_walk *wk, const bp_planes *p, const bpk_planes_aux *aux, uint32_t j)
+{
+    *wk = (bpk_plan_walk){0};
+    if (aux) {
+        wk->sp = aux->steps + aux->step_ptr[j];
+        wk->se = aux->steps + aux->step_ptr[j + 1];
+    } else {
+        bpk_plan_init(&wk->g, p, j);
+    }
+}
+
+/* Next step into *st, or 0 when the row is done. */
+static inline __attribute__((always_inline)) int
+bpk_plan_walk_next(bpk_plan_walk *wk, const bpk_planes_aux *aux, bpk_plan_step *st)
+{
+    if (aux) {
+        if (wk->sp == wk->se)
+            return 0;
+        *st = *wk->sp++;
+        return 1;
+    }
+    return bpk_plan_next(&wk->g, st);
+}
+
+/* After the walk: the plane of the group still open, -1 if the row had no
+ * digits. */
+static inline __attribute__((always_inline)) int
+bpk_plan_walk_last_gm(const bpk_plan_walk *wk, const bpk_planes_aux *aux, uint32_t j)
+{
+    return aux ? aux->last_gm[j] : wk->g.gm;
+}
+
+/* Row sum for the s8 bias correction, from aux when there is one. */
+static inline __attribute__((always_inline)) int32_t
+bpk_plan_row_sum(const bp_planes *p, const bpk_planes_aux *aux, uint32_t j)
+{
+    return aux ? aux->row_sum[j] : bpk_planes_row_sum(p, j);
+}
+
 /* ---- CSR quad stream (VNNI vpdpbusd) ----
  * Per row, the nonzeros as groups of 4 (k, w) with |w| <= 127 packed as s8
  * in one int32: a weight with |w| >= 128 is split into several entries on

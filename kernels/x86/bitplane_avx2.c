@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "kernel_list.h"
+#include "bitplane_x86.h"
 #include "planes_aux.h"
 
 #define BPK_INLINE static inline __attribute__((always_inline))
@@ -21,6 +22,25 @@
  * plan's group bound holds. A flush interleaves even/odd back into pixel
  * order, sign-extends to int32 and adds << m into P[v][q], which holds
  * pixels 8q .. 8q+7 of vector v, ready to store. */
+
+/* One 32- or 16-pixel vector of an activation row, loaded once: keeps GCC
+ * from folding the load into both the add and the shift. */
+BPK_INLINE __m256i bpk_load(const uint8_t *p)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)p);
+    __asm__("" : "+x"(a));
+    return a;
+}
+
+BPK_INLINE __m128i bpk_load16(const uint8_t *p)
+{
+    __m128i a = _mm_loadu_si128((const __m128i *)p);
+    __asm__("" : "+x"(a));
+    return a;
+}
+
+#define BPK_LOAD(px, v) bpk_load((px) + off[v])
+#define BPK_LOAD16(px, v) bpk_load16((px) + off[v])
 
 /* first: the row's first group, so P is assigned, not accumulated (saves
  * zeroing and adding P for the common one-group row). */
@@ -78,26 +98,12 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         for (int v = 0; v < nv; v++)
             R[v] = O[v] = _mm256_setzero_si256();
         int nflush = 0;
-        const bpk_plan_step *sp = 0, *se = 0;
-        bpk_plan_gen g = {0};
-        int last_gm;
-        if (aux) {
-            sp = aux->steps + aux->step_ptr[j];
-            se = aux->steps + aux->step_ptr[j + 1];
-            last_gm = aux->last_gm[j];
-        } else {
-            bpk_plan_init(&g, w, j);
-            last_gm = -1;
-        }
+        bpk_plan_walk wk;
+        bpk_plan_walk_init(&wk, w, aux, j);
         for (;;) {
             bpk_plan_step st;
-            if (aux) {
-                if (sp == se)
-                    break;
-                st = *sp++;
-            } else if (!bpk_plan_next(&g, &st)) {
+            if (!bpk_plan_walk_next(&wk, aux, &st))
                 break;
-            }
             if (gonly) {
                 /* gather-add phase alone (bench): no merge */
             } else if (st.flush) {
@@ -110,33 +116,10 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
                     O[v] = _mm256_sll_epi16(O[v], c);
                 }
             }
-            for (uint32_t i = st.pos_begin; i < st.pos_end; i++) {
-                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 4
-                for (int v = 0; v < nv; v++) {
-                    __m256i a = _mm256_loadu_si256((const __m256i *)(px + off[v]));
-                    __asm__("" : "+x"(a)); /* one load, not folded twice */
-                    if (s8)
-                        a = _mm256_xor_si256(a, bias);
-                    R[v] = _mm256_add_epi16(R[v], a);
-                    O[v] = _mm256_add_epi16(O[v], _mm256_srli_epi16(a, 8));
-                }
-            }
-            for (uint32_t i = st.neg_begin; i < st.neg_end; i++) {
-                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 4
-                for (int v = 0; v < nv; v++) {
-                    __m256i a = _mm256_loadu_si256((const __m256i *)(px + off[v]));
-                    __asm__("" : "+x"(a)); /* one load, not folded twice */
-                    if (s8)
-                        a = _mm256_xor_si256(a, bias);
-                    R[v] = _mm256_sub_epi16(R[v], a);
-                    O[v] = _mm256_sub_epi16(O[v], _mm256_srli_epi16(a, 8));
-                }
-            }
+            BPK_GATHER(__m256i, _mm256, si256, 4, BPK_LOAD, add, st.pos_begin, st.pos_end);
+            BPK_GATHER(__m256i, _mm256, si256, 4, BPK_LOAD, sub, st.neg_begin, st.neg_end);
         }
-        if (!aux)
-            last_gm = g.gm;
+        const int last_gm = bpk_plan_walk_last_gm(&wk, aux, j);
         if (gonly) {
             /* Keep the sums observable: raw int16 sums into y (bench only). */
             int32_t *yr = yt + (size_t)r * ldy;
@@ -156,7 +139,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         }
         if (s8) {
             /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
-            const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
+            const int32_t rs = bpk_plan_row_sum(w, aux, j);
             const __m256i corr = _mm256_set1_epi32(rs * 128);
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++)
@@ -205,26 +188,12 @@ BPK_INLINE void bpk_tile16(const bp_planes *w, const bpk_planes_aux *aux, uint32
             R[v] = O[v] = _mm_setzero_si128();
             P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm_setzero_si128();
         }
-        const bpk_plan_step *sp = 0, *se = 0;
-        bpk_plan_gen g = {0};
-        int last_gm;
-        if (aux) {
-            sp = aux->steps + aux->step_ptr[j];
-            se = aux->steps + aux->step_ptr[j + 1];
-            last_gm = aux->last_gm[j];
-        } else {
-            bpk_plan_init(&g, w, j);
-            last_gm = -1;
-        }
+        bpk_plan_walk wk;
+        bpk_plan_walk_init(&wk, w, aux, j);
         for (;;) {
             bpk_plan_step st;
-            if (aux) {
-                if (sp == se)
-                    break;
-                st = *sp++;
-            } else if (!bpk_plan_next(&g, &st)) {
+            if (!bpk_plan_walk_next(&wk, aux, &st))
                 break;
-            }
             if (gonly) {
             } else if (st.flush) {
                 bpk_flush16(R, O, P, nv, st.fm);
@@ -236,33 +205,10 @@ BPK_INLINE void bpk_tile16(const bp_planes *w, const bpk_planes_aux *aux, uint32
                     O[v] = _mm_sll_epi16(O[v], c);
                 }
             }
-            for (uint32_t i = st.pos_begin; i < st.pos_end; i++) {
-                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 2
-                for (int v = 0; v < nv; v++) {
-                    __m128i a = _mm_loadu_si128((const __m128i *)(px + off[v]));
-                    __asm__("" : "+x"(a));
-                    if (s8)
-                        a = _mm_xor_si128(a, bias);
-                    R[v] = _mm_add_epi16(R[v], a);
-                    O[v] = _mm_add_epi16(O[v], _mm_srli_epi16(a, 8));
-                }
-            }
-            for (uint32_t i = st.neg_begin; i < st.neg_end; i++) {
-                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 2
-                for (int v = 0; v < nv; v++) {
-                    __m128i a = _mm_loadu_si128((const __m128i *)(px + off[v]));
-                    __asm__("" : "+x"(a));
-                    if (s8)
-                        a = _mm_xor_si128(a, bias);
-                    R[v] = _mm_sub_epi16(R[v], a);
-                    O[v] = _mm_sub_epi16(O[v], _mm_srli_epi16(a, 8));
-                }
-            }
+            BPK_GATHER(__m128i, _mm, si128, 2, BPK_LOAD16, add, st.pos_begin, st.pos_end);
+            BPK_GATHER(__m128i, _mm, si128, 2, BPK_LOAD16, sub, st.neg_begin, st.neg_end);
         }
-        if (!aux)
-            last_gm = g.gm;
+        const int last_gm = bpk_plan_walk_last_gm(&wk, aux, j);
         int32_t *yr = yt + (size_t)r * ldy;
         if (gonly) {
 #pragma GCC unroll 2
@@ -275,7 +221,7 @@ BPK_INLINE void bpk_tile16(const bp_planes *w, const bpk_planes_aux *aux, uint32
         if (last_gm >= 0)
             bpk_flush16(R, O, P, nv, last_gm);
         if (s8) {
-            const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
+            const int32_t rs = bpk_plan_row_sum(w, aux, j);
             const __m128i corr = _mm_set1_epi32(rs * 128);
 #pragma GCC unroll 2
             for (int v = 0; v < nv; v++)

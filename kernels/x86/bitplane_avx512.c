@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "kernel_list.h"
+#include "bitplane_x86.h"
 #include "planes_aux.h"
 
 #define BPK_INLINE static inline __attribute__((always_inline))
@@ -27,6 +28,8 @@ BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
     __asm__("" : "+v"(a));
     return a;
 }
+
+#define BPK_LOAD(px, v) bpk_load((px) + 64 * (v), masked && (v) == nv - 1, lm)
 
 /* first: the row's first group, so P is assigned, not accumulated (saves
  * zeroing and adding P for the common one-group row). */
@@ -95,26 +98,12 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         for (int v = 0; v < nv; v++)
             R[v] = O[v] = _mm512_setzero_si512();
         int nflush = 0;
-        const bpk_plan_step *sp = 0, *se = 0;
-        bpk_plan_gen g = {0};
-        int last_gm;
-        if (aux) {
-            sp = aux->steps + aux->step_ptr[j];
-            se = aux->steps + aux->step_ptr[j + 1];
-            last_gm = aux->last_gm[j];
-        } else {
-            bpk_plan_init(&g, w, j);
-            last_gm = -1;
-        }
+        bpk_plan_walk wk;
+        bpk_plan_walk_init(&wk, w, aux, j);
         for (;;) {
             bpk_plan_step st;
-            if (aux) {
-                if (sp == se)
-                    break;
-                st = *sp++;
-            } else if (!bpk_plan_next(&g, &st)) {
+            if (!bpk_plan_walk_next(&wk, aux, &st))
                 break;
-            }
             if (gonly) {
                 /* gather-add phase alone (bench): no merge */
             } else if (st.flush) {
@@ -127,31 +116,10 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
                     O[v] = _mm512_sll_epi16(O[v], c);
                 }
             }
-            for (uint32_t i = st.pos_begin; i < st.pos_end; i++) {
-                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 8
-                for (int v = 0; v < nv; v++) {
-                    __m512i a = bpk_load(px + 64 * v, masked && v == nv - 1, lm);
-                    if (s8)
-                        a = _mm512_xor_si512(a, bias);
-                    R[v] = _mm512_add_epi16(R[v], a);
-                    O[v] = _mm512_add_epi16(O[v], _mm512_srli_epi16(a, 8));
-                }
-            }
-            for (uint32_t i = st.neg_begin; i < st.neg_end; i++) {
-                const uint8_t *px = xt + (size_t)(idx4 ? ix4[i] : ix2[i]) * ldx;
-#pragma GCC unroll 8
-                for (int v = 0; v < nv; v++) {
-                    __m512i a = bpk_load(px + 64 * v, masked && v == nv - 1, lm);
-                    if (s8)
-                        a = _mm512_xor_si512(a, bias);
-                    R[v] = _mm512_sub_epi16(R[v], a);
-                    O[v] = _mm512_sub_epi16(O[v], _mm512_srli_epi16(a, 8));
-                }
-            }
+            BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, add, st.pos_begin, st.pos_end);
+            BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, sub, st.neg_begin, st.neg_end);
         }
-        if (!aux)
-            last_gm = g.gm;
+        const int last_gm = bpk_plan_walk_last_gm(&wk, aux, j);
         if (gonly) {
             /* Keep the sums observable: raw int16 sums into y (bench only). */
             int32_t *yr = yt + (size_t)r * ldy;
@@ -172,7 +140,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
         }
         if (s8) {
             /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
-            const int32_t rs = aux ? aux->row_sum[j] : bpk_planes_row_sum(w, j);
+            const int32_t rs = bpk_plan_row_sum(w, aux, j);
             const __m512i corr = _mm512_set1_epi32(rs * 128);
 #pragma GCC unroll 8
             for (int v = 0; v < nv; v++)
