@@ -6,9 +6,9 @@
  * 16-pixel vectors, np < 16 is scalar. */
 #include <immintrin.h>
 
+#include "csr_x86.h"
 #include "kernel_list.h"
 
-#define BPK_INLINE static inline __attribute__((always_inline))
 #define BPK_NV 2
 
 /* Lane layout of A0..A3 (dword 4L+t of 128-bit lane L): pixels 16L+2t,
@@ -32,11 +32,8 @@ BPK_INLINE void bpk_tile(const bp_csr *w, uint32_t row0, uint32_t nrows, const u
             A[v][0] = A[v][1] = A[v][2] = A[v][3] = _mm256_setzero_si256();
         const uint32_t b = w->row_ptr[j], e = w->row_ptr[j + 1];
         for (uint32_t i = b; i < e; i += 2) {
-            const uint32_t k1 = idx4 ? ix4[i] : ix2[i];
-            const int two = i + 1 < e;
-            const uint32_t k2 = two ? (idx4 ? ix4[i + 1] : ix2[i + 1]) : k1;
-            const uint32_t w2 = two ? (uint16_t)w->val[i + 1] : 0;
-            const __m256i wp = _mm256_set1_epi32((int32_t)((uint16_t)w->val[i] | (w2 << 16)));
+            uint32_t k1, k2;
+            const __m256i wp = _mm256_set1_epi32(bpk_csr_pair(w, ix2, ix4, idx4, i, e, &k1, &k2));
             const uint8_t *p1 = xt + (size_t)k1 * ldx, *p2 = xt + (size_t)k2 * ldx;
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++) {
@@ -93,11 +90,8 @@ BPK_INLINE void bpk_tile16(const bp_csr *w, uint32_t row0, uint32_t nrows, const
             A[v][0] = A[v][1] = A[v][2] = A[v][3] = _mm_setzero_si128();
         const uint32_t b = w->row_ptr[j], e = w->row_ptr[j + 1];
         for (uint32_t i = b; i < e; i += 2) {
-            const uint32_t k1 = idx4 ? ix4[i] : ix2[i];
-            const int two = i + 1 < e;
-            const uint32_t k2 = two ? (idx4 ? ix4[i + 1] : ix2[i + 1]) : k1;
-            const uint32_t w2 = two ? (uint16_t)w->val[i + 1] : 0;
-            const __m128i wp = _mm_set1_epi32((int32_t)((uint16_t)w->val[i] | (w2 << 16)));
+            uint32_t k1, k2;
+            const __m128i wp = _mm_set1_epi32(bpk_csr_pair(w, ix2, ix4, idx4, i, e, &k1, &k2));
             const uint8_t *p1 = x + (size_t)k1 * ldx, *p2 = x + (size_t)k2 * ldx;
 #pragma GCC unroll 2
             for (int v = 0; v < 2; v++) {
