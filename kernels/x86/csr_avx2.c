@@ -39,22 +39,7 @@ BPK_INLINE void bpk_tile(const bp_csr *w, uint32_t row0, uint32_t nrows, const u
             for (int v = 0; v < nv; v++) {
                 const __m256i a = _mm256_loadu_si256((const __m256i *)(p1 + off[v]));
                 const __m256i c = _mm256_loadu_si256((const __m256i *)(p2 + off[v]));
-                __m256i ea, oa, ec, oc;
-                if (s8) {
-                    ea = _mm256_srai_epi16(_mm256_slli_epi16(a, 8), 8);
-                    ec = _mm256_srai_epi16(_mm256_slli_epi16(c, 8), 8);
-                    oa = _mm256_srai_epi16(a, 8);
-                    oc = _mm256_srai_epi16(c, 8);
-                } else {
-                    ea = _mm256_and_si256(a, lo8);
-                    ec = _mm256_and_si256(c, lo8);
-                    oa = _mm256_srli_epi16(a, 8);
-                    oc = _mm256_srli_epi16(c, 8);
-                }
-                A[v][0] = _mm256_add_epi32(A[v][0], _mm256_madd_epi16(_mm256_unpacklo_epi16(ea, ec), wp));
-                A[v][1] = _mm256_add_epi32(A[v][1], _mm256_madd_epi16(_mm256_unpackhi_epi16(ea, ec), wp));
-                A[v][2] = _mm256_add_epi32(A[v][2], _mm256_madd_epi16(_mm256_unpacklo_epi16(oa, oc), wp));
-                A[v][3] = _mm256_add_epi32(A[v][3], _mm256_madd_epi16(_mm256_unpackhi_epi16(oa, oc), wp));
+                BPK_CSR_PAIR_VEC(__m256i, _mm256, si256, BPK_CSR_MADD, A[v], a, c, wp, s8, lo8);
             }
         }
         int32_t *yr = yt + (size_t)r * ldy;
@@ -97,22 +82,7 @@ BPK_INLINE void bpk_tile16(const bp_csr *w, uint32_t row0, uint32_t nrows, const
             for (int v = 0; v < 2; v++) {
                 const __m128i a = _mm_loadu_si128((const __m128i *)(p1 + off[v]));
                 const __m128i c = _mm_loadu_si128((const __m128i *)(p2 + off[v]));
-                __m128i ea, oa, ec, oc;
-                if (s8) {
-                    ea = _mm_srai_epi16(_mm_slli_epi16(a, 8), 8);
-                    ec = _mm_srai_epi16(_mm_slli_epi16(c, 8), 8);
-                    oa = _mm_srai_epi16(a, 8);
-                    oc = _mm_srai_epi16(c, 8);
-                } else {
-                    ea = _mm_and_si128(a, lo8);
-                    ec = _mm_and_si128(c, lo8);
-                    oa = _mm_srli_epi16(a, 8);
-                    oc = _mm_srli_epi16(c, 8);
-                }
-                A[v][0] = _mm_add_epi32(A[v][0], _mm_madd_epi16(_mm_unpacklo_epi16(ea, ec), wp));
-                A[v][1] = _mm_add_epi32(A[v][1], _mm_madd_epi16(_mm_unpackhi_epi16(ea, ec), wp));
-                A[v][2] = _mm_add_epi32(A[v][2], _mm_madd_epi16(_mm_unpacklo_epi16(oa, oc), wp));
-                A[v][3] = _mm_add_epi32(A[v][3], _mm_madd_epi16(_mm_unpackhi_epi16(oa, oc), wp));
+                BPK_CSR_PAIR_VEC(__m128i, _mm, si128, BPK_CSR_MADD, A[v], a, c, wp, s8, lo8);
             }
         }
         int32_t *yr = y + (size_t)r * ldy;

@@ -8,7 +8,7 @@
 #include "kernel_list.h"
 
 #define BPK_NV 2
-#define BPK_CSR_PAIR_MAC(acc, x, wp) _mm512_add_epi32(acc, _mm512_madd_epi16(x, wp))
+#define BPK_CSR_PAIR_MAC BPK_CSR_MADD
 #include "csr_avx512.h"
 
 BPK_INLINE void bpk_csr(const bp_csr *w, uint32_t row0, uint32_t nrows, const uint8_t *x,

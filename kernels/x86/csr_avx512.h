@@ -56,9 +56,8 @@ BPK_INLINE void bpk_csr_store512(int32_t *y, __m512i q0, __m512i q1, __m512i q2,
 /* Weight pairs: both activation rows (64 pixels per vector; nv vectors, the
  * last masked to lastw pixels if masked) split into even/odd int16 pixels,
  * interleaved pairwise and multiplied by the broadcast weight pair into int32
- * with BPK_CSR_PAIR_MAC(acc, pixels, pair). Lane layout of A0..A3 (dword 4L+t
- * of lane L): pixels 16L+2t, 16L+8+2t, 16L+2t+1, 16L+9+2t; |products| <=
- * 255*255*2 per pair, sums exact in int32 for K <= BP_K_MAX. */
+ * with BPK_CSR_PAIR_MAC(P, acc, pixels, pair) (layout: BPK_CSR_PAIR_VEC);
+ * |products| <= 255*255*2 per pair, sums exact in int32 for K <= BP_K_MAX. */
 BPK_INLINE void bpk_tile_pairs(const bp_csr *w, uint32_t row0, uint32_t nrows, const uint8_t *xt,
                                size_t ldx, int32_t *yt, size_t ldy, int nv, int masked,
                                uint32_t lastw, int s8, int idx4)
@@ -83,22 +82,7 @@ BPK_INLINE void bpk_tile_pairs(const bp_csr *w, uint32_t row0, uint32_t nrows, c
                 const int mv = masked && v == nv - 1;
                 const __m512i a = bpk_load(p1 + 64 * v, mv, lm);
                 const __m512i c = bpk_load(p2 + 64 * v, mv, lm);
-                __m512i ea, oa, ec, oc;
-                if (s8) {
-                    ea = _mm512_srai_epi16(_mm512_slli_epi16(a, 8), 8);
-                    ec = _mm512_srai_epi16(_mm512_slli_epi16(c, 8), 8);
-                    oa = _mm512_srai_epi16(a, 8);
-                    oc = _mm512_srai_epi16(c, 8);
-                } else {
-                    ea = _mm512_and_si512(a, lo8);
-                    ec = _mm512_and_si512(c, lo8);
-                    oa = _mm512_srli_epi16(a, 8);
-                    oc = _mm512_srli_epi16(c, 8);
-                }
-                A[v][0] = BPK_CSR_PAIR_MAC(A[v][0], _mm512_unpacklo_epi16(ea, ec), wp);
-                A[v][1] = BPK_CSR_PAIR_MAC(A[v][1], _mm512_unpackhi_epi16(ea, ec), wp);
-                A[v][2] = BPK_CSR_PAIR_MAC(A[v][2], _mm512_unpacklo_epi16(oa, oc), wp);
-                A[v][3] = BPK_CSR_PAIR_MAC(A[v][3], _mm512_unpackhi_epi16(oa, oc), wp);
+                BPK_CSR_PAIR_VEC(__m512i, _mm512, si512, BPK_CSR_PAIR_MAC, A[v], a, c, wp, s8, lo8);
             }
         }
         int32_t *yr = yt + (size_t)r * ldy;

@@ -11,7 +11,7 @@
 
 #define BPK_NV 2
 /* Pairs (no aux): the AVX-512 pair tile with vpdpwssd. */
-#define BPK_CSR_PAIR_MAC(acc, x, wp) _mm512_dpwssd_epi32(acc, x, wp)
+#define BPK_CSR_PAIR_MAC(P, acc, x, wp) P##_dpwssd_epi32(acc, x, wp)
 #include "csr_avx512.h"
 
 /* Quads: acc t, dword 4L+i of lane L = pixel 16L+4t+i. vpdpbusd sums
