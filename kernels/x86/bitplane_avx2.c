@@ -41,6 +41,8 @@ BPK_INLINE __m128i bpk_load16(const uint8_t *p)
 
 #define BPK_LOAD(px, v) bpk_load((px) + off[v])
 #define BPK_LOAD16(px, v) bpk_load16((px) + off[v])
+#define BPK_FLUSH(m) bpk_flush(R, O, P, nv, m, nflush++ == 0)
+#define BPK_FLUSH16(m) bpk_flush16(R, O, P, nv, m)
 
 /* first: the row's first group, so P is assigned, not accumulated (saves
  * zeroing and adding P for the common one-group row). */
@@ -99,26 +101,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             R[v] = O[v] = _mm256_setzero_si256();
         int nflush = 0;
         bpk_plan_walk wk;
-        bpk_plan_walk_init(&wk, w, aux, j);
-        for (;;) {
-            bpk_plan_step st;
-            if (!bpk_plan_walk_next(&wk, aux, &st))
-                break;
-            if (gonly) {
-                /* gather-add phase alone (bench): no merge */
-            } else if (st.flush) {
-                bpk_flush(R, O, P, nv, st.fm, nflush++ == 0);
-            } else if (st.shl) {
-                const __m128i c = _mm_cvtsi32_si128(st.shl);
-#pragma GCC unroll 4
-                for (int v = 0; v < nv; v++) {
-                    R[v] = _mm256_sll_epi16(R[v], c);
-                    O[v] = _mm256_sll_epi16(O[v], c);
-                }
-            }
-            BPK_GATHER(__m256i, _mm256, si256, 4, BPK_LOAD, add, st.pos_begin, st.pos_end);
-            BPK_GATHER(__m256i, _mm256, si256, 4, BPK_LOAD, sub, st.neg_begin, st.neg_end);
-        }
+        BPK_PLAN_ROW(&wk, __m256i, _mm256, si256, 4, BPK_LOAD, BPK_FLUSH);
         const int last_gm = bpk_plan_walk_last_gm(&wk, aux, j);
         if (gonly) {
             /* Keep the sums observable: raw int16 sums into y (bench only). */
@@ -137,15 +120,8 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             for (int v = 0; v < nv; v++) /* no digits: y = 0 */
                 P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm256_setzero_si256();
         }
-        if (s8) {
-            /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
-            const int32_t rs = bpk_plan_row_sum(w, aux, j);
-            const __m256i corr = _mm256_set1_epi32(rs * 128);
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++)
-                for (int q = 0; q < 4; q++)
-                    P[v][q] = _mm256_sub_epi32(P[v][q], corr);
-        }
+        if (s8)
+            BPK_S8_CORRECT(__m256i, _mm256, 4, P);
         int32_t *yr = yt + (size_t)r * ldy;
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
@@ -189,25 +165,7 @@ BPK_INLINE void bpk_tile16(const bp_planes *w, const bpk_planes_aux *aux, uint32
             P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm_setzero_si128();
         }
         bpk_plan_walk wk;
-        bpk_plan_walk_init(&wk, w, aux, j);
-        for (;;) {
-            bpk_plan_step st;
-            if (!bpk_plan_walk_next(&wk, aux, &st))
-                break;
-            if (gonly) {
-            } else if (st.flush) {
-                bpk_flush16(R, O, P, nv, st.fm);
-            } else if (st.shl) {
-                const __m128i c = _mm_cvtsi32_si128(st.shl);
-#pragma GCC unroll 2
-                for (int v = 0; v < nv; v++) {
-                    R[v] = _mm_sll_epi16(R[v], c);
-                    O[v] = _mm_sll_epi16(O[v], c);
-                }
-            }
-            BPK_GATHER(__m128i, _mm, si128, 2, BPK_LOAD16, add, st.pos_begin, st.pos_end);
-            BPK_GATHER(__m128i, _mm, si128, 2, BPK_LOAD16, sub, st.neg_begin, st.neg_end);
-        }
+        BPK_PLAN_ROW(&wk, __m128i, _mm, si128, 2, BPK_LOAD16, BPK_FLUSH16);
         const int last_gm = bpk_plan_walk_last_gm(&wk, aux, j);
         int32_t *yr = yt + (size_t)r * ldy;
         if (gonly) {
@@ -220,14 +178,8 @@ BPK_INLINE void bpk_tile16(const bp_planes *w, const bpk_planes_aux *aux, uint32
         }
         if (last_gm >= 0)
             bpk_flush16(R, O, P, nv, last_gm);
-        if (s8) {
-            const int32_t rs = bpk_plan_row_sum(w, aux, j);
-            const __m128i corr = _mm_set1_epi32(rs * 128);
-#pragma GCC unroll 2
-            for (int v = 0; v < nv; v++)
-                for (int q = 0; q < 4; q++)
-                    P[v][q] = _mm_sub_epi32(P[v][q], corr);
-        }
+        if (s8)
+            BPK_S8_CORRECT(__m128i, _mm, 2, P);
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
             for (int q = 0; q < 4; q++)

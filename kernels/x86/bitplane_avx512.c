@@ -30,6 +30,7 @@ BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
 }
 
 #define BPK_LOAD(px, v) bpk_load((px) + 64 * (v), masked && (v) == nv - 1, lm)
+#define BPK_FLUSH(m) bpk_flush(R, O, P, nv, m, nflush++ == 0)
 
 /* first: the row's first group, so P is assigned, not accumulated (saves
  * zeroing and adding P for the common one-group row). */
@@ -99,26 +100,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             R[v] = O[v] = _mm512_setzero_si512();
         int nflush = 0;
         bpk_plan_walk wk;
-        bpk_plan_walk_init(&wk, w, aux, j);
-        for (;;) {
-            bpk_plan_step st;
-            if (!bpk_plan_walk_next(&wk, aux, &st))
-                break;
-            if (gonly) {
-                /* gather-add phase alone (bench): no merge */
-            } else if (st.flush) {
-                bpk_flush(R, O, P, nv, st.fm, nflush++ == 0);
-            } else if (st.shl) {
-                const __m128i c = _mm_cvtsi32_si128(st.shl);
-#pragma GCC unroll 8
-                for (int v = 0; v < nv; v++) {
-                    R[v] = _mm512_sll_epi16(R[v], c);
-                    O[v] = _mm512_sll_epi16(O[v], c);
-                }
-            }
-            BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, add, st.pos_begin, st.pos_end);
-            BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, sub, st.neg_begin, st.neg_end);
-        }
+        BPK_PLAN_ROW(&wk, __m512i, _mm512, si512, 8, BPK_LOAD, BPK_FLUSH);
         const int last_gm = bpk_plan_walk_last_gm(&wk, aux, j);
         if (gonly) {
             /* Keep the sums observable: raw int16 sums into y (bench only). */
@@ -138,15 +120,8 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
             for (int v = 0; v < nv; v++) /* no digits: y = 0 */
                 P[v][0] = P[v][1] = P[v][2] = P[v][3] = _mm512_setzero_si512();
         }
-        if (s8) {
-            /* x was biased by +128: y = sum w*(x+128) - 128*sum w. */
-            const int32_t rs = bpk_plan_row_sum(w, aux, j);
-            const __m512i corr = _mm512_set1_epi32(rs * 128);
-#pragma GCC unroll 8
-            for (int v = 0; v < nv; v++)
-                for (int q = 0; q < 4; q++)
-                    P[v][q] = _mm512_sub_epi32(P[v][q], corr);
-        }
+        if (s8)
+            BPK_S8_CORRECT(__m512i, _mm512, 8, P);
         int32_t *yr = yt + (size_t)r * ldy;
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {

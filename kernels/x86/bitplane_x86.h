@@ -1,6 +1,7 @@
 /* Shared by the x86 bitplane kernels (bitplane_avx2.c, bitplane_avx512.c):
- * the digit gather-add loop, as a macro over the vector type, so each file
- * expands it with its own ISA flags. Include only from those files. */
+ * a row's plan steps with their digit gather-add loops, and the s8 bias
+ * correction, as macros over the vector type, so each file expands them with
+ * its own ISA flags. Include only from those files. */
 #ifndef BPK_BITPLANE_X86_H
 #define BPK_BITPLANE_X86_H
 
@@ -26,5 +27,46 @@
             O[v] = P##_##OP##_epi16(O[v], P##_srli_epi16(a, 8));                \
         }                                                                       \
     }
+
+/* Walks row j's plan (wk: a bpk_plan_walk) and sums its digits into R/O:
+ * per step, first the open group is flushed (FLUSH(m), m its plane) or the
+ * sums are shifted left by the step's gap, then its digits are gathered;
+ * gonly (bench) skips flushes and shifts. Afterwards
+ * bpk_plan_walk_last_gm(wk, aux, j) gives the group still open. Expects w,
+ * aux, j and what BPK_GATHER expects in scope. */
+#define BPK_PLAN_ROW(wk, V, P, S, UNROLL, LOAD, FLUSH)                          \
+    do {                                                                        \
+        bpk_plan_walk_init(wk, w, aux, j);                                      \
+        for (;;) {                                                              \
+            bpk_plan_step st;                                                   \
+            if (!bpk_plan_walk_next(wk, aux, &st))                              \
+                break;                                                          \
+            if (gonly) {                                                        \
+            } else if (st.flush) {                                              \
+                FLUSH(st.fm);                                                   \
+            } else if (st.shl) {                                                \
+                const __m128i c = _mm_cvtsi32_si128(st.shl);                    \
+                BPK_PRAGMA(GCC unroll UNROLL)                                   \
+                for (int v = 0; v < nv; v++) {                                  \
+                    R[v] = P##_sll_epi16(R[v], c);                              \
+                    O[v] = P##_sll_epi16(O[v], c);                              \
+                }                                                               \
+            }                                                                   \
+            BPK_GATHER(V, P, S, UNROLL, LOAD, add, st.pos_begin, st.pos_end);   \
+            BPK_GATHER(V, P, S, UNROLL, LOAD, sub, st.neg_begin, st.neg_end);   \
+        }                                                                       \
+    } while (0)
+
+/* s8 inputs were biased by +128: y = sum w*(x+128) - 128*sum w, subtracted
+ * from every int32 result vector acc[v][0..3] of row j (prefix PFX). */
+#define BPK_S8_CORRECT(V, PFX, UNROLL, acc)                                     \
+    do {                                                                        \
+        const int32_t rs = bpk_plan_row_sum(w, aux, j);                         \
+        const V corr = PFX##_set1_epi32(rs * 128);                              \
+        BPK_PRAGMA(GCC unroll UNROLL)                                           \
+        for (int v = 0; v < nv; v++)                                            \
+            for (int q = 0; q < 4; q++)                                         \
+                acc[v][q] = PFX##_sub_epi32(acc[v][q], corr);                   \
+    } while (0)
 
 #endif
