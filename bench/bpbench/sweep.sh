@@ -49,17 +49,19 @@ print(f"{'sparsity':>8} {'digits/w':>9} {'bitplane ms':>12} {'int8 ms':>9} {'spe
 for r in rows:
     print(f"{r[0]:8.3f} {r[1]:9.4f} {r[2]:12.3f} {r[3]:9.3f} {r[4]:7.2f}x")
 rows.sort(key=lambda r: r[1])  # by digits per weight, ascending
-cross = None
-for a, b in zip(rows, rows[1:]):
-    if a[4] >= 1 > b[4]:
-        t = (a[4] - 1) / (a[4] - b[4])
-        cross = a[1] + t * (b[1] - a[1])
-if cross is not None:
-    print(f"crossover: bitplane stops beating onednn-int8 at ~{cross:.3f} digits per weight")
-elif all(r[4] >= 1 for r in rows):
+# The crossover: the first point, from the fewest digits up, where bitplane
+# is slower, interpolated linearly against the point before it.
+first = next((i for i, r in enumerate(rows) if r[4] < 1), None)
+if first is None:
     print(f"no crossover in range: bitplane faster at every point (up to {rows[-1][1]:.3f} digits/weight)")
-elif all(r[4] < 1 for r in rows):
-    print(f"no crossover in range: bitplane slower at every point (down to {rows[0][1]:.3f} digits/weight)")
+elif first == 0:
+    print(f"no crossover in range: bitplane already slower at the fewest digits ({rows[0][1]:.3f} digits/weight)")
 else:
-    print("no clean crossover: the speedup is not monotone in digits/weight (noise? rerun with more --iters)")
+    a, b = rows[first - 1], rows[first]
+    t = (a[4] - 1) / (a[4] - b[4])
+    print(f"crossover: bitplane stops beating onednn-int8 at ~{a[1] + t * (b[1] - a[1]):.3f} digits per weight")
+again = [r[1] for r in rows[(first or 0) + 1:] if first is not None and r[4] >= 1]
+if again:
+    print("note: faster again at " + ", ".join(f"{d:.3f}" for d in again)
+          + " digits/weight (noise? rerun with more --iters)")
 PY
