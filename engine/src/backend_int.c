@@ -33,11 +33,16 @@ typedef struct bp_int_layer {
     int is_linear;
     int direct;          /* 1x1, stride 1, no padding: input is already K x P */
     int padded;          /* stride 1, k > 1: rows over the padded width (below) */
+    int implicit;        /* one input channel per group, k > 1, bitplane/csr:
+                            no im2col, each digit adds a run of the padded
+                            plane (bp_int_item_implicit) */
     int merged;          /* padded or im2col: pixel tiles run over the whole batch
                             (image after image), so small images still fill
                             the kernels' vectors at batch > 1 */
     size_t Hp, Wp, plane;/* padded input geometry (padded path) */
-    uint32_t trows;      /* output rows per tile (padded path) */
+    uint32_t trows;      /* output rows per tile (padded and implicit paths) */
+    size_t ldacc;        /* implicit path: accumulator row stride (Wp when
+                            sh = sw = 1: "virtual" pixels as in the padded path) */
     uint32_t N, c_in, H, W, OH, OW, c_out, K, groups, cig, cog;
     uint32_t kh, kw, sh, sw, pt_, pl_, dh, dw;
     size_t HW, P;        /* P: pixels per image (conv) or N (linear) */
@@ -176,7 +181,13 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
          * inside their padded row. */
         L->padded = !L->direct && L->sh == 1 && L->sw == 1; /* measured faster than
                                                   im2col even at 4x4 (Wp/OW = 1.5) */
-        if (L->padded) {
+        /* Depthwise-like (one input channel per group, K = kh*kw): a row has
+         * a handful of digits out of K, so building K im2col rows wastes
+         * nearly everything; the implicit path adds shifted runs of the
+         * padded plane instead. Any stride. */
+        L->implicit = !L->direct && L->cig == 1 && kind != BP_INT_REF;
+        if (L->implicit) L->padded = 0;
+        if (L->padded || L->implicit) {
             L->Hp = (size_t)L->H + F->pad_t + F->pad_b;
             L->Wp = (size_t)L->W + F->pad_l + F->pad_r;
             L->plane = L->Hp * L->Wp;
@@ -187,7 +198,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     }
 
     /* Pixel tile: an im2col tile of K_g x pt bytes stays within BP_TILE_BYTES. */
-    L->merged = !L->is_linear && !L->direct;
+    L->merged = !L->is_linear && !L->direct && !L->implicit;
     if (L->merged) L->images = 1; /* tiles index pixels of the whole batch */
     size_t pix = L->merged ? (size_t)L->N * L->P : L->P; /* pixels tiles cover */
     size_t pt = BP_PT_MAX;
@@ -213,6 +224,17 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->ntiles = (uint32_t)((rows_all + rows - 1) / rows);
     }
 
+    if (L->implicit) {
+        /* tiles: output rows of one image whose int32 rows stay within 32 KiB */
+        L->ldacc = L->sh == 1 && L->sw == 1 ? L->Wp : L->OW;
+        size_t rows = 8192 / L->ldacc;
+        if (rows < 1) rows = 1;
+        if (rows > L->OH) rows = L->OH;
+        L->trows = (uint32_t)rows;
+        pt = rows * L->ldacc;
+        L->pt = (uint32_t)pt;
+        L->ntiles = (uint32_t)((L->OH + rows - 1) / rows);
+    }
     size_t tiles_total = (size_t)L->images * L->groups * L->ntiles;
     size_t T = (size_t)L->threads;
     L->R = 1;
@@ -224,8 +246,10 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->n_items = tiles_total * L->R;
     L->rb = malloc(sizeof(uint32_t) * L->groups * (L->R + 1));
     L->xq = bp_aligned_alloc(L->xq_elems);
-    L->tile_bytes = (L->direct || L->is_linear) ? 0 : (((size_t)L->K * pt + 63) & ~(size_t)63);
+    L->tile_bytes = (L->direct || L->is_linear || L->implicit)
+                        ? 0 : (((size_t)L->K * pt + 63) & ~(size_t)63);
     L->scratch_stride = L->tile_bytes + (size_t)BP_ROW_CHUNK * pt * sizeof(int32_t);
+    if (L->implicit) L->scratch_stride = ((size_t)pt * sizeof(int32_t) + 63) & ~(size_t)63;
     L->scratch = bp_aligned_alloc(L->scratch_stride * T);
     if (!L->rb || !L->xq || !L->scratch) {
         bp_int_destroy(L);
@@ -248,6 +272,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     }
     snprintf(L->kname, sizeof L->kname, "%s (%s)", kn ? kn : "?",
              L->is_linear ? "linear" : L->direct ? "direct 1x1"
+                               : L->implicit ? "implicit depthwise"
                                : L->padded ? "padded-row tiles" : "im2col tiles");
     int missing = kind == BP_INT_BITPLANE
                       ? (L->s8 ? L->kt.bitplane_s8 == NULL : L->kt.bitplane_u8 == NULL)
@@ -366,6 +391,22 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
     }
 }
 
+/* The canonical epilogue (quant.h) on one run, one loop per variant so each
+ * vectorizes: the same float mul, add(s) and max in the same order as the
+ * scalar form, so the result is bit-identical. y never aliases acc. */
+BP_MULTI_ISA static void bp_int_epilogue_row(const int32_t *restrict a, float s, float b, const float *r,
+                                float *restrict y, size_t n, int relu)
+{
+    if (r && relu)
+        for (size_t q = 0; q < n; q++) y[q] = bp_relu(bp_epilogue(a[q], s, b) + r[q]);
+    else if (r)
+        for (size_t q = 0; q < n; q++) y[q] = bp_epilogue(a[q], s, b) + r[q];
+    else if (relu)
+        for (size_t q = 0; q < n; q++) y[q] = bp_relu(bp_epilogue(a[q], s, b));
+    else
+        for (size_t q = 0; q < n; q++) y[q] = bp_epilogue(a[q], s, b);
+}
+
 /* Epilogue of output rows [j0, j0+nr) for n pixels starting at pixel p of
  * image img; acc row stride lda, y/residual NCHW. */
 static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc, size_t lda,
@@ -376,17 +417,124 @@ static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc
     int relu = L->d.fuse_relu;
     for (uint32_t jj = 0; jj < nr; jj++) {
         uint32_t j = j0 + jj;
-        float s = os[j], bj = bias[j];
-        const int32_t *a = acc + (size_t)jj * lda;
         size_t base = ((size_t)img * L->c_out + j) * L->P + p;
-        float *yo = y + base;
-        const float *ro = res ? res + base : NULL;
-        for (size_t q = 0; q < n; q++) {
-            float v = bp_epilogue(a[q], s, bj);
-            if (ro) v = v + ro[q];
-            if (relu) v = bp_relu(v);
-            yo[q] = v;
+        bp_int_epilogue_row(acc + (size_t)jj * lda, os[j], bias[j], res ? res + base : NULL,
+                            y + base, n, relu);
+    }
+}
+
+/* Runs of the implicit path: a[i] (+/-)= x[i*sx] (bitplane digits) or
+ * a[i] += v*x[i*sx] (csr). uint32 arithmetic: wraps instead of UB; the final
+ * sums fit int32 (|acc| <= K * 255 * max|w|). */
+#define BP_IMPL_RUN(name, T, EXPR)                                              \
+    BP_MULTI_ISA static void name(uint32_t *restrict a, const T *restrict x, size_t n,       \
+                     size_t sx, uint32_t v)                                     \
+    {                                                                           \
+        (void)v;                                                                \
+        if (sx == 1)                                                            \
+            for (size_t i = 0; i < n; i++) a[i] EXPR (uint32_t)(int32_t)x[i];  \
+        else                                                                    \
+            for (size_t i = 0; i < n; i++) a[i] EXPR (uint32_t)(int32_t)x[i * sx]; \
+    }
+BP_IMPL_RUN(bp_impl_add_u8, uint8_t, +=)
+BP_IMPL_RUN(bp_impl_sub_u8, uint8_t, -=)
+BP_IMPL_RUN(bp_impl_add_s8, int8_t, +=)
+BP_IMPL_RUN(bp_impl_sub_s8, int8_t, -=)
+BP_IMPL_RUN(bp_impl_mac_u8, uint8_t, += v *)
+BP_IMPL_RUN(bp_impl_mac_s8, int8_t, += v *)
+#undef BP_IMPL_RUN
+
+static inline uint32_t bp_idx_at(const void *idx, uint32_t bytes, size_t i)
+{
+    return bytes == 2 ? ((const uint16_t *)idx)[i] : ((const uint32_t *)idx)[i];
+}
+
+/* One weight of the implicit path: acc rows [0, nrow) (stride L->ldacc) get
+ * op(x run) for the window tap k = dy*kw + dx of output rows oy0.. */
+static void bp_impl_tap(const bp_int_layer *L, uint32_t *acc, const uint8_t *xp, uint32_t oy0,
+                        uint32_t nrow, uint32_t k, int op, uint32_t v)
+{
+    uint32_t dy = k / L->kw, dx = k % L->kw;
+    size_t off = (size_t)dy * L->dh * L->Wp + (size_t)dx * L->dw;
+    if (L->ldacc == L->Wp && L->sh == 1 && L->sw == 1) {
+        /* virtual pixels: one run over rows oy0.., columns >= OW discarded;
+         * the last row stops at OW, so reads stay inside the padded plane */
+        size_t n = (size_t)(nrow - 1) * L->Wp + L->OW;
+        const uint8_t *x = xp + (size_t)oy0 * L->Wp + off;
+        if (L->s8) {
+            const int8_t *xs = (const int8_t *)x;
+            if (op == 0) bp_impl_add_s8(acc, xs, n, 1, v);
+            else if (op == 1) bp_impl_sub_s8(acc, xs, n, 1, v);
+            else bp_impl_mac_s8(acc, xs, n, 1, v);
+        } else {
+            if (op == 0) bp_impl_add_u8(acc, x, n, 1, v);
+            else if (op == 1) bp_impl_sub_u8(acc, x, n, 1, v);
+            else bp_impl_mac_u8(acc, x, n, 1, v);
         }
+        return;
+    }
+    for (uint32_t r = 0; r < nrow; r++) {
+        uint32_t *a = acc + (size_t)r * L->ldacc;
+        const uint8_t *x = xp + (size_t)(oy0 + r) * L->sh * L->Wp + off;
+        size_t n = L->OW, sx = L->sw;
+        if (L->s8) {
+            const int8_t *xs = (const int8_t *)x;
+            if (op == 0) bp_impl_add_s8(a, xs, n, sx, v);
+            else if (op == 1) bp_impl_sub_s8(a, xs, n, sx, v);
+            else bp_impl_mac_s8(a, xs, n, sx, v);
+        } else {
+            if (op == 0) bp_impl_add_u8(a, x, n, sx, v);
+            else if (op == 1) bp_impl_sub_u8(a, x, n, sx, v);
+            else bp_impl_mac_u8(a, x, n, sx, v);
+        }
+    }
+}
+
+BP_MULTI_ISA static void bp_impl_shl(uint32_t *restrict a, size_t n, unsigned sh)
+{
+    for (size_t i = 0; i < n; i++) a[i] <<= sh;
+}
+
+/* One work item of the implicit path (one input channel per group): output
+ * rows [oy0, oy0+nrow) of image img, weight rows [lo, hi) of group g. No
+ * im2col: a bitplane row adds/subtracts one input run per digit, plane by
+ * plane from the top, shifting the accumulator between planes (add-shift-add,
+ * the same int32 sums as the kernels); a csr row multiply-adds one run per
+ * nonzero weight. The padded plane holds the quantized input channel g. */
+static void bp_int_item_implicit(const bp_int_layer *L, uint32_t img, uint32_t g,
+                                 uint32_t tile, uint32_t lo, uint32_t hi, unsigned char *scr,
+                                 const float *res, float *y)
+{
+    uint32_t oy0 = tile * L->trows;
+    uint32_t nrow = L->OH - oy0 < L->trows ? L->OH - oy0 : L->trows;
+    const uint8_t *xp = L->xq + ((size_t)img * L->c_in + g) * L->plane;
+    uint32_t *acc = (uint32_t *)scr;
+    size_t n = (size_t)nrow * L->ldacc;
+    for (uint32_t j = lo; j < hi; j++) {
+        memset(acc, 0, n * sizeof *acc);
+        if (L->kind == BP_INT_BITPLANE) {
+            const bp_planes *P = L->d.planes;
+            int last = -1;
+            for (int m = (int)P->M - 1; m >= 0; m--) {
+                size_t e = ((size_t)j * P->M + (size_t)m) * 2;
+                uint32_t b0 = P->row_ptr[e], b1 = P->row_ptr[e + 1], b2 = P->row_ptr[e + 2];
+                if (b0 == b2) continue;
+                if (last >= 0) bp_impl_shl(acc, n, (unsigned)(last - m));
+                for (uint32_t i = b0; i < b2; i++)
+                    bp_impl_tap(L, acc, xp, oy0, nrow, bp_idx_at(P->idx, P->idx_bytes, i),
+                                i < b1 ? 0 : 1, 0);
+                last = m;
+            }
+            if (last > 0) bp_impl_shl(acc, n, (unsigned)last);
+        } else {
+            const bp_csr *C = L->d.csr;
+            for (uint32_t i = C->row_ptr[j]; i < C->row_ptr[j + 1]; i++)
+                bp_impl_tap(L, acc, xp, oy0, nrow, bp_idx_at(C->idx, C->idx_bytes, i), 2,
+                            (uint32_t)(int32_t)C->val[i]);
+        }
+        for (uint32_t r = 0; r < nrow; r++)
+            bp_int_epilogue_run(L, (const int32_t *)acc + (size_t)r * L->ldacc, 0, j, 1, img,
+                                (size_t)(oy0 + r) * L->OW, L->OW, res, y);
     }
 }
 
@@ -467,6 +615,10 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     const uint32_t *b = L->rb + (size_t)g * (L->R + 1);
     uint32_t lo = b[r], hi = b[r + 1];
     if (lo >= hi) return;
+    if (L->implicit) {
+        bp_int_item_implicit(L, img, g, tile, lo, hi, scr, res, y);
+        return;
+    }
     if (L->padded) {
         bp_int_item_padded(L, g, tile, lo, hi, scr, res, y);
         return;
@@ -512,12 +664,12 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
 
 /* Quantizes n floats; separate functions with restrict so they vectorize
  * (uint8_t stores would otherwise alias everything). */
-static void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
+BP_MULTI_ISA static void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
 {
     for (size_t i = 0; i < n; i++) q[i] = bp_quant_u8(x[i], inv);
 }
 
-static void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv)
+BP_MULTI_ISA static void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv)
 {
     for (size_t i = 0; i < n; i++) q[i] = bp_quant_s8(x[i], inv);
 }
@@ -539,7 +691,7 @@ static bp_status bp_int_run(void *state, const float *x, const float *res, float
                     float v = x[n * K + k];
                     xq[k * N + n] = L->s8 ? (uint8_t)bp_quant_s8(v, inv) : bp_quant_u8(v, inv);
                 }
-        } else if (L->padded) {
+        } else if (L->padded || L->implicit) {
             /* interior of each zero-bordered plane; borders stay 0 */
             const size_t planes = (size_t)L->N * L->c_in, H = L->H, W = L->W;
             const size_t off = (size_t)L->pt_ * L->Wp + L->pl_;

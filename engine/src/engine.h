@@ -173,6 +173,16 @@ void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const 
                            uint32_t lo, uint32_t hi, uint32_t R, uint32_t *bounds);
 
 /* ---- misc ---- */
+/* Hot engine-side loops (quantize, epilogue, implicit runs, float ops) are
+ * compiled for several x86 ISAs and picked at load time (ifunc): the engine
+ * itself is built for the baseline ISA. Same IEEE float ops in the same order
+ * in every clone (-ffp-contract=off), so results are bit-identical. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define BP_MULTI_ISA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BP_MULTI_ISA
+#endif
+
 void *bp_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; NULL on failure */
 void bp_aligned_free(void *p);
 
