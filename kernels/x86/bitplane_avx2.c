@@ -11,7 +11,6 @@
 #include "bitplane_x86.h"
 #include "planes_aux.h"
 
-#define BPK_INLINE static inline __attribute__((always_inline))
 #ifndef BPK_NV
 #define BPK_NV 4 /* 32-pixel vectors per tile: 128 pixels */
 #endif
@@ -216,8 +215,8 @@ static void bpk_bitplane_narrow(const bp_planes *w, uint32_t row0, uint32_t nrow
 }
 
 BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
-                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4,
-                             int gonly)
+                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int gonly,
+                             int idx4)
 {
     if (np < 16) {
         bpk_bitplane_narrow(w, row0, nrows, x, ldx, np, y, ldy, s8);
@@ -250,20 +249,13 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
 void bp_bitplane_u8_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
-    if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 0);
-    else
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 0);
+    BPK_BY_IDX_WIDTH(w, bpk_bitplane, w, row0, nrows, x, ldx, np, y, ldy, 0, 0);
 }
 
 void bp_bitplane_s8_128x1_avx2(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                const int8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
-    const uint8_t *xu = (const uint8_t *)x;
-    if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0, 0);
-    else
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1, 0);
+    BPK_BY_IDX_WIDTH(w, bpk_bitplane, w, row0, nrows, (const uint8_t *)x, ldx, np, y, ldy, 1, 0);
 }
 
 /* Bench only (not dispatched): the gather-add phase of the u8 kernel alone,
@@ -272,8 +264,5 @@ void bpk_bitplane_u8_gather_128x1_avx2(const bp_planes *w, uint32_t row0, uint32
                                      const uint8_t *x, size_t ldx, size_t np, int32_t *y,
                                      size_t ldy)
 {
-    if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 1);
-    else
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 1);
+    BPK_BY_IDX_WIDTH(w, bpk_bitplane, w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
 }

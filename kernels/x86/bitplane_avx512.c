@@ -8,7 +8,6 @@
 #include "bitplane_x86.h"
 #include "planes_aux.h"
 
-#define BPK_INLINE static inline __attribute__((always_inline))
 #ifndef BPK_NV
 #define BPK_NV 4 /* 64-pixel vectors per tile: 256 pixels */
 #endif
@@ -132,8 +131,8 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
 }
 
 BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
-                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int idx4,
-                             int gonly)
+                             size_t ldx, size_t np, int32_t *y, size_t ldy, int s8, int gonly,
+                             int idx4)
 {
     const bpk_planes_aux *aux = bpk_planes_aux_get(w);
     size_t p0 = 0;
@@ -173,10 +172,7 @@ void bp_bitplane_u8_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nro
         bp_bitplane_u8_128x1_avx2(w, row0, nrows, x, ldx, np, y, ldy);
         return;
     }
-    if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 0);
-    else
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 0);
+    BPK_BY_IDX_WIDTH(w, bpk_bitplane, w, row0, nrows, x, ldx, np, y, ldy, 0, 0);
 }
 
 void bp_bitplane_s8_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
@@ -186,11 +182,7 @@ void bp_bitplane_s8_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nro
         bp_bitplane_s8_128x1_avx2(w, row0, nrows, x, ldx, np, y, ldy);
         return;
     }
-    const uint8_t *xu = (const uint8_t *)x;
-    if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0, 0);
-    else
-        bpk_bitplane(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1, 0);
+    BPK_BY_IDX_WIDTH(w, bpk_bitplane, w, row0, nrows, (const uint8_t *)x, ldx, np, y, ldy, 1, 0);
 }
 
 /* Bench only (not dispatched): the gather-add phase of the u8 kernel alone,
@@ -203,8 +195,5 @@ void bpk_bitplane_u8_gather_256x1_avx512(const bp_planes *w, uint32_t row0, uint
         bpk_bitplane_u8_gather_128x1_avx2(w, row0, nrows, x, ldx, np, y, ldy);
         return;
     }
-    if (w->idx_bytes == 2)
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 0, 1);
-    else
-        bpk_bitplane(w, row0, nrows, x, ldx, np, y, ldy, 0, 1, 1);
+    BPK_BY_IDX_WIDTH(w, bpk_bitplane, w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
 }

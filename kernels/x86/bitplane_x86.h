@@ -5,7 +5,7 @@
 #ifndef BPK_BITPLANE_X86_H
 #define BPK_BITPLANE_X86_H
 
-#define BPK_PRAGMA(x) _Pragma(#x)
+#include "kernel_x86.h"
 
 /* The digits of one sign in a plan step, for a tile of nv vectors of type V
  * (intrinsic prefix P, suffix S): activation rows idx[b..e) are loaded once

@@ -140,18 +140,11 @@ BPK_INLINE void bpk_csr(const bp_csr *w, uint32_t row0, uint32_t nrows, const ui
 void bp_csr_u8_64x1_avx2(const bp_csr *w, uint32_t row0, uint32_t nrows, const uint8_t *x,
                          size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
-    if (w->idx_bytes == 2)
-        bpk_csr(w, row0, nrows, x, ldx, np, y, ldy, 0, 0);
-    else
-        bpk_csr(w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
+    BPK_BY_IDX_WIDTH(w, bpk_csr, w, row0, nrows, x, ldx, np, y, ldy, 0);
 }
 
 void bp_csr_s8_64x1_avx2(const bp_csr *w, uint32_t row0, uint32_t nrows, const int8_t *x,
                          size_t ldx, size_t np, int32_t *y, size_t ldy)
 {
-    const uint8_t *xu = (const uint8_t *)x;
-    if (w->idx_bytes == 2)
-        bpk_csr(w, row0, nrows, xu, ldx, np, y, ldy, 1, 0);
-    else
-        bpk_csr(w, row0, nrows, xu, ldx, np, y, ldy, 1, 1);
+    BPK_BY_IDX_WIDTH(w, bpk_csr, w, row0, nrows, (const uint8_t *)x, ldx, np, y, ldy, 1);
 }

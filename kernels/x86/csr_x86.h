@@ -8,7 +8,7 @@
 
 #include "bp_kernels.h"
 
-#define BPK_INLINE static inline __attribute__((always_inline))
+#include "kernel_x86.h"
 
 /* Nonzeros i and i+1 (i < e, the row's end) as a pair: their activation rows
  * in *k1, *k2 and their weights as two int16 in one int32, the operand that
