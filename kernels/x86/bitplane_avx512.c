@@ -7,6 +7,7 @@
 #include "kernel_list.h"
 #include "bitplane_x86.h"
 #include "planes_aux.h"
+#include "store_avx512.h"
 
 #ifndef BPK_NV
 #define BPK_NV 4 /* 64-pixel vectors per tile: 256 pixels */
@@ -64,30 +65,13 @@ BPK_INLINE void bpk_flush(__m512i *R, __m512i *O, __m512i P[][4], int nv, int m,
     }
 }
 
-BPK_INLINE void bpk_store(int32_t *y, __m512i P[4], int masked, uint32_t valid)
-{
-#pragma GCC unroll 8
-    for (int q = 0; q < 4; q++) {
-        if (!masked) {
-            _mm512_storeu_si512((void *)(y + 16 * q), P[q]);
-        } else {
-            const int n = (int)valid - 16 * q;
-            if (n <= 0)
-                break;
-            const __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-            _mm512_mask_storeu_epi32(y + 16 * q, mk, P[q]);
-        }
-    }
-}
-
 /* One pixel tile (nv vectors, the last masked to `lastw` pixels if masked)
  * for every row. */
 BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t row0,
                          uint32_t nrows, const uint8_t *xt, size_t ldx, int32_t *yt, size_t ldy,
                          int nv, int masked, uint32_t lastw, int s8, int idx4, int gonly)
 {
-    const __mmask64 lm = masked ? (lastw >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << lastw) - 1))
-                                : ~(__mmask64)0;
+    const __mmask64 lm = bpk_tail_mask64(masked, lastw);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     const uint16_t *ix2 = (const uint16_t *)w->idx;
     const uint32_t *ix4 = (const uint32_t *)w->idx;
@@ -125,7 +109,7 @@ BPK_INLINE void bpk_tile(const bp_planes *w, const bpk_planes_aux *aux, uint32_t
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
             const int lastv = masked && v == nv - 1;
-            bpk_store(yr + 64 * v, P[v], lastv, lastv ? lastw : 64);
+            bpk_store64(yr + 64 * v, P[v], lastv, lastv ? lastw : 64);
         }
     }
 }

@@ -1,5 +1,5 @@
-/* Shared by the AVX-512 CSR kernels (csr_avx512.c, csr_avx512vnni.c): tail
- * mask and load, the 64-pixel store, and the weight-pair tile. Include only
+/* Shared by the AVX-512 CSR kernels (csr_avx512.c, csr_avx512vnni.c): the
+ * masked load, the transposing 64-pixel store, and the weight-pair tile. Include only
  * from files built with AVX-512 flags; the pair tile needs BPK_CSR_PAIR_MAC
  * defined first (the one instruction in which the two files differ). */
 #ifndef BPK_CSR_AVX512_H
@@ -9,14 +9,8 @@
 #include <stdint.h>
 
 #include "csr_x86.h"
+#include "store_avx512.h"
 #include "kernel_list.h"
-
-/* Bytes 0..lastw-1 of a 64-byte vector (all when not masked). */
-BPK_INLINE __mmask64 bpk_tail_mask64(int masked, uint32_t lastw)
-{
-    return masked ? (lastw >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << lastw) - 1))
-                  : ~(__mmask64)0;
-}
 
 BPK_INLINE __m512i bpk_load(const uint8_t *p, int masked, __mmask64 m)
 {
@@ -38,18 +32,7 @@ BPK_INLINE void bpk_csr_store512(int32_t *y, __m512i q0, __m512i q1, __m512i q2,
     out[1] = _mm512_shuffle_i64x2(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
     out[2] = _mm512_shuffle_i64x2(t2, t3, _MM_SHUFFLE(2, 0, 2, 0));
     out[3] = _mm512_shuffle_i64x2(t2, t3, _MM_SHUFFLE(3, 1, 3, 1));
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; q++) {
-        if (!masked) {
-            _mm512_storeu_si512((void *)(y + 16 * q), out[q]);
-        } else {
-            const int n = (int)valid - 16 * q;
-            if (n <= 0)
-                break;
-            const __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-            _mm512_mask_storeu_epi32(y + 16 * q, mk, out[q]);
-        }
-    }
+    bpk_store64(y, out, masked, valid);
 }
 
 #ifdef BPK_CSR_PAIR_MAC
