@@ -41,6 +41,8 @@ typedef struct bp_int_layer {
                             the kernels' vectors at batch > 1 */
     size_t Hp, Wp, plane;/* padded input geometry (padded path) */
     uint32_t trows;      /* output rows per tile (padded and implicit paths) */
+    struct bp_impl_tap *taps; /* implicit path: taps of row j are */
+    uint32_t *tap_ptr;   /* taps[tap_ptr[j] .. tap_ptr[j+1]) */
     size_t ldacc;        /* implicit path: accumulator row stride (Wp when
                             sh = sw = 1: "virtual" pixels as in the padded path) */
     uint32_t N, c_in, H, W, OH, OW, c_out, K, groups, cig, cog;
@@ -115,10 +117,14 @@ static void bp_int_destroy(void *state)
     bp_int_layer *L = state;
     if (!L) return;
     free(L->rb);
+    free(L->taps);
+    free(L->tap_ptr);
     bp_aligned_free(L->xq);
     bp_aligned_free(L->scratch);
     free(L);
 }
+
+static int bp_impl_build(bp_int_layer *L);
 
 static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env,
                                bp_int_kind kind, void **state)
@@ -250,8 +256,10 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
                         ? 0 : (((size_t)L->K * pt + 63) & ~(size_t)63);
     L->scratch_stride = L->tile_bytes + (size_t)BP_ROW_CHUNK * pt * sizeof(int32_t);
     if (L->implicit) L->scratch_stride = ((size_t)pt * sizeof(int32_t) + 63) & ~(size_t)63;
+    if ((L->padded || L->implicit) && L->scratch_stride < L->HW) /* quantize temp */
+        L->scratch_stride = (L->HW + 63) & ~(size_t)63;
     L->scratch = bp_aligned_alloc(L->scratch_stride * T);
-    if (!L->rb || !L->xq || !L->scratch) {
+    if (!L->rb || !L->xq || !L->scratch || (L->implicit && bp_impl_build(L) != 0)) {
         bp_int_destroy(L);
         return bp_fail(BP_ERR_NOMEM, "layer '%s': out of memory for backend buffers",
                        d->name);
@@ -394,7 +402,7 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
 /* The canonical epilogue (quant.h) on one run, one loop per variant so each
  * vectorizes: the same float mul, add(s) and max in the same order as the
  * scalar form, so the result is bit-identical. y never aliases acc. */
-BP_MULTI_ISA static void bp_int_epilogue_row(const int32_t *restrict a, float s, float b, const float *r,
+static inline void bp_epi_row(const int32_t *restrict a, float s, float b, const float *r,
                                 float *restrict y, size_t n, int relu)
 {
     if (r && relu)
@@ -405,6 +413,22 @@ BP_MULTI_ISA static void bp_int_epilogue_row(const int32_t *restrict a, float s,
         for (size_t q = 0; q < n; q++) y[q] = bp_relu(bp_epilogue(a[q], s, b));
     else
         for (size_t q = 0; q < n; q++) y[q] = bp_epilogue(a[q], s, b);
+}
+
+BP_MULTI_ISA static void bp_int_epilogue_row(const int32_t *restrict a, float s, float b,
+                                             const float *r, float *restrict y, size_t n,
+                                             int relu)
+{
+    bp_epi_row(a, s, b, r, y, n, relu);
+}
+
+/* nrow rows of n: acc row stride lda, y and r rows contiguous (stride n). */
+BP_MULTI_ISA static void bp_int_epilogue_rows(const int32_t *restrict a, size_t lda,
+                                              size_t nrow, size_t n, float s, float b,
+                                              const float *r, float *restrict y, int relu)
+{
+    for (size_t i = 0; i < nrow; i++)
+        bp_epi_row(a + i * lda, s, b, r ? r + i * n : NULL, y + i * n, n, relu);
 }
 
 /* Epilogue of output rows [j0, j0+nr) for n pixels starting at pixel p of
@@ -423,84 +447,104 @@ static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc
     }
 }
 
-/* Runs of the implicit path: a[i] (+/-)= x[i*sx] (bitplane digits) or
- * a[i] += v*x[i*sx] (csr). uint32 arithmetic: wraps instead of UB; the final
- * sums fit int32 (|acc| <= K * 255 * max|w|). */
-#define BP_IMPL_RUN(name, T, EXPR)                                              \
-    BP_MULTI_ISA static void name(uint32_t *restrict a, const T *restrict x, size_t n,       \
-                     size_t sx, uint32_t v)                                     \
-    {                                                                           \
-        (void)v;                                                                \
-        if (sx == 1)                                                            \
-            for (size_t i = 0; i < n; i++) a[i] EXPR (uint32_t)(int32_t)x[i];  \
-        else                                                                    \
-            for (size_t i = 0; i < n; i++) a[i] EXPR (uint32_t)(int32_t)x[i * sx]; \
-    }
-BP_IMPL_RUN(bp_impl_add_u8, uint8_t, +=)
-BP_IMPL_RUN(bp_impl_sub_u8, uint8_t, -=)
-BP_IMPL_RUN(bp_impl_add_s8, int8_t, +=)
-BP_IMPL_RUN(bp_impl_sub_s8, int8_t, -=)
-BP_IMPL_RUN(bp_impl_mac_u8, uint8_t, += v *)
-BP_IMPL_RUN(bp_impl_mac_s8, int8_t, += v *)
-#undef BP_IMPL_RUN
-
 static inline uint32_t bp_idx_at(const void *idx, uint32_t bytes, size_t i)
 {
     return bytes == 2 ? ((const uint16_t *)idx)[i] : ((const uint32_t *)idx)[i];
 }
 
-/* One weight of the implicit path: acc rows [0, nrow) (stride L->ldacc) get
- * op(x run) for the window tap k = dy*kw + dx of output rows oy0.. */
-static void bp_impl_tap(const bp_int_layer *L, uint32_t *acc, const uint8_t *xp, uint32_t oy0,
-                        uint32_t nrow, uint32_t k, int op, uint32_t v)
-{
-    uint32_t dy = k / L->kw, dx = k % L->kw;
-    size_t off = (size_t)dy * L->dh * L->Wp + (size_t)dx * L->dw;
-    if (L->ldacc == L->Wp && L->sh == 1 && L->sw == 1) {
-        /* virtual pixels: one run over rows oy0.., columns >= OW discarded;
-         * the last row stops at OW, so reads stay inside the padded plane */
-        size_t n = (size_t)(nrow - 1) * L->Wp + L->OW;
-        const uint8_t *x = xp + (size_t)oy0 * L->Wp + off;
-        if (L->s8) {
-            const int8_t *xs = (const int8_t *)x;
-            if (op == 0) bp_impl_add_s8(acc, xs, n, 1, v);
-            else if (op == 1) bp_impl_sub_s8(acc, xs, n, 1, v);
-            else bp_impl_mac_s8(acc, xs, n, 1, v);
-        } else {
-            if (op == 0) bp_impl_add_u8(acc, x, n, 1, v);
-            else if (op == 1) bp_impl_sub_u8(acc, x, n, 1, v);
-            else bp_impl_mac_u8(acc, x, n, 1, v);
-        }
-        return;
-    }
-    for (uint32_t r = 0; r < nrow; r++) {
-        uint32_t *a = acc + (size_t)r * L->ldacc;
-        const uint8_t *x = xp + (size_t)(oy0 + r) * L->sh * L->Wp + off;
-        size_t n = L->OW, sx = L->sw;
-        if (L->s8) {
-            const int8_t *xs = (const int8_t *)x;
-            if (op == 0) bp_impl_add_s8(a, xs, n, sx, v);
-            else if (op == 1) bp_impl_sub_s8(a, xs, n, sx, v);
-            else bp_impl_mac_s8(a, xs, n, sx, v);
-        } else {
-            if (op == 0) bp_impl_add_u8(a, x, n, sx, v);
-            else if (op == 1) bp_impl_sub_u8(a, x, n, sx, v);
-            else bp_impl_mac_u8(a, x, n, sx, v);
-        }
-    }
-}
+/* One weight digit (bitplane: +/- x << sh) or nonzero (csr: val * x) of the
+ * implicit path, at offset off of the padded plane (window tap dy, dx). */
+typedef struct bp_impl_tap {
+    uint32_t off;
+    uint16_t sh, neg;
+    int32_t val;
+} bp_impl_tap;
 
-BP_MULTI_ISA static void bp_impl_shl(uint32_t *restrict a, size_t n, unsigned sh)
+/* acc[i] = sum over taps t of op_t(x[t.off + i*sx]), i < n. uint32 arithmetic:
+ * wraps instead of UB; the final sums fit int32 (|acc| <= K*255*max|w|). The
+ * bitplane taps are pure shift-adds (per digit, the same int32 sums as the
+ * kernels' add-shift-add). */
+#define BP_IMPL_LOOP(EXPR)                                                         \
+    do {                                                                           \
+        if (sx == 1)                                                               \
+            for (size_t i = 0; i < n; i++) { uint32_t xv = (uint32_t)(int32_t)xs[i]; EXPR; } \
+        else                                                                       \
+            for (size_t i = 0; i < n; i++) { uint32_t xv = (uint32_t)(int32_t)xs[i * sx]; EXPR; } \
+    } while (0)
+#define BP_IMPL_ACC(name, T)                                                       \
+    BP_MULTI_ISA static void name(uint32_t *restrict acc, const T *restrict x,    \
+                                  size_t n, size_t sx, const bp_impl_tap *t,       \
+                                  uint32_t nt, int csr)                            \
+    {                                                                              \
+        memset(acc, 0, n * sizeof *acc);                                           \
+        for (uint32_t d = 0; d < nt; d++) {                                        \
+            const T *xs = x + t[d].off;                                            \
+            unsigned sh = t[d].sh;                                                 \
+            uint32_t v = (uint32_t)t[d].val;                                       \
+            if (csr) BP_IMPL_LOOP(acc[i] += v * xv);                               \
+            else if (t[d].neg) BP_IMPL_LOOP(acc[i] -= xv << sh);                   \
+            else BP_IMPL_LOOP(acc[i] += xv << sh);                                 \
+        }                                                                          \
+    }
+BP_IMPL_ACC(bp_impl_acc_u8, uint8_t)
+BP_IMPL_ACC(bp_impl_acc_s8, int8_t)
+#undef BP_IMPL_ACC
+#undef BP_IMPL_LOOP
+
+/* Builds the tap lists of all rows (offsets need the padded width). */
+static int bp_impl_build(bp_int_layer *L)
 {
-    for (size_t i = 0; i < n; i++) a[i] <<= sh;
+    size_t total;
+    if (L->kind == BP_INT_BITPLANE) {
+        const bp_planes *P = L->d.planes;
+        total = P->row_ptr[(size_t)L->c_out * P->M * 2];
+    } else {
+        total = L->d.csr->row_ptr[L->c_out];
+    }
+    L->tap_ptr = malloc(sizeof(uint32_t) * (L->c_out + 1));
+    L->taps = malloc(sizeof(bp_impl_tap) * (total ? total : 1));
+    if (!L->tap_ptr || !L->taps) return -1;
+    size_t nt = 0;
+    for (uint32_t j = 0; j < L->c_out; j++) {
+        L->tap_ptr[j] = (uint32_t)nt;
+        if (L->kind == BP_INT_BITPLANE) {
+            const bp_planes *P = L->d.planes;
+            for (uint32_t m = 0; m < P->M; m++)
+                for (uint32_t sg = 0; sg < 2; sg++) {
+                    size_t e = ((size_t)j * P->M + m) * 2 + sg;
+                    for (uint32_t i = P->row_ptr[e]; i < P->row_ptr[e + 1]; i++) {
+                        uint32_t k = bp_idx_at(P->idx, P->idx_bytes, i);
+                        bp_impl_tap *t = &L->taps[nt++];
+                        t->off = (uint32_t)((size_t)(k / L->kw) * L->dh * L->Wp +
+                                            (size_t)(k % L->kw) * L->dw);
+                        t->sh = (uint16_t)m;
+                        t->neg = (uint16_t)sg;
+                        t->val = 0;
+                    }
+                }
+        } else {
+            const bp_csr *C = L->d.csr;
+            for (uint32_t i = C->row_ptr[j]; i < C->row_ptr[j + 1]; i++) {
+                uint32_t k = bp_idx_at(C->idx, C->idx_bytes, i);
+                bp_impl_tap *t = &L->taps[nt++];
+                t->off = (uint32_t)((size_t)(k / L->kw) * L->dh * L->Wp +
+                                    (size_t)(k % L->kw) * L->dw);
+                t->sh = 0;
+                t->neg = 0;
+                t->val = C->val[i];
+            }
+        }
+    }
+    L->tap_ptr[L->c_out] = (uint32_t)nt;
+    return 0;
 }
 
 /* One work item of the implicit path (one input channel per group): output
  * rows [oy0, oy0+nrow) of image img, weight rows [lo, hi) of group g. No
- * im2col: a bitplane row adds/subtracts one input run per digit, plane by
- * plane from the top, shifting the accumulator between planes (add-shift-add,
- * the same int32 sums as the kernels); a csr row multiply-adds one run per
- * nonzero weight. The padded plane holds the quantized input channel g. */
+ * im2col: each tap adds one run of the padded plane of input channel g.
+ * Stride 1: one run over "virtual" pixels of whole padded rows (columns >= OW
+ * computed and discarded; the last row stops at OW, so reads stay inside the
+ * padded plane); other strides: one strided run per output row. */
 static void bp_int_item_implicit(const bp_int_layer *L, uint32_t img, uint32_t g,
                                  uint32_t tile, uint32_t lo, uint32_t hi, unsigned char *scr,
                                  const float *res, float *y)
@@ -509,32 +553,20 @@ static void bp_int_item_implicit(const bp_int_layer *L, uint32_t img, uint32_t g
     uint32_t nrow = L->OH - oy0 < L->trows ? L->OH - oy0 : L->trows;
     const uint8_t *xp = L->xq + ((size_t)img * L->c_in + g) * L->plane;
     uint32_t *acc = (uint32_t *)scr;
-    size_t n = (size_t)nrow * L->ldacc;
+    int csr = L->kind == BP_INT_CSR, virt = L->sh == 1 && L->sw == 1;
     for (uint32_t j = lo; j < hi; j++) {
-        memset(acc, 0, n * sizeof *acc);
-        if (L->kind == BP_INT_BITPLANE) {
-            const bp_planes *P = L->d.planes;
-            int last = -1;
-            for (int m = (int)P->M - 1; m >= 0; m--) {
-                size_t e = ((size_t)j * P->M + (size_t)m) * 2;
-                uint32_t b0 = P->row_ptr[e], b1 = P->row_ptr[e + 1], b2 = P->row_ptr[e + 2];
-                if (b0 == b2) continue;
-                if (last >= 0) bp_impl_shl(acc, n, (unsigned)(last - m));
-                for (uint32_t i = b0; i < b2; i++)
-                    bp_impl_tap(L, acc, xp, oy0, nrow, bp_idx_at(P->idx, P->idx_bytes, i),
-                                i < b1 ? 0 : 1, 0);
-                last = m;
-            }
-            if (last > 0) bp_impl_shl(acc, n, (unsigned)last);
-        } else {
-            const bp_csr *C = L->d.csr;
-            for (uint32_t i = C->row_ptr[j]; i < C->row_ptr[j + 1]; i++)
-                bp_impl_tap(L, acc, xp, oy0, nrow, bp_idx_at(C->idx, C->idx_bytes, i), 2,
-                            (uint32_t)(int32_t)C->val[i]);
+        const bp_impl_tap *t = L->taps + L->tap_ptr[j];
+        uint32_t nt = L->tap_ptr[j + 1] - L->tap_ptr[j];
+        for (uint32_t r = 0; r < (virt ? 1u : nrow); r++) {
+            const uint8_t *x = xp + (size_t)(oy0 + r) * L->sh * L->Wp;
+            size_t n = virt ? (size_t)(nrow - 1) * L->Wp + L->OW : L->OW;
+            uint32_t *a = acc + (size_t)r * L->ldacc;
+            if (L->s8) bp_impl_acc_s8(a, (const int8_t *)x, n, L->sw, t, nt, csr);
+            else bp_impl_acc_u8(a, x, n, L->sw, t, nt, csr);
         }
-        for (uint32_t r = 0; r < nrow; r++)
-            bp_int_epilogue_run(L, (const int32_t *)acc + (size_t)r * L->ldacc, 0, j, 1, img,
-                                (size_t)(oy0 + r) * L->OW, L->OW, res, y);
+        size_t base = ((size_t)img * L->c_out + j) * L->P + (size_t)oy0 * L->OW;
+        bp_int_epilogue_rows((const int32_t *)acc, L->ldacc, nrow, L->OW, L->d.out_scale[j],
+                             L->d.bias[j], res ? res + base : NULL, y + base, L->d.fuse_relu);
     }
 }
 
@@ -693,16 +725,19 @@ static bp_status bp_int_run(void *state, const float *x, const float *res, float
                 }
         } else if (L->padded || L->implicit) {
             /* interior of each zero-bordered plane; borders stay 0 */
+            /* whole planes are quantized into the thread's scratch (long
+             * vector loops; rows of 7..56 would run the scalar tails), then
+             * copied row by row into the padded planes */
             const size_t planes = (size_t)L->N * L->c_in, H = L->H, W = L->W;
             const size_t off = (size_t)L->pt_ * L->Wp + L->pl_;
+            uint8_t *tmp = L->scratch + L->scratch_stride * (size_t)omp_get_thread_num();
 #pragma omp for schedule(static)
-            for (size_t q = 0; q < planes; q++)
-                for (size_t iy = 0; iy < H; iy++) {
-                    const float *xr = x + (q * H + iy) * W;
-                    uint8_t *qr = xq + q * L->plane + off + iy * L->Wp;
-                    if (L->s8) bp_quantize_s8_run(xr, (int8_t *)qr, W, inv);
-                    else bp_quantize_u8_run(xr, qr, W, inv);
-                }
+            for (size_t q = 0; q < planes; q++) {
+                if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
+                else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
+                for (size_t iy = 0; iy < H; iy++)
+                    bp_copy_run(xq + q * L->plane + off + iy * L->Wp, tmp + iy * W, W);
+            }
         } else {
             size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
             size_t chunk = (n_el + nt - 1) / nt;
