@@ -64,6 +64,9 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
  * contiguous in memory (NCHW strides channels by H*W). */
 #define BP_LN_BLOCK 256
 
+static void bp_ln_block(const float *xb, const float *gamma, const float *beta, float eps,
+                        float *yb, size_t C, size_t HW, size_t np);
+
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads)
 {
@@ -73,8 +76,17 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
     for (size_t it = 0; it < items; it++) {
         size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
         size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
-        const float *xb = x + n * C * HW + p0;
-        float *yb = y + n * C * HW + p0;
+        bp_ln_block(x + n * C * HW + p0, gamma, beta, eps, y + n * C * HW + p0, C, HW, np);
+    }
+}
+
+/* One block of np <= BP_LN_BLOCK pixels of one image (rows strided by HW);
+ * multi-ISA (BP_MULTI_ISA): vectorized across pixels, the same double/float
+ * ops per pixel in the same order, so bit-identical to the baseline build. */
+BP_MULTI_ISA static void bp_ln_block(const float *xb, const float *gamma, const float *beta,
+                                     float eps, float *yb, size_t C, size_t HW, size_t np)
+{
+    {
         double mean[BP_LN_BLOCK], acc[BP_LN_BLOCK];
         for (size_t p = 0; p < np; p++) acc[p] = 0.0;
         for (size_t c = 0; c < C; c++)
