@@ -35,8 +35,9 @@ static const char bp_bench_usage[] =
     "  --threads N        threads per backend (default 0: all cores)\n"
     "  --batch N          images per run (default 1)\n"
     "  --iters N          timed runs per backend (default 20), interleaved: one\n"
-    "                     run of each backend in turn, so load changes on a shared\n"
-    "                     machine hit all alike\n"
+    "                     round after another, each backend in turn doing an\n"
+    "                     untimed cache re-warm run then a timed run, so load\n"
+    "                     changes on a shared machine hit all backends alike\n"
     "  --sequential       time each backend's runs back to back instead\n"
     "  --warmup N         untimed runs before timing (default 3)\n"
     "  --layers           per-layer time per backend, kernel / oneDNN\n"
@@ -601,6 +602,10 @@ int main(int argc, char **argv)
             if (!res[b].s || i >= res[b].iters)
                 continue;
             bp_bench_status("%s: timed run %u/%u", res[b].name, i + 1, res[b].iters);
+            /* Interleaved: an untimed run first puts this backend's weights and
+             * buffers back in cache after the other backends evicted them. */
+            if (!cfg.sequential)
+                bp_session_run(res[b].s, (const float *const *)io.in, io.out);
             if (bp_bench_time_one(&res[b], &io)) {
                 fprintf(stderr, "bpbench: %s: %s\n", res[b].name, res[b].reason);
                 res[b].status = -2;
