@@ -33,6 +33,9 @@ typedef struct bp_int_layer {
     int is_linear;
     int direct;          /* 1x1, stride 1, no padding: input is already K x P */
     int padded;          /* stride 1, k > 1: rows over the padded width (below) */
+    int s2d;             /* kernel == stride, no padding, no dilation (patchify,
+                            downsample): quantized space-to-depth, the input
+                            becomes K x P per image and runs as direct */
     int implicit;        /* one input channel per group, k > 1, bitplane/csr:
                             no im2col, each digit adds a run of the padded
                             plane (bp_int_item_implicit) */
@@ -193,6 +196,16 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
          * padded plane instead. Any stride. */
         L->implicit = !L->direct && L->cig == 1 && kind != BP_INT_REF;
         if (L->implicit) L->padded = 0;
+        /* Non-overlapping windows: quantizing straight into the im2col order
+         * (row (ci*kh+dy)*kw+dx of image n holds pixel (oy*kh+dy, ox*kw+dx))
+         * writes each input byte once and needs no tiles. */
+        L->s2d = !L->direct && !L->implicit && L->kh == L->sh && L->kw == L->sw &&
+                 L->dh == 1 && L->dw == 1 && F->pad_t == 0 && F->pad_l == 0 &&
+                 F->pad_b == 0 && F->pad_r == 0;
+        if (L->s2d) {
+            L->padded = 0;
+            L->xq_elems = (size_t)L->N * L->c_in * L->kh * L->kw * L->P;
+        }
         if (L->padded || L->implicit) {
             L->Hp = (size_t)L->H + F->pad_t + F->pad_b;
             L->Wp = (size_t)L->W + F->pad_l + F->pad_r;
@@ -204,7 +217,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     }
 
     /* Pixel tile: an im2col tile of K_g x pt bytes stays within BP_TILE_BYTES. */
-    L->merged = !L->is_linear && !L->direct && !L->implicit;
+    L->merged = !L->is_linear && !L->direct && !L->implicit && !L->s2d;
     if (L->merged) L->images = 1; /* tiles index pixels of the whole batch */
     size_t pix = L->merged ? (size_t)L->N * L->P : L->P; /* pixels tiles cover */
     size_t pt = BP_PT_MAX;
@@ -252,11 +265,11 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->n_items = tiles_total * L->R;
     L->rb = malloc(sizeof(uint32_t) * L->groups * (L->R + 1));
     L->xq = bp_aligned_alloc(L->xq_elems);
-    L->tile_bytes = (L->direct || L->is_linear || L->implicit)
+    L->tile_bytes = (L->direct || L->is_linear || L->implicit || L->s2d)
                         ? 0 : (((size_t)L->K * pt + 63) & ~(size_t)63);
     L->scratch_stride = L->tile_bytes + (size_t)BP_ROW_CHUNK * pt * sizeof(int32_t);
     if (L->implicit) L->scratch_stride = ((size_t)pt * sizeof(int32_t) + 63) & ~(size_t)63;
-    if ((L->padded || L->implicit) && L->scratch_stride < L->HW) /* quantize temp */
+    if ((L->padded || L->implicit || L->s2d) && L->scratch_stride < L->HW) /* quantize temp */
         L->scratch_stride = (L->HW + 63) & ~(size_t)63;
     L->scratch = bp_aligned_alloc(L->scratch_stride * T);
     if (!L->rb || !L->xq || !L->scratch || (L->implicit && bp_impl_build(L) != 0)) {
@@ -281,6 +294,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     snprintf(L->kname, sizeof L->kname, "%s (%s)", kn ? kn : "?",
              L->is_linear ? "linear" : L->direct ? "direct 1x1"
                                : L->implicit ? "implicit depthwise"
+                               : L->s2d ? "space-to-depth"
                                : L->padded ? "padded-row tiles" : "im2col tiles");
     int missing = kind == BP_INT_BITPLANE
                       ? (L->s8 ? L->kt.bitplane_s8 == NULL : L->kt.bitplane_u8 == NULL)
@@ -666,9 +680,10 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     if (L->is_linear) {
         x = L->xq + p0;
         ldx = L->N;
-    } else { /* direct 1x1: the quantized NCHW input is K x HW already */
-        x = L->xq + ((size_t)img * L->c_in + (size_t)g * L->cig) * L->HW + p0;
-        ldx = L->HW;
+    } else { /* direct 1x1 (K = cig, P = HW: the quantized NCHW input) or
+              * s2d: image img, group g is K x P */
+        x = L->xq + ((size_t)img * L->groups + g) * L->K * L->P + p0;
+        ldx = L->P;
     }
     int32_t *acc = (int32_t *)(scr + L->tile_bytes);
     for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
@@ -706,6 +721,37 @@ BP_MULTI_ISA static void bp_quantize_s8_run(const float *restrict x, int8_t *res
     for (size_t i = 0; i < n; i++) q[i] = bp_quant_s8(x[i], inv);
 }
 
+/* Space-to-depth of one quantized plane (row stride W): byte (oy*kh+dy,
+ * ox*kw+dx) goes to row dy*kw+dx, pixel oy*OW+ox of dst (row stride P).
+ * Constant 2 and 4 wide windows get their own loops (vectorized as
+ * interleaved loads). */
+BP_MULTI_ISA static void bp_s2d_plane(const uint8_t *restrict src, size_t W,
+                                      uint8_t *restrict dst, size_t P, size_t OH, size_t OW,
+                                      size_t kh, size_t kw)
+{
+    for (size_t oy = 0; oy < OH; oy++)
+        for (size_t dy = 0; dy < kh; dy++) {
+            const uint8_t *s = src + (oy * kh + dy) * W;
+            uint8_t *d = dst + dy * kw * P + oy * OW;
+            if (kw == 2) {
+                for (size_t ox = 0; ox < OW; ox++) {
+                    d[ox] = s[2 * ox];
+                    d[P + ox] = s[2 * ox + 1];
+                }
+            } else if (kw == 4) {
+                for (size_t ox = 0; ox < OW; ox++) {
+                    d[ox] = s[4 * ox];
+                    d[P + ox] = s[4 * ox + 1];
+                    d[2 * P + ox] = s[4 * ox + 2];
+                    d[3 * P + ox] = s[4 * ox + 3];
+                }
+            } else {
+                for (size_t dx = 0; dx < kw; dx++)
+                    for (size_t ox = 0; ox < OW; ox++) d[dx * P + ox] = s[ox * kw + dx];
+            }
+        }
+}
+
 static bp_status bp_int_run(void *state, const float *x, const float *res, float *y)
 {
     bp_int_layer *L = state;
@@ -723,6 +769,16 @@ static bp_status bp_int_run(void *state, const float *x, const float *res, float
                     float v = x[n * K + k];
                     xq[k * N + n] = L->s8 ? (uint8_t)bp_quant_s8(v, inv) : bp_quant_u8(v, inv);
                 }
+        } else if (L->s2d) {
+            const size_t planes = (size_t)L->N * L->c_in;
+            uint8_t *tmp = L->scratch + L->scratch_stride * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static)
+            for (size_t q = 0; q < planes; q++) {
+                if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
+                else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
+                bp_s2d_plane(tmp, L->W, xq + q * L->kh * L->kw * L->P, L->P, L->OH, L->OW,
+                             L->kh, L->kw);
+            }
         } else if (L->padded || L->implicit) {
             /* interior of each zero-bordered plane; borders stay 0 */
             /* whole planes are quantized into the thread's scratch (long

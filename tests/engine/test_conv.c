@@ -189,6 +189,12 @@ static const conv_case g_cases[] = {
     {2, 2, 100, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 0}, /* dw, several row tiles */
     {3, 3, 20, 20, 13, 13, 1, 1, 6, 6, 6, 6, 1, 1, 3, 0, 0}, /* dw K = 169 */
     {4, 4, 3, 2, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 4, 1, 0},     /* dw pad beyond input */
+    /* kernel == stride, no pad: space-to-depth, runs as direct */
+    {8, 6, 9, 11, 3, 3, 3, 3, 0, 0, 0, 0, 1, 1, 2, 0, 0},    /* 3x3/3 grouped, rest rows */
+    {6, 4, 7, 9, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 1, 0},     /* 2x2/2 grouped, odd sizes */
+    {4, 8, 80, 80, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0},   /* 2x2/2, > 1 pixel tile */
+    {3, 5, 17, 18, 4, 4, 4, 4, 0, 0, 0, 0, 1, 1, 1, 1, 0},   /* 4x4/4, rest rows/cols */
+    {5, 7, 9, 10, 3, 2, 3, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0},    /* 3x2/3x2 */
 };
 
 static void test_conv_sweep(void **state)
