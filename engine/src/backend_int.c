@@ -711,14 +711,61 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
 
 /* Quantizes n floats; separate functions with restrict so they vectorize
  * (uint8_t stores would otherwise alias everything). */
-BP_MULTI_ISA static void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
+BP_MULTI_ISA static void bp_quantize_u8_c(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
 {
     for (size_t i = 0; i < n; i++) q[i] = bp_quant_u8(x[i], inv);
 }
 
-BP_MULTI_ISA static void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv)
+BP_MULTI_ISA static void bp_quantize_s8_c(const float *restrict x, int8_t *restrict q, size_t n, float inv)
 {
     for (size_t i = 0; i < n; i++) q[i] = bp_quant_s8(x[i], inv);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* AVX-512 twins of bp_quant_u8/s8 (quant.h), op for op: maxps(v, c) is
+ * exactly "v > c ? v : c" and minps(v, c) "v < c ? v : c" (NaN -> c), the
+ * same add/sub rounding, then truncation of an integral value. (The compiler
+ * turns the ternaries into mask juggling instead.) Tails use masks. */
+__attribute__((target("avx512f"))) static void
+bp_quantize_avx512(const float *x, uint8_t *q, size_t n, float inv, int s8)
+{
+    const __m512 vi = _mm512_set1_ps(inv), rc = _mm512_set1_ps(12582912.0f);
+    const __m512 lo = _mm512_set1_ps(s8 ? -128.0f : 0.0f);
+    const __m512 hi = _mm512_set1_ps(s8 ? 127.0f : 255.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi);
+        if (s8) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+        v = _mm512_max_ps(v, lo);
+        v = _mm512_min_ps(v, hi);
+        v = _mm512_sub_ps(_mm512_add_ps(v, rc), rc);
+        _mm512_mask_cvtepi32_storeu_epi8(q + i, m, _mm512_cvttps_epi32(v));
+    }
+}
+#define BP_HAVE_Q512 1
+#endif
+
+void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
+{
+#ifdef BP_HAVE_Q512
+    if (__builtin_cpu_supports("avx512f")) {
+        bp_quantize_avx512(x, q, n, inv, 0);
+        return;
+    }
+#endif
+    bp_quantize_u8_c(x, q, n, inv);
+}
+
+void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv)
+{
+#ifdef BP_HAVE_Q512
+    if (__builtin_cpu_supports("avx512f")) {
+        bp_quantize_avx512(x, (uint8_t *)q, n, inv, 1);
+        return;
+    }
+#endif
+    bp_quantize_s8_c(x, q, n, inv);
 }
 
 /* Space-to-depth of one quantized plane (row stride W): byte (oy*kh+dy,

@@ -172,6 +172,11 @@ uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0
 void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const void *ctx,
                            uint32_t lo, uint32_t hi, uint32_t R, uint32_t *bounds);
 
+/* Quantizes n floats exactly as bp_quant_u8/s8 (quant.h) element by element
+ * (AVX-512 when the CPU has it); x and q do not overlap. */
+void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv);
+void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv);
+
 /* ---- misc ---- */
 /* Hot engine-side loops (quantize, epilogue, implicit runs, float ops) are
  * compiled for several x86 ISAs and picked at load time (ifunc): the engine

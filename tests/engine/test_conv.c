@@ -244,6 +244,45 @@ static void test_quantizers(void **state)
     }
 }
 
+/* The engine's vector quantize loops (every length up to 100, so all tails)
+ * against the scalar quant.h functions on edges, ties, NaN, infinities. */
+static void test_quantize_runs(void **state)
+{
+    (void)state;
+    static const float edges[] = {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, 126.5f,
+                                  127.5f, -127.5f, -128.5f, -129.0f, 254.5f, 255.5f, 256.0f,
+                                  1e30f, -1e30f, 1e-40f, -1e-40f, 4194304.5f, 8388609.0f,
+                                  INFINITY, -INFINITY, NAN, -NAN};
+    static const float scales[] = {1.0f, 1.0f / 36.0f, 0.0071f, 3.0f};
+    enum { NE = sizeof edges / sizeof edges[0] };
+    uint64_t r = g_seed ^ 0x5151u;
+    float x[100];
+    uint8_t qu[101];
+    int8_t qs[101];
+    for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+        float sc = scales[si], inv = 1.0f / sc;
+        for (size_t n = 1; n <= 100; n++) {
+            for (size_t i = 0; i < n; i++) {
+                uint64_t k = bpt_rand(&r) % (NE + 8);
+                if (k < NE) x[i] = edges[k] * sc;
+                else x[i] = ((float)(int)(bpt_rand(&r) % 1200) - 600.0f) * 0.5f * sc;
+            }
+            qu[n] = 0xa5;
+            qs[n] = 0x5a;
+            bp_quantize_u8_run(x, qu, n, inv);
+            bp_quantize_s8_run(x, qs, n, inv);
+            assert_int_equal(qu[n], 0xa5); /* nothing written past n */
+            assert_int_equal(qs[n], 0x5a);
+            for (size_t i = 0; i < n; i++)
+                if (qu[i] != bp_quant_u8(x[i], inv) || qs[i] != bp_quant_s8(x[i], inv)) {
+                    printf("  n=%zu i=%zu x=%a: u8 %d vs %d, s8 %d vs %d\n", n, i, (double)x[i],
+                           qu[i], bp_quant_u8(x[i], inv), qs[i], bp_quant_s8(x[i], inv));
+                    fail();
+                }
+        }
+    }
+}
+
 static uint64_t cost_of(const void *ctx, uint32_t j)
 {
     return ((const uint64_t *)ctx)[j];
@@ -293,6 +332,7 @@ int bpt_suite_conv(uint64_t seed)
     g_seed = seed;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantizers),
+        cmocka_unit_test(test_quantize_runs),
         cmocka_unit_test(test_split_by_cost),
         cmocka_unit_test(test_conv_sweep),
         cmocka_unit_test(test_conv_extreme_weights),
