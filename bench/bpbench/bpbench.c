@@ -79,6 +79,8 @@ typedef struct bp_bench_result {
     double med, min, max, ips;
     bp_bench_prof *prof;
     uint32_t n_prof;
+    double *prof_runs; /* [iters][n_prof_nodes]: per-node ms of each timed run */
+    uint32_t n_prof_nodes;
     bp_session *s;  /* open between bp_bench_open and bp_bench_close */
     uint32_t iters; /* timed runs planned */
 } bp_bench_result;
@@ -316,8 +318,10 @@ fail:
 }
 
 /* One timed run of an open backend. */
-static int bp_bench_time_one(bp_bench_result *r, bp_bench_io *io)
+static int bp_bench_time_one(bp_bench_result *r, bp_bench_io *io, int layers)
 {
+    if (layers)
+        bp_session_profile_reset(r->s);
     double t0 = bp_bench_now_ms();
     bp_status st = bp_session_run(r->s, (const float *const *)io->in, io->out);
     double t1 = bp_bench_now_ms();
@@ -325,6 +329,20 @@ static int bp_bench_time_one(bp_bench_result *r, bp_bench_io *io)
         snprintf(r->reason, sizeof r->reason, "run %u: %s: %s", r->n_times,
                  bp_status_string(st), bp_last_error());
         return -1;
+    }
+    if (layers) {
+        /* Per-run node times, so the per-layer figure is a median like the
+         * end-to-end one (a mean would be dragged by a few disturbed runs). */
+        const bp_layer_profile *lp = NULL;
+        uint32_t n = 0;
+        if (bp_session_profile(r->s, &lp, &n) == BP_OK && n) {
+            if (!r->prof_runs) {
+                r->prof_runs = calloc((size_t)r->iters * n, sizeof *r->prof_runs);
+                r->n_prof_nodes = n;
+            }
+            for (uint32_t k = 0; r->prof_runs && k < n && k < r->n_prof_nodes; k++)
+                r->prof_runs[(size_t)r->n_times * r->n_prof_nodes + k] = lp[k].ms;
+        }
     }
     r->times[r->n_times++] = t1 - t0;
     return 0;
@@ -346,6 +364,16 @@ static void bp_bench_close(const bp_bench_cfg *cfg, bp_bench_result *r)
                 r->n_prof = i + 1;
             }
         }
+        /* median over the timed runs where recorded */
+        double *col = r->n_times ? malloc(r->n_times * sizeof *col) : NULL;
+        for (uint32_t i = 0; col && r->prof_runs && i < r->n_prof && i < r->n_prof_nodes; i++) {
+            for (uint32_t t = 0; t < r->n_times; t++)
+                col[t] = r->prof_runs[(size_t)t * r->n_prof_nodes + i];
+            qsort(col, r->n_times, sizeof *col, bp_bench_cmp_d);
+            r->prof[i].ms = r->n_times % 2 ? col[r->n_times / 2]
+                                           : 0.5 * (col[r->n_times / 2 - 1] + col[r->n_times / 2]);
+        }
+        free(col);
     }
     bp_session_free(r->s);
     r->s = NULL;
@@ -606,7 +634,7 @@ int main(int argc, char **argv)
              * buffers back in cache after the other backends evicted them. */
             if (!cfg.sequential)
                 bp_session_run(res[b].s, (const float *const *)io.in, io.out);
-            if (bp_bench_time_one(&res[b], &io)) {
+            if (bp_bench_time_one(&res[b], &io, cfg.layers)) {
                 fprintf(stderr, "bpbench: %s: %s\n", res[b].name, res[b].reason);
                 res[b].status = -2;
                 exit_code = 1;
@@ -1061,6 +1089,7 @@ out:
     for (int b = 0; b < BP_BENCH_NBACK; b++) {
         bp_session_free(res[b].s);
         free(res[b].times);
+        free(res[b].prof_runs);
         for (uint32_t i = 0; i < res[b].n_prof; i++) {
             free(res[b].prof[i].name);
             free(res[b].prof[i].kernel);
