@@ -306,7 +306,14 @@ BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
     bpf_status fs = bpf_load_file(path, bp_load_flags(opts), &f);
     if (fs != BPF_OK) {
         const char *msg = bpf_last_error();
-        return bp_fail((bp_status)fs, "%s: %s", path, msg && *msg ? msg : "load failed");
+        if (!msg || !*msg)
+            msg = "load failed";
+        /* I/O errors already name the file; validation errors name the place
+         * inside it, so they get the path in front. */
+        size_t n = strlen(path);
+        if (strncmp(msg, path, n) == 0 && msg[n] == ':')
+            return bp_fail((bp_status)fs, "%s", msg);
+        return bp_fail((bp_status)fs, "%s: %s", path, msg);
     }
     return bp_model_finish(fs, f, out);
 }
