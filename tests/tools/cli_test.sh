@@ -139,6 +139,8 @@ expect 2 "gen --sparsity 1.5" "$BPTOOL" gen resnet18-cifar --prune bit --sparsit
 expect 2 "gen --sparsity without --prune" "$BPTOOL" gen resnet18-cifar --sparsity 0.5 -o "$T/x.bp"
 expect 2 "gen --prune bogus" "$BPTOOL" gen resnet18-cifar --prune half -o "$T/x.bp"
 expect 2 "gen --input bad" "$BPTOOL" gen resnet18-cifar --input 0x3 -o "$T/x.bp"
+expect 2 "gen --input too small" "$BPTOOL" gen convnext-t --input 8x8 -o "$T/x.bp"
+grep_in "$T/err" "smallest square: 32x32" "gen names the smallest input convnext-t accepts"
 expect 2 "gen --lambda missing value" "$BPTOOL" gen resnet18-cifar -o "$T/x.bp" --lambda
 expect 2 "info without file" "$BPTOOL" info
 expect 2 "verify extra argument" "$BPTOOL" verify "$M" extra

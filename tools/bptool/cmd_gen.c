@@ -177,6 +177,29 @@ static int bp_tool_bad_opt(const char *cmd, const char *usage, char **argv)
                                argv[optind - 1]);
 }
 
+/* Builds only the graph (no weights) to see whether the input size chains
+ * through the architecture: 0, or bp_tool_build_arch's code. */
+static int bp_tool_arch_fits(const char *arch, const bp_tool_arch_opts *ao)
+{
+    bp_tool_graph g;
+    bp_tool_graph_init(&g);
+    int rc = bp_tool_build_arch(&g, arch, ao);
+    bp_tool_graph_free(&g);
+    return rc;
+}
+
+/* The smallest square input the architecture accepts (0 if none <= 8192). */
+static uint32_t bp_tool_arch_min_input(const char *arch, const bp_tool_arch_opts *ao)
+{
+    bp_tool_arch_opts t = *ao;
+    for (uint32_t s = 1; s <= 8192; s = s < 64 ? s + 1 : s * 2) {
+        t.h = t.w = s;
+        if (bp_tool_arch_fits(arch, &t) == 0)
+            return s;
+    }
+    return 0;
+}
+
 int bp_tool_cmd_gen(int argc, char **argv)
 {
     bp_tool_gen_opts o;
@@ -237,6 +260,12 @@ int bp_tool_cmd_gen(int argc, char **argv)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "unknown ARCH '%s'", o.arch);
     if (!cli.output)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "missing -o FILE");
+    if (bp_tool_arch_fits(o.arch, &o.arch_opts) == -2) {
+        uint32_t m = bp_tool_arch_min_input(o.arch, &o.arch_opts);
+        return bp_tool_usage_error("gen", bp_tool_gen_usage,
+                                   "--input: %ux%u is too small for %s (smallest square: %ux%u)",
+                                   o.arch_opts.h, o.arch_opts.w, o.arch, m, m);
+    }
     if (cli.prune >= 0)
         o.prune = (bp_tool_prune)cli.prune;
     if (cli.sparsity_set && cli.sparsity > 0 && o.prune == BP_TOOL_PRUNE_NONE)
