@@ -377,8 +377,8 @@ int bp_tool_cmd_verify(int argc, char **argv)
     bp_model *m = NULL;
     bp_status st = bp_model_load_file(path, &mo, &m);
     if (st != BP_OK) {
-        fprintf(stderr, "bptool verify: %s: %s: %s\n", path, bp_status_string(st),
-                bp_last_error());
+        /* bp_model_load_file's message starts with the path already. */
+        fprintf(stderr, "bptool verify: %s: %s\n", bp_status_string(st), bp_last_error());
         return 1;
     }
     const bp_model_info *mi = NULL;
