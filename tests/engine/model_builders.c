@@ -106,19 +106,29 @@ void bpt_free(bpt_builder *b)
     free(b);
 }
 
+/* Returns arr with room for one more element (n used, *cap allocated),
+ * doubling as needed; NULL (arr untouched, builder failed) when out of memory. */
+static void *bpt_grow(bpt_builder *b, void *arr, size_t elem, uint32_t n, uint32_t *cap)
+{
+    if (n < *cap)
+        return arr;
+    uint32_t c = *cap ? *cap * 2 : 32;
+    void *a = realloc(arr, (size_t)c * elem);
+    if (!a) {
+        b->failed = 1;
+        return NULL;
+    }
+    *cap = c;
+    return a;
+}
+
 static uint32_t bpt_tensor(bpt_builder *b, const char *name, uint32_t ndim,
                            const uint32_t *dims, const void *data, uint64_t nbytes)
 {
-    if (b->n_tensors == b->cap_tensors) {
-        uint32_t cap = b->cap_tensors ? b->cap_tensors * 2 : 32;
-        bpf_tensor *t = realloc(b->tensors, cap * sizeof *t);
-        if (!t) {
-            b->failed = 1;
-            return 0;
-        }
-        b->tensors = t;
-        b->cap_tensors = cap;
-    }
+    bpf_tensor *ts = bpt_grow(b, b->tensors, sizeof *ts, b->n_tensors, &b->cap_tensors);
+    if (!ts)
+        return 0;
+    b->tensors = ts;
     bpf_tensor *t = &b->tensors[b->n_tensors];
     memset(t, 0, sizeof *t);
     char nb[64];
@@ -137,16 +147,10 @@ static uint32_t bpt_tensor(bpt_builder *b, const char *name, uint32_t ndim,
 
 static bpf_node *bpt_node(bpt_builder *b, uint32_t op, const char *name)
 {
-    if (b->n_nodes == b->cap_nodes) {
-        uint32_t cap = b->cap_nodes ? b->cap_nodes * 2 : 32;
-        bpf_node *n = realloc(b->nodes, cap * sizeof *n);
-        if (!n) {
-            b->failed = 1;
-            return NULL;
-        }
-        b->nodes = n;
-        b->cap_nodes = cap;
-    }
+    bpf_node *ns = bpt_grow(b, b->nodes, sizeof *ns, b->n_nodes, &b->cap_nodes);
+    if (!ns)
+        return NULL;
+    b->nodes = ns;
     bpf_node *n = &b->nodes[b->n_nodes];
     memset(n, 0, sizeof *n);
     char nb[64];
