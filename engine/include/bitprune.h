@@ -19,6 +19,17 @@
  * thread at a time (it owns its activation buffers); create one per thread.
  * Each session runs its layers on its own OpenMP team of `threads` threads.
  *
+ * Handles: the library keeps a registry of the live bp_model and bp_session
+ * handles it returned and consults it before reading anything through a
+ * handle. Detected, with BP_ERR_STATE and a message (the free functions
+ * then do nothing): a freed handle (double free, use after free); any pointer
+ * value this library did not return; a bp_model passed where a bp_session
+ * is expected or the reverse (the object is not touched). NULL gives
+ * BP_ERR_INVALID_ARG (the free functions ignore it). NOT detected: a freed
+ * handle whose address has since been given to a new handle of the same
+ * kind. Handles are plain addresses, so the call then acts on that new
+ * object; do not use a handle after freeing it.
+ *
  * Arithmetic: conv/linear layers quantize their float input per tensor
  * (x_int = saturate(round_half_even(x / act_scale)), u8 or s8), accumulate
  * w_int * x_int exactly in int32, then y = acc * (w_scale[j] * act_scale) +
@@ -63,7 +74,7 @@ typedef enum bp_status {
     BP_ERR_SHAPE = -13,      /* input/output buffer shape does not match */
     BP_ERR_UNSUPPORTED = -14,/* op, ISA or backend not available here */
     BP_ERR_BACKEND = -15,    /* the backend library (oneDNN) failed */
-    BP_ERR_STATE = -16       /* misuse: freed or foreign handle */
+    BP_ERR_STATE = -16       /* misuse: freed, foreign or wrong-kind handle */
 } bp_status;
 
 /* Static English name of a status ("BP_ERR_CHECKSUM: checksum mismatch");
@@ -100,7 +111,8 @@ BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
                                       const bp_model_opts *opts, bp_model **out);
 /* Releases the caller's reference. Sessions hold their own reference, so a
  * model may be freed while its sessions live; it goes away with the last.
- * NULL is ignored. */
+ * NULL is ignored; a handle that is not a live model (see Handles above) is
+ * left alone and bp_last_error says so. */
 BP_API void bp_model_free(bp_model *m);
 
 /* ---- Inspection ---- */
@@ -184,8 +196,8 @@ BP_API void bp_session_opts_default(bp_session_opts *o);
  * not built -> BP_ERR_UNSUPPORTED. */
 BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opts,
                                    bp_session **out);
-/* Frees a session. NULL is ignored; a freed or foreign handle is detected
- * and ignored (bp_last_error says so). */
+/* Frees a session. NULL is ignored; a handle that is not a live session
+ * (see Handles above) is left alone and bp_last_error says so. */
 BP_API void bp_session_free(bp_session *s);
 
 /* Runs the model. inputs[i] / outputs[i]: float NCHW (or NC) buffers for the

@@ -15,10 +15,10 @@
 static bp_status bp_check_session(const bp_session *s, const char *fn)
 {
     if (!s) return bp_fail(BP_ERR_INVALID_ARG, "%s: session is NULL", fn);
-    if (!bp_handle_live(s) || s->magic != BP_SESSION_MAGIC)
-        return bp_fail(BP_ERR_STATE, "%s: session %p is not live (freed or foreign)", fn,
-                       (const void *)s);
-    return BP_OK;
+    bp_status st = bp_handle_check(s, BP_HANDLE_SESSION, fn);
+    if (!st && s->magic != BP_SESSION_MAGIC)
+        st = bp_fail(BP_ERR_STATE, "%s: session %p is corrupted", fn, (const void *)s);
+    return st;
 }
 
 /* ---- backends by name ---- */
@@ -631,7 +631,8 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
             s->prof[i].kernel = sp->lstate ? be->layer_kernel(sp->lstate) : "float";
         }
         s->magic = BP_SESSION_MAGIC;
-        if (!bp_handle_add(s)) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
+        if (!bp_handle_add(s, BP_HANDLE_SESSION))
+            st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
     }
     if (st) {
         bp_session_destroy(s);
@@ -685,11 +686,7 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
 BP_API void bp_session_free(bp_session *s)
 {
     if (!s) return;
-    if (!bp_handle_remove(s)) {
-        bp_fail(BP_ERR_STATE, "bp_session_free: session %p is not live (double free?)",
-                (void *)s);
-        return;
-    }
+    if (bp_handle_remove(s, BP_HANDLE_SESSION, "bp_session_free")) return;
     bp_session_destroy(s);
 }
 

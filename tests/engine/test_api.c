@@ -1,7 +1,8 @@
 /* Public API behaviour: status strings, bad use (null pointers, wrong shapes,
- * freed sessions, unknown names) gives a status and a message, model info and
- * metadata, profiling and fusion, ISA caps, model lifetime, operation counts
- * checked against an independent count, and calibration. */
+ * freed, foreign and wrong-kind handles, unknown names) gives a status and a
+ * message, model info and metadata, profiling and fusion, ISA caps, model
+ * lifetime, operation counts checked against an independent count, and
+ * calibration. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +269,104 @@ static void test_model_lifetime(void **state)
     bp_model_free(m); /* double free: ignored with a message */
     expect_msg("not live");
     free(x); free(y1); free(y2);
+}
+
+/* A model passed as a session and the reverse: refused with BP_ERR_STATE
+ * before any field is read (ASan sees a read of the wrong object), and both
+ * handles stay intact. */
+static void test_handle_kind_confusion(void **state)
+{
+    (void)state;
+    bp_model *m = load();
+    bp_session *s = NULL;
+    bp_session_opts o;
+    bp_session_opts_default(&o);
+    o.threads = 1;
+    assert_int_equal(bp_session_create(m, &o, &s), BP_OK);
+    size_t ne = bpt_input_elems(m, 0, 1), no = bpt_output_elems(m, 1);
+    float *x = calloc(ne, sizeof(float)), *y = calloc(no, sizeof(float));
+    const float *ins[1] = {x};
+    float *outs[3];
+    split_outputs(m, 1, y, outs);
+    bp_session *ms = (bp_session *)m;
+    bp_model *sm = (bp_model *)s;
+
+    bp_session_free(ms);
+    expect_msg("bp_session_free");
+    expect_msg("is a live model handle, not a session");
+    bp_model_free(sm);
+    expect_msg("bp_model_free");
+    expect_msg("is a live session handle, not a model");
+
+    bp_session_info si;
+    const bp_layer_profile *p;
+    uint32_t n;
+    bp_layer_counts counts[16];
+    assert_int_equal(bp_session_run(ms, ins, outs), BP_ERR_STATE);
+    expect_msg("not a session");
+    assert_int_equal(bp_session_run_views(ms, NULL, 0, NULL, 0), BP_ERR_STATE);
+    assert_int_equal(bp_session_info_get(ms, &si), BP_ERR_STATE);
+    assert_int_equal(bp_session_set_profiling(ms, 1), BP_ERR_STATE);
+    assert_int_equal(bp_session_profile(ms, &p, &n), BP_ERR_STATE);
+    assert_int_equal(bp_session_profile_reset(ms), BP_ERR_STATE);
+    assert_int_equal(bp_session_count_ops(ms, ins, counts), BP_ERR_STATE);
+    expect_msg("not a session");
+
+    const bp_model_info *mi;
+    bp_session *s2 = NULL;
+    float mn[16], mx[16];
+    assert_int_equal(bp_model_info_get(sm, &mi), BP_ERR_STATE);
+    expect_msg("not a model");
+    assert_null(bp_model_meta(sm, "arch"));
+    expect_msg("not a model");
+    assert_int_equal(bp_session_create(sm, &o, &s2), BP_ERR_STATE);
+    assert_null(s2);
+    expect_msg("not a model");
+    assert_int_equal(bp_model_calibrate(sm, ins, 1, mn, mx), BP_ERR_STATE);
+    expect_msg("not a model");
+
+    /* both handles still work and free normally (ASan: nothing leaked) */
+    assert_int_equal(bp_session_run(s, ins, outs), BP_OK);
+    assert_int_equal(bp_model_info_get(m, &mi), BP_OK);
+    assert_int_equal(bp_session_create(m, &o, &s2), BP_OK);
+    bp_session_free(s2);
+    bp_session_free(s);
+    bp_model_free(m);
+    free(x);
+    free(y);
+}
+
+/* Pointers the library never returned: refused without being read. The
+ * 1-byte heap block makes any read of a handle field an ASan error. */
+static void test_handle_foreign(void **state)
+{
+    (void)state;
+    bp_model *m = load();
+    bp_session *s = NULL;
+    assert_int_equal(bp_session_create(m, NULL, &s), BP_OK);
+    unsigned char *tiny = malloc(1);
+    int local = 0;
+    void *foreign[3] = {tiny, &local, (char *)s + 8};
+    const bp_model_info *mi;
+    bp_session_info si;
+    float x[1] = {0}, *outs[1] = {x};
+    const float *ins[1] = {x};
+    for (int i = 0; i < 3; i++) {
+        bp_session_free((bp_session *)foreign[i]);
+        expect_msg("not live");
+        bp_model_free((bp_model *)foreign[i]);
+        expect_msg("not live");
+        assert_int_equal(bp_session_run((bp_session *)foreign[i], ins, outs), BP_ERR_STATE);
+        expect_msg("bp_session_run: session");
+        assert_int_equal(bp_session_info_get((bp_session *)foreign[i], &si), BP_ERR_STATE);
+        assert_int_equal(bp_model_info_get((bp_model *)foreign[i], &mi), BP_ERR_STATE);
+        expect_msg("bp_model_info_get: model");
+        expect_msg("not live");
+    }
+    assert_int_equal(bp_session_info_get(s, &si), BP_OK);
+    bp_session_free(s);
+    bp_model_free(m);
+    free(tiny);
 }
 
 static void test_profile_fusion_info(void **state)
@@ -549,6 +648,8 @@ int bpt_suite_api(uint64_t seed)
         cmocka_unit_test(test_info_meta),
         cmocka_unit_test(test_session_bad_use),
         cmocka_unit_test(test_model_lifetime),
+        cmocka_unit_test(test_handle_kind_confusion),
+        cmocka_unit_test(test_handle_foreign),
         cmocka_unit_test(test_profile_fusion_info),
         cmocka_unit_test(test_isa_caps),
         cmocka_unit_test(test_count_ops),
