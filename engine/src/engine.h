@@ -193,6 +193,24 @@ void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, f
 #define BP_MULTI_ISA
 #endif
 
+/* Checked size arithmetic: 1 if the result does not fit in size_t (*r is
+ * then unspecified), else 0 with the result in *r. */
+static inline int bp_mul_overflows(size_t a, size_t b, size_t *r)
+{
+    return __builtin_mul_overflow(a, b, r);
+}
+static inline int bp_add_overflows(size_t a, size_t b, size_t *r)
+{
+    return __builtin_add_overflow(a, b, r);
+}
+/* *r = a rounded up to a multiple of 64. */
+static inline int bp_align64_overflows(size_t a, size_t *r)
+{
+    if (a > SIZE_MAX - 63) return 1;
+    *r = (a + 63) & ~(size_t)63;
+    return 0;
+}
+
 void *bp_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; NULL on failure */
 void bp_aligned_free(void *p);
 

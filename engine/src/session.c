@@ -190,6 +190,15 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
     return BP_OK;
 }
 
+/* "d0,d1,..." of n dims into buf (truncated to cap). */
+static void bp_dims_str(const uint32_t *d, uint32_t n, char *buf, size_t cap)
+{
+    size_t a = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < n && i < BPF_MAX_DIMS && a + 12 < cap; i++)
+        a += (size_t)snprintf(buf + a, cap - a, "%s%u", i ? "," : "", d[i]);
+}
+
 static int bp_is_graph_input(const bpf_model *f, uint32_t t)
 {
     for (uint32_t i = 0; i < f->n_inputs; i++)
@@ -241,7 +250,7 @@ static bp_status bp_plan_layouts(bp_session *s)
 {
     if (!s->nhwc) return BP_OK;
     const bpf_model *f = s->m->f;
-    size_t need[4] = {0, 0, 0, 0};
+    size_t need[4] = {0, 0, 0, 0}; /* elements, each at most some telems */
     for (uint32_t i = 0; i < s->n_steps; i++) {
         bp_step *sp = &s->steps[i];
         uint32_t x = sp->in[0], y = sp->out;
@@ -293,25 +302,34 @@ static bp_status bp_plan_layouts(bp_session *s)
              sp->cv_res == BP_CV_VIA_NCHW) && need[3] < big)
             need[3] = big;
     }
-    size_t total = 0, off[4];
+    size_t total = 0, off[4], a;
     for (int k = 0; k < 4; k++) {
         off[k] = total;
-        total += (need[k] * sizeof(float) + 63) & ~(size_t)63;
+        if (bp_align64_overflows(need[k] * sizeof(float), &a) ||
+            bp_add_overflows(total, a, &total))
+            return bp_fail(BP_ERR_NOMEM, "session: layout scratch at batch %u needs more "
+                           "memory than can exist (buffer %d: %zu floats after %zu bytes)",
+                           s->N, k, need[k], off[k]);
     }
     if (!total) return BP_OK;
+    if (bp_add_overflows(s->arena_bytes, total, &a))
+        return bp_fail(BP_ERR_NOMEM, "session: activations (%zu bytes) and layout scratch "
+                       "(%zu bytes) at batch %u overflow the address space", s->arena_bytes,
+                       total, s->N);
     s->scratch_mem = bp_aligned_alloc(total);
     if (!s->scratch_mem)
         return bp_fail(BP_ERR_NOMEM, "session: cannot allocate %zu bytes of layout scratch",
                        total);
     for (int k = 0; k < 4; k++)
         if (need[k]) s->scratch[k] = (float *)(s->scratch_mem + off[k]);
-    s->arena_bytes += total;
+    s->arena_bytes = a;
     return BP_OK;
 }
 
 typedef struct bp_slot {
     size_t bytes;
     size_t off;
+    uint32_t tensor;  /* the largest tensor placed here (for messages) */
     int busy;
 } bp_slot;
 
@@ -350,6 +368,7 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
     for (uint32_t t = 0; t < nt; t++)
         if (s->tconv[t] && !fixed[t] && bp_is_graph_input(f, t)) {
             slots[nslots].bytes = s->telems[t] * sizeof(float);
+            slots[nslots].tensor = t;
             slots[nslots].busy = 1;
             slot_of[t] = nslots++;
         }
@@ -367,7 +386,10 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
             }
             if (best == UINT32_MAX) best = big;
             if (best == UINT32_MAX) best = nslots++;
-            if (slots[best].bytes < need) slots[best].bytes = need;
+            if (slots[best].bytes < need) {
+                slots[best].bytes = need;
+                slots[best].tensor = t;
+            }
             slots[best].busy = 1;
             slot_of[t] = best;
         }
@@ -383,10 +405,20 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
             if (last[r] == i && slot_of[r] != UINT32_MAX) slots[slot_of[r]].busy = 0;
         }
     }
+    /* slot bytes are telems * 4 (checked in bp_plan); their sum may still
+     * overflow when many huge tensors are live at once */
     size_t total = 0;
     for (uint32_t k = 0; k < nslots; k++) {
+        size_t a;
         slots[k].off = total;
-        total += (slots[k].bytes + 63) & ~(size_t)63;
+        if (bp_align64_overflows(slots[k].bytes, &a) || bp_add_overflows(total, a, &total)) {
+            uint32_t t = slots[k].tensor;
+            st = bp_fail(BP_ERR_NOMEM, "session: activations at batch %u need more memory than "
+                         "can exist: buffer %u of %u (tensor %u '%s', %zu bytes) overflows the "
+                         "%zu bytes before it", s->N, k + 1, nslots, t, f->tensors[t].name,
+                         slots[k].bytes, slots[k].off);
+            goto done;
+        }
     }
     s->arena_bytes = total;
     s->arena = bp_aligned_alloc(total);
@@ -427,10 +459,11 @@ static bp_status bp_plan(bp_session *s)
     }
     for (uint32_t t = 0; t < nt; t++) {
         const bpf_tensor *T = &f->tensors[t];
-        size_t e = 1;
+        size_t e = 1, bytes;
+        int ovf = 0;
         for (uint32_t d = 0; d < T->ndim && d < BPF_MAX_DIMS; d++) {
             s->tdims[t][d] = T->dims[d];
-            e *= T->dims[d];
+            ovf |= bp_mul_overflows(e, T->dims[d], &e);
         }
         if (!T->data) {
             if (T->ndim == 0 || T->dims[0] != 1) {
@@ -444,7 +477,16 @@ static bp_status bp_plan(bp_session *s)
                 goto done;
             }
             s->tdims[t][0] = s->N;
-            e *= s->N;
+            ovf |= bp_mul_overflows(e, s->N, &e);
+            /* every later byte count of an activation is telems * 4 */
+            ovf |= bp_mul_overflows(e, sizeof(float), &bytes);
+        }
+        if (ovf) {
+            char sh[96];
+            bp_dims_str(T->dims, T->ndim, sh, sizeof sh);
+            st = bp_fail(BP_ERR_LIMIT, "tensor %u '%s': shape (%s) at batch %u has more bytes "
+                         "than size_t can count", t, T->name, sh, s->N);
+            goto done;
         }
         s->telems[t] = e;
         prod[t] = UINT32_MAX;
@@ -884,14 +926,8 @@ static bp_status bp_check_view(const bp_session *s, const bp_tensor_view *v, uin
     for (uint32_t d = 0; ok && d < T->ndim; d++) ok = v->dims[d] == s->tdims[tid][d];
     if (!ok) {
         char want[128], got[128];
-        size_t a = 0, b = 0;
-        for (uint32_t d = 0; d < T->ndim && a < sizeof want - 16; d++)
-            a += (size_t)snprintf(want + a, sizeof want - a, "%s%u", d ? "," : "",
-                                  s->tdims[tid][d]);
-        want[a] = 0;
-        for (uint32_t d = 0; d < v->ndim && d < BP_MAX_DIMS && b < sizeof got - 16; d++)
-            b += (size_t)snprintf(got + b, sizeof got - b, "%s%u", d ? "," : "", v->dims[d]);
-        got[b] = 0;
+        bp_dims_str(s->tdims[tid], T->ndim, want, sizeof want);
+        bp_dims_str(v->dims, v->ndim, got, sizeof got);
         return bp_fail(BP_ERR_SHAPE, "bp_session_run_views: %s[%u] ('%s') has shape (%s), "
                        "the session expects (%s)", what, i, T->name, got, want);
     }

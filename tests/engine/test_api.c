@@ -369,6 +369,38 @@ static void test_handle_foreign(void **state)
     free(tiny);
 }
 
+/* A valid file whose activations cannot fit at batch 65536: 16383 live
+ * (N,4096,1024,1024) relu outputs plus one add output are 2^14 buffers of
+ * 2^50 bytes, 2^64 in all (an unchecked sum wraps to 0 and the run writes
+ * past a 64-byte arena). Session creation fails cleanly instead. */
+static void test_arena_overflow(void **state)
+{
+    (void)state;
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(bpt_build_many_live(16383, &buf, &size), 0);
+    bp_model *m = NULL;
+    assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+    static const char *const backends[] = {"reference", "bitplane", "onednn-f32"};
+    for (int i = 0; i < 3; i++) {
+        bp_session_opts o;
+        bp_session_opts_default(&o);
+        o.backend = backends[i];
+        o.threads = 1;
+        o.batch = 65536;
+        bp_session *s = (bp_session *)0x1;
+        bp_status st = bp_session_create(m, &o, &s);
+        assert_null(s);
+        if (st == BP_ERR_UNSUPPORTED) continue; /* oneDNN not built */
+        printf("  %s: %s\n", backends[i], bp_last_error());
+        assert_int_equal(st, BP_ERR_NOMEM);
+        expect_msg("batch 65536");
+        expect_msg("more memory than can exist");
+    }
+    bp_model_free(m);
+    free(buf);
+}
+
 static void test_profile_fusion_info(void **state)
 {
     (void)state;
@@ -650,6 +682,7 @@ int bpt_suite_api(uint64_t seed)
         cmocka_unit_test(test_model_lifetime),
         cmocka_unit_test(test_handle_kind_confusion),
         cmocka_unit_test(test_handle_foreign),
+        cmocka_unit_test(test_arena_overflow),
         cmocka_unit_test(test_profile_fusion_info),
         cmocka_unit_test(test_isa_caps),
         cmocka_unit_test(test_count_ops),
