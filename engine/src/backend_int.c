@@ -230,7 +230,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     if (pt > pix) pt = pix;
     if (pt == 0) pt = 1;
     L->pt = (uint32_t)pt;
-    L->ntiles = (uint32_t)((pix + pt - 1) / pt);
+    size_t ntiles = (pix + pt - 1) / pt;
     if (L->padded) {
         size_t rows_all = (size_t)L->N * L->OH;
         size_t rows = BP_TILE_BYTES / ((size_t)L->K * L->Wp);
@@ -240,7 +240,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->trows = (uint32_t)rows;
         pt = rows * L->Wp;
         L->pt = (uint32_t)pt;
-        L->ntiles = (uint32_t)((rows_all + rows - 1) / rows);
+        ntiles = (rows_all + rows - 1) / rows;
     }
 
     if (L->implicit) {
@@ -252,9 +252,20 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->trows = (uint32_t)rows;
         pt = rows * L->ldacc;
         L->pt = (uint32_t)pt;
-        L->ntiles = (uint32_t)((L->OH + rows - 1) / rows);
+        ntiles = (L->OH + rows - 1) / rows;
     }
-    size_t tiles_total = (size_t)L->images * L->groups * L->ntiles;
+    /* Buffer sizes in this function stay below 2^57 on 64-bit targets under
+     * the format limits (tensors <= 2^32 elements, batch <= 2^16, pads <= 64).
+     * Tile counts are kept in 32 bits: a layer needing more (only with
+     * hundreds of GiB of input) is refused rather than truncated. */
+    size_t tiles_total;
+    if (ntiles > UINT32_MAX ||
+        bp_mul_overflows((size_t)L->images * L->groups, ntiles, &tiles_total)) {
+        bp_int_destroy(L);
+        return bp_fail(BP_ERR_LIMIT, "layer '%s': %zu pixel tiles at batch %u, more than "
+                       "this backend can count (%u)", d->name, ntiles, d->N, UINT32_MAX);
+    }
+    L->ntiles = (uint32_t)ntiles;
     size_t T = (size_t)L->threads;
     L->R = 1;
     if (T > 1 && tiles_total < 4 * T) {
