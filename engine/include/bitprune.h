@@ -191,7 +191,9 @@ BP_API void bp_session_opts_default(bp_session_opts *o);
 
 /* Plans the graph for this batch (fusing conv/linear with a following relu
  * or residual add), allocates every buffer a run needs, and lets the backend
- * prepare each layer. opts may be NULL for defaults. Errors: unknown
+ * prepare each layer. Graph constants describe one image: a constant add
+ * operand is added to every image of the batch, as in a batch-1 run of that
+ * image (bit for bit on the exact backends). opts may be NULL for defaults. Errors: unknown
  * backend/isa or bad threads/batch -> BP_ERR_INVALID_ARG; a backend that is
  * not built -> BP_ERR_UNSUPPORTED. */
 BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opts,

@@ -80,6 +80,10 @@ typedef struct bp_step {
      * reads (BP_CV_*), cv_out = 1: the op writes NCHW order into scratch,
      * converted into out's channels-last storage after. All 0 in NCHW sessions. */
     uint8_t cl, cv_in0, cv_in1, cv_res, cv_out;
+    /* add with a constant operand in[1] (one image's worth, as in the file):
+     * the constant in the element order the add reads, added to every image
+     * of in[0]; NULL otherwise. */
+    const float *bconst;
     void *lstate;         /* backend layer state */
     bp_layer_desc desc;
 } bp_step;
@@ -115,6 +119,8 @@ struct bp_session {
                                       * the user's NCHW (lives in the arena) */
     float *scratch[4];               /* layout conversions (BP_SC_*), NULL if unused */
     unsigned char *scratch_mem;
+    float **tconst_cl;               /* per tensor: a constant add operand converted
+                                      * once to channels-last, or NULL */
 };
 
 /* Operand conversions of a step in a channels-last session. */

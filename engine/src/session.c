@@ -85,6 +85,9 @@ static void bp_session_destroy(bp_session *s)
     free(s->tbuf);
     free(s->prof);
     free(s->tconv);
+    if (s->tconst_cl)
+        for (uint32_t t = 0; t < s->n_tensors; t++) bp_aligned_free(s->tconst_cl[t]);
+    free(s->tconst_cl);
     bp_aligned_free(s->scratch_mem);
     bp_aligned_free(s->arena);
     if (s->m) bp_model_release(s->m);
@@ -145,12 +148,20 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
             return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': softmax of a 0-d tensor",
                            st->node, nm);
         break;
-    case BPF_OP_ADD:
-        if (st->n_in != 2 || s->telems[st->in[1]] != xe || ye != xe ||
-            (bp_is_const(f, st->in[1]) && bp_const_f32(f, st->in[1]) != xe))
-            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add operands differ in size",
-                           st->node, nm);
+    case BPF_OP_ADD: {
+        if (st->n_in != 2)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add has %u inputs", st->node, nm,
+                           st->n_in);
+        /* a constant operand holds one image and is added to each */
+        uint32_t b = st->in[1];
+        size_t be = bp_is_const(f, b) ? bp_const_f32(f, b) * s->N : s->telems[b];
+        if (be != xe || ye != xe)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add operands of %zu and %zu "
+                           "elements (%s) -> %zu at batch %u", st->node, nm, xe, be,
+                           bp_is_const(f, b) ? "constant f32 broadcast over the batch"
+                                             : "activation", ye, s->N);
         break;
+    }
     case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM: {
         uint32_t need = st->op == BPF_OP_LAYERSCALE ? 2 : 3;
         if (xn < 2 || xe != ye || st->n_in != need)
@@ -244,6 +255,40 @@ static uint8_t bp_cv_to_out(const bp_session *s, uint32_t t, uint32_t out)
     return dt ? BP_CV_VIA_NCHW : BP_CV_TO_OUT;
 }
 
+/* [N, C, H*W] of a 4-D tensor (the dims a layout conversion needs). */
+static void bp_t_nchw(const bp_session *s, uint32_t t, size_t *N, size_t *C, size_t *HW)
+{
+    const uint32_t *d = s->tdims[t];
+    *N = d[0];
+    *C = d[1];
+    *HW = (size_t)d[2] * d[3];
+}
+
+/* Points sp->bconst at its constant converted once to out's per-image
+ * channels-last order (the constant has out's per-image shape: checked
+ * element count, same shape in a validated file). */
+static bp_status bp_const_to_cl(bp_session *s, bp_step *sp)
+{
+    uint32_t c = sp->in[1];
+    if (!s->tconst_cl) {
+        s->tconst_cl = calloc(s->n_tensors ? s->n_tensors : 1, sizeof *s->tconst_cl);
+        if (!s->tconst_cl)
+            return bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
+    }
+    if (!s->tconst_cl[c]) {
+        size_t n = bp_const_f32(s->m->f, c);
+        size_t N, C, HW;
+        bp_t_nchw(s, sp->out, &N, &C, &HW);
+        s->tconst_cl[c] = bp_aligned_alloc(n * sizeof(float));
+        if (!s->tconst_cl[c])
+            return bp_fail(BP_ERR_NOMEM, "tensor %u '%s': cannot allocate %zu bytes for its "
+                           "channels-last copy", c, s->m->f->tensors[c].name, n * sizeof(float));
+        bp_op_nchw_to_nhwc(sp->bconst, s->tconst_cl[c], 1, C, HW, 1);
+    }
+    sp->bconst = s->tconst_cl[c];
+    return BP_OK;
+}
+
 /* Decides per step which op variant runs and which operands are converted
  * (all by shape, once), and allocates the conversion scratch that needs. */
 static bp_status bp_plan_layouts(bp_session *s)
@@ -271,7 +316,12 @@ static bp_status bp_plan_layouts(bp_session *s)
             /* elementwise (flatten: a copy) in out's storage order */
             sp->cl = 1;
             sp->cv_in0 = bp_cv_to_out(s, x, y);
-            if (sp->op == BPF_OP_ADD) sp->cv_in1 = bp_cv_to_out(s, sp->in[1], y);
+            if (sp->op == BPF_OP_ADD && !sp->bconst)
+                sp->cv_in1 = bp_cv_to_out(s, sp->in[1], y);
+            if (sp->bconst && dy) {
+                bp_status st = bp_const_to_cl(s, sp);
+                if (st) return st;
+            }
             break;
         case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM:
         case BPF_OP_SOFTMAX:
@@ -442,6 +492,7 @@ static bp_status bp_plan(bp_session *s)
     const bpf_model *f = s->m->f;
     uint32_t nt = f->n_tensors, nn = f->n_nodes;
     bp_status st = BP_OK;
+    s->n_tensors = nt;
     uint32_t *cons = calloc(nt ? nt : 1, sizeof(uint32_t));
     uint32_t *prod = malloc(sizeof(uint32_t) * (nt ? nt : 1));
     uint8_t *fixed = calloc(nt ? nt : 1, 1); /* graph inputs/outputs: user buffers */
@@ -541,6 +592,12 @@ static bp_status bp_plan(bp_session *s)
         sp->out = nd->out[0];
         sp->residual = BP_NO_TENSOR;
         sp->opname = bp_op_name(nd->op);
+        /* a constant first add operand goes second (IEEE a + b == b + a) */
+        if (nd->op == BPF_OP_ADD && nd->n_in == 2 && bp_is_const(f, nd->in[0]) &&
+            !bp_is_const(f, nd->in[1])) {
+            sp->in[0] = nd->in[1];
+            sp->in[1] = nd->in[0];
+        }
         if (nd->op == BPF_OP_CONV2D || nd->op == BPF_OP_LINEAR) {
             sp->layer = nd->layer;
             sp->n_in = 1;
@@ -580,6 +637,8 @@ static bp_status bp_plan(bp_session *s)
         }
         st = bp_step_check(s, sp);
         if (st) goto done;
+        if (sp->op == BPF_OP_ADD && bp_is_const(f, sp->in[1]))
+            sp->bconst = (const float *)f->tensors[sp->in[1]].data;
         ns++;
     }
     s->n_steps = ns;
@@ -745,15 +804,6 @@ static const float *bp_tensor_ptr(const bp_session *s, uint32_t t)
     return T->data ? (const float *)T->data : s->tbuf[t];
 }
 
-/* [N, C, H*W] of a 4-D tensor (the dims a layout conversion needs). */
-static void bp_t_nchw(const bp_session *s, uint32_t t, size_t *N, size_t *C, size_t *HW)
-{
-    const uint32_t *d = s->tdims[t];
-    *N = d[0];
-    *C = d[1];
-    *HW = (size_t)d[2] * d[3];
-}
-
 /* Operand t (data p) brought into the order the step reads (cv: BP_CV_*). */
 static const float *bp_operand(const bp_session *s, uint32_t t, const float *p, uint8_t cv,
                                uint32_t out, float *sc)
@@ -803,6 +853,12 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
     case BPF_OP_GELU: bp_op_gelu(x, y, xe, T); break;
     case BPF_OP_ADD:
+        if (sp->bconst) {
+            size_t pe = xe / s->N; /* the constant's elements */
+            for (uint32_t n = 0; n < s->N; n++)
+                bp_op_add(x + n * pe, sp->bconst, y + n * pe, pe, T);
+            break;
+        }
         bp_op_add(x, bp_operand(s, sp->in[1], bp_tensor_ptr(s, sp->in[1]), sp->cv_in1, sp->out,
                                 s->scratch[1]),
                   y, xe, T);

@@ -401,6 +401,82 @@ static void test_arena_overflow(void **state)
     free(buf);
 }
 
+/* Constant add operands (one image in the file) are broadcast over the
+ * batch: conv + const (+ relu), const + relu(x) (constant first), linear +
+ * const. Each image of a batch-3 run equals a batch-1 run of that image bit
+ * for bit (the batch-1 session fuses the conv/linear adds, the batch-3 one
+ * cannot), and the const + relu(x) output equals the sum computed here. */
+static void test_const_add_broadcast(void **state)
+{
+    (void)state;
+    bpt_wspec ws = {0.5, 0, 0};
+    bpt_builder *b = bpt_new(g_seed + 11, ws);
+    uint64_t r = g_seed ^ 0xadd;
+    uint32_t xd[4] = {1, 3, 5, 4}, kd[4] = {1, 4, 5, 4}, ld[2] = {1, 6};
+    int16_t w1[4 * 27], w2[6 * 60]; /* |w| <= 100: onednn-int8 stays exact */
+    for (size_t i = 0; i < sizeof w1 / sizeof w1[0]; i++)
+        w1[i] = (int16_t)(bpt_rand(&r) % 3 ? (int)(bpt_rand(&r) % 201) - 100 : 0);
+    for (size_t i = 0; i < sizeof w2 / sizeof w2[0]; i++)
+        w2[i] = (int16_t)(bpt_rand(&r) % 3 ? (int)(bpt_rand(&r) % 201) - 100 : 0);
+    uint32_t x = bpt_input(b, "x", 4, xd);
+    uint32_t c = bpt_conv_w(b, "conv", x, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1.0f / 32,
+                            w1, NULL, NULL);
+    bpt_output(b, bpt_relu(b, bpt_add(b, c, bpt_const(b, "k1", 4, kd, NULL))));
+    float k2v[60];
+    bpt_fill_uniform(&r, k2v, 60, -1, 1);
+    bpt_output(b, bpt_add(b, bpt_const(b, "k2", 4, xd, k2v), bpt_relu(b, x)));
+    uint32_t l = bpt_linear_w(b, "fc", bpt_flatten(b, x), 6, 1, 1.0f / 32, w2, NULL, NULL);
+    bpt_output(b, bpt_add(b, l, bpt_const(b, "k3", 2, ld, NULL)));
+    void *buf;
+    size_t size;
+    assert_int_equal(bpt_write(b, &buf, &size), 0);
+    bp_model *m = NULL;
+    assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+    const size_t pe_in = 60, pe_out[3] = {80, 60, 6};
+    float xs[3 * 60];
+    bpt_fill_uniform(&r, xs, 3 * 60, -1, 1);
+    static const char *const backends[] = {"reference", "bitplane", "csr", "onednn-int8",
+                                           "onednn-f32"};
+    for (int bi = 0; bi < 5; bi++) {
+        const float *in3[1] = {xs};
+        bp_status st;
+        float *y3 = bpt_run(m, backends[bi], 2, 3, in3, NULL, &st);
+        if (st == BP_ERR_UNSUPPORTED) continue;
+        assert_int_equal(st, BP_OK);
+        int exact = strcmp(backends[bi], "onednn-f32") != 0;
+        for (uint32_t n = 0; n < 3; n++) {
+            const float *in1[1] = {xs + n * pe_in};
+            float *y1 = bpt_run(m, backends[bi], 2, 1, in1, NULL, &st);
+            assert_int_equal(st, BP_OK);
+            size_t off1 = 0, off3 = 0;
+            for (int o = 0; o < 3; o++) {
+                const float *a = y1 + off1, *c3 = y3 + off3 + n * pe_out[o];
+                long d = bpt_first_diff(a, c3, pe_out[o]);
+                if (exact && d >= 0)
+                    fail_msg("%s output %d image %u element %ld: batch 1 %a, batch 3 %a",
+                             backends[bi], o, n, d, (double)a[d], (double)c3[d]);
+                for (size_t i = 0; !exact && i < pe_out[o]; i++)
+                    assert_true(fabsf(a[i] - c3[i]) <= 1e-4f * (1.0f + fabsf(a[i])));
+                off1 += pe_out[o];
+                off3 += 3 * pe_out[o];
+            }
+            /* output 1 = k2 + relu(x), exactly */
+            for (size_t i = 0; i < pe_in; i++) {
+                float v = xs[n * pe_in + i] > 0 ? xs[n * pe_in + i] : 0.0f;
+                float want = k2v[i] + v;
+                assert_memory_equal(&y3[3 * pe_out[0] + n * pe_in + i], &want, sizeof want);
+            }
+            free(y1);
+        }
+        printf("  %s: batch 3 = 3 x batch 1 (%s)\n", backends[bi],
+               exact ? "bit-identical" : "within 1e-4");
+        free(y3);
+    }
+    bp_model_free(m);
+    free(buf);
+    bpt_free(b);
+}
+
 static void test_profile_fusion_info(void **state)
 {
     (void)state;
@@ -683,6 +759,7 @@ int bpt_suite_api(uint64_t seed)
         cmocka_unit_test(test_handle_kind_confusion),
         cmocka_unit_test(test_handle_foreign),
         cmocka_unit_test(test_arena_overflow),
+        cmocka_unit_test(test_const_add_broadcast),
         cmocka_unit_test(test_profile_fusion_info),
         cmocka_unit_test(test_isa_caps),
         cmocka_unit_test(test_count_ops),
