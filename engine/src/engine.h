@@ -199,6 +199,24 @@ void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, f
 #define BP_MULTI_ISA
 #endif
 
+/* for (size_t i = 0; i < n; i++) body, on a team of `threads` (static
+ * schedule) when par holds and threads > 1, else on the calling thread.
+ * libgomp allocates and frees a team descriptor for every parallel region
+ * that runs on one thread (num_threads(1) or a false if clause), so the run
+ * path never enters one: runs allocate nothing. The body (a braced block)
+ * computes each i the same way either way. */
+#define BP_PAR_FOR(par, threads, i, n, ...)                                         \
+    do {                                                                            \
+        const size_t bp_pf_n_ = (n);                                                \
+        const int bp_pf_t_ = (threads);                                             \
+        if (bp_pf_t_ > 1 && (par)) {                                                \
+            _Pragma("omp parallel for num_threads(bp_pf_t_) schedule(static)")      \
+            for (size_t i = 0; i < bp_pf_n_; i++) __VA_ARGS__                       \
+        } else {                                                                    \
+            for (size_t i = 0; i < bp_pf_n_; i++) __VA_ARGS__                       \
+        }                                                                           \
+    } while (0)
+
 /* Checked size arithmetic: 1 if the result does not fit in size_t (*r is
  * then unspecified), else 0 with the result in *r. */
 static inline int bp_mul_overflows(size_t a, size_t b, size_t *r)
