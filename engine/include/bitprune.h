@@ -193,9 +193,11 @@ BP_API void bp_session_opts_default(bp_session_opts *o);
  * or residual add), allocates every buffer a run needs, and lets the backend
  * prepare each layer. Graph constants describe one image: a constant add
  * operand is added to every image of the batch, as in a batch-1 run of that
- * image (bit for bit on the exact backends). opts may be NULL for defaults. Errors: unknown
- * backend/isa or bad threads/batch -> BP_ERR_INVALID_ARG; a backend that is
- * not built -> BP_ERR_UNSUPPORTED. */
+ * image (bit for bit on the exact backends). opts may be NULL for defaults.
+ * Errors: unknown backend/isa or bad threads/batch -> BP_ERR_INVALID_ARG; a
+ * backend that is not built -> BP_ERR_UNSUPPORTED; activation memory for
+ * this batch beyond what the address space can hold -> BP_ERR_NOMEM (or
+ * BP_ERR_LIMIT for a single tensor), with the tensor named. */
 BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opts,
                                    bp_session **out);
 /* Frees a session. NULL is ignored; a handle that is not a live session
@@ -204,9 +206,20 @@ BP_API void bp_session_free(bp_session *s);
 
 /* Runs the model. inputs[i] / outputs[i]: float NCHW (or NC) buffers for the
  * model's graph inputs/outputs in bp_model_info order, each of
- * batch * prod(dims[1..]) floats; outputs must not overlap inputs. Nothing is
- * allocated inside. A freed session gives BP_ERR_STATE. Buffer sizes cannot
- * be checked here: use bp_session_run_views for checked shapes. */
+ * batch * prod(dims[1..]) floats; outputs must not overlap inputs. A freed
+ * session gives BP_ERR_STATE. Buffer sizes cannot be checked here: use
+ * bp_session_run_views for checked shapes.
+ *
+ * Allocation inside a run, per backend:
+ *   "reference", "bitplane", "csr": none, neither by the engine nor by the
+ *     OpenMP runtime, once the session has run once on the calling thread.
+ *     (libgomp keeps one team per calling thread: a thread that alternates
+ *     between sessions of different `threads` makes it allocate a new team
+ *     at each switch.)
+ *   "onednn-int8", "onednn-f32": oneDNN allocates inside its primitive
+ *     execution (about 60-120 small blocks per run for a small ResNet or
+ *     ConvNeXt with oneDNN 2.6); all are freed before the run returns and
+ *     the count does not grow from run to run. */
 BP_API bp_status bp_session_run(bp_session *s, const float *const *inputs,
                                 float *const *outputs);
 
