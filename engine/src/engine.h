@@ -202,9 +202,9 @@ void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, f
 /* for (size_t i = 0; i < n; i++) body, on a team of `threads` (static
  * schedule) when par holds and threads > 1, else on the calling thread.
  * libgomp allocates and frees a team descriptor for every parallel region
- * that runs on one thread (num_threads(1) or a false if clause), so the run
- * path never enters one: runs allocate nothing. The body (a braced block)
- * computes each i the same way either way. */
+ * that runs on one thread (num_threads(1) or a false if clause); the float
+ * ops and the integer backends never enter one, so their runs allocate
+ * nothing. The body (a braced block) computes each i the same way either way. */
 #define BP_PAR_FOR(par, threads, i, n, ...)                                         \
     do {                                                                            \
         const size_t bp_pf_n_ = (n);                                                \
