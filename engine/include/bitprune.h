@@ -19,6 +19,17 @@
  * thread at a time (it owns its activation buffers); create one per thread.
  * Each session runs its layers on its own OpenMP team of `threads` threads.
  *
+ * Handles: the library keeps a registry of the live bp_model and bp_session
+ * handles it returned and consults it before reading anything through a
+ * handle. Detected, with BP_ERR_STATE and a message (the free functions
+ * then do nothing): a freed handle (double free, use after free); any pointer
+ * value this library did not return; a bp_model passed where a bp_session
+ * is expected or the reverse (the object is not touched). NULL gives
+ * BP_ERR_INVALID_ARG (the free functions ignore it). NOT detected: a freed
+ * handle whose address has since been given to a new handle of the same
+ * kind. Handles are plain addresses, so the call then acts on that new
+ * object; do not use a handle after freeing it.
+ *
  * Arithmetic: conv/linear layers quantize their float input per tensor
  * (x_int = saturate(round_half_even(x / act_scale)), u8 or s8), accumulate
  * w_int * x_int exactly in int32, then y = acc * (w_scale[j] * act_scale) +
@@ -63,7 +74,7 @@ typedef enum bp_status {
     BP_ERR_SHAPE = -13,      /* input/output buffer shape does not match */
     BP_ERR_UNSUPPORTED = -14,/* op, ISA or backend not available here */
     BP_ERR_BACKEND = -15,    /* the backend library (oneDNN) failed */
-    BP_ERR_STATE = -16       /* misuse: freed or foreign handle */
+    BP_ERR_STATE = -16       /* misuse: freed, foreign or wrong-kind handle */
 } bp_status;
 
 /* Static English name of a status ("BP_ERR_CHECKSUM: checksum mismatch");
@@ -100,7 +111,8 @@ BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
                                       const bp_model_opts *opts, bp_model **out);
 /* Releases the caller's reference. Sessions hold their own reference, so a
  * model may be freed while its sessions live; it goes away with the last.
- * NULL is ignored. */
+ * NULL is ignored; a handle that is not a live model (see Handles above) is
+ * left alone and bp_last_error says so. */
 BP_API void bp_model_free(bp_model *m);
 
 /* ---- Inspection ---- */
@@ -179,20 +191,35 @@ BP_API void bp_session_opts_default(bp_session_opts *o);
 
 /* Plans the graph for this batch (fusing conv/linear with a following relu
  * or residual add), allocates every buffer a run needs, and lets the backend
- * prepare each layer. opts may be NULL for defaults. Errors: unknown
- * backend/isa or bad threads/batch -> BP_ERR_INVALID_ARG; a backend that is
- * not built -> BP_ERR_UNSUPPORTED. */
+ * prepare each layer. Graph constants describe one image: a constant add
+ * operand is added to every image of the batch, as in a batch-1 run of that
+ * image (bit for bit on the exact backends). opts may be NULL for defaults.
+ * Errors: unknown backend/isa or bad threads/batch -> BP_ERR_INVALID_ARG; a
+ * backend that is not built -> BP_ERR_UNSUPPORTED; activation memory for
+ * this batch beyond what the address space can hold -> BP_ERR_NOMEM (or
+ * BP_ERR_LIMIT for a single tensor), with the tensor named. */
 BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opts,
                                    bp_session **out);
-/* Frees a session. NULL is ignored; a freed or foreign handle is detected
- * and ignored (bp_last_error says so). */
+/* Frees a session. NULL is ignored; a handle that is not a live session
+ * (see Handles above) is left alone and bp_last_error says so. */
 BP_API void bp_session_free(bp_session *s);
 
 /* Runs the model. inputs[i] / outputs[i]: float NCHW (or NC) buffers for the
  * model's graph inputs/outputs in bp_model_info order, each of
- * batch * prod(dims[1..]) floats; outputs must not overlap inputs. Nothing is
- * allocated inside. A freed session gives BP_ERR_STATE. Buffer sizes cannot
- * be checked here: use bp_session_run_views for checked shapes. */
+ * batch * prod(dims[1..]) floats; outputs must not overlap inputs. A freed
+ * session gives BP_ERR_STATE. Buffer sizes cannot be checked here: use
+ * bp_session_run_views for checked shapes.
+ *
+ * Allocation inside a run, per backend:
+ *   "reference", "bitplane", "csr": none, neither by the engine nor by the
+ *     OpenMP runtime, once the session has run once on the calling thread.
+ *     (libgomp keeps one team per calling thread: a thread that alternates
+ *     between sessions of different `threads` makes it allocate a new team
+ *     at each switch.)
+ *   "onednn-int8", "onednn-f32": oneDNN allocates inside its primitive
+ *     execution (about 60-120 small blocks per run for a small ResNet or
+ *     ConvNeXt with oneDNN 2.6); all are freed before the run returns and
+ *     the count does not grow from run to run. */
 BP_API bp_status bp_session_run(bp_session *s, const float *const *inputs,
                                 float *const *outputs);
 

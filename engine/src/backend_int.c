@@ -230,7 +230,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     if (pt > pix) pt = pix;
     if (pt == 0) pt = 1;
     L->pt = (uint32_t)pt;
-    L->ntiles = (uint32_t)((pix + pt - 1) / pt);
+    size_t ntiles = (pix + pt - 1) / pt;
     if (L->padded) {
         size_t rows_all = (size_t)L->N * L->OH;
         size_t rows = BP_TILE_BYTES / ((size_t)L->K * L->Wp);
@@ -240,7 +240,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->trows = (uint32_t)rows;
         pt = rows * L->Wp;
         L->pt = (uint32_t)pt;
-        L->ntiles = (uint32_t)((rows_all + rows - 1) / rows);
+        ntiles = (rows_all + rows - 1) / rows;
     }
 
     if (L->implicit) {
@@ -252,9 +252,20 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->trows = (uint32_t)rows;
         pt = rows * L->ldacc;
         L->pt = (uint32_t)pt;
-        L->ntiles = (uint32_t)((L->OH + rows - 1) / rows);
+        ntiles = (L->OH + rows - 1) / rows;
     }
-    size_t tiles_total = (size_t)L->images * L->groups * L->ntiles;
+    /* Buffer sizes in this function stay below 2^57 on 64-bit targets under
+     * the format limits (tensors <= 2^32 elements, batch <= 2^16, pads <= 64).
+     * Tile counts are kept in 32 bits: a layer needing more (only with
+     * hundreds of GiB of input) is refused rather than truncated. */
+    size_t tiles_total;
+    if (ntiles > UINT32_MAX ||
+        bp_mul_overflows((size_t)L->images * L->groups, ntiles, &tiles_total)) {
+        bp_int_destroy(L);
+        return bp_fail(BP_ERR_LIMIT, "layer '%s': %zu pixel tiles at batch %u, more than "
+                       "this backend can count (%u)", d->name, ntiles, d->N, UINT32_MAX);
+    }
+    L->ntiles = (uint32_t)ntiles;
     size_t T = (size_t)L->threads;
     L->R = 1;
     if (T > 1 && tiles_total < 4 * T) {
@@ -799,59 +810,82 @@ BP_MULTI_ISA static void bp_s2d_plane(const uint8_t *restrict src, size_t W,
         }
 }
 
+/* [lo, hi) of n split into nt near-equal parts, part tid. */
+static void bp_int_share(size_t n, size_t tid, size_t nt, size_t *lo, size_t *hi)
+{
+    size_t q = n / nt, r = n % nt;
+    *lo = tid * q + (tid < r ? tid : r);
+    *hi = *lo + q + (tid < r ? 1 : 0);
+}
+
+/* Thread tid of nt quantizes its share of the layer input into xq (every
+ * element is computed the same way whatever the split). */
+static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, size_t nt)
+{
+    const float inv = L->d.act_inv_scale;
+    uint8_t *const xq = L->xq;
+    size_t lo, hi;
+    if (L->is_linear) {
+        /* (N, K) float -> K x N channel-major */
+        const size_t K = L->K, N = L->N;
+        bp_int_share(K, tid, nt, &lo, &hi);
+        for (size_t k = lo; k < hi; k++)
+            for (size_t n = 0; n < N; n++) {
+                float v = x[n * K + k];
+                xq[k * N + n] = L->s8 ? (uint8_t)bp_quant_s8(v, inv) : bp_quant_u8(v, inv);
+            }
+    } else if (L->s2d) {
+        uint8_t *tmp = L->scratch + L->scratch_stride * tid;
+        bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
+        for (size_t q = lo; q < hi; q++) {
+            if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
+            else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
+            bp_s2d_plane(tmp, L->W, xq + q * L->kh * L->kw * L->P, L->P, L->OH, L->OW,
+                         L->kh, L->kw);
+        }
+    } else if (L->padded || L->implicit) {
+        /* interior of each zero-bordered plane; borders stay 0 */
+        /* whole planes are quantized into the thread's scratch (long
+         * vector loops; rows of 7..56 would run the scalar tails), then
+         * copied row by row into the padded planes */
+        const size_t H = L->H, W = L->W;
+        const size_t off = (size_t)L->pt_ * L->Wp + L->pl_;
+        uint8_t *tmp = L->scratch + L->scratch_stride * tid;
+        bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
+        for (size_t q = lo; q < hi; q++) {
+            if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
+            else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
+            for (size_t iy = 0; iy < H; iy++)
+                bp_copy_run(xq + q * L->plane + off + iy * L->Wp, tmp + iy * W, W);
+        }
+    } else {
+        const size_t n_el = L->xq_elems;
+        size_t chunk = (n_el + nt - 1) / nt;
+        chunk = (chunk + 63) & ~(size_t)63;
+        lo = tid * chunk < n_el ? tid * chunk : n_el;
+        hi = lo + chunk < n_el ? lo + chunk : n_el;
+        if (L->s8) bp_quantize_s8_run(x + lo, (int8_t *)(xq + lo), hi - lo, inv);
+        else bp_quantize_u8_run(x + lo, xq + lo, hi - lo, inv);
+    }
+}
+
+/* A layer run on one thread enters no OpenMP construct: libgomp would
+ * allocate a team descriptor (and a work share for the dynamic loop) on
+ * every call. */
 static bp_status bp_int_run(void *state, const float *x, const float *res, float *y)
 {
     bp_int_layer *L = state;
-    const float inv = L->d.act_inv_scale;
-    uint8_t *const xq = L->xq;
-    const size_t n_el = L->xq_elems;
+    if (L->run_threads <= 1) {
+        bp_int_quantize(L, x, 0, 1);
+        for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, L->scratch, res, y);
+        return BP_OK;
+    }
 #pragma omp parallel num_threads(L->run_threads)
     {
-        if (L->is_linear) {
-            /* (N, K) float -> K x N channel-major */
-            const size_t K = L->K, N = L->N;
-#pragma omp for schedule(static)
-            for (size_t k = 0; k < K; k++)
-                for (size_t n = 0; n < N; n++) {
-                    float v = x[n * K + k];
-                    xq[k * N + n] = L->s8 ? (uint8_t)bp_quant_s8(v, inv) : bp_quant_u8(v, inv);
-                }
-        } else if (L->s2d) {
-            const size_t planes = (size_t)L->N * L->c_in;
-            uint8_t *tmp = L->scratch + L->scratch_stride * (size_t)omp_get_thread_num();
-#pragma omp for schedule(static)
-            for (size_t q = 0; q < planes; q++) {
-                if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
-                else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
-                bp_s2d_plane(tmp, L->W, xq + q * L->kh * L->kw * L->P, L->P, L->OH, L->OW,
-                             L->kh, L->kw);
-            }
-        } else if (L->padded || L->implicit) {
-            /* interior of each zero-bordered plane; borders stay 0 */
-            /* whole planes are quantized into the thread's scratch (long
-             * vector loops; rows of 7..56 would run the scalar tails), then
-             * copied row by row into the padded planes */
-            const size_t planes = (size_t)L->N * L->c_in, H = L->H, W = L->W;
-            const size_t off = (size_t)L->pt_ * L->Wp + L->pl_;
-            uint8_t *tmp = L->scratch + L->scratch_stride * (size_t)omp_get_thread_num();
-#pragma omp for schedule(static)
-            for (size_t q = 0; q < planes; q++) {
-                if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
-                else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
-                for (size_t iy = 0; iy < H; iy++)
-                    bp_copy_run(xq + q * L->plane + off + iy * L->Wp, tmp + iy * W, W);
-            }
-        } else {
-            size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
-            size_t chunk = (n_el + nt - 1) / nt;
-            chunk = (chunk + 63) & ~(size_t)63;
-            size_t lo = tid * chunk < n_el ? tid * chunk : n_el;
-            size_t hi = lo + chunk < n_el ? lo + chunk : n_el;
-            if (L->s8) bp_quantize_s8_run(x + lo, (int8_t *)(xq + lo), hi - lo, inv);
-            else bp_quantize_u8_run(x + lo, xq + lo, hi - lo, inv);
+        size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
+        bp_int_quantize(L, x, tid, nt);
 #pragma omp barrier
-        }
-        unsigned char *scr = L->scratch + L->scratch_stride * (size_t)omp_get_thread_num();
+        unsigned char *scr = L->scratch + L->scratch_stride * tid;
 #pragma omp for schedule(dynamic, 1)
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, scr, res, y);
     }

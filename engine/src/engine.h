@@ -19,10 +19,15 @@ bp_status bp_fail(bp_status s, const char *fmt, ...)
 /* Clears the thread-local message. */
 void bp_error_clear(void);
 
-/* ---- live public handles (engine/src/handles.c) ---- */
-int bp_handle_add(const void *h);    /* 0 on allocation failure */
-int bp_handle_remove(const void *h); /* 1 if h was live */
-int bp_handle_live(const void *h);
+/* ---- live public handles (engine/src/handles.c) ----
+ * Checked before any field of a handle is read. A handle of the other kind,
+ * or one not registered, fails with BP_ERR_STATE and a message naming fn. */
+typedef enum bp_handle_kind { BP_HANDLE_MODEL = 1, BP_HANDLE_SESSION = 2 } bp_handle_kind;
+int bp_handle_add(const void *h, bp_handle_kind kind); /* 0 on allocation failure */
+/* BP_OK if h is a live handle of this kind (h != NULL: callers check). */
+bp_status bp_handle_check(const void *h, bp_handle_kind kind, const char *fn);
+/* The same check, and on success h is no longer live. */
+bp_status bp_handle_remove(const void *h, bp_handle_kind kind, const char *fn);
 
 /* ---- loaded model (engine/src/model.c) ---- */
 typedef struct bp_model_layer {
@@ -75,6 +80,10 @@ typedef struct bp_step {
      * reads (BP_CV_*), cv_out = 1: the op writes NCHW order into scratch,
      * converted into out's channels-last storage after. All 0 in NCHW sessions. */
     uint8_t cl, cv_in0, cv_in1, cv_res, cv_out;
+    /* add with a constant operand in[1] (one image's worth, as in the file):
+     * the constant in the element order the add reads, added to every image
+     * of in[0]; NULL otherwise. */
+    const float *bconst;
     void *lstate;         /* backend layer state */
     bp_layer_desc desc;
 } bp_step;
@@ -110,6 +119,8 @@ struct bp_session {
                                       * the user's NCHW (lives in the arena) */
     float *scratch[4];               /* layout conversions (BP_SC_*), NULL if unused */
     unsigned char *scratch_mem;
+    float **tconst_cl;               /* per tensor: a constant add operand converted
+                                      * once to channels-last, or NULL */
 };
 
 /* Operand conversions of a step in a channels-last session. */
@@ -187,6 +198,42 @@ void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, f
 #else
 #define BP_MULTI_ISA
 #endif
+
+/* for (size_t i = 0; i < n; i++) body, on a team of `threads` (static
+ * schedule) when par holds and threads > 1, else on the calling thread.
+ * libgomp allocates and frees a team descriptor for every parallel region
+ * that runs on one thread (num_threads(1) or a false if clause); the float
+ * ops and the integer backends never enter one, so their runs allocate
+ * nothing. The body (a braced block) computes each i the same way either way. */
+#define BP_PAR_FOR(par, threads, i, n, ...)                                         \
+    do {                                                                            \
+        const size_t bp_pf_n_ = (n);                                                \
+        const int bp_pf_t_ = (threads);                                             \
+        if (bp_pf_t_ > 1 && (par)) {                                                \
+            _Pragma("omp parallel for num_threads(bp_pf_t_) schedule(static)")      \
+            for (size_t i = 0; i < bp_pf_n_; i++) __VA_ARGS__                       \
+        } else {                                                                    \
+            for (size_t i = 0; i < bp_pf_n_; i++) __VA_ARGS__                       \
+        }                                                                           \
+    } while (0)
+
+/* Checked size arithmetic: 1 if the result does not fit in size_t (*r is
+ * then unspecified), else 0 with the result in *r. */
+static inline int bp_mul_overflows(size_t a, size_t b, size_t *r)
+{
+    return __builtin_mul_overflow(a, b, r);
+}
+static inline int bp_add_overflows(size_t a, size_t b, size_t *r)
+{
+    return __builtin_add_overflow(a, b, r);
+}
+/* *r = a rounded up to a multiple of 64. */
+static inline int bp_align64_overflows(size_t a, size_t *r)
+{
+    if (a > SIZE_MAX - 63) return 1;
+    *r = (a + 63) & ~(size_t)63;
+    return 0;
+}
 
 void *bp_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; NULL on failure */
 void bp_aligned_free(void *p);

@@ -48,20 +48,17 @@ void bp_model_release(bp_model *m)
 bp_status bp_model_check(const bp_model *m, const char *fn)
 {
     if (!m) return bp_fail(BP_ERR_INVALID_ARG, "%s: model is NULL", fn);
-    if (!bp_handle_live(m) || m->magic != BP_MODEL_MAGIC)
-        return bp_fail(BP_ERR_STATE, "%s: model %p is not live (freed or foreign)", fn,
-                       (const void *)m);
-    return BP_OK;
+    bp_status st = bp_handle_check(m, BP_HANDLE_MODEL, fn);
+    if (!st && m->magic != BP_MODEL_MAGIC)
+        st = bp_fail(BP_ERR_STATE, "%s: model %p is corrupted", fn, (const void *)m);
+    return st;
 }
 
 /* The user's handle dies here; sessions keep the model itself alive. */
 BP_API void bp_model_free(bp_model *m)
 {
     if (!m) return;
-    if (!bp_handle_remove(m)) {
-        bp_fail(BP_ERR_STATE, "bp_model_free: model %p is not live (double free?)", (void *)m);
-        return;
-    }
+    if (bp_handle_remove(m, BP_HANDLE_MODEL, "bp_model_free")) return;
     bp_model_release(m);
 }
 
@@ -280,7 +277,8 @@ static bp_status bp_model_finish(bpf_status fs, bpf_model *f, bp_model **out)
     atomic_init(&m->refs, 1);
     m->f = f;
     bp_status st = bp_model_build(m);
-    if (!st && !bp_handle_add(m)) st = bp_fail(BP_ERR_NOMEM, "model: out of memory");
+    if (!st && !bp_handle_add(m, BP_HANDLE_MODEL))
+        st = bp_fail(BP_ERR_NOMEM, "model: out of memory");
     if (st) {
         bp_model_destroy(m);
         return st;

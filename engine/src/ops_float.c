@@ -1,7 +1,8 @@
 /* The float operators between conv/linear layers (NCHW, and NHWC twins for
  * channels-last sessions, plus the layout conversions), parallelised with
- * OpenMP over independent outputs. Each output is computed by one thread in a
- * fixed order, so results do not depend on the thread count. */
+ * OpenMP over independent outputs (BP_PAR_FOR: small or one-thread loops run
+ * without entering OpenMP). Each output is computed by one thread in a fixed
+ * order, so results do not depend on the thread count. */
 #include <float.h>
 #include <math.h>
 
@@ -22,31 +23,27 @@ uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0
 
 void bp_op_relu(const float *x, float *y, size_t n, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static) if (n >= BP_PAR_MIN)
-    for (size_t i = 0; i < n; i++) y[i] = bp_relu(x[i]);
+    BP_PAR_FOR(n >= BP_PAR_MIN, threads, i, n, { y[i] = bp_relu(x[i]); });
 }
 
 void bp_op_gelu(const float *x, float *y, size_t n, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static) if (n >= BP_PAR_MIN / 8)
-    for (size_t i = 0; i < n; i++) {
+    BP_PAR_FOR(n >= BP_PAR_MIN / 8, threads, i, n, {
         float v = x[i];
         y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    }
+    });
 }
 
 void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static) if (n >= BP_PAR_MIN)
-    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    BP_PAR_FOR(n >= BP_PAR_MIN, threads, i, n, { y[i] = a[i] + b[i]; });
 }
 
 void bp_op_channel_affine(const float *x, const float *s, const float *t, float *y,
                           size_t N, size_t C, size_t HW, int threads)
 {
     size_t rows = N * C;
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * HW >= BP_PAR_MIN)
-    for (size_t r = 0; r < rows; r++) {
+    BP_PAR_FOR(rows * HW >= BP_PAR_MIN, threads, r, rows, {
         size_t c = r % C;
         float sc = s[c], sh = t ? t[c] : 0.0f;
         const float *xr = x + r * HW;
@@ -55,7 +52,7 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
             for (size_t p = 0; p < HW; p++) yr[p] = xr[p] * sc + sh;
         else
             for (size_t p = 0; p < HW; p++) yr[p] = xr[p] * sc;
-    }
+    });
 }
 
 /* Normalises over C at every (n, pixel); statistics in double, channels
@@ -72,12 +69,11 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
 {
     size_t nblk = (HW + BP_LN_BLOCK - 1) / BP_LN_BLOCK;
     size_t items = N * nblk;
-#pragma omp parallel for num_threads(threads) schedule(static) if (items > 1 && N * C * HW >= BP_PAR_MIN)
-    for (size_t it = 0; it < items; it++) {
+    BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
         size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
         size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
         bp_ln_block(x + n * C * HW + p0, gamma, beta, eps, y + n * C * HW + p0, C, HW, np);
-    }
+    });
 }
 
 /* One block of np <= BP_LN_BLOCK pixels of one image (rows strided by HW);
@@ -142,32 +138,29 @@ void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32
                 uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads)
 {
     size_t rows = N * C;
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * OH * OW >= BP_PAR_MIN / 4)
-    for (size_t r = 0; r < rows; r++) {
+    BP_PAR_FOR(rows * OH * OW >= BP_PAR_MIN / 4, threads, r, rows, {
         const float *xr = x + r * (size_t)H * W;
         float *yr = y + r * (size_t)OH * OW;
         if (is_max) bp_pool_plane(xr, yr, H, W, OH, OW, ints, 1);
         else bp_pool_plane(xr, yr, H, W, OH, OW, ints, 0);
-    }
+    });
 }
 
 void bp_op_global_avgpool(const float *x, float *y, size_t N, size_t C, size_t HW,
                           int threads)
 {
     size_t rows = N * C;
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * HW >= BP_PAR_MIN)
-    for (size_t r = 0; r < rows; r++) {
+    BP_PAR_FOR(rows * HW >= BP_PAR_MIN, threads, r, rows, {
         const float *xr = x + r * HW;
         double s = 0.0;
         for (size_t p = 0; p < HW; p++) s += xr[p];
         y[r] = (float)(s / (double)HW);
-    }
+    });
 }
 
 void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * len >= BP_PAR_MIN)
-    for (size_t r = 0; r < rows; r++) {
+    BP_PAR_FOR(rows * len >= BP_PAR_MIN, threads, r, rows, {
         const float *xr = x + r * len;
         float *yr = y + r * len;
         float mx = -INFINITY;
@@ -180,7 +173,7 @@ void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int thread
         }
         float inv = (float)(1.0 / s);
         for (size_t i = 0; i < len; i++) yr[i] *= inv;
-    }
+    });
 }
 
 /* ---- channels-last (NHWC) variants and layout conversions ----
@@ -196,8 +189,7 @@ static void bp_transpose(const float *x, float *y, size_t N, size_t C, size_t HW
 {
     size_t pt = (HW + BP_TR_TILE - 1) / BP_TR_TILE;
     size_t items = N * pt;
-#pragma omp parallel for num_threads(threads) schedule(static) if (N * C * HW >= BP_PAR_MIN * 4)
-    for (size_t it = 0; it < items; it++) {
+    BP_PAR_FOR(N * C * HW >= BP_PAR_MIN * 4, threads, it, items, {
         size_t n = it / pt, p0 = (it % pt) * BP_TR_TILE;
         size_t p1 = HW - p0 < BP_TR_TILE ? HW : p0 + BP_TR_TILE;
         const float *xn = x + n * C * HW;
@@ -212,7 +204,7 @@ static void bp_transpose(const float *x, float *y, size_t N, size_t C, size_t HW
                     for (size_t p = p0; p < p1; p++) yn[c * HW + p] = xn[p * C + c];
             }
         }
-    }
+    });
 }
 
 void bp_op_nchw_to_nhwc(const float *x, float *y, size_t N, size_t C, size_t HW, int threads)
@@ -229,15 +221,14 @@ void bp_op_channel_affine_nhwc(const float *x, const float *s, const float *t, f
                                size_t N, size_t C, size_t HW, int threads)
 {
     size_t rows = N * HW;
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * C >= BP_PAR_MIN)
-    for (size_t r = 0; r < rows; r++) {
+    BP_PAR_FOR(rows * C >= BP_PAR_MIN, threads, r, rows, {
         const float *xr = x + r * C;
         float *yr = y + r * C;
         if (t)
             for (size_t c = 0; c < C; c++) yr[c] = xr[c] * s[c] + t[c];
         else
             for (size_t c = 0; c < C; c++) yr[c] = xr[c] * s[c];
-    }
+    });
 }
 
 /* Per pixel, channels are contiguous; BP_LN_PIX pixels at a time give that
@@ -270,8 +261,7 @@ void bp_op_layernorm_nhwc(const float *x, const float *gamma, const float *beta,
 {
     size_t P = N * HW;
     size_t items = (P + BP_LN_PIX - 1) / BP_LN_PIX;
-#pragma omp parallel for num_threads(threads) schedule(static) if (items > 1 && P * C >= BP_PAR_MIN)
-    for (size_t it = 0; it < items; it++) {
+    BP_PAR_FOR(items > 1 && P * C >= BP_PAR_MIN, threads, it, items, {
         size_t p0 = it * BP_LN_PIX;
         size_t np = P - p0 < BP_LN_PIX ? P - p0 : BP_LN_PIX;
         const float *xb = x + p0 * C;
@@ -289,7 +279,7 @@ void bp_op_layernorm_nhwc(const float *x, const float *gamma, const float *beta,
             for (size_t c = 0; c < C; c++)
                 yp[c] = (float)((xp[c] - m) * r) * gamma[c] + beta[c];
         }
-    }
+    });
 }
 
 /* One output row (n, oy) of a channels-last pool: the window is visited in
@@ -331,15 +321,14 @@ void bp_op_pool_nhwc(const float *x, float *y, size_t N, size_t C, uint32_t H, u
                      uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads)
 {
     size_t rows = N * OH;
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * OW * C >= BP_PAR_MIN / 4)
-    for (size_t r = 0; r < rows; r++) {
+    BP_PAR_FOR(rows * OW * C >= BP_PAR_MIN / 4, threads, r, rows, {
         size_t n = r / OH;
         uint32_t oy = (uint32_t)(r % OH);
         const float *xn = x + n * (size_t)H * W * C;
         float *yr = y + r * (size_t)OW * C;
         if (is_max) bp_pool_row_nhwc(xn, yr, C, H, W, OW, oy, ints, 1);
         else bp_pool_row_nhwc(xn, yr, C, H, W, OW, oy, ints, 0);
-    }
+    });
 }
 
 /* Channel blocks of sums kept in double, pixels added in order p = 0..HW-1. */
@@ -350,8 +339,7 @@ void bp_op_global_avgpool_nhwc(const float *x, float *y, size_t N, size_t C, siz
 {
     size_t nb = (C + BP_GAP_CB - 1) / BP_GAP_CB;
     size_t items = N * nb;
-#pragma omp parallel for num_threads(threads) schedule(static) if (items > 1 && N * C * HW >= BP_PAR_MIN)
-    for (size_t it = 0; it < items; it++) {
+    BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
         size_t n = it / nb, c0 = (it % nb) * BP_GAP_CB;
         size_t nc = C - c0 < BP_GAP_CB ? C - c0 : BP_GAP_CB;
         const float *xn = x + n * HW * C + c0;
@@ -360,7 +348,7 @@ void bp_op_global_avgpool_nhwc(const float *x, float *y, size_t N, size_t C, siz
         for (size_t p = 0; p < HW; p++)
             for (size_t c = 0; c < nc; c++) s[c] += xn[p * C + c];
         for (size_t c = 0; c < nc; c++) y[n * C + c0 + c] = (float)(s[c] / (double)HW);
-    }
+    });
 }
 
 /* Softmax over the last NCHW axis (W) of a channels-last [N, H, W, C]
@@ -369,8 +357,7 @@ void bp_op_softmax_nhwc(const float *x, float *y, size_t N, size_t C, size_t H, 
                         int threads)
 {
     size_t rows = N * H * C;
-#pragma omp parallel for num_threads(threads) schedule(static) if (rows * W >= BP_PAR_MIN)
-    for (size_t r = 0; r < rows; r++) {
+    BP_PAR_FOR(rows * W >= BP_PAR_MIN, threads, r, rows, {
         size_t nh = r / C, c = r % C;
         const float *xr = x + nh * W * C + c;
         float *yr = y + nh * W * C + c;
@@ -384,5 +371,5 @@ void bp_op_softmax_nhwc(const float *x, float *y, size_t N, size_t C, size_t H, 
         }
         float inv = (float)(1.0 / s);
         for (size_t i = 0; i < W; i++) yr[i * C] *= inv;
-    }
+    });
 }

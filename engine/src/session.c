@@ -15,10 +15,10 @@
 static bp_status bp_check_session(const bp_session *s, const char *fn)
 {
     if (!s) return bp_fail(BP_ERR_INVALID_ARG, "%s: session is NULL", fn);
-    if (!bp_handle_live(s) || s->magic != BP_SESSION_MAGIC)
-        return bp_fail(BP_ERR_STATE, "%s: session %p is not live (freed or foreign)", fn,
-                       (const void *)s);
-    return BP_OK;
+    bp_status st = bp_handle_check(s, BP_HANDLE_SESSION, fn);
+    if (!st && s->magic != BP_SESSION_MAGIC)
+        st = bp_fail(BP_ERR_STATE, "%s: session %p is corrupted", fn, (const void *)s);
+    return st;
 }
 
 /* ---- backends by name ---- */
@@ -85,6 +85,9 @@ static void bp_session_destroy(bp_session *s)
     free(s->tbuf);
     free(s->prof);
     free(s->tconv);
+    if (s->tconst_cl)
+        for (uint32_t t = 0; t < s->n_tensors; t++) bp_aligned_free(s->tconst_cl[t]);
+    free(s->tconst_cl);
     bp_aligned_free(s->scratch_mem);
     bp_aligned_free(s->arena);
     if (s->m) bp_model_release(s->m);
@@ -145,12 +148,20 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
             return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': softmax of a 0-d tensor",
                            st->node, nm);
         break;
-    case BPF_OP_ADD:
-        if (st->n_in != 2 || s->telems[st->in[1]] != xe || ye != xe ||
-            (bp_is_const(f, st->in[1]) && bp_const_f32(f, st->in[1]) != xe))
-            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add operands differ in size",
-                           st->node, nm);
+    case BPF_OP_ADD: {
+        if (st->n_in != 2)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add has %u inputs", st->node, nm,
+                           st->n_in);
+        /* a constant operand holds one image and is added to each */
+        uint32_t b = st->in[1];
+        size_t be = bp_is_const(f, b) ? bp_const_f32(f, b) * s->N : s->telems[b];
+        if (be != xe || ye != xe)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add operands of %zu and %zu "
+                           "elements (%s) -> %zu at batch %u", st->node, nm, xe, be,
+                           bp_is_const(f, b) ? "constant f32 broadcast over the batch"
+                                             : "activation", ye, s->N);
         break;
+    }
     case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM: {
         uint32_t need = st->op == BPF_OP_LAYERSCALE ? 2 : 3;
         if (xn < 2 || xe != ye || st->n_in != need)
@@ -188,6 +199,15 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
                        nm, st->op);
     }
     return BP_OK;
+}
+
+/* "d0,d1,..." of n dims into buf (truncated to cap). */
+static void bp_dims_str(const uint32_t *d, uint32_t n, char *buf, size_t cap)
+{
+    size_t a = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < n && i < BPF_MAX_DIMS && a + 12 < cap; i++)
+        a += (size_t)snprintf(buf + a, cap - a, "%s%u", i ? "," : "", d[i]);
 }
 
 static int bp_is_graph_input(const bpf_model *f, uint32_t t)
@@ -235,13 +255,47 @@ static uint8_t bp_cv_to_out(const bp_session *s, uint32_t t, uint32_t out)
     return dt ? BP_CV_VIA_NCHW : BP_CV_TO_OUT;
 }
 
+/* [N, C, H*W] of a 4-D tensor (the dims a layout conversion needs). */
+static void bp_t_nchw(const bp_session *s, uint32_t t, size_t *N, size_t *C, size_t *HW)
+{
+    const uint32_t *d = s->tdims[t];
+    *N = d[0];
+    *C = d[1];
+    *HW = (size_t)d[2] * d[3];
+}
+
+/* Points sp->bconst at its constant converted once to out's per-image
+ * channels-last order (the constant has out's per-image shape: checked
+ * element count, same shape in a validated file). */
+static bp_status bp_const_to_cl(bp_session *s, bp_step *sp)
+{
+    uint32_t c = sp->in[1];
+    if (!s->tconst_cl) {
+        s->tconst_cl = calloc(s->n_tensors ? s->n_tensors : 1, sizeof *s->tconst_cl);
+        if (!s->tconst_cl)
+            return bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
+    }
+    if (!s->tconst_cl[c]) {
+        size_t n = bp_const_f32(s->m->f, c);
+        size_t N, C, HW;
+        bp_t_nchw(s, sp->out, &N, &C, &HW);
+        s->tconst_cl[c] = bp_aligned_alloc(n * sizeof(float));
+        if (!s->tconst_cl[c])
+            return bp_fail(BP_ERR_NOMEM, "tensor %u '%s': cannot allocate %zu bytes for its "
+                           "channels-last copy", c, s->m->f->tensors[c].name, n * sizeof(float));
+        bp_op_nchw_to_nhwc(sp->bconst, s->tconst_cl[c], 1, C, HW, 1);
+    }
+    sp->bconst = s->tconst_cl[c];
+    return BP_OK;
+}
+
 /* Decides per step which op variant runs and which operands are converted
  * (all by shape, once), and allocates the conversion scratch that needs. */
 static bp_status bp_plan_layouts(bp_session *s)
 {
     if (!s->nhwc) return BP_OK;
     const bpf_model *f = s->m->f;
-    size_t need[4] = {0, 0, 0, 0};
+    size_t need[4] = {0, 0, 0, 0}; /* elements, each at most some telems */
     for (uint32_t i = 0; i < s->n_steps; i++) {
         bp_step *sp = &s->steps[i];
         uint32_t x = sp->in[0], y = sp->out;
@@ -262,7 +316,12 @@ static bp_status bp_plan_layouts(bp_session *s)
             /* elementwise (flatten: a copy) in out's storage order */
             sp->cl = 1;
             sp->cv_in0 = bp_cv_to_out(s, x, y);
-            if (sp->op == BPF_OP_ADD) sp->cv_in1 = bp_cv_to_out(s, sp->in[1], y);
+            if (sp->op == BPF_OP_ADD && !sp->bconst)
+                sp->cv_in1 = bp_cv_to_out(s, sp->in[1], y);
+            if (sp->bconst && dy) {
+                bp_status st = bp_const_to_cl(s, sp);
+                if (st) return st;
+            }
             break;
         case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM:
         case BPF_OP_SOFTMAX:
@@ -293,25 +352,34 @@ static bp_status bp_plan_layouts(bp_session *s)
              sp->cv_res == BP_CV_VIA_NCHW) && need[3] < big)
             need[3] = big;
     }
-    size_t total = 0, off[4];
+    size_t total = 0, off[4], a;
     for (int k = 0; k < 4; k++) {
         off[k] = total;
-        total += (need[k] * sizeof(float) + 63) & ~(size_t)63;
+        if (bp_align64_overflows(need[k] * sizeof(float), &a) ||
+            bp_add_overflows(total, a, &total))
+            return bp_fail(BP_ERR_NOMEM, "session: layout scratch at batch %u needs more "
+                           "memory than can exist (buffer %d: %zu floats after %zu bytes)",
+                           s->N, k, need[k], off[k]);
     }
     if (!total) return BP_OK;
+    if (bp_add_overflows(s->arena_bytes, total, &a))
+        return bp_fail(BP_ERR_NOMEM, "session: activations (%zu bytes) and layout scratch "
+                       "(%zu bytes) at batch %u overflow the address space", s->arena_bytes,
+                       total, s->N);
     s->scratch_mem = bp_aligned_alloc(total);
     if (!s->scratch_mem)
         return bp_fail(BP_ERR_NOMEM, "session: cannot allocate %zu bytes of layout scratch",
                        total);
     for (int k = 0; k < 4; k++)
         if (need[k]) s->scratch[k] = (float *)(s->scratch_mem + off[k]);
-    s->arena_bytes += total;
+    s->arena_bytes = a;
     return BP_OK;
 }
 
 typedef struct bp_slot {
     size_t bytes;
     size_t off;
+    uint32_t tensor;  /* the largest tensor placed here (for messages) */
     int busy;
 } bp_slot;
 
@@ -350,6 +418,7 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
     for (uint32_t t = 0; t < nt; t++)
         if (s->tconv[t] && !fixed[t] && bp_is_graph_input(f, t)) {
             slots[nslots].bytes = s->telems[t] * sizeof(float);
+            slots[nslots].tensor = t;
             slots[nslots].busy = 1;
             slot_of[t] = nslots++;
         }
@@ -367,7 +436,10 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
             }
             if (best == UINT32_MAX) best = big;
             if (best == UINT32_MAX) best = nslots++;
-            if (slots[best].bytes < need) slots[best].bytes = need;
+            if (slots[best].bytes < need) {
+                slots[best].bytes = need;
+                slots[best].tensor = t;
+            }
             slots[best].busy = 1;
             slot_of[t] = best;
         }
@@ -383,10 +455,20 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
             if (last[r] == i && slot_of[r] != UINT32_MAX) slots[slot_of[r]].busy = 0;
         }
     }
+    /* slot bytes are telems * 4 (checked in bp_plan); their sum may still
+     * overflow when many huge tensors are live at once */
     size_t total = 0;
     for (uint32_t k = 0; k < nslots; k++) {
+        size_t a;
         slots[k].off = total;
-        total += (slots[k].bytes + 63) & ~(size_t)63;
+        if (bp_align64_overflows(slots[k].bytes, &a) || bp_add_overflows(total, a, &total)) {
+            uint32_t t = slots[k].tensor;
+            st = bp_fail(BP_ERR_NOMEM, "session: activations at batch %u need more memory than "
+                         "can exist: buffer %u of %u (tensor %u '%s', %zu bytes) overflows the "
+                         "%zu bytes before it", s->N, k + 1, nslots, t, f->tensors[t].name,
+                         slots[k].bytes, slots[k].off);
+            goto done;
+        }
     }
     s->arena_bytes = total;
     s->arena = bp_aligned_alloc(total);
@@ -410,6 +492,7 @@ static bp_status bp_plan(bp_session *s)
     const bpf_model *f = s->m->f;
     uint32_t nt = f->n_tensors, nn = f->n_nodes;
     bp_status st = BP_OK;
+    s->n_tensors = nt;
     uint32_t *cons = calloc(nt ? nt : 1, sizeof(uint32_t));
     uint32_t *prod = malloc(sizeof(uint32_t) * (nt ? nt : 1));
     uint8_t *fixed = calloc(nt ? nt : 1, 1); /* graph inputs/outputs: user buffers */
@@ -427,10 +510,11 @@ static bp_status bp_plan(bp_session *s)
     }
     for (uint32_t t = 0; t < nt; t++) {
         const bpf_tensor *T = &f->tensors[t];
-        size_t e = 1;
+        size_t e = 1, bytes;
+        int ovf = 0;
         for (uint32_t d = 0; d < T->ndim && d < BPF_MAX_DIMS; d++) {
             s->tdims[t][d] = T->dims[d];
-            e *= T->dims[d];
+            ovf |= bp_mul_overflows(e, T->dims[d], &e);
         }
         if (!T->data) {
             if (T->ndim == 0 || T->dims[0] != 1) {
@@ -444,7 +528,16 @@ static bp_status bp_plan(bp_session *s)
                 goto done;
             }
             s->tdims[t][0] = s->N;
-            e *= s->N;
+            ovf |= bp_mul_overflows(e, s->N, &e);
+            /* every later byte count of an activation is telems * 4 */
+            ovf |= bp_mul_overflows(e, sizeof(float), &bytes);
+        }
+        if (ovf) {
+            char sh[96];
+            bp_dims_str(T->dims, T->ndim, sh, sizeof sh);
+            st = bp_fail(BP_ERR_LIMIT, "tensor %u '%s': shape (%s) at batch %u has more bytes "
+                         "than size_t can count", t, T->name, sh, s->N);
+            goto done;
         }
         s->telems[t] = e;
         prod[t] = UINT32_MAX;
@@ -499,6 +592,12 @@ static bp_status bp_plan(bp_session *s)
         sp->out = nd->out[0];
         sp->residual = BP_NO_TENSOR;
         sp->opname = bp_op_name(nd->op);
+        /* a constant first add operand goes second (IEEE a + b == b + a) */
+        if (nd->op == BPF_OP_ADD && nd->n_in == 2 && bp_is_const(f, nd->in[0]) &&
+            !bp_is_const(f, nd->in[1])) {
+            sp->in[0] = nd->in[1];
+            sp->in[1] = nd->in[0];
+        }
         if (nd->op == BPF_OP_CONV2D || nd->op == BPF_OP_LINEAR) {
             sp->layer = nd->layer;
             sp->n_in = 1;
@@ -538,6 +637,8 @@ static bp_status bp_plan(bp_session *s)
         }
         st = bp_step_check(s, sp);
         if (st) goto done;
+        if (sp->op == BPF_OP_ADD && bp_is_const(f, sp->in[1]))
+            sp->bconst = (const float *)f->tensors[sp->in[1]].data;
         ns++;
     }
     s->n_steps = ns;
@@ -631,7 +732,8 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
             s->prof[i].kernel = sp->lstate ? be->layer_kernel(sp->lstate) : "float";
         }
         s->magic = BP_SESSION_MAGIC;
-        if (!bp_handle_add(s)) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
+        if (!bp_handle_add(s, BP_HANDLE_SESSION))
+            st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
     }
     if (st) {
         bp_session_destroy(s);
@@ -685,11 +787,7 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
 BP_API void bp_session_free(bp_session *s)
 {
     if (!s) return;
-    if (!bp_handle_remove(s)) {
-        bp_fail(BP_ERR_STATE, "bp_session_free: session %p is not live (double free?)",
-                (void *)s);
-        return;
-    }
+    if (bp_handle_remove(s, BP_HANDLE_SESSION, "bp_session_free")) return;
     bp_session_destroy(s);
 }
 
@@ -704,15 +802,6 @@ static const float *bp_tensor_ptr(const bp_session *s, uint32_t t)
 {
     const bpf_tensor *T = &s->m->f->tensors[t];
     return T->data ? (const float *)T->data : s->tbuf[t];
-}
-
-/* [N, C, H*W] of a 4-D tensor (the dims a layout conversion needs). */
-static void bp_t_nchw(const bp_session *s, uint32_t t, size_t *N, size_t *C, size_t *HW)
-{
-    const uint32_t *d = s->tdims[t];
-    *N = d[0];
-    *C = d[1];
-    *HW = (size_t)d[2] * d[3];
 }
 
 /* Operand t (data p) brought into the order the step reads (cv: BP_CV_*). */
@@ -764,6 +853,12 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
     case BPF_OP_GELU: bp_op_gelu(x, y, xe, T); break;
     case BPF_OP_ADD:
+        if (sp->bconst) {
+            size_t pe = xe / s->N; /* the constant's elements */
+            for (uint32_t n = 0; n < s->N; n++)
+                bp_op_add(x + n * pe, sp->bconst, y + n * pe, pe, T);
+            break;
+        }
         bp_op_add(x, bp_operand(s, sp->in[1], bp_tensor_ptr(s, sp->in[1]), sp->cv_in1, sp->out,
                                 s->scratch[1]),
                   y, xe, T);
@@ -887,14 +982,8 @@ static bp_status bp_check_view(const bp_session *s, const bp_tensor_view *v, uin
     for (uint32_t d = 0; ok && d < T->ndim; d++) ok = v->dims[d] == s->tdims[tid][d];
     if (!ok) {
         char want[128], got[128];
-        size_t a = 0, b = 0;
-        for (uint32_t d = 0; d < T->ndim && a < sizeof want - 16; d++)
-            a += (size_t)snprintf(want + a, sizeof want - a, "%s%u", d ? "," : "",
-                                  s->tdims[tid][d]);
-        want[a] = 0;
-        for (uint32_t d = 0; d < v->ndim && d < BP_MAX_DIMS && b < sizeof got - 16; d++)
-            b += (size_t)snprintf(got + b, sizeof got - b, "%s%u", d ? "," : "", v->dims[d]);
-        got[b] = 0;
+        bp_dims_str(s->tdims[tid], T->ndim, want, sizeof want);
+        bp_dims_str(v->dims, v->ndim, got, sizeof got);
         return bp_fail(BP_ERR_SHAPE, "bp_session_run_views: %s[%u] ('%s') has shape (%s), "
                        "the session expects (%s)", what, i, T->name, got, want);
     }

@@ -411,6 +411,18 @@ static uint32_t bpt_param(bpt_builder *b, uint32_t C, const float *v, float lo, 
     return bpt_tensor(b, NULL, 1, d, p, C * sizeof(float));
 }
 
+uint32_t bpt_const(bpt_builder *b, const char *name, uint32_t ndim, const uint32_t *dims,
+                   const float *data)
+{
+    size_t n = 1;
+    for (uint32_t d = 0; d < ndim; d++) n *= dims[d];
+    float *p = bpt_own(b, n * sizeof(float));
+    if (!p) return 0;
+    if (data) memcpy(p, data, n * sizeof(float));
+    else bpt_fill_uniform(&b->rng, p, n, -1.0f, 1.0f);
+    return bpt_tensor(b, name, ndim, dims, p, n * sizeof(float));
+}
+
 static uint32_t bpt_affine(bpt_builder *b, uint32_t op, uint32_t x, const float *p1,
                            const float *p2, float eps)
 {
@@ -629,5 +641,63 @@ int bpt_build_convnext(uint64_t seed, double sparsity, uint32_t encoding, void *
     int st = bpt_calibrate(b, 2);
     if (!st) st = bpt_write(b, buf, size);
     bpt_free(b);
+    return st;
+}
+
+int bpt_build_many_live(uint32_t n_live, void **buf, size_t *size)
+{
+    uint32_t n_add = (n_live + 1) / 2;
+    uint32_t nt = 1 + n_live + n_add, nn = n_live + n_add;
+    bpf_tensor *ts = calloc(nt, sizeof *ts);
+    bpf_node *ns = calloc(nn, sizeof *ns);
+    char (*names)[16] = calloc(nt + nn, sizeof *names);
+    int st = BPF_ERR_NOMEM;
+    if (!ts || !ns || !names) goto done;
+    for (uint32_t t = 0; t < nt; t++) {
+        snprintf(names[t], sizeof names[t], "t%u", t);
+        ts[t].name = names[t];
+        ts[t].dtype = BPF_DT_F32;
+        ts[t].ndim = 4;
+        ts[t].dims[0] = 1;
+        ts[t].dims[1] = 4096;
+        ts[t].dims[2] = 1024;
+        ts[t].dims[3] = 1024;
+    }
+    for (uint32_t i = 0; i < nn; i++) {
+        bpf_node *n = &ns[i];
+        snprintf(names[nt + i], sizeof names[nt + i], "n%u", i);
+        n->name = names[nt + i];
+        n->layer = UINT32_MAX;
+        n->n_out = 1;
+        n->out[0] = 1 + i;
+        if (i < n_live) { /* t(1+i) = relu(x) */
+            n->op = BPF_OP_RELU;
+            n->n_in = 1;
+            n->in[0] = 0;
+        } else { /* pairs of relu outputs; x completes an odd count */
+            uint32_t a = 1 + 2 * (i - n_live);
+            n->op = BPF_OP_ADD;
+            n->n_in = 2;
+            n->in[0] = a;
+            n->in[1] = a + 1 <= n_live ? a + 1 : 0;
+        }
+    }
+    uint32_t in = 0, out = nt - 1;
+    bpf_model_desc d;
+    memset(&d, 0, sizeof d);
+    d.n_tensors = nt;
+    d.tensors = ts;
+    d.n_nodes = nn;
+    d.nodes = ns;
+    d.n_inputs = 1;
+    d.inputs = &in;
+    d.n_outputs = 1;
+    d.outputs = &out;
+    st = bpf_write_memory(&d, buf, size);
+    if (st) fprintf(stderr, "bpt_build_many_live: %s\n", bpf_last_error());
+done:
+    free(ts);
+    free(ns);
+    free(names);
     return st;
 }

@@ -59,6 +59,10 @@ uint32_t bpt_gap(bpt_builder *b, uint32_t x);
 uint32_t bpt_flatten(bpt_builder *b, uint32_t x);
 uint32_t bpt_softmax(bpt_builder *b, uint32_t x);
 void bpt_output(bpt_builder *b, uint32_t t);
+/* Constant f32 tensor of this shape (copied; random in [-1, 1) if data is
+ * NULL). Returns its id. */
+uint32_t bpt_const(bpt_builder *b, const char *name, uint32_t ndim, const uint32_t *dims,
+                   const float *data);
 
 /* Layers added so far / dims of a tensor. */
 uint32_t bpt_n_layers(const bpt_builder *b);
@@ -82,6 +86,13 @@ int bpt_build_resnet(uint64_t seed, double sparsity, uint32_t encoding, void **b
                      size_t *size);
 int bpt_build_convnext(uint64_t seed, double sparsity, uint32_t encoding, void **buf,
                        size_t *size);
+
+/* A valid model whose activations cannot fit in any address space at large
+ * batches: input x of shape (1, 4096, 1024, 1024) (2^32 elements), n_live
+ * relu(x) outputs all live at once, then summed pairwise (add outputs are
+ * dead except the last, the graph output). Written straight through the
+ * format writer (no weights). Result in *buf (free()); 0 or a bpf_status. */
+int bpt_build_many_live(uint32_t n_live, void **buf, size_t *size);
 
 /* Deterministic random floats in [lo, hi). */
 void bpt_fill_uniform(uint64_t *state, float *x, size_t n, float lo, float hi);

@@ -1,7 +1,8 @@
 /* Public API behaviour: status strings, bad use (null pointers, wrong shapes,
- * freed sessions, unknown names) gives a status and a message, model info and
- * metadata, profiling and fusion, ISA caps, model lifetime, operation counts
- * checked against an independent count, and calibration. */
+ * freed, foreign and wrong-kind handles, unknown names) gives a status and a
+ * message, model info and metadata, profiling and fusion, ISA caps, model
+ * lifetime, operation counts checked against an independent count, and
+ * calibration. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +269,212 @@ static void test_model_lifetime(void **state)
     bp_model_free(m); /* double free: ignored with a message */
     expect_msg("not live");
     free(x); free(y1); free(y2);
+}
+
+/* A model passed as a session and the reverse: refused with BP_ERR_STATE
+ * before any field is read (ASan sees a read of the wrong object), and both
+ * handles stay intact. */
+static void test_handle_kind_confusion(void **state)
+{
+    (void)state;
+    bp_model *m = load();
+    bp_session *s = NULL;
+    bp_session_opts o;
+    bp_session_opts_default(&o);
+    o.threads = 1;
+    assert_int_equal(bp_session_create(m, &o, &s), BP_OK);
+    size_t ne = bpt_input_elems(m, 0, 1), no = bpt_output_elems(m, 1);
+    float *x = calloc(ne, sizeof(float)), *y = calloc(no, sizeof(float));
+    const float *ins[1] = {x};
+    float *outs[3];
+    split_outputs(m, 1, y, outs);
+    bp_session *ms = (bp_session *)m;
+    bp_model *sm = (bp_model *)s;
+
+    bp_session_free(ms);
+    expect_msg("bp_session_free");
+    expect_msg("is a live model handle, not a session");
+    bp_model_free(sm);
+    expect_msg("bp_model_free");
+    expect_msg("is a live session handle, not a model");
+
+    bp_session_info si;
+    const bp_layer_profile *p;
+    uint32_t n;
+    bp_layer_counts counts[16];
+    assert_int_equal(bp_session_run(ms, ins, outs), BP_ERR_STATE);
+    expect_msg("not a session");
+    assert_int_equal(bp_session_run_views(ms, NULL, 0, NULL, 0), BP_ERR_STATE);
+    assert_int_equal(bp_session_info_get(ms, &si), BP_ERR_STATE);
+    assert_int_equal(bp_session_set_profiling(ms, 1), BP_ERR_STATE);
+    assert_int_equal(bp_session_profile(ms, &p, &n), BP_ERR_STATE);
+    assert_int_equal(bp_session_profile_reset(ms), BP_ERR_STATE);
+    assert_int_equal(bp_session_count_ops(ms, ins, counts), BP_ERR_STATE);
+    expect_msg("not a session");
+
+    const bp_model_info *mi;
+    bp_session *s2 = NULL;
+    float mn[16], mx[16];
+    assert_int_equal(bp_model_info_get(sm, &mi), BP_ERR_STATE);
+    expect_msg("not a model");
+    assert_null(bp_model_meta(sm, "arch"));
+    expect_msg("not a model");
+    assert_int_equal(bp_session_create(sm, &o, &s2), BP_ERR_STATE);
+    assert_null(s2);
+    expect_msg("not a model");
+    assert_int_equal(bp_model_calibrate(sm, ins, 1, mn, mx), BP_ERR_STATE);
+    expect_msg("not a model");
+
+    /* both handles still work and free normally (ASan: nothing leaked) */
+    assert_int_equal(bp_session_run(s, ins, outs), BP_OK);
+    assert_int_equal(bp_model_info_get(m, &mi), BP_OK);
+    assert_int_equal(bp_session_create(m, &o, &s2), BP_OK);
+    bp_session_free(s2);
+    bp_session_free(s);
+    bp_model_free(m);
+    free(x);
+    free(y);
+}
+
+/* Pointers the library never returned: refused without being read. The
+ * 1-byte heap block makes any read of a handle field an ASan error. */
+static void test_handle_foreign(void **state)
+{
+    (void)state;
+    bp_model *m = load();
+    bp_session *s = NULL;
+    assert_int_equal(bp_session_create(m, NULL, &s), BP_OK);
+    unsigned char *tiny = malloc(1);
+    int local = 0;
+    void *foreign[3] = {tiny, &local, (char *)s + 8};
+    const bp_model_info *mi;
+    bp_session_info si;
+    float x[1] = {0}, *outs[1] = {x};
+    const float *ins[1] = {x};
+    for (int i = 0; i < 3; i++) {
+        bp_session_free((bp_session *)foreign[i]);
+        expect_msg("not live");
+        bp_model_free((bp_model *)foreign[i]);
+        expect_msg("not live");
+        assert_int_equal(bp_session_run((bp_session *)foreign[i], ins, outs), BP_ERR_STATE);
+        expect_msg("bp_session_run: session");
+        assert_int_equal(bp_session_info_get((bp_session *)foreign[i], &si), BP_ERR_STATE);
+        assert_int_equal(bp_model_info_get((bp_model *)foreign[i], &mi), BP_ERR_STATE);
+        expect_msg("bp_model_info_get: model");
+        expect_msg("not live");
+    }
+    assert_int_equal(bp_session_info_get(s, &si), BP_OK);
+    bp_session_free(s);
+    bp_model_free(m);
+    free(tiny);
+}
+
+/* A valid file whose activations cannot fit at batch 65536: 16383 live
+ * (N,4096,1024,1024) relu outputs plus one add output are 2^14 buffers of
+ * 2^50 bytes, 2^64 in all (an unchecked sum wraps to 0 and the run writes
+ * past a 64-byte arena). Session creation fails cleanly instead. */
+static void test_arena_overflow(void **state)
+{
+    (void)state;
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(bpt_build_many_live(16383, &buf, &size), 0);
+    bp_model *m = NULL;
+    assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+    static const char *const backends[] = {"reference", "bitplane", "onednn-f32"};
+    for (int i = 0; i < 3; i++) {
+        bp_session_opts o;
+        bp_session_opts_default(&o);
+        o.backend = backends[i];
+        o.threads = 1;
+        o.batch = 65536;
+        bp_session *s = (bp_session *)0x1;
+        bp_status st = bp_session_create(m, &o, &s);
+        assert_null(s);
+        if (st == BP_ERR_UNSUPPORTED) continue; /* oneDNN not built */
+        printf("  %s: %s\n", backends[i], bp_last_error());
+        assert_int_equal(st, BP_ERR_NOMEM);
+        expect_msg("batch 65536");
+        expect_msg("more memory than can exist");
+    }
+    bp_model_free(m);
+    free(buf);
+}
+
+/* Constant add operands (one image in the file) are broadcast over the
+ * batch: conv + const (+ relu), const + relu(x) (constant first), linear +
+ * const. Each image of a batch-3 run equals a batch-1 run of that image bit
+ * for bit (the batch-1 session fuses the conv/linear adds, the batch-3 one
+ * cannot), and the const + relu(x) output equals the sum computed here. */
+static void test_const_add_broadcast(void **state)
+{
+    (void)state;
+    bpt_wspec ws = {0.5, 0, 0};
+    bpt_builder *b = bpt_new(g_seed + 11, ws);
+    uint64_t r = g_seed ^ 0xadd;
+    uint32_t xd[4] = {1, 3, 5, 4}, kd[4] = {1, 4, 5, 4}, ld[2] = {1, 6};
+    int16_t w1[4 * 27], w2[6 * 60]; /* |w| <= 100: onednn-int8 stays exact */
+    for (size_t i = 0; i < sizeof w1 / sizeof w1[0]; i++)
+        w1[i] = (int16_t)(bpt_rand(&r) % 3 ? (int)(bpt_rand(&r) % 201) - 100 : 0);
+    for (size_t i = 0; i < sizeof w2 / sizeof w2[0]; i++)
+        w2[i] = (int16_t)(bpt_rand(&r) % 3 ? (int)(bpt_rand(&r) % 201) - 100 : 0);
+    uint32_t x = bpt_input(b, "x", 4, xd);
+    uint32_t c = bpt_conv_w(b, "conv", x, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1.0f / 32,
+                            w1, NULL, NULL);
+    bpt_output(b, bpt_relu(b, bpt_add(b, c, bpt_const(b, "k1", 4, kd, NULL))));
+    float k2v[60];
+    bpt_fill_uniform(&r, k2v, 60, -1, 1);
+    bpt_output(b, bpt_add(b, bpt_const(b, "k2", 4, xd, k2v), bpt_relu(b, x)));
+    uint32_t l = bpt_linear_w(b, "fc", bpt_flatten(b, x), 6, 1, 1.0f / 32, w2, NULL, NULL);
+    bpt_output(b, bpt_add(b, l, bpt_const(b, "k3", 2, ld, NULL)));
+    void *buf;
+    size_t size;
+    assert_int_equal(bpt_write(b, &buf, &size), 0);
+    bp_model *m = NULL;
+    assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+    const size_t pe_in = 60, pe_out[3] = {80, 60, 6};
+    float xs[3 * 60];
+    bpt_fill_uniform(&r, xs, 3 * 60, -1, 1);
+    static const char *const backends[] = {"reference", "bitplane", "csr", "onednn-int8",
+                                           "onednn-f32"};
+    for (int bi = 0; bi < 5; bi++) {
+        const float *in3[1] = {xs};
+        bp_status st;
+        float *y3 = bpt_run(m, backends[bi], 2, 3, in3, NULL, &st);
+        if (st == BP_ERR_UNSUPPORTED) continue;
+        assert_int_equal(st, BP_OK);
+        int exact = strcmp(backends[bi], "onednn-f32") != 0;
+        for (uint32_t n = 0; n < 3; n++) {
+            const float *in1[1] = {xs + n * pe_in};
+            float *y1 = bpt_run(m, backends[bi], 2, 1, in1, NULL, &st);
+            assert_int_equal(st, BP_OK);
+            size_t off1 = 0, off3 = 0;
+            for (int o = 0; o < 3; o++) {
+                const float *a = y1 + off1, *c3 = y3 + off3 + n * pe_out[o];
+                long d = bpt_first_diff(a, c3, pe_out[o]);
+                if (exact && d >= 0)
+                    fail_msg("%s output %d image %u element %ld: batch 1 %a, batch 3 %a",
+                             backends[bi], o, n, d, (double)a[d], (double)c3[d]);
+                for (size_t i = 0; !exact && i < pe_out[o]; i++)
+                    assert_true(fabsf(a[i] - c3[i]) <= 1e-4f * (1.0f + fabsf(a[i])));
+                off1 += pe_out[o];
+                off3 += 3 * pe_out[o];
+            }
+            /* output 1 = k2 + relu(x), exactly */
+            for (size_t i = 0; i < pe_in; i++) {
+                float v = xs[n * pe_in + i] > 0 ? xs[n * pe_in + i] : 0.0f;
+                float want = k2v[i] + v;
+                assert_memory_equal(&y3[3 * pe_out[0] + n * pe_in + i], &want, sizeof want);
+            }
+            free(y1);
+        }
+        printf("  %s: batch 3 = 3 x batch 1 (%s)\n", backends[bi],
+               exact ? "bit-identical" : "within 1e-4");
+        free(y3);
+    }
+    bp_model_free(m);
+    free(buf);
+    bpt_free(b);
 }
 
 static void test_profile_fusion_info(void **state)
@@ -549,6 +756,10 @@ int bpt_suite_api(uint64_t seed)
         cmocka_unit_test(test_info_meta),
         cmocka_unit_test(test_session_bad_use),
         cmocka_unit_test(test_model_lifetime),
+        cmocka_unit_test(test_handle_kind_confusion),
+        cmocka_unit_test(test_handle_foreign),
+        cmocka_unit_test(test_arena_overflow),
+        cmocka_unit_test(test_const_add_broadcast),
         cmocka_unit_test(test_profile_fusion_info),
         cmocka_unit_test(test_isa_caps),
         cmocka_unit_test(test_count_ops),
