@@ -45,6 +45,12 @@ typedef enum bpf_status {
 #define BPF_K_MAX 32768u
 #define BPF_W_MAX 255u
 #define BPF_M_MAX 9u
+/* Load budget (SPEC.md, "Resource limits when loading"): the bytes of every
+ * layer's w_scale, bias, row_ptr and col_idx, summed over the layers, are at
+ * most FACTOR x the file size + SLACK. Layers may share arrays, so without
+ * it a small file could make the reader (and the engine) walk huge planes. */
+#define BPF_LAYER_BYTES_FACTOR 4u
+#define BPF_LAYER_BYTES_SLACK (16ull << 20)
 #define BPF_ENC_BINARY 0u /* bpf_layer.encoding */
 #define BPF_ENC_CSD 1u
 

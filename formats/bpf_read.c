@@ -353,6 +353,9 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
                                sizeof *st->layers, &arr, &n);
     if (e) return e;
     st->layers = arr;
+    /* < 2^14 layers of < 2^37 bytes each: the sum cannot overflow */
+    const uint64_t budget = BPF_LAYER_BYTES_FACTOR * c->size + BPF_LAYER_BYTES_SLACK;
+    uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = c->b + s->off + (size_t)i * BPF_LAYER_REC;
         bpf_layer *L = &st->layers[i];
@@ -400,6 +403,14 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
         if ((e = bpf_get_array(c, bpf_rd64(r + BPF_L_COL_IDX_OFF), L->n_digits * L->idx_bytes,
                                &L->col_idx, "layer", i, "col_idx")))
             return e;
+        total += rows * 8 + n_rp * 4 + L->n_digits * L->idx_bytes;
+        if (total > budget)
+            return bpf_fail(BPF_ERR_LIMIT, "layer %u: the arrays of layers 0..%u add up to %llu "
+                            "bytes, above the load budget %u x file size + %llu MiB = %llu "
+                            "(arrays shared between layers)", i, i, (unsigned long long)total,
+                            BPF_LAYER_BYTES_FACTOR,
+                            (unsigned long long)(BPF_LAYER_BYTES_SLACK >> 20),
+                            (unsigned long long)budget);
         for (uint32_t j = 0; j < L->c_out; j++) {
             if (!isfinite(L->w_scale[j]))
                 return bpf_fail(BPF_ERR_BAD_GRAPH, "layer %u: w_scale[%u] = %g not finite", i, j,

@@ -142,6 +142,55 @@ static void test_mmap_opt_in(void **state)
     free(t);
 }
 
+/* Layers may share arrays, but the arrays of all layers add up to at most
+ * 4 x the file size + 16 MiB: a few shared layers load (and share), many
+ * huge layers described by one small set of arrays are refused with
+ * BPF_ERR_LIMIT naming the first layer beyond the budget, while the same
+ * model written without sharing loads. */
+static void test_shared_arrays_budget(void **state)
+{
+    (void)state;
+    const uint32_t width = 32768;
+    size_t size;
+    uint8_t *b = bpft_write_identity_chain(8, width, &size);
+    bpft_share_layer_arrays(b, &size);
+    bpf_model *m = NULL;
+    assert_int_equal(bpf_load_memory(b, size, 0, &m), BPF_OK);
+    for (uint32_t l = 1; l < m->n_layers; l++) {
+        assert_ptr_equal(m->layers[l].row_ptr, m->layers[0].row_ptr);
+        assert_ptr_equal(m->layers[l].col_idx, m->layers[0].col_idx);
+    }
+    bpf_model_free(m);
+    free(b);
+
+    const uint32_t nl = 40;
+    b = bpft_write_identity_chain(nl, width, &size);
+    assert_int_equal(bpf_load_memory(b, size, 0, &m), BPF_OK); /* no sharing: within */
+    bpf_model_free(m);
+    bpft_share_layer_arrays(b, &size);
+    /* SPEC: per layer 4*c_out (w_scale) + 4*c_out (bias) + 4*(2*c_out*M + 1)
+     * (row_ptr) + 2*n_digits (col_idx) bytes */
+    const uint64_t per_layer = 4ull * width + 4ull * width + 4ull * (2ull * width + 1) +
+                               2ull * width;
+    const uint64_t budget = 4ull * size + (16ull << 20);
+    uint32_t first = 0;
+    while ((first + 1) * per_layer <= budget) first++;
+    assert_true(first < nl);
+    char want[32];
+    snprintf(want, sizeof want, "layer %u:", first);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(bpf_load_memory(b, size, 0, &m), BPF_ERR_LIMIT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_null(m);
+    bpft_expect_msg(want);
+    bpft_expect_msg("load budget");
+    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("  %zu-byte file, %u layers of %ux%u sharing arrays: refused at layer %u in %.3f s\n",
+           size, nl, width, width, first, s);
+    free(b);
+}
+
 static int bpft_setup(void **state)
 {
     (void)state;
@@ -164,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_not_regular_files),
         cmocka_unit_test(test_private_copy_outlives_file),
         cmocka_unit_test(test_mmap_opt_in),
+        cmocka_unit_test(test_shared_arrays_budget),
     };
     return cmocka_run_group_tests_name("formats_read_file", tests, bpft_setup, bpft_teardown);
 }
