@@ -13,6 +13,7 @@ BP_API void bp_model_opts_default(bp_model_opts *o)
     if (!o) return;
     memset(o, 0, sizeof *o);
     o->verify_checksums = 1;
+    o->mmap = 0;
 }
 
 static void bp_model_destroy(bp_model *m)
@@ -295,6 +296,14 @@ static uint32_t bp_load_flags(const bp_model_opts *opts)
     return (opts && !opts->verify_checksums) ? BPF_LOAD_NO_CHECKSUM : 0u;
 }
 
+static bp_status bp_check_opts(const bp_model_opts *opts, const char *fn)
+{
+    if (opts && opts->mmap != 0 && opts->mmap != 1)
+        return bp_fail(BP_ERR_INVALID_ARG, "%s: opts->mmap is %d, must be 0 or 1", fn,
+                       opts->mmap);
+    return BP_OK;
+}
+
 BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
                                     bp_model **out)
 {
@@ -302,8 +311,11 @@ BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
     if (!path || !out)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_file: %s is NULL",
                        !path ? "path" : "out");
+    bp_status st = bp_check_opts(opts, "bp_model_load_file");
+    if (st) return st;
+    uint32_t flags = bp_load_flags(opts) | (opts && opts->mmap ? BPF_LOAD_MMAP : 0u);
     bpf_model *f = NULL;
-    bpf_status fs = bpf_load_file(path, bp_load_flags(opts), &f);
+    bpf_status fs = bpf_load_file(path, flags, &f);
     if (fs != BPF_OK) {
         const char *msg = bpf_last_error();
         if (!msg || !*msg)
@@ -325,6 +337,8 @@ BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
     if (!buf || !out)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_memory: %s is NULL",
                        !buf ? "buf" : "out");
+    bp_status st = bp_check_opts(opts, "bp_model_load_memory");
+    if (st) return st;
     bpf_model *f = NULL;
     bpf_status fs = bpf_load_memory(buf, size, bp_load_flags(opts), &f);
     return bp_model_finish(fs, f, out);
