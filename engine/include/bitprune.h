@@ -106,10 +106,12 @@ BP_API void bp_model_opts_default(bp_model_opts *o);
 /* Reads (or with opts->mmap, maps) a .bp file and fully validates it. opts
  * may be NULL for defaults. Only a regular file is accepted: a FIFO,
  * directory or device gives BP_ERR_IO at once (nothing blocks), as does a
- * file whose size changes while it is read; then rebuilds each layer's
- * dense int weight and nonzero CSR from its planes. On failure *out is NULL
- * and the status says why (file errors pass the validator's code and
- * message through, prefixed by the path). */
+ * file whose size changes while it is read. Loading costs time and memory
+ * bounded by the file size (formats/SPEC.md, "Resource limits when
+ * loading"); the dense and CSR weight forms some backends need are built
+ * from the planes when the first session needing them is created.
+ * On failure *out is NULL and the status says why (file errors pass the
+ * validator's code and message through, prefixed by the path). */
 BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
                                     bp_model **out);
 /* The same from memory. If buf is 64-byte aligned it is used in place and
