@@ -45,6 +45,12 @@ typedef enum bpf_status {
 #define BPF_K_MAX 32768u
 #define BPF_W_MAX 255u
 #define BPF_M_MAX 9u
+/* Load budget (SPEC.md, "Resource limits when loading"): the bytes of every
+ * layer's w_scale, bias, row_ptr and col_idx, summed over the layers, are at
+ * most FACTOR x the file size + SLACK. Layers may share arrays, so without
+ * it a small file could make the reader (and the engine) walk huge planes. */
+#define BPF_LAYER_BYTES_FACTOR 4u
+#define BPF_LAYER_BYTES_SLACK (16ull << 20)
 #define BPF_ENC_BINARY 0u /* bpf_layer.encoding */
 #define BPF_ENC_CSD 1u
 
@@ -146,10 +152,19 @@ typedef struct bpf_model {
 
 enum {
     BPF_LOAD_NO_CHECKSUM = 1u << 0, /* trusted file: skip xxh3 verification */
+    BPF_LOAD_MMAP = 1u << 1,        /* bpf_load_file: map the file instead of
+                                       reading it (see bpf_load_file) */
 };
 
-/* Maps and fully validates a file. On failure *out is NULL and
- * bpf_last_error() names what and where. */
+/* Reads a regular file into owned 64-byte aligned memory and fully
+ * validates it; the file is not used afterwards (it may be replaced or
+ * truncated while the model lives). Anything but a regular file (FIFO,
+ * directory, device) is refused with BPF_ERR_IO without blocking; a file
+ * whose size changes while it is read is refused with BPF_ERR_IO.
+ * BPF_LOAD_MMAP maps it (MAP_PRIVATE) instead: no copy, but the file must
+ * not be modified or truncated while the model lives, or reading the model
+ * is undefined (SIGBUS, or weights that were never validated).
+ * On failure *out is NULL and bpf_last_error() names what and where. */
 bpf_status bpf_load_file(const char *path, uint32_t flags, bpf_model **out);
 /* Validates a caller buffer. If buf is 64-byte aligned it is used in place
  * and must outlive the model; otherwise it is copied. */

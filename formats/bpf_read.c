@@ -1,6 +1,7 @@
-/* .bp reader: maps or adopts a buffer, checks header, section table and
- * records (SPEC.md), then hands off to the graph and plane
- * validators. Every array the model exposes points into the buffer. */
+/* .bp reader: reads a file into owned memory (or maps it on request) or
+ * adopts a caller buffer, checks header, section table and records
+ * (SPEC.md), then hands off to the graph and plane validators. Every array
+ * the model exposes points into that buffer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -15,9 +16,10 @@
 #include "bpf_internal.h"
 
 typedef struct bpf_store {
-    void *map; /* mmap of a file, or NULL */
+    void *map; /* mmap of a file (BPF_LOAD_MMAP), or NULL */
     size_t map_len;
-    void *copy; /* aligned copy of an unaligned caller buffer, or NULL */
+    void *copy; /* the file read into memory, or an aligned copy of an
+                   unaligned caller buffer, or NULL (64-byte aligned) */
     bpf_kv *meta;
     bpf_tensor *tensors;
     bpf_node *nodes;
@@ -351,6 +353,9 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
                                sizeof *st->layers, &arr, &n);
     if (e) return e;
     st->layers = arr;
+    /* < 2^14 layers of < 2^37 bytes each: the sum cannot overflow */
+    const uint64_t budget = BPF_LAYER_BYTES_FACTOR * c->size + BPF_LAYER_BYTES_SLACK;
+    uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = c->b + s->off + (size_t)i * BPF_LAYER_REC;
         bpf_layer *L = &st->layers[i];
@@ -398,6 +403,14 @@ static bpf_status bpf_read_layers(const bpf_ctx *c, bpf_store *st)
         if ((e = bpf_get_array(c, bpf_rd64(r + BPF_L_COL_IDX_OFF), L->n_digits * L->idx_bytes,
                                &L->col_idx, "layer", i, "col_idx")))
             return e;
+        total += rows * 8 + n_rp * 4 + L->n_digits * L->idx_bytes;
+        if (total > budget)
+            return bpf_fail(BPF_ERR_LIMIT, "layer %u: the arrays of layers 0..%u add up to %llu "
+                            "bytes, above the load budget %u x file size + %llu MiB = %llu "
+                            "(arrays shared between layers)", i, i, (unsigned long long)total,
+                            BPF_LAYER_BYTES_FACTOR,
+                            (unsigned long long)(BPF_LAYER_BYTES_SLACK >> 20),
+                            (unsigned long long)budget);
         for (uint32_t j = 0; j < L->c_out; j++) {
             if (!isfinite(L->w_scale[j]))
                 return bpf_fail(BPF_ERR_BAD_GRAPH, "layer %u: w_scale[%u] = %g not finite", i, j,
@@ -554,48 +567,106 @@ bpf_status bpf_load_memory(const void *buf, size_t size, uint32_t flags, bpf_mod
     return bpf_finish(st, b, size, flags, out);
 }
 
+/* What a non-regular file is, for the message refusing it. */
+static const char *bpf_file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+/* Reads exactly size bytes of fd into buf. The size came from fstat: a
+ * shorter read or a byte beyond it means the file changed while being read. */
+static bpf_status bpf_read_all(int fd, const char *path, uint8_t *buf, size_t size)
+{
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return bpf_fail(BPF_ERR_IO, "%s: read: %s", path, strerror(errno));
+        if (r == 0)
+            return bpf_fail(BPF_ERR_IO, "%s: file shrank while being read (%zu of %zu bytes)",
+                            path, got, size);
+        got += (size_t)r;
+    }
+    uint8_t extra;
+    ssize_t r;
+    do r = read(fd, &extra, 1);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return bpf_fail(BPF_ERR_IO, "%s: read: %s", path, strerror(errno));
+    if (r > 0)
+        return bpf_fail(BPF_ERR_IO, "%s: file grew while being read (beyond %zu bytes)", path,
+                        size);
+    return BPF_OK;
+}
+
 bpf_status bpf_load_file(const char *path, uint32_t flags, bpf_model **out)
 {
     if (out) *out = NULL;
     bpf_error_clear();
     if (!path || !out)
         return bpf_fail(BPF_ERR_INVALID_ARG, "bpf_load_file: null %s", path ? "out" : "path");
-    if (flags & ~(uint32_t)BPF_LOAD_NO_CHECKSUM)
+    if (flags & ~(uint32_t)(BPF_LOAD_NO_CHECKSUM | BPF_LOAD_MMAP))
         return bpf_fail(BPF_ERR_INVALID_ARG, "bpf_load_file: unknown flags 0x%x", flags);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait; anything but a
+     * regular file is refused right after. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return bpf_fail(BPF_ERR_IO, "%s: open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int err = errno;
-        close(fd);
-        return bpf_fail(BPF_ERR_IO, "%s: stat: %s", path, strerror(err));
+    bpf_status e = BPF_OK;
+    if (fstat(fd, &sb) != 0)
+        e = bpf_fail(BPF_ERR_IO, "%s: stat: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        e = bpf_fail(BPF_ERR_IO, "%s: is %s, not a regular file", path, bpf_file_kind(sb.st_mode));
+    else if ((uint64_t)sb.st_size < BPF_HEADER_SIZE)
+        e = bpf_fail(BPF_ERR_TRUNCATED, "%s: %lld bytes, shorter than the %u-byte header", path,
+                     (long long)sb.st_size, BPF_HEADER_SIZE);
+    else if ((uint64_t)sb.st_size > SIZE_MAX)
+        e = bpf_fail(BPF_ERR_LIMIT, "%s: too large for this address space", path);
+    else {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+            e = bpf_fail(BPF_ERR_IO, "%s: fcntl: %s", path, strerror(errno));
     }
-    if (!S_ISREG(sb.st_mode)) {
+    if (e) {
         close(fd);
-        return bpf_fail(BPF_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size < BPF_HEADER_SIZE) {
-        close(fd);
-        return bpf_fail(BPF_ERR_TRUNCATED, "%s: %lld bytes, shorter than the %u-byte header",
-                        path, (long long)sb.st_size, BPF_HEADER_SIZE);
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return bpf_fail(BPF_ERR_LIMIT, "%s: too large to map", path);
+        return e;
     }
     size_t size = (size_t)sb.st_size;
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int err = errno;
-    close(fd);
-    if (map == MAP_FAILED) return bpf_fail(BPF_ERR_IO, "%s: mmap: %s", path, strerror(err));
     bpf_store *st = calloc(1, sizeof *st);
     if (!st) {
-        munmap(map, size);
+        close(fd);
         return bpf_fail(BPF_ERR_NOMEM, "out of memory");
     }
-    st->map = map;
-    st->map_len = size;
-    return bpf_finish(st, map, size, flags, out);
+    const uint8_t *b;
+    if (flags & BPF_LOAD_MMAP) {
+        void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) e = bpf_fail(BPF_ERR_IO, "%s: mmap: %s", path, strerror(errno));
+        else {
+            st->map = map;
+            st->map_len = size;
+        }
+        b = map;
+    } else {
+        /* The default: a private copy, so the model never depends on the file
+         * again (it may be replaced or truncated while the model lives). */
+        if (posix_memalign(&st->copy, BPF_ALIGN, size) != 0) {
+            st->copy = NULL;
+            e = bpf_fail(BPF_ERR_NOMEM, "%s: no memory to read %zu bytes", path, size);
+        } else {
+            e = bpf_read_all(fd, path, st->copy, size);
+        }
+        b = st->copy;
+    }
+    close(fd);
+    if (e) {
+        bpf_store_free(st);
+        return e;
+    }
+    return bpf_finish(st, b, size, flags, out);
 }
 
 const char *bpf_meta_get(const bpf_model *m, const char *key)

@@ -95,18 +95,38 @@ typedef struct bp_model_opts {
     int verify_checksums; /* 1 (default): verify xxh3 of every section;
                              0: trusted file, skip the hashes (structure
                              is still fully validated) */
+    /* Added in 0.1 (keep new fields at the end; bp_model_opts_default fills
+     * them all). */
+    int mmap;             /* 0 (default): bp_model_load_file reads the file
+                             into memory owned by the model and never touches
+                             it again, so the file may be replaced or
+                             truncated while the model lives.
+                             1: map the file (MAP_PRIVATE) and use it in
+                             place, saving one copy of the file in memory.
+                             Contract: the file must not be modified or
+                             truncated while the model lives (replace it by
+                             renaming a new file over it instead); otherwise
+                             behaviour is undefined: SIGBUS, or weights that
+                             were never validated. Other values:
+                             BP_ERR_INVALID_ARG. bp_model_load_memory does
+                             not map anything. */
 } bp_model_opts;
 /* Fills o with the defaults. */
 BP_API void bp_model_opts_default(bp_model_opts *o);
 
-/* Maps and fully validates a .bp file, then rebuilds each layer's dense int
- * weight and nonzero CSR from its planes. opts may be NULL for defaults.
+/* Reads (or with opts->mmap, maps) a .bp file and fully validates it. opts
+ * may be NULL for defaults. Only a regular file is accepted: a FIFO,
+ * directory or device gives BP_ERR_IO at once (nothing blocks), as does a
+ * file whose size changes while it is read. Loading costs time and memory
+ * bounded by the file size (formats/SPEC.md, "Resource limits when
+ * loading"); the dense and CSR weight forms some backends need are built
+ * from the planes when the first session needing them is created.
  * On failure *out is NULL and the status says why (file errors pass the
  * validator's code and message through, prefixed by the path). */
 BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
                                     bp_model **out);
 /* The same from memory. If buf is 64-byte aligned it is used in place and
- * must outlive the model; otherwise it is copied. */
+ * must outlive the model unchanged; otherwise it is copied. */
 BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
                                       const bp_model_opts *opts, bp_model **out);
 /* Releases the caller's reference. Sessions hold their own reference, so a

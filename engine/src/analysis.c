@@ -193,6 +193,8 @@ BP_API bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
     float **outs = NULL;
     if (!c) st = bp_fail(BP_ERR_NOMEM, "bp_session_count_ops: out of memory");
     if (!st) st = bp_alloc_outputs(r, &outs);
+    for (uint32_t i = 0; !st && i < m->f->n_layers; i++)
+        st = bp_model_layer_prepare(s->m, i, BP_NEED_CSR); /* the counts walk the nonzeros */
     if (!st) {
         c->m = m;
         c->out = per_layer;

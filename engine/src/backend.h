@@ -28,8 +28,11 @@ typedef struct bp_layer_desc {
     uint32_t N;              /* batch */
     uint32_t H, W;           /* input spatial size (1,1 for linear) */
     uint32_t OH, OW;         /* output spatial size (1,1 for linear) */
+    /* Derived forms are built only for the backends that read them
+     * (bp_backend_needs): w_dense for reference/oneDNN/float, the planes'
+     * aux for bitplane, csr for csr; the others may be NULL / without aux. */
     const int16_t *w_dense;  /* c_out x K row-major, rebuilt exactly from planes */
-    const bp_planes *planes; /* with aux built */
+    const bp_planes *planes;
     const bp_csr *csr;       /* with aux built */
     const float *out_scale;  /* [c_out], bp_out_scale(w_scale[j], act_scale) */
     const float *bias;       /* [c_out] */

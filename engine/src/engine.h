@@ -3,6 +3,7 @@
 #ifndef BP_ENGINE_H
 #define BP_ENGINE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,18 +31,29 @@ bp_status bp_handle_check(const void *h, bp_handle_kind kind, const char *fn);
 bp_status bp_handle_remove(const void *h, bp_handle_kind kind, const char *fn);
 
 /* ---- loaded model (engine/src/model.c) ---- */
+/* Derived weight forms of a layer, built from its planes on first use. */
+enum {
+    BP_NEED_DENSE = 1u << 0,      /* int16 c_out x K (reference, oneDNN, float) */
+    BP_NEED_PLANES_AUX = 1u << 1, /* kernel aux of the planes (bitplane) */
+    BP_NEED_CSR = 1u << 2,        /* CSR of nonzeros with its aux (csr, op counts) */
+};
+/* Dense weights are c_out*K int16 per layer, not bounded by the file size
+ * (planes of a zero weight cost nothing): backends that need them refuse a
+ * model with more weights in total than this (formats/SPEC.md). */
+#define BP_DENSE_WEIGHTS_MAX (1ull << 30)
+
 typedef struct bp_model_layer {
     uint32_t node;          /* node index of this layer */
+    bp_planes planes;       /* view of the file's planes; aux attached once built */
+    float *out_scale;       /* [c_out] bp_out_scale(w_scale[j], act_scale) */
+    uint64_t nnz;           /* nonzero weights */
+    /* Built by bp_model_layer_prepare; written only under bp_model.lock, and
+     * read only by sessions that prepared them (so after that lock). */
+    unsigned built;         /* BP_NEED_* bits done */
     int16_t *dense;         /* c_out x K, rebuilt exactly from the planes */
-    bp_planes planes;       /* view of the file's planes, aux attached */
     void *planes_aux;
     bp_csr_buf csr;         /* nonzero weights, aux attached to csr.c */
     void *csr_aux;
-    float *out_scale;       /* [c_out] bp_out_scale(w_scale[j], act_scale) */
-    uint32_t *row_digits;   /* [c_out] digits of row j (stored encoding) */
-    uint32_t *row_nnz;      /* [c_out] nonzero weights of row j */
-    uint8_t *pop_binary;    /* [c_out x K] popcount(|w|) */
-    uint8_t *pop_csd;       /* [c_out x K] NAF digit count */
 } bp_model_layer;
 
 #define BP_MODEL_MAGIC 0x4d504231u /* "1BPM" */
@@ -54,8 +66,15 @@ struct bp_model {
     bp_model_info info;
     bp_tensor_info *inputs, *outputs;
     bp_layer_info *linfo;
+    pthread_mutex_t lock;    /* guards the layers' derived forms */
 };
 
+/* Builds what `need` (BP_NEED_*) names for layer li unless already built;
+ * thread-safe, once per model. BP_ERR_LIMIT beyond BP_DENSE_WEIGHTS_MAX,
+ * BP_ERR_NOMEM, with the layer named. */
+bp_status bp_model_layer_prepare(bp_model *m, uint32_t li, unsigned need);
+/* The BP_NEED_* bits a backend's layers read. */
+unsigned bp_backend_needs(const bp_backend *be);
 void bp_model_release(bp_model *m);
 /* BP_OK if m is a live user handle, else INVALID_ARG (NULL) / STATE. */
 bp_status bp_model_check(const bp_model *m, const char *fn);

@@ -1,7 +1,10 @@
-/* Model loading: validates the .bp file through formats/, rebuilds each
- * layer's dense int16 weight and its nonzero CSR exactly from the planes,
- * builds kernel aux data, and fills the model info. A loaded model is
- * immutable afterwards, so any number of sessions/threads may share it. */
+/* Model loading: validates the .bp file through formats/, computes each
+ * layer's statistics and output scales from its planes (time and memory
+ * bounded by the planes, never c_out x K), and builds the derived weight
+ * forms a backend needs (dense int16, CSR of nonzeros, kernel aux) once per
+ * model, when the first session that needs them is created. Apart from those
+ * lock-guarded caches a loaded model is immutable, so any number of
+ * sessions/threads may share it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,7 @@ BP_API void bp_model_opts_default(bp_model_opts *o)
     if (!o) return;
     memset(o, 0, sizeof *o);
     o->verify_checksums = 1;
+    o->mmap = 0;
 }
 
 static void bp_model_destroy(bp_model *m)
@@ -26,10 +30,9 @@ static void bp_model_destroy(bp_model *m)
             bp_csr_buf_free(&l->csr);
             bp_aligned_free(l->csr_aux);
             free(l->out_scale);
-            free(l->row_digits);
-            free(l->row_nnz);
         }
     }
+    pthread_mutex_destroy(&m->lock);
     free(m->layers);
     free(m->inputs);
     free(m->outputs);
@@ -74,8 +77,38 @@ static void bp_digit_tables(uint8_t bin[511], uint8_t csd[511])
     }
 }
 
+static inline uint32_t bp_col_at(const bpf_layer *L, size_t i)
+{
+    return L->idx_bytes == 2 ? ((const uint16_t *)L->col_idx)[i]
+                             : ((const uint32_t *)L->col_idx)[i];
+}
+
+/* Adds the digits of row j into w (which is zero at every column on entry)
+ * and lists each column that has a digit once in cols; returns how many.
+ * Every listed column ends with w != 0, and no partial sum is 0: a sum of
+ * +-2^m over distinct m is congruent to its smallest 2^m modulo twice that.
+ * Time: the row's digits plus 2M row pointers. */
+static uint32_t bp_row_gather(const bpf_layer *L, uint32_t j, int16_t *w, uint32_t *cols)
+{
+    const uint32_t M2 = L->M * 2;
+    const uint32_t *rp = L->row_ptr + (size_t)j * M2;
+    uint32_t n = 0;
+    for (uint32_t e = 0; e < M2; e++) {
+        int v = (e & 1) ? -(1 << (e >> 1)) : (1 << (e >> 1));
+        for (uint32_t i = rp[e]; i < rp[e + 1]; i++) {
+            uint32_t k = bp_col_at(L, i);
+            if (!w[k]) cols[n++] = k;
+            w[k] = (int16_t)(w[k] + v);
+        }
+    }
+    return n;
+}
+
+/* Record checks, output scales and the layer info, all from the planes:
+ * O(c_out*M + n_digits) time, scratch w/cols of K entries (zero on entry
+ * and on return). */
 static bp_status bp_layer_build(bp_model *m, uint32_t li, const uint8_t *tbin,
-                                const uint8_t *tcsd)
+                                const uint8_t *tcsd, int16_t *w, uint32_t *cols)
 {
     const bpf_layer *L = &m->f->layers[li];
     bp_model_layer *l = &m->layers[li];
@@ -107,54 +140,35 @@ static bp_status bp_layer_build(bp_model *m, uint32_t li, const uint8_t *tbin,
     l->planes.idx = L->col_idx;
     l->planes.aux = NULL;
 
-    l->dense = bp_aligned_alloc(rows * K * sizeof(int16_t));
     l->out_scale = malloc(rows * sizeof(float));
-    l->row_digits = malloc(rows * sizeof(uint32_t));
-    l->row_nnz = malloc(rows * sizeof(uint32_t));
-    if (!l->dense || !l->out_scale || !l->row_digits || !l->row_nnz)
-        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for %zu weights", li,
-                       lname, rows * K);
-    bp_planes_to_dense(&l->planes, l->dense);
+    if (!l->out_scale)
+        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for %zu output scales",
+                       li, lname, rows);
 
-    size_t asz = bp_planes_aux_size(&l->planes);
-    if (asz) {
-        l->planes_aux = bp_aligned_alloc(asz);
-        if (!l->planes_aux)
-            return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for plane aux", li,
-                           lname);
-        bp_planes_aux_build(&l->planes, l->planes_aux);
-    }
-    if (bp_csr_from_dense(l->dense, L->c_out, L->K, &l->csr) != 0)
-        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': cannot build the CSR of nonzeros", li,
-                       lname);
-    asz = bp_csr_aux_size(&l->csr.c);
-    if (asz) {
-        l->csr_aux = bp_aligned_alloc(asz);
-        if (!l->csr_aux)
-            return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for CSR aux", li,
-                           lname);
-        bp_csr_aux_build(&l->csr.c, l->csr_aux);
-    }
-
-    uint64_t db = 0, dc = 0;
+    uint64_t db = 0, dc = 0, nnz = 0;
     uint32_t wmax = 0;
-    for (size_t j = 0; j < rows; j++) {
-        const int16_t *w = l->dense + j * K;
-        for (size_t k = 0; k < K; k++) {
-            int v = w[k];
+    bp_status st = BP_OK;
+    for (uint32_t j = 0; j < rows; j++) {
+        uint32_t n = bp_row_gather(L, j, w, cols);
+        nnz += n;
+        for (uint32_t i = 0; i < n; i++) {
+            int v = w[cols[i]];
+            w[cols[i]] = 0;
             int a = v < 0 ? -v : v;
-            if (a > 255)
-                return bp_fail(BP_ERR_BAD_PLANES, "layer %u '%s': weight %d at row %zu "
-                               "column %zu exceeds 255", li, lname, v, j, k);
+            if (a > 255) { /* the validator's R83 already excludes this */
+                if (!st)
+                    st = bp_fail(BP_ERR_BAD_PLANES, "layer %u '%s': weight %d at row %u "
+                                 "column %u exceeds 255", li, lname, v, j, cols[i]);
+                continue;
+            }
             if ((uint32_t)a > wmax) wmax = (uint32_t)a;
             db += tbin[v + 255];
             dc += tcsd[v + 255];
         }
-        uint32_t M2 = L->M * 2;
-        l->row_digits[j] = L->row_ptr[(j + 1) * M2] - L->row_ptr[j * M2];
-        l->row_nnz[j] = l->csr.c.row_ptr[j + 1] - l->csr.c.row_ptr[j];
         l->out_scale[j] = bp_out_scale(L->w_scale[j], L->act_scale);
     }
+    if (st) return st;
+    l->nnz = nnz;
 
     inf->op = L->kind == BPF_LAYER_CONV ? "conv2d" : "linear";
     inf->c_out = L->c_out;
@@ -169,7 +183,7 @@ static bp_status bp_layer_build(bp_model *m, uint32_t li, const uint8_t *tbin,
     inf->M = L->M;
     inf->encoding = L->encoding == BP_ENC_CSD ? "csd" : "binary";
     inf->weights = (uint64_t)rows * K;
-    inf->nonzeros = l->csr.nnz;
+    inf->nonzeros = nnz;
     inf->digits = L->n_digits;
     inf->digits_binary = db;
     inf->digits_csd = dc;
@@ -183,6 +197,133 @@ static bp_status bp_layer_build(bp_model *m, uint32_t li, const uint8_t *tbin,
     inf->dilation_w = L->dil_w;
     inf->out_pixels = 1;
     return BP_OK;
+}
+
+/* ---- derived weight forms, built on first use under m->lock ---- */
+
+static bp_status bp_build_dense(bp_model *m, uint32_t li)
+{
+    bp_model_layer *l = &m->layers[li];
+    const bpf_layer *L = &m->f->layers[li];
+    size_t n = (size_t)L->c_out * L->K;
+    l->dense = bp_aligned_alloc(n * sizeof(int16_t));
+    if (!l->dense)
+        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for %zu dense weights", li,
+                       m->linfo[li].name, n);
+    bp_planes_to_dense(&l->planes, l->dense);
+    return BP_OK;
+}
+
+static bp_status bp_build_planes_aux(bp_model *m, uint32_t li)
+{
+    bp_model_layer *l = &m->layers[li];
+    size_t asz = bp_planes_aux_size(&l->planes);
+    if (!asz) return BP_OK;
+    l->planes_aux = bp_aligned_alloc(asz);
+    if (!l->planes_aux)
+        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for plane aux", li,
+                       m->linfo[li].name);
+    bp_planes_aux_build(&l->planes, l->planes_aux);
+    return BP_OK;
+}
+
+static int bp_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The CSR of nonzero weights straight from the planes (the same arrays
+ * bp_csr_from_dense gives for the dense matrix): per row, the columns in
+ * increasing order, by sorting the row's columns, or by scanning all K when
+ * that is cheaper (K <= 16 * columns), so time stays within 16x the digits
+ * plus a log factor. */
+static bp_status bp_build_csr(bp_model *m, uint32_t li)
+{
+    bp_model_layer *l = &m->layers[li];
+    const bpf_layer *L = &m->f->layers[li];
+    const char *lname = m->linfo[li].name;
+    uint32_t rows = L->c_out, K = L->K, ib = K <= 65535u ? 2u : 4u;
+    size_t nnz = (size_t)l->nnz;
+    uint32_t *row_ptr = malloc(((size_t)rows + 1) * sizeof(uint32_t));
+    void *idx = malloc(nnz ? nnz * ib : 1);
+    int16_t *val = malloc(nnz ? nnz * sizeof(int16_t) : 1);
+    int16_t *w = calloc(K, sizeof *w);
+    uint32_t *cols = malloc((size_t)K * sizeof *cols);
+    if (!row_ptr || !idx || !val || !w || !cols) {
+        free(row_ptr);
+        free(idx);
+        free(val);
+        free(w);
+        free(cols);
+        return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for the CSR of %zu "
+                       "nonzeros", li, lname, nnz);
+    }
+    size_t pos = 0;
+    row_ptr[0] = 0;
+    for (uint32_t j = 0; j < rows; j++) {
+        uint32_t n = bp_row_gather(L, j, w, cols);
+        if ((uint64_t)n * 16 >= K) {
+            for (uint32_t k = 0, c = 0; c < n; k++)
+                if (w[k]) {
+                    cols[c++] = k;
+                }
+        } else {
+            qsort(cols, n, sizeof *cols, bp_cmp_u32);
+        }
+        for (uint32_t i = 0; i < n; i++, pos++) {
+            uint32_t k = cols[i];
+            if (ib == 2) ((uint16_t *)idx)[pos] = (uint16_t)k;
+            else ((uint32_t *)idx)[pos] = k;
+            val[pos] = w[k];
+            w[k] = 0;
+        }
+        row_ptr[j + 1] = (uint32_t)pos;
+    }
+    free(w);
+    free(cols);
+    l->csr = (bp_csr_buf){
+        .c = {.rows = rows, .K = K, .idx_bytes = ib, .row_ptr = row_ptr, .idx = idx, .val = val},
+        .row_ptr = row_ptr, .idx = idx, .val = val, .nnz = nnz};
+    size_t asz = bp_csr_aux_size(&l->csr.c);
+    if (asz) {
+        l->csr_aux = bp_aligned_alloc(asz);
+        if (!l->csr_aux) {
+            bp_csr_buf_free(&l->csr);
+            return bp_fail(BP_ERR_NOMEM, "layer %u '%s': out of memory for CSR aux", li,
+                           lname);
+        }
+        bp_csr_aux_build(&l->csr.c, l->csr_aux);
+    }
+    return BP_OK;
+}
+
+unsigned bp_backend_needs(const bp_backend *be)
+{
+    if (be == &bp_backend_bitplane) return BP_NEED_PLANES_AUX;
+    if (be == &bp_backend_csr) return BP_NEED_CSR;
+    return BP_NEED_DENSE; /* reference, oneDNN, the float (calibration) backend */
+}
+
+bp_status bp_model_layer_prepare(bp_model *m, uint32_t li, unsigned need)
+{
+    bp_model_layer *l = &m->layers[li];
+    bp_status st = BP_OK;
+    pthread_mutex_lock(&m->lock);
+    unsigned todo = need & ~l->built;
+    if ((todo & BP_NEED_DENSE) && m->info.weights > BP_DENSE_WEIGHTS_MAX)
+        st = bp_fail(BP_ERR_LIMIT, "layer %u '%s': the model has %llu weights; backends that "
+                     "run dense weights take at most %llu", li, m->linfo[li].name,
+                     (unsigned long long)m->info.weights,
+                     (unsigned long long)BP_DENSE_WEIGHTS_MAX);
+    if (!st && (todo & BP_NEED_DENSE) && !(st = bp_build_dense(m, li)))
+        l->built |= BP_NEED_DENSE;
+    if (!st && (todo & BP_NEED_PLANES_AUX) && !(st = bp_build_planes_aux(m, li)))
+        l->built |= BP_NEED_PLANES_AUX;
+    if (!st && (todo & BP_NEED_CSR) && !(st = bp_build_csr(m, li)))
+        l->built |= BP_NEED_CSR;
+    pthread_mutex_unlock(&m->lock);
+    return st;
 }
 
 static bp_status bp_model_build(bp_model *m)
@@ -215,12 +356,27 @@ static bp_status bp_model_build(bp_model *m)
 
     uint8_t tbin[511], tcsd[511];
     bp_digit_tables(tbin, tcsd);
+    uint32_t kmax = 1;
+    for (uint32_t i = 0; i < nl; i++)
+        if (f->layers[i].K > kmax && f->layers[i].K <= BP_K_MAX) kmax = f->layers[i].K;
+    int16_t *w = calloc(kmax, sizeof *w);
+    uint32_t *cols = malloc(kmax * sizeof *cols);
+    if (!w || !cols) {
+        free(w);
+        free(cols);
+        return bp_fail(BP_ERR_NOMEM, "model: out of memory");
+    }
     bp_model_info *I = &m->info;
     for (uint32_t i = 0; i < nl; i++) {
+        bp_status st = BP_OK;
         if (m->layers[i].node == UINT32_MAX)
-            return bp_fail(BP_ERR_BAD_GRAPH, "layer %u: no conv2d/linear node uses it", i);
-        bp_status st = bp_layer_build(m, i, tbin, tcsd);
-        if (st) return st;
+            st = bp_fail(BP_ERR_BAD_GRAPH, "layer %u: no conv2d/linear node uses it", i);
+        if (!st) st = bp_layer_build(m, i, tbin, tcsd, w, cols);
+        if (st) {
+            free(w);
+            free(cols);
+            return st;
+        }
         bp_layer_info *inf = &m->linfo[i];
         const bpf_node *nd = &f->nodes[m->layers[i].node];
         if (f->layers[i].kind == BPF_LAYER_CONV && nd->n_out >= 1 &&
@@ -236,6 +392,8 @@ static bp_status bp_model_build(bp_model *m)
         I->digits_csd += inf->digits_csd;
         I->macs += inf->macs;
     }
+    free(w);
+    free(cols);
     for (uint32_t i = 0; i < f->n_inputs + f->n_outputs; i++) {
         int is_in = i < f->n_inputs;
         uint32_t tid = is_in ? f->inputs[i] : f->outputs[i - f->n_inputs];
@@ -273,6 +431,11 @@ static bp_status bp_model_finish(bpf_status fs, bpf_model *f, bp_model **out)
         bpf_model_free(f);
         return bp_fail(BP_ERR_NOMEM, "model: out of memory");
     }
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m);
+        bpf_model_free(f);
+        return bp_fail(BP_ERR_NOMEM, "model: cannot create its lock");
+    }
     m->magic = BP_MODEL_MAGIC;
     atomic_init(&m->refs, 1);
     m->f = f;
@@ -293,6 +456,14 @@ static uint32_t bp_load_flags(const bp_model_opts *opts)
     return (opts && !opts->verify_checksums) ? BPF_LOAD_NO_CHECKSUM : 0u;
 }
 
+static bp_status bp_check_opts(const bp_model_opts *opts, const char *fn)
+{
+    if (opts && opts->mmap != 0 && opts->mmap != 1)
+        return bp_fail(BP_ERR_INVALID_ARG, "%s: opts->mmap is %d, must be 0 or 1", fn,
+                       opts->mmap);
+    return BP_OK;
+}
+
 BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
                                     bp_model **out)
 {
@@ -300,8 +471,11 @@ BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
     if (!path || !out)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_file: %s is NULL",
                        !path ? "path" : "out");
+    bp_status st = bp_check_opts(opts, "bp_model_load_file");
+    if (st) return st;
+    uint32_t flags = bp_load_flags(opts) | (opts && opts->mmap ? BPF_LOAD_MMAP : 0u);
     bpf_model *f = NULL;
-    bpf_status fs = bpf_load_file(path, bp_load_flags(opts), &f);
+    bpf_status fs = bpf_load_file(path, flags, &f);
     if (fs != BPF_OK) {
         const char *msg = bpf_last_error();
         if (!msg || !*msg)
@@ -323,6 +497,8 @@ BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
     if (!buf || !out)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_memory: %s is NULL",
                        !buf ? "buf" : "out");
+    bp_status st = bp_check_opts(opts, "bp_model_load_memory");
+    if (st) return st;
     bpf_model *f = NULL;
     bpf_status fs = bpf_load_memory(buf, size, bp_load_flags(opts), &f);
     return bp_model_finish(fs, f, out);

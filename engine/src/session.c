@@ -663,6 +663,8 @@ static bp_status bp_create_layers(bp_session *s)
         if (sp->layer == UINT32_MAX) continue;
         const bpf_layer *L = &f->layers[sp->layer];
         const bp_model_layer *ml = &s->m->layers[sp->layer];
+        bp_status pst = bp_model_layer_prepare(s->m, sp->layer, bp_backend_needs(s->be));
+        if (pst) return pst;
         bp_layer_desc *d = &sp->desc;
         d->name = f->nodes[sp->node].name;
         d->L = L;

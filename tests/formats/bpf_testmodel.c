@@ -282,3 +282,83 @@ void bpft_refix(uint8_t *b, size_t size)
     }
     bpf_wr64(b + BPF_H_TABLE_HASH, bpf_table_hash(b, ns));
 }
+
+void *bpft_write_identity_chain(uint32_t n_layers, uint32_t width, size_t *size)
+{
+    assert_true(n_layers >= 1 && n_layers <= 64 && width >= 1 && width <= BPF_K_MAX);
+    static char names[2 * 64 + 1][16];
+    float *w_scale = malloc(sizeof(float) * width), *bias = malloc(sizeof(float) * width);
+    uint32_t *row_ptr = malloc(sizeof(uint32_t) * (2 * (size_t)width + 1));
+    uint16_t *col_idx = malloc(sizeof(uint16_t) * width);
+    bpf_tensor *ts = calloc(n_layers + 1, sizeof *ts);
+    bpf_node *ns = calloc(n_layers, sizeof *ns);
+    bpf_layer *ls = calloc(n_layers, sizeof *ls);
+    assert_true(w_scale && bias && row_ptr && col_idx && ts && ns && ls);
+    row_ptr[0] = 0;
+    for (uint32_t j = 0; j < width; j++) {
+        w_scale[j] = 0.5f + 0.25f * (float)(j % 3);
+        bias[j] = 0.125f * (float)(j % 7) - 0.25f;
+        row_ptr[2 * j + 1] = j + 1; /* plane 0, sign +: column j */
+        row_ptr[2 * j + 2] = j + 1; /* plane 0, sign -: nothing */
+        col_idx[j] = (uint16_t)j;
+    }
+    for (uint32_t t = 0; t <= n_layers; t++) {
+        snprintf(names[t], sizeof names[t], t ? "y%u" : "x", t);
+        ts[t] = (bpf_tensor){.name = names[t], .dtype = BPF_DT_F32, .ndim = 2, .dims = {1, width}};
+    }
+    for (uint32_t l = 0; l < n_layers; l++) {
+        snprintf(names[65 + l], sizeof names[65 + l], "fc%u", l);
+        ns[l] = (bpf_node){.name = names[65 + l], .op = BPF_OP_LINEAR, .n_in = 1, .n_out = 1,
+                           .in = {l}, .out = {l + 1}, .layer = l};
+        ls[l] = (bpf_layer){.kind = BPF_LAYER_LINEAR, .c_out = width, .c_in = width, .kh = 1,
+                            .kw = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1,
+                            .groups = 1, .K = width, .M = 1, .encoding = BPF_ENC_BINARY,
+                            .w_max = 1, .act_dtype = BPF_DT_U8, .act_scale = 1.0f / 16,
+                            .w_scale = w_scale, .bias = bias, .idx_bytes = 2,
+                            .n_digits = width, .row_ptr = row_ptr, .col_idx = col_idx};
+    }
+    const uint32_t in = 0, out = n_layers;
+    const bpf_model_desc d = {.n_tensors = n_layers + 1, .tensors = ts, .n_nodes = n_layers,
+                              .nodes = ns, .n_layers = n_layers, .layers = ls, .n_inputs = 1,
+                              .n_outputs = 1, .inputs = &in, .outputs = &out};
+    void *buf = NULL;
+    bpf_status st = bpf_write_memory(&d, &buf, size);
+    if (st != BPF_OK) fprintf(stderr, "bpft_write_identity_chain: %d: %s\n", st, bpf_last_error());
+    assert_int_equal(st, BPF_OK);
+    free(w_scale);
+    free(bias);
+    free(row_ptr);
+    free(col_idx);
+    free(ts);
+    free(ns);
+    free(ls);
+    return buf;
+}
+
+void bpft_share_layer_arrays(uint8_t *b, size_t *size)
+{
+    static const uint32_t fields[4] = {BPF_L_W_SCALE_OFF, BPF_L_BIAS_OFF, BPF_L_ROW_PTR_OFF,
+                                       BPF_L_COL_IDX_OFF};
+    uint32_t nl = (uint32_t)(bpft_section_size(b, BPF_SEC_LAYERS) / BPF_LAYER_REC);
+    uint64_t data_off = bpft_section_off(b, BPF_SEC_DATA);
+    assert_int_equal(data_off + bpft_section_size(b, BPF_SEC_DATA), *size);
+    if (nl < 2) return;
+    const uint8_t *r0 = bpft_record(b, BPF_SEC_LAYERS, BPF_LAYER_REC, 0);
+    /* The writer stores the arrays layer after layer (after any tensor data),
+     * so layer 0's end where layer 1's begin. */
+    uint64_t end = bpf_rd64(bpft_record(b, BPF_SEC_LAYERS, BPF_LAYER_REC, 1) + BPF_L_W_SCALE_OFF);
+    for (uint32_t f = 0; f < 4; f++) assert_true(bpf_rd64(r0 + fields[f]) < end);
+    for (uint32_t l = 1; l < nl; l++) {
+        uint8_t *r = bpft_record(b, BPF_SEC_LAYERS, BPF_LAYER_REC, l);
+        for (uint32_t f = 0; f < 4; f++) bpf_wr64(r + fields[f], bpf_rd64(r0 + fields[f]));
+    }
+    uint8_t *e = NULL;
+    for (uint32_t i = 0; i < BPF_N_SECTIONS; i++) {
+        uint8_t *x = b + BPF_HEADER_SIZE + i * BPF_SECTION_ENTRY_SIZE;
+        if (bpf_rd32(x + BPF_S_KIND) == BPF_SEC_DATA) e = x;
+    }
+    bpf_wr64(e + BPF_S_SIZE, end - data_off);
+    bpf_wr64(b + BPF_H_FILE_SIZE, end);
+    *size = (size_t)end;
+    bpft_refix(b, *size);
+}

@@ -55,4 +55,15 @@ void bpft_refix(uint8_t *b, size_t size);
 
 uint32_t bpft_rng(uint32_t *s);
 
+/* A chain x -> fc0 -> ... -> fc{n-1} of width x width linear layers (u8
+ * input, M = 1) whose weight is the identity: one +1 digit per row, so
+ * y[j] = quant(x[j]) * w_scale[j] * act_scale + bias[j]. All layers use the
+ * same four arrays; the checked writer stores a copy per layer. Returns the
+ * file (free()); n_layers <= 64, width <= BPF_K_MAX. */
+void *bpft_write_identity_chain(uint32_t n_layers, uint32_t width, size_t *size);
+/* Points every layer's arrays at layer 0's, drops the other copies from the
+ * end of DATA (the last section) and re-fixes the checksums: a file whose
+ * layers share their arrays, each layer still fully valid. */
+void bpft_share_layer_arrays(uint8_t *b, size_t *size);
+
 #endif
