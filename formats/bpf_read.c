@@ -562,7 +562,8 @@ bpf_status bpf_load_file(const char *path, uint32_t flags, bpf_model **out)
         return bpf_fail(BPF_ERR_INVALID_ARG, "bpf_load_file: null %s", path ? "out" : "path");
     if (flags & ~(uint32_t)BPF_LOAD_NO_CHECKSUM)
         return bpf_fail(BPF_ERR_INVALID_ARG, "bpf_load_file: unknown flags 0x%x", flags);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return bpf_fail(BPF_ERR_IO, "%s: open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
