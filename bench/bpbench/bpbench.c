@@ -14,6 +14,7 @@
 
 #include "bitprune.h"
 #include "bp_kernels.h"
+#include "bpf.h"
 #include "input_file.h"
 #include "json_out.h"
 #include "opcount.h"
@@ -44,7 +45,8 @@ static const char bp_bench_usage[] =
     "                     implementation, digits and % of the kernel ceiling\n"
     "  --isa ISA          cap the kernel ISA: scalar, avx2, avx512, avx512vnni, neon\n"
     "  --json FILE|-      also write the results as JSON ('-': stdout; the human\n"
-    "                     tables then go to stderr)\n"
+    "                     tables then go to stderr); FILE is replaced atomically\n"
+    "                     and must not be a device, FIFO or directory\n"
     "  --seed N           seed of the random N(0,1) input (default 1)\n"
     "  --input FILE       input instead: raw float32 NCHW or .npy ('<f4', C order),\n"
     "                     one image or the whole batch\n"
@@ -533,7 +535,12 @@ int main(int argc, char **argv)
     if (cfg.json && !strcmp(cfg.json, "-")) {
         jf = stdout;
         bp_bench_out = stderr;
+    } else if (cfg.json && bpf_check_output(cfg.json) != BPF_OK) {
+        fprintf(stderr, "bpbench: --json %s\n", bpf_last_error()); /* before any run */
+        return 1;
     }
+    char *jbuf = NULL; /* JSON for a file: built in memory, then replaces it atomically */
+    size_t jsize = 0;
     bp_bench_progress = isatty(STDERR_FILENO) && bp_bench_out != stderr;
 
     bp_model *m = NULL;
@@ -903,11 +910,8 @@ int main(int argc, char **argv)
 
     /* ---- JSON ---- */
     if (cfg.json) {
-        if (!jf && !(jf = fopen(cfg.json, "w"))) {
-            perror(cfg.json);
-            exit_code = exit_code ? exit_code : 1;
-            goto out;
-        }
+        if (!jf && !(jf = open_memstream(&jbuf, &jsize)))
+            goto oom;
         bp_json j;
         bp_json_init(&j, jf);
         bp_json_obj(&j, NULL);
@@ -1076,9 +1080,14 @@ int main(int argc, char **argv)
         }
         bp_json_bool(&j, "ok", exit_code == 0);
         bp_json_end(&j, '}');
-        if (jf != stdout && fclose(jf)) {
-            fprintf(stderr, "bpbench: writing %s failed\n", cfg.json);
-            exit_code = exit_code ? exit_code : 1;
+        if (jf != stdout) {
+            int bad = ferror(jf);
+            if (fclose(jf) || bad)
+                goto oom;
+            if (bpf_replace_file(cfg.json, jbuf, jsize) != BPF_OK) {
+                fprintf(stderr, "bpbench: --json %s\n", bpf_last_error());
+                exit_code = exit_code ? exit_code : 1;
+            }
         }
     }
     goto out;
@@ -1109,6 +1118,7 @@ out:
     free(io.ref_out);
     free(io.out_n);
     free(counts);
+    free(jbuf);
     bp_model_free(m);
     return exit_code;
 }

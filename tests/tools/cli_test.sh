@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # cli_test.sh: end-to-end checks of the bptool and bpbench command lines:
-# gen -> verify -> info -> prune -> bench on a small model, clean errors on bad
-# model files and inputs (exit 1), usage and exit 2 on bad flags.
+# gen -> verify -> info -> prune -> bench on a small model, atomic output
+# (full disk, devices, FIFOs, directories, read-only directories), clean errors
+# on bad model files and inputs (exit 1), usage and exit 2 on bad flags.
 # Usage: cli_test.sh BPTOOL BPBENCH
 set -u
 BPTOOL=$1
 BPBENCH=$2
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
 fails=0
 n=0
 
@@ -110,6 +111,120 @@ grep_in "$T/err" "<f4" "npy dtype error names the dtype"
 head -c 100 /dev/zero >"$T/short.raw"
 expect 1 "bpbench --input raw of wrong size" "$BPBENCH" --model "$M" --input "$T/short.raw"
 grep_in "$T/err" "bytes" "raw size error says why"
+
+# ---- atomic output: every written file ----
+W=$T/w
+mkdir "$W"
+# no_temp DESC: nothing but the expected files in $W (no temporary file left)
+no_temp() {
+    n=$((n + 1))
+    local left
+    left=$(find "$W" -mindepth 1 -maxdepth 1 -name '.*' | head -n 3)
+    if [ -z "$left" ]; then
+        echo "ok $n - $1: no temporary file left"
+    else
+        echo "not ok $n - $1: left $left"
+        fails=$((fails + 1))
+    fi
+}
+# same FILE COPY DESC: FILE is byte for byte COPY
+same() {
+    n=$((n + 1))
+    if cmp -s "$1" "$2"; then
+        echo "ok $n - $3"
+    else
+        echo "not ok $n - $3: $1 changed"
+        fails=$((fails + 1))
+    fi
+}
+# limited KB CODE DESC CMD...: expect, with a file size limit of KB KiB and
+# SIGXFSZ ignored (a full disk); stdout goes to /dev/null (not limited)
+limited() {
+    local kb=$1
+    shift
+    expect "$1" "$2" bash -c 'ulimit -f "$0"; trap "" XFSZ; exec "$@" >/dev/null' "$kb" "${@:3}"
+}
+cp "$M" "$W/g.bp"
+cp "$M" "$W/keep.bp"
+limited 1024 1 "gen over a model, disk full" "$BPTOOL" gen resnet18-cifar --input 16x16 \
+    --calib 1 --seed 4 -o "$W/g.bp"
+grep_in "$T/err" "the file was not changed" "gen says the old model is kept"
+same "$W/g.bp" "$W/keep.bp" "gen, disk full: the old model is intact"
+no_temp "gen, disk full"
+limited 1024 1 "prune over a model, disk full" "$BPTOOL" prune "$M" --sparsity 0.9 -o "$W/g.bp"
+same "$W/g.bp" "$W/keep.bp" "prune, disk full: the old model is intact"
+no_temp "prune, disk full"
+printf '<svg/>\n' >"$W/h.svg"
+cp "$W/h.svg" "$W/keep.svg"
+limited 1 1 "info --svg over an SVG, disk full" "$BPTOOL" info "$M" --svg "$W/h.svg"
+same "$W/h.svg" "$W/keep.svg" "info --svg, disk full: the old SVG is intact"
+no_temp "info --svg, disk full"
+printf '{"old": true}\n' >"$W/b.json"
+cp "$W/b.json" "$W/keep.json"
+limited 1 1 "bpbench --json over a JSON file, disk full" "$BPBENCH" --model "$M" \
+    --backend bitplane --iters 1 --warmup 0 --no-counts --json "$W/b.json"
+same "$W/b.json" "$W/keep.json" "bpbench --json, disk full: the old JSON is intact"
+no_temp "bpbench --json, disk full"
+# a successful write replaces the file, leaves nothing else
+expect 0 "prune over an existing model" "$BPTOOL" prune "$M" --sparsity 0.9 -q -o "$W/g.bp"
+expect 0 "verify the replaced model" "$BPTOOL" verify "$W/g.bp"
+no_temp "prune"
+# destinations that are not regular files: refused before any work, untouched
+null_before=$(stat -c '%F %t:%T' /dev/null)
+mkfifo "$W/out.fifo"
+for dst in /dev/null "$W/out.fifo" "$W"; do
+    what=$(stat -c %F "$dst")
+    expect 1 "gen -o $what" timeout 60 "$BPTOOL" gen resnet18-cifar -o "$dst"
+    grep_in "$T/err" "not a regular file" "gen names why ($what)"
+    expect 1 "prune -o $what" timeout 60 "$BPTOOL" prune "$M" -o "$dst"
+    expect 1 "info --svg $what" timeout 60 "$BPTOOL" info "$M" --svg "$dst"
+    expect 1 "bpbench --json $what" timeout 60 "$BPBENCH" --model "$M" --iters 1 --json "$dst"
+    grep_in "$T/err" "not a regular file" "bpbench names why ($what)"
+done
+n=$((n + 1))
+if [ "$(stat -c '%F %t:%T' /dev/null)" = "$null_before" ]; then
+    echo "ok $n - /dev/null is still the same device"
+else
+    echo "not ok $n - /dev/null changed: $(stat -c '%F %t:%T' /dev/null)"
+    fails=$((fails + 1))
+fi
+n=$((n + 1))
+if [ -p "$W/out.fifo" ]; then
+    echo "ok $n - the FIFO is still there"
+else
+    echo "not ok $n - the FIFO is gone"
+    fails=$((fails + 1))
+fi
+# a read-only directory (a privileged user drops its override capabilities)
+RO=$T/ro
+mkdir "$RO"
+cp "$M" "$RO/m.bp"
+chmod 555 "$RO"
+run_ro=(bash)
+if [ "$(id -u)" = 0 ] && command -v capsh >/dev/null; then
+    run_ro=(capsh --drop=cap_dac_override,cap_dac_read_search --)
+fi
+n=$((n + 1))
+if "${run_ro[@]}" -c 'touch "$0/probe"' "$RO" 2>/dev/null; then
+    echo "ok $n - # SKIP read-only directory: permissions do not apply here"
+    rm -f "$RO/probe"
+else
+    echo "ok $n - the read-only directory refuses new files"
+    expect 1 "prune into a read-only directory" "${run_ro[@]}" -c 'exec "$@"' _ "$BPTOOL" \
+        prune "$M" --sparsity 0.9 -o "$RO/m.bp"
+    grep_in "$T/err" "Permission denied" "prune says why"
+    same "$RO/m.bp" "$M" "the model in the read-only directory is intact"
+    expect 1 "info --svg into a read-only directory" "${run_ro[@]}" -c 'exec "$@"' _ \
+        "$BPTOOL" info "$M" --svg "$RO/h.svg"
+    n=$((n + 1))
+    if [ "$(ls -A "$RO")" = "m.bp" ]; then
+        echo "ok $n - nothing was added to the read-only directory"
+    else
+        echo "not ok $n - the read-only directory holds: $(ls -A "$RO" | tr '\n' ' ')"
+        fails=$((fails + 1))
+    fi
+fi
+chmod 755 "$RO"
 
 # ---- bad model files: exit 1 and a message ----
 head -c 1000 "$M" >"$T/trunc.bp"

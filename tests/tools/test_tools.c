@@ -8,10 +8,19 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bitprune.h"
 #include "bptool.h"
@@ -392,6 +401,232 @@ static void test_npy_header(void **state)
     assert_int_equal(bp_bench_npy_header(bad, 16, sh, &nd, 8, &off, err, 200), -1);
 }
 
+/* ---- atomic file output (formats: bpf_replace_file) ---- */
+
+static void test_tmpdir(char *dir, size_t n)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, n, "%s/bptool_test_XXXXXX", t && *t ? t : "/tmp");
+    assert_non_null(mkdtemp(dir));
+}
+
+/* Entries of dir other than . and .. */
+static int test_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* Removes the entries of dir (not recursive) and dir. */
+static void test_rmtree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0)
+            rmdir(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void test_put(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Asserts that path holds exactly b[0..n). */
+static void test_same(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char *g = malloc(n + 1);
+    assert_non_null(g);
+    size_t got = fread(g, 1, n + 1, f);
+    fclose(f);
+    assert_int_equal(got, n);
+    assert_memory_equal(g, b, n);
+    free(g);
+}
+
+static void test_replace_file(void **state)
+{
+    (void)state;
+    char d[256], p[300], l[300];
+    test_tmpdir(d, sizeof d);
+    snprintf(p, sizeof p, "%s/m.bin", d);
+    mode_t old_umask = umask(027);
+    assert_int_equal(bpf_check_output(p), BPF_OK);
+    assert_int_equal(bpf_replace_file(p, "hello", 5), BPF_OK);
+    umask(old_umask);
+    test_same(p, "hello", 5);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0640); /* 0666 & ~umask, like a plain create */
+    assert_int_equal(chmod(p, 0604), 0);
+    assert_int_equal(bpf_replace_file(p, "world!!", 7), BPF_OK);
+    test_same(p, "world!!", 7);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0604); /* the replaced file's mode */
+    assert_int_equal(test_entries(d), 1);      /* no temporary file left */
+    /* through a symbolic link: the target is replaced, the link stays */
+    snprintf(l, sizeof l, "%s/link", d);
+    assert_int_equal(symlink("m.bin", l), 0);
+    assert_int_equal(bpf_replace_file(l, "via link", 8), BPF_OK);
+    assert_int_equal(lstat(l, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    test_same(p, "via link", 8);
+    assert_int_equal(test_entries(d), 2);
+    /* an empty file is a file */
+    assert_int_equal(bpf_replace_file(p, NULL, 0), BPF_OK);
+    test_same(p, "", 0);
+    test_rmtree(d);
+}
+
+static void test_expect_refused(const char *path, const char *kind)
+{
+    assert_int_equal(bpf_check_output(path), BPF_ERR_IO);
+    assert_int_equal(bpf_replace_file(path, "data", 4), BPF_ERR_IO);
+    if (!strstr(bpf_last_error(), kind))
+        fail_msg("%s: message '%s' lacks '%s'", path, bpf_last_error(), kind);
+}
+
+static void test_replace_refuses_special(void **state)
+{
+    (void)state;
+    char d[256], p[300];
+    test_tmpdir(d, sizeof d);
+    struct stat before, after;
+    /* a device: refused, and still the same device afterwards */
+    if (stat("/dev/null", &before) == 0 && S_ISCHR(before.st_mode)) {
+        test_expect_refused("/dev/null", "character device");
+        assert_int_equal(stat("/dev/null", &after), 0);
+        assert_true(S_ISCHR(after.st_mode) && after.st_rdev == before.st_rdev);
+        snprintf(p, sizeof p, "%s/to-null", d); /* a link to it: the same */
+        assert_int_equal(symlink("/dev/null", p), 0);
+        test_expect_refused(p, "character device");
+        assert_int_equal(lstat(p, &after), 0);
+        assert_true(S_ISLNK(after.st_mode));
+        assert_int_equal(unlink(p), 0);
+    }
+    /* a FIFO: refused without opening it (no reader needed, no hang) */
+    snprintf(p, sizeof p, "%s/fifo", d);
+    assert_int_equal(mkfifo(p, 0644), 0);
+    test_expect_refused(p, "FIFO");
+    assert_int_equal(lstat(p, &after), 0);
+    assert_true(S_ISFIFO(after.st_mode));
+    /* a directory */
+    snprintf(p, sizeof p, "%s/sub", d);
+    assert_int_equal(mkdir(p, 0755), 0);
+    test_expect_refused(p, "directory");
+    assert_int_equal(lstat(p, &after), 0);
+    assert_true(S_ISDIR(after.st_mode));
+    /* a dangling symbolic link */
+    snprintf(p, sizeof p, "%s/dangling", d);
+    assert_int_equal(symlink("nowhere/x", p), 0);
+    assert_int_equal(bpf_replace_file(p, "data", 4), BPF_ERR_IO);
+    assert_int_equal(test_entries(d), 3); /* fifo, sub, dangling: nothing added */
+    test_rmtree(d);
+}
+
+/* Disk full (here the file size limit, EFBIG): the old file is intact byte
+ * for byte and no temporary file is left. */
+static void test_replace_file_too_large(void **state)
+{
+    (void)state;
+    char d[256], p[300];
+    test_tmpdir(d, sizeof d);
+    snprintf(p, sizeof p, "%s/m.bin", d);
+    enum { OLD = 4000, NEW = 200000 };
+    unsigned char *old = malloc(OLD), *nw = malloc(NEW);
+    assert_non_null(old);
+    assert_non_null(nw);
+    bp_tool_rng r;
+    bp_tool_rng_seed(&r, test_seed, 17);
+    for (int i = 0; i < OLD; i++)
+        old[i] = (unsigned char)bp_tool_rng_u64(&r);
+    memset(nw, 0x5a, NEW);
+    test_put(p, old, OLD);
+    struct rlimit saved, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    lim = saved;
+    lim.rlim_cur = 65536;
+    void (*sig)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    bpf_status st = bpf_replace_file(p, nw, NEW);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, sig);
+    assert_int_equal(st, BPF_ERR_IO);
+    if (!strstr(bpf_last_error(), strerror(EFBIG)))
+        fail_msg("message '%s' lacks '%s'", bpf_last_error(), strerror(EFBIG));
+    test_same(p, old, OLD);
+    assert_int_equal(test_entries(d), 1);
+    free(old);
+    free(nw);
+    test_rmtree(d);
+}
+
+/* Turns the effective file-permission override capabilities of a
+ * privileged process off (0) or back on (1), so a read-only directory is
+ * read-only for it too. Does nothing for an unprivileged process. */
+static void test_dac_override(int on)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct c[2];
+    if (syscall(SYS_capget, &h, c) != 0)
+        return;
+    uint32_t bits = (1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH);
+    c[0].effective = on ? c[0].effective | (bits & c[0].permitted) : c[0].effective & ~bits;
+    (void)syscall(SYS_capset, &h, c);
+}
+
+static void test_replace_readonly_dir(void **state)
+{
+    (void)state;
+    char d[256], ro[300], p[320], probe[320];
+    test_tmpdir(d, sizeof d);
+    snprintf(ro, sizeof ro, "%s/ro", d);
+    snprintf(p, sizeof p, "%s/m.bin", ro);
+    snprintf(probe, sizeof probe, "%s/probe", ro);
+    assert_int_equal(mkdir(ro, 0755), 0);
+    test_put(p, "old", 3);
+    assert_int_equal(chmod(ro, 0555), 0);
+    test_dac_override(0);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    bpf_status st = fd < 0 ? bpf_replace_file(p, "new", 3) : BPF_OK;
+    test_dac_override(1);
+    if (fd >= 0) { /* permissions do not apply to this process */
+        close(fd);
+        chmod(ro, 0755);
+        test_rmtree(ro);
+        test_rmtree(d);
+        skip();
+    }
+    assert_int_equal(st, BPF_ERR_IO);
+    if (!strstr(bpf_last_error(), strerror(EACCES)))
+        fail_msg("message '%s' lacks '%s'", bpf_last_error(), strerror(EACCES));
+    test_same(p, "old", 3);
+    assert_int_equal(test_entries(ro), 1);
+    assert_int_equal(chmod(ro, 0755), 0);
+    test_rmtree(ro);
+    test_rmtree(d);
+}
+
 int main(void)
 {
     const char *e = getenv("BP_TEST_SEED");
@@ -407,6 +642,10 @@ int main(void)
         cmocka_unit_test(test_engine_counts_hand),
         cmocka_unit_test(test_energy_resnet18_cifar),
         cmocka_unit_test(test_npy_header),
+        cmocka_unit_test(test_replace_file),
+        cmocka_unit_test(test_replace_refuses_special),
+        cmocka_unit_test(test_replace_file_too_large),
+        cmocka_unit_test(test_replace_readonly_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,23 +88,6 @@ static int bp_tool_summary(const char *path, int quiet)
     return 0;
 }
 
-static int bp_tool_write_buf(const char *path, const void *buf, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
-    size_t n = fwrite(buf, 1, size, f);
-    int bad = n != size;
-    if (fclose(f) || bad) {
-        fprintf(stderr, "bptool: writing %s failed\n", path);
-        remove(path);
-        return -1;
-    }
-    return 0;
-}
-
 /* Parses the options gen and prune share; returns 0 or the exit code. */
 typedef struct bp_tool_cli {
     const char *output;
@@ -260,6 +243,10 @@ int bp_tool_cmd_gen(int argc, char **argv)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "unknown ARCH '%s'", o.arch);
     if (!cli.output)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "missing -o FILE");
+    if (bpf_check_output(cli.output) != BPF_OK) {
+        fprintf(stderr, "bptool gen: %s\n", bpf_last_error());
+        return 1;
+    }
     if (bp_tool_arch_fits(o.arch, &o.arch_opts) == -2) {
         uint32_t m = bp_tool_arch_min_input(o.arch, &o.arch_opts);
         return bp_tool_usage_error("gen", bp_tool_gen_usage,
@@ -285,10 +272,12 @@ int bp_tool_cmd_gen(int argc, char **argv)
         fprintf(stderr, "bptool gen: %s\n", err);
         return 1;
     }
-    int rc = bp_tool_write_buf(cli.output, buf, size);
+    bpf_status fs = bpf_replace_file(cli.output, buf, size);
     free(buf);
-    if (rc)
+    if (fs != BPF_OK) {
+        fprintf(stderr, "bptool gen: %s\n", bpf_last_error());
         return 1;
+    }
     return bp_tool_summary(cli.output, cli.quiet);
 }
 
@@ -326,6 +315,10 @@ int bp_tool_cmd_prune(int argc, char **argv)
     if (cli.lambda_set && mode != BP_TOOL_PRUNE_BIT)
         return bp_tool_usage_error("prune", bp_tool_prune_usage, "--lambda needs --prune bit");
     const char *in = argv[optind];
+    if (bpf_check_output(cli.output) != BPF_OK) {
+        fprintf(stderr, "bptool prune: %s\n", bpf_last_error());
+        return 1;
+    }
 
     bpf_model *m = NULL;
     bpf_status fs = bpf_load_file(in, 0, &m);
@@ -386,9 +379,18 @@ int bp_tool_cmd_prune(int argc, char **argv)
     d.layers = g.layers;
     d.meta = g.meta;
     d.n_meta = g.n_meta;
-    fs = bpf_write_file(&d, cli.output);
+    void *buf = NULL;
+    size_t size = 0;
+    fs = bpf_write_memory(&d, &buf, &size);
     if (fs != BPF_OK) {
-        fprintf(stderr, "bptool prune: writing %s: %s\n", cli.output, bpf_last_error());
+        fprintf(stderr, "bptool prune: the re-projected model is not valid: %s\n",
+                bpf_last_error());
+        goto out;
+    }
+    fs = bpf_replace_file(cli.output, buf, size);
+    free(buf);
+    if (fs != BPF_OK) {
+        fprintf(stderr, "bptool prune: %s\n", bpf_last_error());
         goto out;
     }
     rc = bp_tool_summary(cli.output, cli.quiet);

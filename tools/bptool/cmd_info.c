@@ -124,13 +124,8 @@ static void bp_tool_hist_text(const bp_tool_hist *h, int color)
     }
 }
 
-static int bp_tool_hist_svg(const bp_tool_hist *h, const char *path, const char *title)
+static void bp_tool_hist_svg(const bp_tool_hist *h, FILE *f, const char *title)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
     int wmax = h->wmax, n = 2 * wmax + 1;
     const double bar = 3.0, plot_h = 240, x0 = 60, y0 = 30;
     double W = x0 + n * bar + 150, H = y0 + plot_h + 50;
@@ -178,8 +173,29 @@ static int bp_tool_hist_svg(const bp_tool_hist *h, const char *path, const char 
                 x0 + n * bar + 20, y0 + 16 + a * 18.0, bp_tool_svgcol[a], x0 + n * bar + 38,
                 y0 + 26 + a * 18.0, a, a ? "" : " (w=0, clipped)");
     fputs("</svg>\n", f);
-    if (fclose(f)) {
-        fprintf(stderr, "bptool info: writing %s failed\n", path);
+}
+
+/* Renders the SVG in memory and replaces path with it atomically. */
+static int bp_tool_write_svg(const bp_tool_hist *h, const char *path, const char *title)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) {
+        fprintf(stderr, "bptool info: out of memory for the SVG\n");
+        return -1;
+    }
+    bp_tool_hist_svg(h, f, title);
+    int bad = ferror(f);
+    if (fclose(f) || bad) {
+        free(buf);
+        fprintf(stderr, "bptool info: out of memory for the SVG\n");
+        return -1;
+    }
+    bpf_status fs = bpf_replace_file(path, buf, size);
+    free(buf);
+    if (fs != BPF_OK) {
+        fprintf(stderr, "bptool info: %s\n", bpf_last_error());
         return -1;
     }
     return 0;
@@ -232,6 +248,10 @@ int bp_tool_cmd_info(int argc, char **argv)
                                    optind >= argc ? "missing FILE" : "unexpected argument '%s'",
                                    optind >= argc ? "" : argv[optind + 1]);
     const char *path = argv[optind];
+    if (svg && bpf_check_output(svg) != BPF_OK) {
+        fprintf(stderr, "bptool info: --svg %s\n", bpf_last_error());
+        return 1;
+    }
     bpf_model *m = NULL;
     bpf_status fs = bpf_load_file(path, 0, &m);
     if (fs != BPF_OK) {
@@ -337,7 +357,7 @@ int bp_tool_cmd_info(int argc, char **argv)
         for (char *q = title; *q; q++)
             if (*q == '<' || *q == '>' || *q == '&')
                 *q = '_';
-        if (bp_tool_hist_svg(h, svg, title))
+        if (bp_tool_write_svg(h, svg, title))
             goto out;
         printf("\nwrote %s\n", svg);
     }

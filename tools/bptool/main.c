@@ -1,5 +1,6 @@
 /* main.c: bptool entry point, subcommand dispatch and shared CLI parsing. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@ static const char bp_tool_usage[] =
     "  verify FILE        full validation with checksums; exit 0 or a clear error\n"
     "  prune IN -o OUT    re-project the weights of a model (--lambda, --sparsity,\n"
     "                     --encoding), keeping graph and scales\n"
+    "\n"
+    "Files are written atomically (a temporary file in the same directory,\n"
+    "renamed over the destination); a destination that is not a regular file\n"
+    "is refused.\n"
     "\n"
     "'bptool COMMAND --help' describes each command. Exit status: 0 success,\n"
     "1 failure (bad file, I/O), 2 usage error.\n";
@@ -78,6 +83,9 @@ int bp_tool_parse_hw(const char *s, uint32_t *h, uint32_t *w)
 
 int main(int argc, char **argv)
 {
+    /* A write beyond the file size limit fails with EFBIG instead of killing
+     * the process, so the temporary file of an atomic write is cleaned up. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(bp_tool_usage, stderr);
         return 2;
