@@ -110,7 +110,22 @@ expect 1 "bpbench --input with dtype <f8" "$BPBENCH" --model "$M" --no-counts --
 grep_in "$T/err" "<f4" "npy dtype error names the dtype"
 head -c 100 /dev/zero >"$T/short.raw"
 expect 1 "bpbench --input raw of wrong size" "$BPBENCH" --model "$M" --input "$T/short.raw"
-grep_in "$T/err" "bytes" "raw size error says why"
+grep_in "$T/err" "100 bytes" "raw size error names the actual size"
+grep_in "$T/err" "$((3 * 16 * 16 * 4)) bytes" "raw size error names the expected size"
+expect 1 "bpbench --input /dev/zero" timeout 60 "$BPBENCH" --model "$M" --input /dev/zero
+grep_in "$T/err" "regular file" "a device is not an input"
+mkfifo "$T/in.fifo"
+expect 1 "bpbench --input FIFO (no hang)" timeout 60 "$BPBENCH" --model "$M" --input "$T/in.fifo"
+grep_in "$T/err" "FIFO" "a FIFO is not an input"
+expect 1 "bpbench --input directory" "$BPBENCH" --model "$M" --input "$T"
+grep_in "$T/err" "directory" "a directory is not an input"
+# model paths: regular files only, a FIFO is refused without waiting
+for c in verify info; do
+    expect 1 "$c FIFO model (no hang)" timeout 60 "$BPTOOL" "$c" "$T/in.fifo"
+done
+expect 1 "prune FIFO model (no hang)" timeout 60 "$BPTOOL" prune "$T/in.fifo" -o "$T/x.bp"
+expect 1 "bpbench FIFO model (no hang)" timeout 60 "$BPBENCH" --model "$T/in.fifo"
+expect 1 "verify /dev/zero" timeout 60 "$BPTOOL" verify /dev/zero
 
 # ---- atomic output: every written file ----
 W=$T/w

@@ -627,6 +627,79 @@ static void test_replace_readonly_dir(void **state)
     test_rmtree(d);
 }
 
+/* ---- bpbench input files: regular files of exactly the needed size ---- */
+
+/* A .npy file of a (1,3,4,4) '<f4' array with `extra` trailing bytes;
+ * returns the header size. */
+static size_t test_put_npy(const char *path, const float *v, size_t extra)
+{
+    char hdr[128];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 4, 4), }");
+    while ((10 + hl + 1) % 64)
+        hdr[hl++] = ' ';
+    hdr[hl++] = '\n';
+    unsigned char b[128 + 48 * 4 + 8];
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (unsigned char)hl;
+    b[9] = 0;
+    memcpy(b + 10, hdr, (size_t)hl);
+    memcpy(b + 10 + hl, v, 48 * 4);
+    memset(b + 10 + hl + 48 * 4, 0, extra);
+    test_put(path, b, 10 + (size_t)hl + 48 * 4 + extra);
+    return 10 + (size_t)hl;
+}
+
+static void test_input_rules(void **state)
+{
+    (void)state;
+    static const uint32_t dims[4] = {1, 3, 4, 4}; /* 48 floats, 192 bytes */
+    float v[48], dst[96];
+    for (int i = 0; i < 48; i++)
+        v[i] = (float)i - 7.5f;
+    char d[256], p[300], err[256];
+    test_tmpdir(d, sizeof d);
+    /* not regular: refused before any read (a FIFO without a writer would block) */
+    snprintf(p, sizeof p, "%s/fifo", d);
+    assert_int_equal(mkfifo(p, 0644), 0);
+    assert_int_equal(bp_bench_read_input(p, dims, 4, 1, dst, err, sizeof err), -1);
+    assert_non_null(strstr(err, "FIFO"));
+    unlink(p);
+    assert_int_equal(bp_bench_read_input("/dev/zero", dims, 4, 1, dst, err, sizeof err), -1);
+    assert_non_null(strstr(err, "regular file"));
+    assert_int_equal(bp_bench_read_input(d, dims, 4, 1, dst, err, sizeof err), -1);
+    assert_non_null(strstr(err, "directory"));
+    /* raw: exactly one image or the batch */
+    snprintf(p, sizeof p, "%s/in.raw", d);
+    test_put(p, v, sizeof v);
+    assert_int_equal(bp_bench_read_input(p, dims, 4, 2, dst, err, sizeof err), 0);
+    assert_memory_equal(dst, v, sizeof v);
+    assert_memory_equal(dst + 48, v, sizeof v); /* one image fills every slot */
+    unsigned char big[193] = {0};
+    test_put(p, big, sizeof big);
+    assert_int_equal(bp_bench_read_input(p, dims, 4, 1, dst, err, sizeof err), -1);
+    if (!strstr(err, "193") || !strstr(err, "192"))
+        fail_msg("message '%s' does not name the actual (193) and expected (192) sizes", err);
+    test_put(p, big, 191);
+    assert_int_equal(bp_bench_read_input(p, dims, 4, 1, dst, err, sizeof err), -1);
+    assert_true(strstr(err, "191") && strstr(err, "192"));
+    /* .npy: header + exactly the data its shape needs */
+    snprintf(p, sizeof p, "%s/in.npy", d);
+    test_put_npy(p, v, 0);
+    memset(dst, 0, sizeof dst);
+    assert_int_equal(bp_bench_read_input(p, dims, 4, 1, dst, err, sizeof err), 0);
+    assert_memory_equal(dst, v, sizeof v);
+    size_t h = test_put_npy(p, v, 4);
+    assert_int_equal(bp_bench_read_input(p, dims, 4, 1, dst, err, sizeof err), -1);
+    char want[32], got[32];
+    snprintf(want, sizeof want, "%zu", h + 192);
+    snprintf(got, sizeof got, "%zu", h + 196);
+    if (!strstr(err, got) || !strstr(err, want))
+        fail_msg("message '%s' does not name the actual (%s) and expected (%s) sizes", err, got,
+                 want);
+    test_rmtree(d);
+}
+
 int main(void)
 {
     const char *e = getenv("BP_TEST_SEED");
@@ -646,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_replace_refuses_special),
         cmocka_unit_test(test_replace_file_too_large),
         cmocka_unit_test(test_replace_readonly_dir),
+        cmocka_unit_test(test_input_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
