@@ -241,6 +241,10 @@ else
 fi
 chmod 755 "$RO"
 
+# ---- verify: exit 3 is a valid file the engine cannot run ----
+expect 0 "verify --help" "$BPTOOL" verify --help
+grep_in "$T/out" "3  a valid .bp file the engine cannot run" "verify --help documents exit 3"
+
 # ---- bad model files: exit 1 and a message ----
 head -c 1000 "$M" >"$T/trunc.bp"
 expect 1 "verify truncated model" "$BPTOOL" verify "$T/trunc.bp"

@@ -700,6 +700,119 @@ static void test_input_rules(void **state)
     test_rmtree(d);
 }
 
+/* ---- bptool commands on edge-case files ---- */
+
+/* Runs fn(argc, argv) with stdout and stderr captured into out/err
+ * (NUL-terminated, truncated to n - 1). Returns fn's exit code. */
+static int test_run(int (*fn)(int, char **), char **argv, char *out, char *err, size_t n)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    char d[256], po[300], pe[300];
+    test_tmpdir(d, sizeof d);
+    snprintf(po, sizeof po, "%s/out", d);
+    snprintf(pe, sizeof pe, "%s/err", d);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    int rc = fn(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    close(fo);
+    close(fe);
+    const char *paths[2] = {po, pe};
+    char *bufs[2] = {out, err};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(paths[i], "rb");
+        assert_non_null(f);
+        size_t got = fread(bufs[i], 1, n - 1, f);
+        bufs[i][got] = 0;
+        fclose(f);
+    }
+    test_rmtree(d);
+    return rc;
+}
+
+/* input (4) -> flatten -> fc (2) -> relu -> output, every tensor f32 */
+static void test_tiny_model(bp_tool_graph *g, uint32_t *relu_out)
+{
+    bp_tool_graph_init(g);
+    uint32_t x = bp_tool_input(g, "input", 4, 1, 1);
+    x = bp_tool_flatten(g, "flatten", x);
+    x = bp_tool_linear(g, "fc", x, 2);
+    x = bp_tool_relu(g, "relu", x);
+    bp_tool_set_output(g, x);
+    assert_false(g->failed);
+    *relu_out = x;
+    static const int16_t wv[8] = {3, 0, -127, 5, 1, 2, 3, 4};
+    memcpy(g->lsrc[0].w, wv, sizeof wv);
+    for (int j = 0; j < 2; j++) {
+        g->lsrc[0].w_scale[j] = 0.5f;
+        g->lsrc[0].bias[j] = 0.25f;
+    }
+    g->layers[0].w_max = 127;
+    assert_int_equal(bp_tool_project_layer(&g->lsrc[0], &g->layers[0], BP_TOOL_PRUNE_NONE, 0,
+                                           0, BP_ENC_BINARY, NULL),
+                     0);
+    g->layers[0].act_dtype = BPF_DT_S8;
+    g->layers[0].act_scale = 0.1f;
+}
+
+static void test_save_graph(bp_tool_graph *g, const char *path)
+{
+    bpf_model_desc desc;
+    bp_tool_graph_desc(g, &desc);
+    assert_int_equal(bpf_write_file(&desc, path), BPF_OK);
+}
+
+/* verify: 0 for a file the engine runs, 1 for an invalid file, 3 (and the
+ * documented message) for a valid file the engine refuses. */
+static void test_verify_exit_codes(void **state)
+{
+    (void)state;
+    static char out[8192], err[8192];
+    char d[256], ok[300], u8[300], bad[300];
+    test_tmpdir(d, sizeof d);
+    snprintf(ok, sizeof ok, "%s/ok.bp", d);
+    snprintf(u8, sizeof u8, "%s/act_u8.bp", d);
+    snprintf(bad, sizeof bad, "%s/trunc.bp", d);
+    bp_tool_graph g;
+    uint32_t relu_out;
+    test_tiny_model(&g, &relu_out);
+    test_save_graph(&g, ok);
+    /* the same model with a u8 activation tensor: valid per SPEC (activation
+     * dtypes are advisory), but the engine computes f32 between layers */
+    g.tensors[relu_out].dtype = BPF_DT_U8;
+    test_save_graph(&g, u8);
+    bp_tool_graph_free(&g);
+    test_put(bad, "\x89" "BPF", 4);
+
+    char *a_ok[] = {"verify", ok, NULL}, *a_u8[] = {"verify", u8, NULL},
+         *a_bad[] = {"verify", bad, NULL};
+    int rc = test_run(bp_tool_cmd_verify, a_ok, out, err, sizeof out);
+    if (rc)
+        fail_msg("verify ok.bp: exit %d: %s", rc, err);
+    assert_non_null(strstr(out, "OK "));
+    assert_int_equal(test_run(bp_tool_cmd_verify, a_bad, out, err, sizeof out), 1);
+    assert_non_null(strstr(err, "BP_ERR_TRUNCATED"));
+    rc = test_run(bp_tool_cmd_verify, a_u8, out, err, sizeof out);
+    assert_int_equal(rc, 3);
+    if (!strstr(err, "valid .bp file, but the engine cannot run it: ") || !strstr(err, "f32"))
+        fail_msg("verify act_u8.bp: message '%s'", err);
+    assert_string_equal(out, "");
+    test_rmtree(d);
+}
+
 int main(void)
 {
     const char *e = getenv("BP_TEST_SEED");
@@ -720,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_replace_file_too_large),
         cmocka_unit_test(test_replace_readonly_dir),
         cmocka_unit_test(test_input_rules),
+        cmocka_unit_test(test_verify_exit_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,7 +144,7 @@ int bp_tool_cmd_info(int argc, char **argv);
 int bp_tool_cmd_verify(int argc, char **argv);
 int bp_tool_cmd_prune(int argc, char **argv);
 
-/* CLI helpers (main.c) */
+/* CLI helpers (cli.c) */
 int bp_tool_parse_double(const char *s, double *v);
 int bp_tool_parse_u64(const char *s, uint64_t *v);
 int bp_tool_parse_hw(const char *s, uint32_t *h, uint32_t *w);

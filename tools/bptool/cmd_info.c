@@ -28,9 +28,16 @@ static const char bp_tool_info_usage[] =
 static const char bp_tool_verify_usage[] =
     "usage: bptool verify FILE\n"
     "\n"
-    "Fully validates a model (structure, limits, digit planes, graph, and the\n"
-    "xxh3 checksum of every section). Prints one line starting with OK and\n"
-    "exits 0, or prints the status and what is wrong and where, and exits 1.\n";
+    "Fully validates a model file (structure, limits, digit planes, graph, and\n"
+    "the xxh3 checksum of every section), then checks that the engine can run\n"
+    "it: loads it and plans a session on the reference backend at batch 1 and 2.\n"
+    "\n"
+    "exit status:\n"
+    "  0  valid, and the engine runs it (one line starting with OK)\n"
+    "  1  not a valid .bp file, or unreadable (the status, what and where)\n"
+    "  2  usage error\n"
+    "  3  a valid .bp file the engine cannot run (\"valid .bp file, but the\n"
+    "     engine cannot run it: \" and the reason)\n";
 
 enum { OPT_LAYER = 256, OPT_SVG, OPT_NOHIST, OPT_COLOR };
 
@@ -372,6 +379,16 @@ out:
     return rc;
 }
 
+/* Prints "bptool verify: [PATH: ]STATUS: message" (the path only when the
+ * message does not start with it already). */
+static void bp_tool_verify_error(const char *path, bp_status st, const char *msg)
+{
+    size_t pl = strlen(path);
+    int named = !strncmp(msg, path, pl) && msg[pl] == ':';
+    fprintf(stderr, "bptool verify: %s%s%s: %s\n", named ? "" : path, named ? "" : ": ",
+            bp_status_string(st), msg);
+}
+
 int bp_tool_cmd_verify(int argc, char **argv)
 {
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -391,24 +408,51 @@ int bp_tool_cmd_verify(int argc, char **argv)
                                    optind >= argc ? "missing FILE" : "unexpected argument '%s'",
                                    optind >= argc ? "" : argv[optind + 1]);
     const char *path = argv[optind];
+    /* 1. The file format alone (SPEC.md rules, every checksum). */
+    bpf_model *fm = NULL;
+    bpf_status fs = bpf_load_file(path, 0, &fm);
+    if (fs != BPF_OK) {
+        bp_tool_verify_error(path, (bp_status)fs, bpf_last_error());
+        return 1;
+    }
+    bpf_model_free(fm);
+    /* 2. The engine: load, then plan a session at batch 1 and 2 on the
+     * reference backend (what every backend needs of the graph). */
     bp_model_opts mo;
     bp_model_opts_default(&mo);
-    mo.verify_checksums = 1;
+    mo.verify_checksums = 0; /* verified above */
     bp_model *m = NULL;
     bp_status st = bp_model_load_file(path, &mo, &m);
-    if (st != BP_OK) {
-        /* bp_model_load_file's message starts with the path already. */
-        fprintf(stderr, "bptool verify: %s: %s\n", bp_status_string(st), bp_last_error());
-        return 1;
+    const char *stage = "loading";
+    uint32_t batch = 0;
+    for (uint32_t b = 1; st == BP_OK && b <= 2; b++) {
+        bp_session_opts so;
+        bp_session_opts_default(&so);
+        so.backend = "reference";
+        so.threads = 1;
+        so.batch = b;
+        bp_session *s = NULL;
+        st = bp_session_create(m, &so, &s);
+        bp_session_free(s);
+        stage = "creating a session";
+        batch = b;
     }
     const bp_model_info *mi = NULL;
-    if (bp_model_info_get(m, &mi) != BP_OK) {
-        fprintf(stderr, "bptool verify: %s: %s\n", path, bp_last_error());
+    if (st == BP_OK)
+        st = bp_model_info_get(m, &mi);
+    if (st != BP_OK) {
+        char where[64] = "";
+        if (!strcmp(stage, "creating a session"))
+            snprintf(where, sizeof where, " (reference backend, batch %u)", batch);
+        fprintf(stderr,
+                "bptool verify: %s: valid .bp file, but the engine cannot run it: %s%s: %s: "
+                "%s\n",
+                path, stage, where, bp_status_string(st), bp_last_error());
         bp_model_free(m);
-        return 1;
+        return 3;
     }
     printf("OK %s: %s, %u layers, %u nodes, %llu weights, sparsity %.4f, digits/weight %.4f, "
-           "checksums verified\n",
+           "checksums verified, runs on the engine\n",
            path, *mi->arch ? mi->arch : "?", mi->n_layers, mi->n_nodes,
            (unsigned long long)mi->weights, mi->sparsity, mi->digits_per_weight);
     bp_model_free(m);
