@@ -2,11 +2,13 @@
 # cli_test.sh: end-to-end checks of the bptool and bpbench command lines:
 # gen -> verify -> info -> prune -> bench on a small model, atomic output
 # (full disk, devices, FIFOs, directories, read-only directories), clean errors
-# on bad model files and inputs (exit 1), usage and exit 2 on bad flags.
-# Usage: cli_test.sh BPTOOL BPBENCH
+# on bad model files and inputs (exit 1), usage and exit 2 on bad flags, and
+# the edge-case files in DATA.
+# Usage: cli_test.sh BPTOOL BPBENCH DATA
 set -u
 BPTOOL=$1
 BPBENCH=$2
+DATA=$3
 T=$(mktemp -d)
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
 fails=0
@@ -240,6 +242,23 @@ else
     fi
 fi
 chmod 755 "$RO"
+
+# ---- a valid model whose only layer is all zero ----
+Z=$DATA/prune_wmax0.bp
+expect 0 "verify all-zero layer" "$BPTOOL" verify "$Z"
+expect 0 "info all-zero layer" "$BPTOOL" info "$Z"
+n=$((n + 1))
+if grep -qiwE 'nan|inf' "$T/out"; then
+    echo "not ok $n - info prints NaN/inf: $(grep -iwE 'nan|inf' "$T/out" | head -n 1)"
+    fails=$((fails + 1))
+else
+    echo "ok $n - info prints no NaN for an all-zero layer"
+fi
+expect 0 "prune all-zero layer" "$BPTOOL" prune "$Z" -o "$T/z.bp"
+expect 0 "verify pruned all-zero layer" "$BPTOOL" verify "$T/z.bp"
+expect 0 "prune all-zero layer by weight" "$BPTOOL" prune "$Z" --prune weight --sparsity 0.5 \
+    --encoding csd -o "$T/z2.bp"
+expect 0 "verify it" "$BPTOOL" verify "$T/z2.bp"
 
 # ---- verify: exit 3 is a valid file the engine cannot run ----
 expect 0 "verify --help" "$BPTOOL" verify --help

@@ -813,6 +813,66 @@ static void test_verify_exit_codes(void **state)
     test_rmtree(d);
 }
 
+#ifndef BP_TOOL_TEST_DATA
+#error "BP_TOOL_TEST_DATA (the tests/tools/data directory) must be defined"
+#endif
+
+/* A valid model whose only layer is all zero (w_max 0): prune keeps it valid
+ * (at least one digit position), info prints no NaN. */
+static void test_all_zero_layer(void **state)
+{
+    (void)state;
+    static char out[16384], err[8192];
+    const char *in = BP_TOOL_TEST_DATA "/prune_wmax0.bp";
+    bpf_model *m = NULL;
+    assert_int_equal(bpf_load_file(in, 0, &m), BPF_OK);
+    assert_int_equal(m->n_layers, 1);
+    assert_int_equal(m->layers[0].w_max, 0);
+    assert_int_equal(m->layers[0].n_digits, 0);
+    bpf_model_free(m);
+
+    char *a_info[] = {"info", (char *)in, "--color", "never", NULL};
+    int rc = test_run(bp_tool_cmd_info, a_info, out, err, sizeof out);
+    if (rc)
+        fail_msg("info: exit %d: %s", rc, err);
+    for (char *q = out; *q; q++)
+        *q = (char)(*q >= 'A' && *q <= 'Z' ? *q + 32 : *q);
+    if (strstr(out, "nan") || strstr(out, "inf"))
+        fail_msg("info prints a NaN or infinity:\n%s", out);
+
+    char d[256], o[300];
+    test_tmpdir(d, sizeof d);
+    snprintf(o, sizeof o, "%s/pruned.bp", d);
+    static const char *const modes[2][6] = {
+        {"prune", NULL, "-q", "-o", NULL, NULL},
+        {"prune", NULL, "-q", "--prune", "weight", "--sparsity"}};
+    for (int k = 0; k < 2; k++) {
+        char *a[10];
+        int n = 0;
+        for (int i = 0; i < 6 && (i < 2 || modes[k][i] || i == 4); i++)
+            a[n++] = (char *)(i == 1 ? in : modes[k][i]);
+        if (k == 0) {
+            a[4] = o;
+            n = 5;
+        } else {
+            a[n++] = "0.5";
+            a[n++] = "-o";
+            a[n++] = o;
+        }
+        a[n] = NULL;
+        rc = test_run(bp_tool_cmd_prune, a, out, err, sizeof out);
+        if (rc)
+            fail_msg("prune (%s): exit %d: %s", k ? "weight" : "bit", rc, err);
+        assert_int_equal(bpf_load_file(o, 0, &m), BPF_OK);
+        assert_true(m->layers[0].M >= 1);
+        assert_int_equal(m->layers[0].n_digits, 0);
+        bpf_model_free(m);
+        char *a_v[] = {"verify", o, NULL};
+        assert_int_equal(test_run(bp_tool_cmd_verify, a_v, out, err, sizeof out), 0);
+    }
+    test_rmtree(d);
+}
+
 int main(void)
 {
     const char *e = getenv("BP_TEST_SEED");
@@ -834,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_replace_readonly_dir),
         cmocka_unit_test(test_input_rules),
         cmocka_unit_test(test_verify_exit_codes),
+        cmocka_unit_test(test_all_zero_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

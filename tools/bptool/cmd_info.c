@@ -208,6 +208,16 @@ static int bp_tool_write_svg(const bp_tool_hist *h, const char *path, const char
     return 0;
 }
 
+/* num/den right-aligned in width with prec decimals, or "-" when den is 0. */
+static const char *bp_tool_ratio(char b[16], int width, int prec, double num, double den)
+{
+    if (den > 0)
+        snprintf(b, 16, "%*.*f", width, prec, num / den);
+    else
+        snprintf(b, 16, "%*s", width, "-");
+    return b;
+}
+
 static const char *bp_tool_layer_name(const bpf_model *m, uint32_t li)
 {
     for (uint32_t i = 0; i < m->n_nodes; i++)
@@ -327,8 +337,12 @@ int bp_tool_cmd_info(int argc, char **argv)
             if ((int)l->w_max > h->wmax)
                 h->wmax = (int)l->w_max;
         }
-        /* sigma_add per the paper: nonzero bits of B (M x K per row) over M*K */
+        /* sigma_add per the paper: nonzero bits of B (M x K per row) over M*K,
+         * M the binary positions of w_max; a layer has at least one position
+         * (SPEC.md R44), also when w_max is 0 (all weights zero). */
         uint32_t Mb = bp_digits_positions((int32_t)l->w_max, BP_ENC_BINARY);
+        if (Mb < 1)
+            Mb = 1;
         char shape[48];
         if (l->kind == BPF_LAYER_LINEAR)
             snprintf(shape, sizeof shape, "fc %ux%u", l->c_out, l->c_in);
@@ -337,23 +351,28 @@ int bp_tool_cmd_info(int argc, char **argv)
         else
             snprintf(shape, sizeof shape, "%ux%u/%u %u>%u", l->kh, l->kw, l->stride_h, l->c_in,
                      l->c_out);
-        double dn = n ? (double)n : 1;
-        printf("%3u %-32.32s %-13s %6u %6u %9zu %9llu %7.4f %9llu %9llu %7.4f %6.3f %6.3f %3s "
-               "%.3g\n",
-               li, bp_tool_layer_name(m, li), shape, l->K, l->M, n, (unsigned long long)nz,
-               nz / dn, (unsigned long long)db, (unsigned long long)dc, db / (Mb * dn), db / dn,
-               dc / dn, l->act_dtype == BPF_DT_U8 ? "u8" : "s8", l->act_scale);
+        char r[4][16];
+        printf("%3u %-32.32s %-13s %6u %6u %9zu %9llu %s %9llu %9llu %s %s %s %3s %.3g\n", li,
+               bp_tool_layer_name(m, li), shape, l->K, l->M, n, (unsigned long long)nz,
+               bp_tool_ratio(r[0], 7, 4, (double)nz, (double)n), (unsigned long long)db,
+               (unsigned long long)dc,
+               bp_tool_ratio(r[1], 7, 4, (double)db, (double)Mb * (double)n),
+               bp_tool_ratio(r[2], 6, 3, (double)db, (double)n),
+               bp_tool_ratio(r[3], 6, 3, (double)dc, (double)n),
+               l->act_dtype == BPF_DT_U8 ? "u8" : "s8", l->act_scale);
         T_w += n;
         T_nz += nz;
         T_db += db;
         T_dc += dc;
         T_mw += (uint64_t)Mb * n;
     }
-    double dT = T_w ? (double)T_w : 1;
-    printf("%3s %-32s %-13s %6s %6s %9llu %9llu %7.4f %9llu %9llu %7.4f %6.3f %6.3f\n", "",
-           "total", "", "", "", (unsigned long long)T_w, (unsigned long long)T_nz, T_nz / dT,
-           (unsigned long long)T_db, (unsigned long long)T_dc, T_mw ? (double)T_db / T_mw : 0,
-           T_db / dT, T_dc / dT);
+    char r[4][16];
+    printf("%3s %-32s %-13s %6s %6s %9llu %9llu %s %9llu %9llu %s %s %s\n", "", "total", "", "",
+           "", (unsigned long long)T_w, (unsigned long long)T_nz,
+           bp_tool_ratio(r[0], 7, 4, (double)T_nz, (double)T_w), (unsigned long long)T_db,
+           (unsigned long long)T_dc, bp_tool_ratio(r[1], 7, 4, (double)T_db, (double)T_mw),
+           bp_tool_ratio(r[2], 6, 3, (double)T_db, (double)T_w),
+           bp_tool_ratio(r[3], 6, 3, (double)T_dc, (double)T_w));
     if (!no_hist)
         bp_tool_hist_text(h, color);
     if (svg) {

@@ -50,7 +50,10 @@ int bp_tool_project_layer(bp_tool_layer *L, bpf_layer *out, bp_tool_prune prune,
         bp_tool_prune_magnitude(L->w, rows, K, L->w_scale, tiebreak, sparsity))
         return -2;
     bp_planes_buf_free(&L->planes);
+    /* At least one digit position (SPEC.md R44), also for w_max 0. */
     uint32_t M = bp_digits_positions(qmax, enc);
+    if (M < 1)
+        M = 1;
     if (bp_planes_from_dense(L->w, rows, K, enc, M, &L->planes))
         return -2;
     out->M = M;
