@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # cli_test.sh: end-to-end checks of the bptool and bpbench command lines:
 # gen -> verify -> info -> prune -> bench on a small model, atomic output
-# (full disk, devices, FIFOs, directories, read-only directories), clean errors
-# on bad model files and inputs (exit 1), usage and exit 2 on bad flags, and
-# the edge-case files in DATA.
+# (full disk, devices, FIFOs, directories, read-only directories), regular
+# input files only, clean errors on bad model files and inputs (exit 1),
+# usage and exit 2 on bad flags, and the edge-case files in DATA.
 # Usage: cli_test.sh BPTOOL BPBENCH DATA
 set -u
 BPTOOL=$1
@@ -87,6 +87,14 @@ grep_in "$T/out" "sparsity 0.8" "pruned model has the new sparsity"
 expect 0 "bpbench small model" "$BPBENCH" --model "$M" --iters 2 --warmup 0 --threads 1 \
     --layers --json "$T/b.json"
 grep_in "$T/out" "bit-exact" "bpbench reports agreement"
+# the default weight range [-127, 127] is exact on every integer backend
+n=$((n + 1))
+int8=$(grep '^onednn-int8 ' "$T/out")
+case "$int8" in
+    *bit-exact*|*skipped*) echo "ok $n - onednn-int8 on a default model: ${int8##* }" ;;
+    *) echo "not ok $n - onednn-int8 on a default model is not bit-exact: $int8"
+       fails=$((fails + 1)) ;;
+esac
 grep_in "$T/out" "add-shift-add CSD (w,x)" "bpbench reports op counts"
 grep_in "$T/out" "ASIC 45nm FIX8" "bpbench reports energy"
 grep_in "$T/b.json" '"ok": true' "bpbench JSON says ok"
@@ -242,6 +250,17 @@ else
     fi
 fi
 chmod 755 "$RO"
+
+# ---- weight range ----
+expect 0 "info of a default model" "$BPTOOL" info "$M" --no-hist
+grep_in "$T/out" "weights in \[-127,127\]" "a default model states the range [-127,127]"
+expect 2 "gen --wmax 100" "$BPTOOL" gen resnet18-cifar --wmax 100 -o "$T/x.bp"
+grep_in "$T/err" "127, 128 or 255" "gen names the ranges it offers"
+expect 0 "gen --wmax 128" "$BPTOOL" gen resnet18-cifar --input 16x16 --calib 1 --wmax 128 \
+    --prune bit -q -o "$T/w128.bp"
+expect 0 "info of a --wmax 128 model" "$BPTOOL" info "$T/w128.bp" --no-hist
+grep_in "$T/out" "weights in \[-128,128\]" "--wmax 128 is stated in the metadata"
+grep_in "$T/out" "argmin over the integers in \[-128,128\]" "the proximal map's range too"
 
 # ---- a valid model whose only layer is all zero ----
 Z=$DATA/prune_wmax0.bp

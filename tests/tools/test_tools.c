@@ -1,7 +1,9 @@
 /* test_tools.c: unit tests of bptool's weight recipe (proximal map, quantization,
- * magnitude pruning), the Table 2 / Table 1 formulas of bpbench, the engine's
- * op counts on a hand-checked one-layer model, and the energy-model sanity
- * check on a dense ResNet-18/CIFAR (MAC count from an independent layer list). */
+ * magnitude pruning, the weight range), the Table 2 / Table 1 formulas of
+ * bpbench, the engine's op counts on a hand-checked one-layer model, the
+ * energy-model sanity check on a dense ResNet-18/CIFAR (MAC count from an
+ * independent layer list), atomic file output, the input-file rules, and the
+ * verify / prune / info commands on edge-case files. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,18 +50,20 @@ static double test_prox_cost(int w, int v, double lambda, int csd)
     return fabs(sw - sv) + lambda * c;
 }
 
-static void test_prox_optimal(double lambda, int csd)
+static void test_prox_optimal(double lambda, int csd, int qmax)
 {
-    int16_t lut[257];
-    bp_tool_prox_lut(lambda, csd, 128, lut);
-    for (int v = -128; v <= 128; v++) {
-        double got = test_prox_cost(lut[v + 128], v, lambda, csd);
-        for (int w = -128; w <= 128; w++)
+    int16_t lut[2 * 255 + 1];
+    bp_tool_prox_lut(lambda, csd, qmax, lut);
+    for (int v = -qmax; v <= qmax; v++) {
+        int w0 = lut[v + qmax];
+        assert_true(w0 >= -qmax && w0 <= qmax);
+        double got = test_prox_cost(w0, v, lambda, csd);
+        for (int w = -qmax; w <= qmax; w++)
             assert_true(got <= test_prox_cost(w, v, lambda, csd) + 1e-12);
-        assert_int_equal(lut[128 - v], -lut[128 + v]);
+        assert_int_equal(lut[qmax - v], -lut[qmax + v]);
         /* a projection: optimal at v implies optimal at its own image (the
          * triangle inequality), so re-pruning at the same lambda is a no-op */
-        assert_int_equal(lut[128 + lut[128 + v]], lut[128 + v]);
+        assert_int_equal(lut[qmax + w0], w0);
     }
 }
 
@@ -67,10 +71,12 @@ static void test_prox_is_argmin(void **state)
 {
     (void)state;
     static const double lambdas[] = {0.1, 0.5, 1.0, 1.5, 2.0, 4.0};
-    for (unsigned i = 0; i < sizeof lambdas / sizeof *lambdas; i++) {
-        test_prox_optimal(lambdas[i], 0);
-        test_prox_optimal(lambdas[i], 1);
-    }
+    static const int qmaxes[] = {127, 128, 255};
+    for (unsigned q = 0; q < 3; q++)
+        for (unsigned i = 0; i < sizeof lambdas / sizeof *lambdas; i++) {
+            test_prox_optimal(lambdas[i], 0, qmaxes[q]);
+            test_prox_optimal(lambdas[i], 1, qmaxes[q]);
+        }
 }
 
 /* DESIGN.md §3: the targets and the zero band at lambda 1 and 2. */
@@ -120,29 +126,34 @@ static void test_cost_csd_matches_kernels(void **state)
 static void test_quantize_rows(void **state)
 {
     (void)state;
-    bp_tool_rng r;
-    bp_tool_rng_seed(&r, test_seed, 7);
-    enum { R = 5, K = 37 };
-    float wf[R * K];
-    int16_t w[R * K];
-    float s[R];
-    for (int i = 0; i < R * K; i++)
-        wf[i] = (float)bp_tool_rng_normal(&r);
-    for (int k = 0; k < K; k++)
-        wf[3 * K + k] = 0; /* a zero row */
-    bp_tool_quantize_rows(wf, R, K, 128, w, s);
-    for (int j = 0; j < R; j++) {
-        int amax = 0;
-        for (int k = 0; k < K; k++) {
-            int a = abs(w[j * K + k]);
-            assert_true(a <= 128);
-            amax = a > amax ? a : amax;
-            /* rounding error at most half a step */
-            assert_true(fabsf(w[j * K + k] * s[j] - wf[j * K + k]) <= 0.5f * s[j] * 1.0001f);
+    static const int qmaxes[] = {127, 128, 255};
+    for (int q = 0; q < 3; q++) {
+        const int qmax = qmaxes[q];
+        bp_tool_rng r;
+        bp_tool_rng_seed(&r, test_seed, 7);
+        enum { R = 5, K = 37 };
+        float wf[R * K];
+        int16_t w[R * K];
+        float s[R];
+        for (int i = 0; i < R * K; i++)
+            wf[i] = (float)bp_tool_rng_normal(&r);
+        for (int k = 0; k < K; k++)
+            wf[3 * K + k] = 0; /* a zero row */
+        bp_tool_quantize_rows(wf, R, K, qmax, w, s);
+        for (int j = 0; j < R; j++) {
+            int amax = 0;
+            for (int k = 0; k < K; k++) {
+                int a = abs(w[j * K + k]);
+                assert_true(a <= qmax);
+                amax = a > amax ? a : amax;
+                /* rounding error at most half a step */
+                assert_true(fabsf(w[j * K + k] * s[j] - wf[j * K + k]) <=
+                            0.5f * s[j] * 1.0001f);
+            }
+            assert_int_equal(amax, j == 3 ? 0 : qmax);
         }
-        assert_int_equal(amax, j == 3 ? 0 : 128);
+        assert_true(s[3] == 1.0f);
     }
-    assert_true(s[3] == 1.0f);
 }
 
 static void test_prune_magnitude(void **state)
@@ -399,6 +410,95 @@ static void test_npy_header(void **state)
     unsigned char bad[16] = "\x93NUMPY\x01\x00\xff\x7f";
     size_t off;
     assert_int_equal(bp_bench_npy_header(bad, 16, sh, &nd, 8, &off, err, 200), -1);
+}
+
+/* ---- generated models: the weight range and exactness on every backend ---- */
+
+/* Default gen (bit-pruned): every layer declares w_max 127, every weight is
+ * in [-127, 127], the metadata says so, and every integer backend that
+ * exists here (onednn-int8 included) reports itself exact and gives the
+ * reference's output bit for bit. */
+static void test_gen_default_range_exact(void **state)
+{
+    (void)state;
+    bp_tool_gen_opts o;
+    bp_tool_gen_opts_default(&o);
+    o.arch = "resnet18-cifar";
+    o.arch_opts.h = o.arch_opts.w = 16;
+    o.prune = BP_TOOL_PRUNE_BIT;
+    o.lambda = 1.0;
+    o.sparsity = 0.5;
+    o.calib = 1;
+    o.seed = test_seed;
+    void *buf = NULL;
+    size_t size = 0;
+    char err[256];
+    int rc = bp_tool_gen_memory(&o, &buf, &size, err, sizeof err);
+    if (rc)
+        print_error("gen: %s\n", err);
+    assert_int_equal(rc, 0);
+    bpf_model *fm = NULL;
+    assert_int_equal(bpf_load_memory(buf, size, 0, &fm), BPF_OK);
+    const char *init = bpf_meta_get(fm, "weights.init");
+    const char *prox = bpf_meta_get(fm, "weights.prox");
+    assert_non_null(init);
+    assert_non_null(prox);
+    assert_non_null(strstr(init, "[-127,127]"));
+    assert_non_null(strstr(prox, "[-127,127]"));
+    int wmax_seen = 0;
+    for (uint32_t li = 0; li < fm->n_layers; li++) {
+        const bpf_layer *l = &fm->layers[li];
+        assert_int_equal(l->w_max, 127);
+        size_t n = (size_t)l->c_out * l->K;
+        int16_t *w = malloc(n * sizeof *w);
+        assert_non_null(w);
+        bp_planes p = {l->c_out, l->K, l->M, l->idx_bytes, l->row_ptr, l->col_idx, NULL};
+        bp_planes_to_dense(&p, w);
+        for (size_t i = 0; i < n; i++) {
+            int a = abs(w[i]);
+            assert_true(a <= 127);
+            wmax_seen = a > wmax_seen ? a : wmax_seen;
+        }
+        free(w);
+    }
+    /* at lambda 1 the largest proximal target within [-127, 127] is 96 */
+    assert_int_equal(wmax_seen, 96);
+    bpf_model_free(fm);
+
+    bp_model *m = NULL;
+    assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
+    enum { N = 3 * 16 * 16, NO = 10 };
+    float x[N], yref[NO], y[NO];
+    bp_tool_rng r;
+    bp_tool_rng_seed(&r, test_seed, 5);
+    for (int i = 0; i < N; i++)
+        x[i] = (float)bp_tool_rng_normal(&r);
+    const float *ins[1] = {x};
+    static const char *const backends[] = {"reference", "bitplane", "csr", "onednn-int8"};
+    for (int b = 0; b < 4; b++) {
+        bp_session_opts so;
+        bp_session_opts_default(&so);
+        so.backend = backends[b];
+        so.threads = 1;
+        bp_session *s = NULL;
+        bp_status st = bp_session_create(m, &so, &s);
+        if (st == BP_ERR_UNSUPPORTED && b) {
+            printf("# %s: not available here (%s)\n", backends[b], bp_last_error());
+            continue;
+        }
+        assert_int_equal(st, BP_OK);
+        bp_session_info si;
+        assert_int_equal(bp_session_info_get(s, &si), BP_OK);
+        if (!si.exact)
+            fail_msg("%s reports itself inexact: %s", backends[b], si.inexact_reason);
+        float *outs[1] = {b ? y : yref};
+        assert_int_equal(bp_session_run(s, ins, outs), BP_OK);
+        if (b)
+            assert_memory_equal(y, yref, sizeof y);
+        bp_session_free(s);
+    }
+    bp_model_free(m);
+    free(buf);
 }
 
 /* ---- atomic file output (formats: bpf_replace_file) ---- */
@@ -888,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_engine_counts_hand),
         cmocka_unit_test(test_energy_resnet18_cifar),
         cmocka_unit_test(test_npy_header),
+        cmocka_unit_test(test_gen_default_range_exact),
         cmocka_unit_test(test_replace_file),
         cmocka_unit_test(test_replace_refuses_special),
         cmocka_unit_test(test_replace_file_too_large),
