@@ -196,7 +196,23 @@ typedef struct bpf_model_desc {
  * The result is validated exactly like a loaded file (SPEC.md rules), so a
  * bad desc fails with the validator's status and message and no buffer. */
 bpf_status bpf_write_memory(const bpf_model_desc *d, void **buf, size_t *size);
+/* Serializes and writes with bpf_replace_file. */
 bpf_status bpf_write_file(const bpf_model_desc *d, const char *path);
+
+/* Atomic file output, used by every tool that writes a file.
+ * bpf_replace_file writes buf to a new temporary file in the destination's
+ * directory (mkstemp), fsyncs it, renames it over the destination and
+ * fsyncs the directory: readers see the old file or the new one, never a
+ * partial one. The new file gets the mode of the file it replaces, or
+ * 0666 & ~umask. A symbolic link is followed and its target replaced. On
+ * failure only the temporary file is removed; the destination is
+ * unchanged. A destination that exists and is not a regular file (device,
+ * FIFO, directory, socket) is refused before anything is written:
+ * BPF_ERR_IO, and the message says what it is. Hard links to the old file
+ * keep the old contents. bpf_check_output makes only that check (a tool
+ * calls it before long work). */
+bpf_status bpf_replace_file(const char *path, const void *buf, size_t size);
+bpf_status bpf_check_output(const char *path);
 /* A desc view of a loaded model (for re-writing it with changes). */
 void bpf_model_as_desc(const bpf_model *m, bpf_model_desc *d);
 

@@ -9,6 +9,7 @@
 #include "machine.h"
 #include "onednn_child.h"
 #include "options.h"
+#include "out_file.h"
 #include "report.h"
 #include "run.h"
 
@@ -21,6 +22,10 @@ int main(int argc, char **argv)
     if (cfg.child)
         return bp_bench_child_serve(&cfg);
 
+    /* Output destinations are checked before any run (a benchmark is long). */
+    if ((cfg.json && bp_bench_out_check("--json", cfg.json)) ||
+        (cfg.plot && bp_bench_out_check("--plot-layers", cfg.plot)))
+        return BP_BENCH_EXIT_ERROR;
     /* With --json - the JSON owns stdout and the tables go to stderr. */
     FILE *out = cfg.json && cfg.json[0] == '-' && !cfg.json[1] ? stderr : stdout;
     bp_bench_progress_enable(isatty(STDERR_FILENO) && out != stderr);

@@ -2,12 +2,12 @@
  * thread count), made of its graph steps in execution order, each segment
  * as long as the step's median time and coloured by its kind; a time axis
  * with ticks and units, and a legend. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "layer_plot.h"
+#include "out_file.h"
 
 enum { K_CONV, K_POINTWISE, K_DEPTHWISE, K_LINEAR, K_OTHER, K_COUNT };
 static const char *const bp_plot_kind_label[K_COUNT] = {
@@ -76,11 +76,10 @@ int bp_bench_write_plot(const bp_bench_report *rep, const char *path)
         fprintf(stderr, "bpbench: --plot-layers %s: no backend has a per-layer profile\n", path);
         return -1;
     }
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "bpbench: %s: %s\n", path, strerror(errno));
+    bp_bench_out o;
+    if (bp_bench_out_open(&o, path))
         return -1;
-    }
+    FILE *f = o.f;
     const double tick = bp_plot_tick(tmax, 8), axis_max = ceil(tmax / tick - 1e-9) * tick;
     const double pw = W - LEFT - RIGHT, x_of = pw / axis_max;
     const double plot_h = nbars * (BAR_H + BAR_GAP) + BAR_GAP;
@@ -167,11 +166,5 @@ int bp_bench_write_plot(const bp_bench_report *rep, const char *path)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", lx + 30, ly, bp_plot_kind_label[k]);
     }
     fputs("</svg>\n", f);
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad) {
-        fprintf(stderr, "bpbench: writing %s failed\n", path);
-        return -1;
-    }
-    return 0;
+    return bp_bench_out_commit(&o);
 }

@@ -1,40 +1,14 @@
 /* report_json.c: the bpbench report as JSON (bench/bpbench/json_schema.md
  * documents every key). Formats bp_bench_report; computes nothing. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "json_out.h"
+#include "out_file.h"
 #include "report.h"
 
 #define BP_BENCH_SCHEMA_VERSION 2
-
-/* Where the JSON goes: stdout for "-", else the file, created or truncated. */
-static FILE *bp_bench_json_open(const char *path)
-{
-    if (!strcmp(path, "-"))
-        return stdout;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fprintf(stderr, "bpbench: %s: %s\n", path, strerror(errno));
-    return f;
-}
-
-/* Flushes and closes; 0, or -1 after a message. */
-static int bp_bench_json_close(FILE *f, const char *path)
-{
-    int bad = ferror(f);
-    if (f == stdout)
-        bad |= fflush(f) != 0;
-    else
-        bad |= fclose(f) != 0;
-    if (bad) {
-        fprintf(stderr, "bpbench: writing %s failed\n", path);
-        return -1;
-    }
-    return 0;
-}
 
 static void bp_bench_json_numarr(bp_json *j, const char *key, const double *v, uint32_t n)
 {
@@ -331,13 +305,13 @@ static void bp_bench_json_counts_energy(bp_json *j, const bp_bench_report *rep)
 
 int bp_bench_write_json(const bp_bench_report *rep, const char *path)
 {
-    FILE *f = bp_bench_json_open(path);
-    if (!f)
+    bp_bench_out o;
+    if (bp_bench_out_open(&o, path))
         return -1;
     const bp_bench_cfg *cfg = rep->cfg;
     const bp_bench_machine *mc = rep->mach;
     bp_json j;
-    bp_json_init(&j, f);
+    bp_json_init(&j, o.f);
     bp_json_obj(&j, NULL);
     bp_json_str(&j, "schema", "bpbench-report");
     bp_json_int(&j, "schema_version", BP_BENCH_SCHEMA_VERSION);
@@ -374,5 +348,5 @@ int bp_bench_write_json(const bp_bench_report *rep, const char *path)
         bp_json_str(&j, NULL, rep->warnings[i]);
     bp_json_end(&j, ']');
     bp_json_end(&j, '}');
-    return bp_bench_json_close(f, path);
+    return bp_bench_out_commit(&o);
 }
