@@ -132,15 +132,23 @@ static inline float bp_exp1(double t)
     return t == t ? v : (float)t;
 }
 
-/* One softmax row of n elements at stride st (formats/SPEC.md 7.2). */
-static inline void bp_softmax_row(const float *x, float *y, size_t n, size_t st)
+/* One softmax row of n elements at stride st (formats/SPEC.md 7.2). The exp
+ * and division loops of contiguous rows vectorize (multi-ISA); the max and
+ * the sum run in order. */
+BP_MULTI_ISA static void bp_softmax_row(const float *x, float *y, size_t n, size_t st)
 {
     float mx = -INFINITY;
     for (size_t i = 0; i < n; i++) mx = x[i * st] > mx ? x[i * st] : mx;
-    for (size_t i = 0; i < n; i++) y[i * st] = bp_exp1((double)x[i * st] - (double)mx);
+    if (st == 1)
+        for (size_t i = 0; i < n; i++) y[i] = bp_exp1((double)x[i] - (double)mx);
+    else
+        for (size_t i = 0; i < n; i++) y[i * st] = bp_exp1((double)x[i * st] - (double)mx);
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += y[i * st];
-    for (size_t i = 0; i < n; i++) y[i * st] = (float)((double)y[i * st] / s);
+    if (st == 1)
+        for (size_t i = 0; i < n; i++) y[i] = (float)((double)y[i] / s);
+    else
+        for (size_t i = 0; i < n; i++) y[i * st] = (float)((double)y[i * st] / s);
 }
 
 /* Parallel only when there is enough work to pay for the team. */
