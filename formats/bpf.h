@@ -88,7 +88,7 @@ typedef struct bpf_tensor {
     uint32_t dtype;   /* bpf_dtype */
     uint32_t ndim;
     uint32_t dims[BPF_MAX_DIMS]; /* dims[0] is the batch for activations (1 in the file) */
-    float scale;      /* quantization scale, 0 for none */
+    float scale;      /* advisory annotation, 0 for none; no effect on results (SPEC.md 6) */
     const void *data; /* constant data (64-byte aligned), or NULL for activations */
     uint64_t nbytes;
 } bpf_tensor;
@@ -123,7 +123,7 @@ typedef struct bpf_layer {
     uint32_t encoding;  /* 0 binary sign-magnitude, 1 CSD/NAF */
     uint32_t w_max;     /* declared max |w| (<= 255); the validator enforces it */
     uint32_t act_dtype; /* BPF_DT_U8 or BPF_DT_S8 */
-    float act_scale;    /* input quantization: x_int = sat(round(x / act_scale)) */
+    float act_scale;    /* input quantization step: x * (1.0f / act_scale) (SPEC.md 8.1) */
     const float *w_scale; /* [c_out] */
     const float *bias;    /* [c_out] */
     uint32_t idx_bytes;   /* 2 when K <= 65535, else 4 */
