@@ -1,7 +1,8 @@
 /* Runs one serialized model through the engine on every backend and checks
  * the properties both fuzzers rely on: a rejection is a status with a
  * message; the integer backends accept the same models; every session that
- * reports itself exact equals "reference" bit for bit; threads 1 and 2 give
+ * reports itself exact equals "reference" bit for bit (a NaN equals any NaN:
+ * its sign and payload are not specified by IEEE 754); threads 1 and 2 give
  * identical outputs; image 0 of a batch of 2 equals a batch of 1. */
 #ifndef FZ_BACKEND_CHECK_H
 #define FZ_BACKEND_CHECK_H

@@ -25,7 +25,7 @@
 
 typedef struct rg_ctx {
     fz_check_stats cs;
-    long models, layers, m_raised, depthwise, grouped, s8, big, s8_fit;
+    long models, layers, m_raised, depthwise, grouped, s8, big, s8_fit, extreme, odd_rank;
     int verbose;
 } rg_ctx;
 
@@ -241,6 +241,10 @@ static void rg_op(rg *g, uint32_t *x)
     const uint32_t *d = rg_dims(g, *x, &nd);
     uint32_t C = d[1];
     uint32_t p = fz_below(r, 100);
+    if (nd < 2) { /* rank 1: no channel dimension */
+        *x = p < 40 ? bpt_relu(g->b, *x) : p < 70 ? bpt_gelu(g->b, *x) : bpt_softmax(g->b, *x);
+        return;
+    }
     if (nd == 4) {
         if (p < 32 && rg_conv(g, x)) return;
         if (p < 42 && rg_residual(g, x)) return;
@@ -306,6 +310,101 @@ static void rg_big_conv(rg *g, uint32_t *x)
     g->c->big++;
 }
 
+static void rg_output(rg *g, uint32_t t);
+
+/* Accumulators at the int32 bound: K up to 32768 (the format's limit),
+ * weights +-255 (or +-128) with one sign per row, and an activation scale
+ * so small that every input saturates (u8 255, s8 -128/127):
+ * |acc| reaches K * 255 * 255 = 2130739200 < 2^31. Linear, or a conv whose
+ * window covers its whole input (kernel up to 64x64) or a depthwise one. */
+static int rg_extreme(rg *g, uint32_t *x, uint32_t *layer)
+{
+    fz_rng *r = g->r;
+    uint32_t nd;
+    const uint32_t *d = rg_dims(g, *x, &nd);
+    uint32_t c_out, K, kh = 1, kw = 1, groups = 1, P = 1;
+    if (nd == 2) {
+        K = d[1];
+        c_out = fz_range(r, 1, 8);
+    } else {
+        kh = d[2];
+        kw = d[3];
+        groups = fz_chance(r, 50) ? d[1] : 1;
+        c_out = groups * fz_range(r, 1, 2);
+        K = d[1] / groups * kh * kw;
+        P = 1;
+    }
+    if (K > 32768) return 0;
+    int16_t *w;
+    float *ws, *bs;
+    int fit = g->s8_fit;
+    g->s8_fit = 0;
+    rg_params(g, c_out, K, &w, &ws, &bs);
+    g->s8_fit = fit;
+    if (!w || !ws || !bs) {
+        free(w);
+        free(ws);
+        free(bs);
+        return 0;
+    }
+    int16_t mag = fz_chance(r, 70) ? 255 : fz_chance(r, 50) ? 128 : 127;
+    if (fit) mag = 127;
+    for (uint32_t j = 0; j < c_out; j++) {
+        int sign = fz_chance(r, 50) ? 1 : -1;
+        int mixed = fz_chance(r, 20);
+        for (uint32_t k = 0; k < K; k++)
+            w[(size_t)j * K + k] = (int16_t)((mixed && fz_chance(r, 50) ? -sign : sign) * mag);
+    }
+    int s8 = fz_chance(r, 50);
+    *layer = bpt_n_layers(g->b);
+    if (nd == 2)
+        *x = bpt_linear_w(g->b, "extreme", *x, c_out, s8, 1.0f / 32.0f, w, ws, bs);
+    else
+        *x = bpt_conv_w(g->b, "extreme", *x, c_out, kh, kw, 1, 1, 0, 0, 0, 0, 1, 1, groups, s8,
+                        1.0f / 32.0f, w, ws, bs);
+    free(w);
+    free(ws);
+    free(bs);
+    g->work += (uint64_t)c_out * K * P;
+    g->c->layers++;
+    g->c->extreme++;
+    return 1;
+}
+
+/* Activations of rank 1, 3, 5 or 6 through the ops that take any rank
+ * (relu, gelu, softmax, add; layernorm/batchnorm/layer scale from rank 2),
+ * then flattened into a linear layer. */
+static uint32_t rg_odd_rank(rg *g)
+{
+    fz_rng *r = g->r;
+    static const uint32_t ranks[] = {1, 3, 5, 6};
+    uint32_t nd = ranks[fz_below(r, 4)], d[6] = {1, 1, 1, 1, 1, 1};
+    for (uint32_t k = 1; k < nd; k++) d[k] = fz_range(r, 1, nd > 4 ? 3 : 6);
+    uint32_t x = bpt_input(g->b, "x", nd, d);
+    rg_keep(g, x);
+    for (uint32_t i = fz_range(r, 1, 4); i > 0; i--) {
+        uint32_t p = fz_below(r, 6);
+        if (p == 0) x = bpt_relu(g->b, x);
+        else if (p == 1) x = bpt_gelu(g->b, x);
+        else if (p == 2) x = bpt_softmax(g->b, x);
+        else if (p == 3) x = bpt_add(g->b, x, g->pool[fz_below(r, g->npool)]);
+        else if (nd >= 2) {
+            float *a = rg_channel_params(r, d[1], 1), *b = rg_channel_params(r, d[1], 1);
+            if (a && b)
+                x = p == 4 ? bpt_layernorm(g->b, x, 1e-5f, a, b) : bpt_batchnorm(g->b, x, a, b);
+            free(a);
+            free(b);
+        }
+        rg_keep(g, x);
+        if (fz_chance(r, 20)) rg_output(g, x);
+    }
+    if (nd >= 2) {
+        x = bpt_flatten(g->b, x);
+        rg_keep(g, x);
+    }
+    return x;
+}
+
 static void rg_output(rg *g, uint32_t t)
 {
     for (uint32_t i = 0; i < g->nout; i++)
@@ -327,9 +426,25 @@ static int rg_build(rg_ctx *c, fz_rng *r, uint64_t seed, void **buf, size_t *siz
     if (!g.b) return -1;
     g.s8_fit = fz_chance(r, 50);
     c->s8_fit += g.s8_fit;
-    uint32_t x;
-    int big = fz_chance(r, 15);
-    if (big || fz_chance(r, 75)) {
+    uint32_t x, extreme_layer = UINT32_MAX;
+    uint32_t kind = fz_below(r, 100);
+    int big = kind < 12, extreme = kind >= 12 && kind < 22, odd = kind >= 22 && kind < 30;
+    if (odd) {
+        x = rg_odd_rank(&g);
+        c->odd_rank++;
+    } else if (extreme) {
+        uint32_t d[4] = {1, 1, 1, 1};
+        uint32_t nd = 4;
+        switch (fz_below(r, 3)) {
+        case 0: nd = 2; d[1] = fz_chance(r, 50) ? 32768 : fz_range(r, 1024, 32768); break;
+        case 1: d[1] = fz_range(r, 1, 8); d[2] = fz_range(r, 32, 64); d[3] = fz_range(r, 1, 64); break;
+        default: d[1] = fz_range(r, 1, 64); d[2] = d[3] = fz_range(r, 3, 22); break;
+        }
+        x = bpt_input(g.b, "x", nd, d);
+        rg_keep(&g, x);
+        rg_extreme(&g, &x, &extreme_layer);
+        rg_keep(&g, x);
+    } else if (big || fz_chance(r, 75)) {
         uint32_t d[4] = {1, fz_range(r, 1, big ? 16 : 8), big ? 16 : fz_range(r, 1, 14),
                          big ? 16 : fz_range(r, 1, 14)};
         if (fz_chance(r, 20)) d[3] = d[2];
@@ -338,8 +453,8 @@ static int rg_build(rg_ctx *c, fz_rng *r, uint64_t seed, void **buf, size_t *siz
         uint32_t d[2] = {1, fz_range(r, 1, 48)};
         x = bpt_input(g.b, "x", 2, d);
     }
-    rg_keep(&g, x);
-    if (fz_chance(r, 15)) { /* a second input of the same shape, joined by an add */
+    if (!odd && !extreme) rg_keep(&g, x);
+    if (!odd && !extreme && fz_chance(r, 15)) { /* a second input of the same shape, joined by an add */
         uint32_t nd;
         uint32_t dd[4];
         const uint32_t *d = rg_dims(&g, x, &nd);
@@ -349,7 +464,7 @@ static int rg_build(rg_ctx *c, fz_rng *r, uint64_t seed, void **buf, size_t *siz
         if (fz_chance(r, 80)) x = bpt_add(g.b, x, x2);
     }
     if (big) rg_big_conv(&g, &x);
-    uint32_t n_ops = fz_range(r, 1, 10);
+    uint32_t n_ops = extreme ? fz_below(r, 3) : fz_range(r, 1, 10);
     for (uint32_t i = 0; i < n_ops; i++) {
         rg_op(&g, &x);
         rg_keep(&g, x);
@@ -357,12 +472,15 @@ static int rg_build(rg_ctx *c, fz_rng *r, uint64_t seed, void **buf, size_t *siz
     }
     if (fz_chance(r, 3)) rg_output(&g, g.pool[0]); /* a graph input as an output */
     rg_output(&g, x);
-    int st = fz_chance(r, 85) ? bpt_calibrate(g.b, 2) : 0;
+    /* a rank-1 softmax runs at batch 1 only (its axis is the batch) */
+    int st = fz_chance(r, 85) ? bpt_calibrate(g.b, odd ? 1 : 2) : 0;
     /* then some activation scales off: saturation, or mostly zeros */
     static const float f[] = {1e-3f, 0.1f, 0.5f, 2.0f, 10.0f, 1e3f};
     for (uint32_t l = 0; !st && l < bpt_n_layers(g.b); l++)
         if (fz_chance(r, 20))
             bpt_set_act_scale(g.b, l, bpt_layer(g.b, l)->act_scale * f[fz_below(r, 6)]);
+    if (!st && extreme_layer != UINT32_MAX) /* saturate every input of that layer */
+        bpt_set_act_scale(g.b, extreme_layer, fz_chance(r, 50) ? 1e-6f : 1e-30f);
     if (!st) st = bpt_write(g.b, buf, size);
     bpt_free(g.b);
     return st;
@@ -408,8 +526,8 @@ static int rg_iter(const fz_opts *o, long it, uint64_t it_seed, void *ctx)
     int st = rg_build(c, &r, it_seed, &buf, &size);
     if (!st && fz_chance(&r, 35)) st = rg_raise_m(c, &r, &buf, &size);
     if (st) {
-        printf("FAIL: the generator built an invalid model (status %d: %s)\n", st,
-               bpf_last_error());
+        printf("FAIL: the generator built an invalid model (status %d: %s / %s)\n", st,
+               bpf_last_error(), bp_last_error());
         free(buf);
         return 1;
     }
@@ -443,8 +561,9 @@ int main(int argc, char **argv)
     int rc = fz_loop(&o, rg_iter, c);
     printf("fuzz_random_models: %ld models (%ld with all |w| <= 127), %ld layers (%ld depthwise, "
            "%ld grouped, %ld s8 inputs, %ld multi-threaded), %ld layers re-encoded with more "
-           "digit positions\n", c->models, c->s8_fit, c->layers, c->depthwise, c->grouped, c->s8,
-           c->big, c->m_raised);
+           "digit positions, %ld accumulator-bound layers, %ld rank-1/3/5/6 models\n", c->models,
+           c->s8_fit, c->layers, c->depthwise, c->grouped, c->s8, c->big, c->m_raised, c->extreme,
+           c->odd_rank);
     fz_check_stats_print("fuzz_random_models", &c->cs);
     free(c);
     return rc;

@@ -1,5 +1,6 @@
 /* Editable deep copy of a .bp model (see model_edit.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -579,4 +580,60 @@ void me_repair(me_model *e, fz_rng *rng)
             break;
         }
     }
+}
+
+static void me_dump_tensor(const bpf_model *m, uint32_t t)
+{
+    if (t >= m->n_tensors) {
+        printf("t%u(?)", t);
+        return;
+    }
+    const bpf_tensor *T = &m->tensors[t];
+    printf("t%u%s(", t, T->data ? "[const]" : "");
+    for (uint32_t d = 0; d < T->ndim; d++) printf(d ? ",%u" : "%u", T->dims[d]);
+    printf(")");
+}
+
+void me_dump(const void *buf, size_t size)
+{
+    bpf_model *m = NULL;
+    if (bpf_load_memory(buf, size, 0, &m) != BPF_OK) {
+        printf("  (model does not load: %s)\n", bpf_last_error());
+        return;
+    }
+    printf("  graph: inputs");
+    for (uint32_t i = 0; i < m->n_inputs; i++) {
+        printf(" ");
+        me_dump_tensor(m, m->inputs[i]);
+    }
+    printf(", outputs");
+    for (uint32_t i = 0; i < m->n_outputs; i++) {
+        printf(" ");
+        me_dump_tensor(m, m->outputs[i]);
+    }
+    printf("\n");
+    for (uint32_t i = 0; i < m->n_nodes; i++) {
+        const bpf_node *n = &m->nodes[i];
+        printf("  node %u '%s' %s:", i, n->name, bpf_op_name(n->op));
+        for (uint32_t k = 0; k < n->n_in; k++) {
+            printf(" ");
+            me_dump_tensor(m, n->in[k]);
+        }
+        printf(" -> ");
+        me_dump_tensor(m, n->out[0]);
+        if (n->op == BPF_OP_MAXPOOL || n->op == BPF_OP_AVGPOOL)
+            printf(" k%dx%d s%dx%d pad %d,%d,%d,%d", n->ints[0], n->ints[1], n->ints[2], n->ints[3],
+                   n->ints[4], n->ints[5], n->ints[6], n->ints[7]);
+        if (n->op == BPF_OP_LAYERNORM) printf(" eps %g", (double)n->floats[0]);
+        if (n->layer < m->n_layers) {
+            const bpf_layer *L = &m->layers[n->layer];
+            printf(" [layer %u: %u->%u k%ux%u s%ux%u pad %u,%u,%u,%u dil %ux%u g%u K%u M%u %s "
+                   "w_max %u %s act_scale %g]", n->layer, L->c_in, L->c_out, L->kh, L->kw,
+                   L->stride_h, L->stride_w, L->pad_t, L->pad_l, L->pad_b, L->pad_r, L->dil_h,
+                   L->dil_w, L->groups, L->K, L->M, L->encoding ? "csd" : "binary", L->w_max,
+                   L->act_dtype == BPF_DT_S8 ? "s8" : "u8", (double)L->act_scale);
+        }
+        printf("\n");
+    }
+    bpf_model_free(m);
 }

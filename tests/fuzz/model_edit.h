@@ -89,6 +89,10 @@ uint32_t me_add_meta(me_model *e, const char *key, const char *value);
  * rng when src is NULL, or zeros when both are NULL). */
 int me_set_data(me_model *e, uint32_t t, const void *src, size_t bytes, fz_rng *rng);
 
+/* Prints the graph of a valid serialized model (tensors with shapes,
+ * nodes with their attributes and layer geometry) for failure reports. */
+void me_dump(const void *buf, size_t size);
+
 /* Random weights for a layer, c_out x K: one of several digit patterns
  * (all zero, sparse, dense, extremes, powers of two, zero rows). */
 void me_random_weights(fz_rng *r, int16_t *w, uint32_t rows, uint32_t K);
