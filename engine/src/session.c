@@ -144,6 +144,11 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
         if (st->op == BPF_OP_SOFTMAX && xn < 1)
             return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': softmax of a 0-d tensor",
                            st->node, nm);
+        /* the last axis of a rank-1 activation is the batch: images would mix */
+        if (st->op == BPF_OP_SOFTMAX && xn == 1 && s->N > 1)
+            return bp_fail(BP_ERR_UNSUPPORTED, "node %u '%s': softmax of rank-1 tensor %u runs "
+                           "over its only axis, the batch; it runs at batch 1 only (batch %u "
+                           "asked)", st->node, nm, x, s->N);
         break;
     case BPF_OP_ADD:
         if (st->n_in != 2 || s->telems[st->in[1]] != xe || ye != xe ||
