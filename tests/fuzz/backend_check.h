@@ -3,7 +3,7 @@
  * message; the integer backends accept the same models; every session that
  * reports itself exact equals "reference" bit for bit (a NaN equals any NaN:
  * its sign and payload are not specified by IEEE 754); threads 1 and 2 give
- * identical outputs; image 0 of a batch of 2 equals a batch of 1. */
+ * identical outputs; image 0 of a batch of 2 (or 3) equals a batch of 1. */
 #ifndef FZ_BACKEND_CHECK_H
 #define FZ_BACKEND_CHECK_H
 

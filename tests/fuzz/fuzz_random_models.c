@@ -5,7 +5,7 @@
  * inputs/outputs), random digit patterns (binary and CSD, M up to 9,
  * all-zero rows and layers, sparse and dense, |w| up to 255), u8 and s8
  * activations, small shapes. Each model runs on every backend, every ISA
- * level and threads 1 and 2 at batch 1 and 2 (backend_check.c): every exact
+ * level and threads 1 and 2 at batch 1 and 2 or 3 (backend_check.c): every exact
  * session must equal "reference" bit for bit.
  * Usage: fuzz_random_models [--seconds S] [--iters N] [--seed N] [--only I [--save F]] */
 #include <math.h>

@@ -3,7 +3,7 @@
  * groups, node wiring, tensor ids, dtypes, planes, scales, M, encodings,
  * metadata, counts), optionally shapes re-derived so the edit survives,
  * are re-sealed by the format writer, validated, and when accepted run on
- * every backend at batch 1 and 2 (backend_check.c). Also a libFuzzer target
+ * every backend at batch 1 and 2 or 3 (backend_check.c). Also a libFuzzer target
  * (FZ_LIBFUZZER): the input bytes drive the same mutations.
  * Usage: fuzz_struct [--seconds S] [--iters N] [--seed N] [--only I [--save F]] */
 #include <float.h>
@@ -386,7 +386,7 @@ static void fs_mut_geometry(fs_ctx *c, me_model *e, fz_rng *r)
         bpf_tensor *t = &e->tensors[e->inputs[0]];
         if (t->ndim >= 2 && !t->data) {
             uint32_t k = 1 + fz_below(r, t->ndim - 1);
-            t->dims[k] = fz_range(r, 1, k == 1 ? 12 : 24);
+            t->dims[k] = fz_chance(r, 15) ? fz_range(r, 25, 160) : fz_range(r, 1, k == 1 ? 12 : 24);
             fs_log(c, "input dims[%u]=%u", k, t->dims[k]);
         }
         return;
@@ -411,6 +411,15 @@ static void fs_mut_geometry(fs_ctx *c, me_model *e, fz_rng *r)
     if (L->kind != BPF_LAYER_CONV) {
         L->c_out = fz_range(r, 1, 40);
         fs_log(c, "layer %u c_out=%u", i, L->c_out);
+        return;
+    }
+    static const uint32_t big[] = {6, 7, 9, 16, 31, 63, 64};
+    if (fz_chance(r, 15)) { /* towards the format's limits (64) */
+        uint32_t *f[] = {&L->kh, &L->kw, &L->stride_h, &L->stride_w, &L->pad_t, &L->pad_l,
+                         &L->pad_b, &L->pad_r, &L->dil_h, &L->dil_w};
+        uint32_t k = fz_below(r, 10);
+        *f[k] = big[fz_below(r, sizeof big / sizeof big[0])];
+        fs_log(c, "layer %u large geometry field %u = %u", i, k, *f[k]);
         return;
     }
     switch (fz_below(r, 6)) {
@@ -683,11 +692,6 @@ static int fs_one(fs_ctx *c, fz_rng *r, const char *save)
     return fail;
 }
 
-static void fs_free_seeds(fs_ctx *c)
-{
-    for (int i = 0; i < FS_N_SEEDS; i++) free(c->seed_buf[i]);
-}
-
 #ifdef FZ_LIBFUZZER
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -704,6 +708,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 #else
+static void fs_free_seeds(fs_ctx *c)
+{
+    for (int i = 0; i < FS_N_SEEDS; i++) free(c->seed_buf[i]);
+}
+
 static int fs_iter(const fz_opts *o, long it, uint64_t it_seed, void *ctx)
 {
     (void)it;
