@@ -521,6 +521,27 @@ static void fs_mut_rewire(fs_ctx *c, me_model *e, fz_rng *r)
     uint32_t ni = fz_below(r, e->n_nodes);
     bpf_node *n = &e->nodes[ni];
     if (n->n_in < 1 || n->n_in > BPF_MAX_IO || n->in[0] >= e->n_tensors) return;
+    if (n->op == BPF_OP_ADD && fz_chance(r, 30)) {
+        /* one operand a constant f32 tensor of the same shape */
+        uint32_t k = fz_below(r, 2);
+        bpf_tensor t = e->tensors[n->in[1 - k]];
+        uint64_t el = 1;
+        for (uint32_t d = 0; d < t.ndim && d < BPF_MAX_DIMS; d++) el *= t.dims[d];
+        if (t.data || el * 4 > FS_MAX_ARRAY) return;
+        t.name = "const.operand";
+        t.data = NULL;
+        uint32_t id = me_add_tensor(e, &t);
+        if (id == UINT32_MAX) return;
+        float *v = malloc((size_t)el * 4);
+        if (!v) return;
+        for (uint64_t q = 0; q < el; q++) v[q] = (float)(fz_unif(r) * 2.0 - 1.0);
+        me_set_data(e, id, v, (size_t)el * 4, NULL);
+        free(v);
+        e->tensors[id].dtype = BPF_DT_F32;
+        n->in[k] = id;
+        fs_log(c, "node %u in[%u] = constant tensor %u", ni, k, id);
+        return;
+    }
     uint32_t k = n->op == BPF_OP_ADD ? fz_below(r, 2) : 0;
     const bpf_tensor *x = &e->tensors[n->in[k]];
     /* candidates: graph inputs and outputs of earlier nodes with x's shape */
