@@ -443,11 +443,7 @@ static bp_status bp_plan(bp_session *s)
                              "must be 1 in the file", t, T->name);
                 goto done;
             }
-            if (T->dtype != BPF_DT_F32) {
-                st = bp_fail(BP_ERR_BAD_GRAPH, "tensor %u '%s': activations must be f32", t,
-                             T->name);
-                goto done;
-            }
+            /* an activation's dtype is advisory (SPEC.md §6): all are f32 here */
             s->tdims[t][0] = s->N;
             e *= s->N;
         }

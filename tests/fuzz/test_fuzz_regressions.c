@@ -12,6 +12,7 @@
 
 #include "bitprune.h"
 #include "model_builders.h"
+#include "model_edit.h"
 
 static const char *const g_backends[] = {"reference", "bitplane", "csr", "onednn-int8",
                                          "onednn-f32"};
@@ -127,11 +128,65 @@ static void test_gap_nonfinite_nan_sign(void **state)
     free(buf);
 }
 
+/* Activation dtypes are advisory (SPEC.md §6), but sessions refused any
+ * model with a non-f32 activation, even an unused one ("activations must be
+ * f32"; fuzz_struct: every accepted variant of the formats test model was
+ * refused). Now such a model runs and equals its all-f32 twin bit for bit. */
+static int build_small_net(void **buf, size_t *size)
+{
+    bpt_builder *b = bpt_new(3, (bpt_wspec){0.5, 1, 0});
+    uint32_t d[4] = {1, 2, 5, 5};
+    uint32_t x = bpt_input(b, "x", 4, d);
+    uint32_t t = bpt_relu(b, bpt_conv(b, "c", x, 4, 3, 3, 1, 1, 1, 1, 0));
+    t = bpt_flatten(b, bpt_gap(b, t));
+    bpt_output(b, bpt_linear(b, "fc", t, 3, 1));
+    int st = bpt_write(b, buf, size);
+    bpt_free(b);
+    return st;
+}
+
+static void test_advisory_activation_dtype(void **state)
+{
+    (void)state;
+    void *buf = NULL, *buf2 = NULL;
+    size_t size = 0, size2 = 0;
+    assert_int_equal(build_small_net(&buf, &size), 0);
+    me_model *e = me_from_buffer(buf, size);
+    assert_non_null(e);
+    uint32_t changed = 0;
+    for (uint32_t t = 0; t < e->n_tensors; t++) {
+        if (e->tensors[t].data) continue;
+        e->tensors[t].dtype = changed % 2 ? BPF_DT_S8 : BPF_DT_U8; /* the input: u8 */
+        changed++;
+    }
+    bpf_tensor unused = {"unused.s32", BPF_DT_S32, 2, {1, 7, 0, 0, 0, 0}, 0.0f, NULL, 0};
+    assert_int_not_equal(me_add_tensor(e, &unused), UINT32_MAX);
+    assert_int_equal(me_write(e, 1u << 20, NULL, &buf2, &size2), BPF_OK);
+    me_free(e);
+    assert_true(changed >= 4);
+    bp_model *m = load(buf, size), *m2 = load(buf2, size2);
+    float x[2 * 25];
+    for (int i = 0; i < 50; i++) x[i] = 0.1f * (float)((i * 7) % 11) - 0.4f;
+    for (int k = 0; k < 5; k++) {
+        float y[3], y2[3];
+        bp_status st = run(m, g_backends[k], 1, x, y);
+        if (k >= 3 && st != BP_OK) continue; /* oneDNN may be unusable here */
+        assert_int_equal(st, BP_OK);
+        assert_int_equal(run(m2, g_backends[k], 1, x, y2), BP_OK);
+        assert_memory_equal(y, y2, sizeof y);
+    }
+    bp_model_free(m);
+    bp_model_free(m2);
+    free(buf);
+    free(buf2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_rank1_batch),
         cmocka_unit_test(test_gap_nonfinite_nan_sign),
+        cmocka_unit_test(test_advisory_activation_dtype),
     };
     return cmocka_run_group_tests_name("fuzz regressions", tests, NULL, NULL);
 }
