@@ -15,6 +15,7 @@
 #include "model_edit.h"
 
 #define FZ_MAX_OUT 16
+#define FZ_MAX_IN 8 /* graph inputs: at most 4 in a valid file */
 
 void fz_fill_input(fz_rng *r, int mode, float *x, size_t n)
 {
@@ -194,7 +195,8 @@ int fz_check_model(const void *buf, size_t size, const fz_check_cfg *cfg, fz_rng
         return fz_msg_ok(ls) ? 0 : 1;
     }
     const bp_model_info *mi = NULL;
-    if (bp_model_info_get(m, &mi) != BP_OK || mi->n_outputs > FZ_MAX_OUT) {
+    if (bp_model_info_get(m, &mi) != BP_OK || mi->n_outputs > FZ_MAX_OUT ||
+        mi->n_inputs > FZ_MAX_IN) {
         printf("FAIL: bp_model_info_get on a loaded model: %s\n", bp_last_error());
         bp_model_free(m);
         return 1;
@@ -204,9 +206,10 @@ int fz_check_model(const void *buf, size_t size, const fz_check_cfg *cfg, fz_rng
     /* batch 1 and a second batch: 2, sometimes 3 (tiles straddle images) */
     const uint32_t max_batch = fz_chance(rng, 25) ? 3 : 2;
     int mode = cfg->input_mode >= 0 ? cfg->input_mode : (int)fz_below(rng, FZ_IN_COUNT);
-    float *inbuf[BP_MAX_DIMS * 4] = {0};
-    const float *in1[BP_MAX_DIMS * 4], *in2[BP_MAX_DIMS * 4];
-    for (uint32_t i = 0; i < mi->n_inputs && i < BP_MAX_DIMS * 4; i++) {
+    /* one input set for the larger batch; the batch of 1 reads image 0 of it */
+    float *inbuf[FZ_MAX_IN] = {0};
+    const float *in[FZ_MAX_IN];
+    for (uint32_t i = 0; i < mi->n_inputs; i++) {
         size_t e = fz_elems(&mi->inputs[i], max_batch);
         inbuf[i] = malloc((e ? e : 1) * sizeof(float));
         if (!inbuf[i]) {
@@ -215,7 +218,7 @@ int fz_check_model(const void *buf, size_t size, const fz_check_cfg *cfg, fz_rng
             goto out;
         }
         fz_fill_input(rng, mode, inbuf[i], e);
-        in1[i] = in2[i] = inbuf[i]; /* batch 1 runs on image 0 */
+        in[i] = inbuf[i];
     }
 
     /* The runs, after the reference at threads 1 (the oracle). */
@@ -249,7 +252,6 @@ int fz_check_model(const void *buf, size_t size, const fz_check_cfg *cfg, fz_rng
     float *ref[4] = {NULL, NULL, NULL, NULL};
     size_t ref_n[4] = {0, 0, 0, 0};
     for (uint32_t B = 1; B <= max_batch && !fail; B += max_batch - 1) {
-        const float *const *in = B == 1 ? in1 : in2;
         char rn[96], on[96];
         fz_run oracle = {"reference", 1, NULL};
         fz_run_name(&oracle, B, on, sizeof on);
@@ -359,7 +361,7 @@ int fz_check_model(const void *buf, size_t size, const fz_check_cfg *cfg, fz_rng
     free(ref[1]);
     free(ref[max_batch]);
 out:
-    for (uint32_t i = 0; i < BP_MAX_DIMS * 4; i++) free(inbuf[i]);
+    for (uint32_t i = 0; i < FZ_MAX_IN; i++) free(inbuf[i]);
     if (fail) {
         static const char *const modes[] = {"uniform", "wide", "ties", "sparse", "extreme",
                                             "nonfinite"};

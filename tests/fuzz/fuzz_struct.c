@@ -622,8 +622,7 @@ static int fs_within_budget(const bpf_model *m)
         uint64_t ye = 1;
         for (uint32_t d = 0; d < y->ndim; d++) ye *= y->dims[d];
         if (n->op == BPF_OP_CONV2D || n->op == BPF_OP_LINEAR)
-            work += ye / (m->layers[n->layer].c_out ? m->layers[n->layer].c_out : 1) *
-                    m->layers[n->layer].c_out * m->layers[n->layer].K;
+            work += ye * m->layers[n->layer].K; /* output elements x K */
         else if (n->op == BPF_OP_MAXPOOL || n->op == BPF_OP_AVGPOOL)
             work += ye * (uint64_t)n->ints[0] * (uint64_t)n->ints[1];
         else
