@@ -39,6 +39,7 @@ static const char bp_tool_import_usage[] =
     "  --encoding ENC          binary | csd digit planes (default binary)\n"
     "  --input HxW             spatial size of a 4-D input with symbolic dims\n"
     "  --seed N                seed of the random calibration inputs (default 1)\n"
+    "  --no-report             skip the comparison with the float reference\n"
     "  -q, --quiet             no summary\n"
     "  -h, --help              this text\n"
     "\n"
@@ -47,7 +48,7 @@ static const char bp_tool_import_usage[] =
     "calibration inputs: max and mean |difference| and top-1 agreement.\n";
 
 enum { OPT_CALIB = 256, OPT_METHOD, OPT_PCT, OPT_RANDOM, OPT_WMAX, OPT_PRUNE, OPT_LAMBDA,
-       OPT_SPARSITY, OPT_ENCODING, OPT_INPUT, OPT_SEED };
+       OPT_SPARSITY, OPT_ENCODING, OPT_INPUT, OPT_SEED, OPT_NO_REPORT };
 
 static const struct option bp_tool_import_longopts[] = {
     {"output", required_argument, NULL, 'o'},
@@ -62,6 +63,7 @@ static const struct option bp_tool_import_longopts[] = {
     {"encoding", required_argument, NULL, OPT_ENCODING},
     {"input", required_argument, NULL, OPT_INPUT},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"no-report", no_argument, NULL, OPT_NO_REPORT},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
@@ -272,6 +274,7 @@ int bp_tool_cmd_import(int argc, char **argv)
                 goto out;
             }
             break;
+        case OPT_NO_REPORT: o.report = 0; break;
         case OPT_SEED:
             if (bp_tool_parse_u64(optarg, &o.seed)) {
                 BP_IMPORT_USAGE("--seed: '%s' is not an unsigned integer", optarg);

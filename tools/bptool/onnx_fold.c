@@ -99,6 +99,13 @@ static int bp_onnx_set_shape_only(bp_onnx_graph *g, int vid, int32_t dt, int nd,
     if (nd > BP_ONNX_MAX_DIMS)
         return bp_onnx_fail(g, "value '%s': %d dimensions (at most %d)", v->name, nd,
                             BP_ONNX_MAX_DIMS);
+    int64_t total = 1;
+    for (int i = 0; i < nd; i++) {
+        if (d[i] < 0 || (d[i] && total > BP_ONNX_MAX_ACT_ELEMS / d[i]))
+            return bp_onnx_fail(g, "value '%s': shape too large (more than %lld elements)",
+                                v->name, (long long)BP_ONNX_MAX_ACT_ELEMS);
+        total *= d[i];
+    }
     v->dtype = dt;
     v->ndim = nd;
     if (nd > 0)
@@ -182,7 +189,7 @@ static int bp_onnx_reshape_dims(bp_onnx_graph *g, const bp_onnx_node *n, const b
         }
         if (s[i] < 0)
             return bp_onnx_node_fail(g, n, "shape entry %d is %lld", i, (long long)s[i]);
-        if (s[i] && known > BP_ONNX_MAX_CONST_ELEMS * 16 / s[i])
+        if (s[i] && known > BP_ONNX_MAX_CONST_ELEMS / s[i])
             return bp_onnx_node_fail(g, n, "its shape is too large");
         known *= s[i];
     }
@@ -718,7 +725,7 @@ static int bp_onnx_fold_range(bp_onnx_graph *g, bp_onnx_node *n)
     if (dl == 0)
         return bp_onnx_node_fail(g, n, "delta is 0");
     double cnt = ceil((l - s) / dl);
-    if (!(cnt < (double)BP_ONNX_MAX_CONST_ELEMS))
+    if (!(cnt < (double)BP_ONNX_MAX_FOLD_ELEMS))
         return bp_onnx_node_fail(g, n, "range is too long");
     int64_t d = cnt > 0 ? (int64_t)cnt : 0;
     if (bp_onnx_make_const(g, n->out[0], a->dtype, 1, &d))
@@ -781,6 +788,23 @@ static int bp_onnx_try_fold(bp_onnx_graph *g, bp_onnx_node *n)
         g->v[n->out[0]].i[0] = (int64_t)bp_onnx_numel(&g->v[n->in[0]]);
         return 1;
     }
+    /* inputs each folding rule reads unconditionally */
+    static const struct { const char *op; int need; } req[] = {
+        {"Gather", 2}, {"Slice", 2}, {"Expand", 2}, {"Range", 3}, {"DequantizeLinear", 2},
+        {"QuantizeLinear", 2}, {"Reshape", 2}, {"ConstantOfShape", 1}, {NULL, 0}};
+    int need = 1;
+    for (int i = 0; req[i].op; i++)
+        if (!strcmp(op, req[i].op))
+            need = req[i].need;
+    if (n->n_in < need)
+        return 0;
+    for (int k = 0; k < need; k++)
+        if (n->in[k] < 0)
+            return 0;
+    if (!strcmp(op, "Concat"))
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] < 0)
+                return 0;
     int nin = 0;
     for (int k = 0; k < n->n_in; k++) {
         if (n->in[k] < 0)

@@ -23,6 +23,7 @@ void bp_tool_import_opts_default(bp_tool_import_opts *o)
     o->percentile = 99.99;
     o->random_calib = 8;
     o->seed = 1;
+    o->report = 1;
 }
 
 /* ---- calibration inputs ---- */
@@ -657,7 +658,7 @@ int bp_tool_onnx_import(const bp_tool_import_opts *o, const void *onnx, size_t s
     }
     if (bp_onnx_serialize(&g, &bg, &fin, &fsize))
         goto done;
-    if (bp_onnx_report(&g, &bg, layer_node, o, fin, fsize, x, res->n_images, res))
+    if (o->report && bp_onnx_report(&g, &bg, layer_node, o, fin, fsize, x, res->n_images, res))
         goto done;
     *buf = fin;
     *bsize = fsize;

@@ -26,6 +26,7 @@ typedef struct bp_tool_import_opts {
     uint32_t random_calib; /* images of N(0,1) noise when no files are given */
     uint64_t seed;
     const char *source;    /* file name for the metadata */
+    int report;            /* compare with the float reference (default 1) */
 } bp_tool_import_opts;
 void bp_tool_import_opts_default(bp_tool_import_opts *o);
 

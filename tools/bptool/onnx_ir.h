@@ -10,9 +10,13 @@
 
 #define BP_ONNX_MAX_DIMS 8
 #define BP_ONNX_NONE (-1)
-/* Largest constant the folder materialises (elements), and the largest
- * tensor it accepts from a file: keeps allocations bounded on bad input. */
+/* Largest tensor read from a file (elements; its bytes must be in the file
+ * too), largest constant the folder makes (shape arithmetic makes small
+ * ones), largest activation (elements per input): allocations stay bounded
+ * on bad input. */
 #define BP_ONNX_MAX_CONST_ELEMS (1ll << 28)
+#define BP_ONNX_MAX_FOLD_ELEMS (1ll << 24)
+#define BP_ONNX_MAX_ACT_ELEMS (1ll << 26)
 
 /* ONNX TensorProto.DataType values the importer reads. */
 enum {
@@ -101,6 +105,7 @@ typedef struct bp_onnx_graph {
     bp_onnx_node *nodes;
     int nn, capn;
     int input, output; /* value ids */
+    int64_t const_cap;  /* element limit of new constants (file or folding) */
     uint32_t in_h, in_w; /* user override of the input's spatial size, or 0 */
     char *err;
     size_t errlen;

@@ -250,9 +250,9 @@ static int bp_onnx_set_shape(bp_onnx_graph *g, int vid, int ndim, const int64_t 
     if (ndim < 0 || ndim > BP_ONNX_MAX_DIMS)
         return bp_onnx_fail(g, "tensor '%s': %d dimensions (at most %d)", v->name, ndim,
                             BP_ONNX_MAX_DIMS);
-    int64_t n = 1;
+    int64_t n = 1, cap = g->const_cap ? g->const_cap : BP_ONNX_MAX_FOLD_ELEMS;
     for (int i = 0; i < ndim; i++) {
-        if (dims[i] < 0 || (dims[i] && n > BP_ONNX_MAX_CONST_ELEMS / dims[i]))
+        if (dims[i] < 0 || (dims[i] && n > cap / dims[i]))
             return bp_onnx_fail(g, "tensor '%s': dimension %d = %lld is negative or too large",
                                 v->name, i, (long long)dims[i]);
         n *= dims[i];
@@ -368,9 +368,33 @@ int bp_onnx_tensor_to_const(bp_onnx_graph *g, const Onnx__TensorProto *t, int vi
     if (t->n_dims > BP_ONNX_MAX_DIMS)
         return bp_onnx_fail(g, "%s: tensor '%s' has %zu dimensions (at most %d)", where, nm,
                             t->n_dims, BP_ONNX_MAX_DIMS);
+    size_t want = 1;
+    for (size_t i = 0; i < t->n_dims; i++) {
+        if (t->dims[i] < 0 || (t->dims[i] && want > (size_t)BP_ONNX_MAX_CONST_ELEMS / (size_t)t->dims[i]))
+            return bp_onnx_fail(g, "%s: tensor '%s': dimension %zu = %lld is negative or too "
+                                "large", where, nm, i, (long long)t->dims[i]);
+        want *= (size_t)t->dims[i];
+    }
+    size_t stored;
+    if (t->has_raw_data)
+        stored = t->raw_data.len / (size_t)es;
+    else
+        switch (dt) {
+        case BP_ONNX_FLOAT: stored = t->n_float_data; break;
+        case BP_ONNX_DOUBLE: stored = t->n_double_data; break;
+        case BP_ONNX_INT64: stored = t->n_int64_data; break;
+        case BP_ONNX_UINT32: case BP_ONNX_UINT64: stored = t->n_uint64_data; break;
+        default: stored = t->n_int32_data; break;
+        }
+    if (stored != want || (t->has_raw_data && t->raw_data.len % (size_t)es))
+        return bp_onnx_fail(g, "%s: tensor '%s' stores %zu values (%s), its shape needs %zu",
+                            where, nm, stored, t->has_raw_data ? "raw_data" : "typed field",
+                            want);
     int isf = bp_onnx_is_float(dt);
+    g->const_cap = BP_ONNX_MAX_CONST_ELEMS;
     int rc = isf ? bp_onnx_set_const_f(g, vid, (int)t->n_dims, t->dims)
                  : bp_onnx_set_const_i(g, vid, dt, (int)t->n_dims, t->dims);
+    g->const_cap = BP_ONNX_MAX_FOLD_ELEMS;
     if (rc)
         return bp_onnx_fail(g, "%s: tensor '%s' has a bad shape", where, nm);
     bp_onnx_value *v = &g->v[vid];
@@ -503,6 +527,13 @@ static int bp_onnx_input_shape(bp_onnx_graph *g, const Onnx__ValueInfoProto *vi,
             return bp_onnx_fail(g, "graph input '%s': dimension %zu = %lld is out of range",
                                 nm, i, (long long)val);
         dims[i] = val;
+    }
+    int64_t total = 1;
+    for (size_t i = 0; i < nd; i++) {
+        total *= dims[i];
+        if (total > BP_ONNX_MAX_ACT_ELEMS)
+            return bp_onnx_fail(g, "graph input '%s' has more than %lld elements", nm,
+                                (long long)BP_ONNX_MAX_ACT_ELEMS);
     }
     bp_onnx_value *v = &g->v[vid];
     v->dtype = BP_ONNX_FLOAT;

@@ -173,6 +173,8 @@ static int bp_onnx_qdq_pairs(bp_onnx_graph *g)
             return bp_onnx_node_fail(g, dq, "its scale/zero point (%g, %d) differ from those of "
                                      "QuantizeLinear '%s' (%g, %d)", (double)s2, z2, q->name,
                                      (double)s1, z1);
+        if (q->n_in < 1 || q->in[0] < 0)
+            return bp_onnx_node_fail(g, q, "has no input");
         int x = q->in[0], y = dq->out[0];
         int to_layer = 0, other = 0;
         for (int j = 0; j < g->nn; j++) {
