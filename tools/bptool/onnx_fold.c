@@ -135,7 +135,7 @@ static void bp_onnx_cset(bp_onnx_value *v, size_t k, double x)
     if (v->f)
         v->f[k] = (float)x;
     else
-        v->i[k] = (int64_t)x;
+        v->i[k] = fabs(x) < 9.2e18 ? (int64_t)x : 0; /* also NaN -> 0 */
 }
 
 /* Copies element sk of s into element dk of d (types may differ). */
@@ -509,9 +509,10 @@ static int bp_onnx_fold_slice(bp_onnx_graph *g, bp_onnx_node *n)
     }
     for (int i = 0; i < k; i++) {
         int64_t a = bp_onnx_norm_axis(ka >= 0 ? ax[i] : i, x->ndim);
-        int64_t s = ks >= 0 ? sp[i] : 1, dim = x->dims[a];
-        if (a < 0 || a >= x->ndim || s == 0)
+        int64_t s = ks >= 0 ? sp[i] : 1;
+        if (a < 0 || a >= x->ndim || s == 0 || s == INT64_MIN)
             return bp_onnx_node_fail(g, n, "bad axis or zero step");
+        int64_t dim = x->dims[a];
         int64_t b = st[i], e = en[i];
         if (b < 0) b += dim;
         if (e < 0) e += dim;
@@ -678,7 +679,7 @@ static int bp_onnx_fold_dequant(bp_onnx_graph *g, bp_onnx_node *n)
             inner *= (size_t)x->dims[i];
     for (size_t k = 0; k < o->n; k++) {
         size_t c = ns > 1 ? (k / inner) % ns : 0;
-        qw->q[k] = x->i[k] - (z ? z->i[c] : 0);
+        qw->q[k] = (int64_t)((uint64_t)x->i[k] - (uint64_t)(z ? z->i[c] : 0));
         o->f[k] = (float)qw->q[k] * s->f[c];
     }
     return 0;
@@ -752,7 +753,7 @@ static int bp_onnx_fold_quant(bp_onnx_graph *g, bp_onnx_node *n)
     bp_onnx_value *o = &g->v[n->out[0]];
     for (size_t q = 0; q < o->n; q++) {
         double v = nearbyint(bp_onnx_cget(x, q) / s->f[0]) + (double)zp;
-        o->i[q] = v < lo ? lo : v > hi ? hi : (int64_t)v;
+        o->i[q] = v != v ? zp : v < lo ? lo : v > hi ? hi : (int64_t)v;
     }
     return 0;
 }

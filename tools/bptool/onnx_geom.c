@@ -51,7 +51,7 @@ static int bp_onnx_window(bp_onnx_graph *g, const bp_onnx_node *n, const int64_t
         return bp_onnx_node_fail(g, n, "kernel, strides and dilations must be 1..1024");
     const Onnx__AttributeProto *ap = bp_onnx_attr(n, "auto_pad");
     char mode[16] = "NOTSET";
-    if (ap && ap->has_s && ap->s.len < sizeof mode) {
+    if (ap && ap->has_s && ap->s.len < sizeof mode && ap->s.data) {
         memcpy(mode, ap->s.data, ap->s.len);
         mode[ap->s.len] = 0;
     }

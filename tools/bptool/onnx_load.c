@@ -150,9 +150,10 @@ int bp_onnx_node_new(bp_onnx_graph *g, const char *op, const char *name, int n_i
         free(n->out);
         return bp_onnx_fail(g, "out of memory");
     }
-    for (int i = 0; i < n_in; i++)
+    /* slot 0 exists (and reads as absent) even for a node without inputs */
+    for (int i = 0; i < (n_in ? n_in : 1); i++)
         n->in[i] = BP_ONNX_NONE;
-    for (int i = 0; i < n_out; i++)
+    for (int i = 0; i < (n_out ? n_out : 1); i++)
         n->out[i] = BP_ONNX_NONE;
     return g->nn++;
 }
@@ -258,7 +259,8 @@ static int bp_onnx_set_shape(bp_onnx_graph *g, int vid, int ndim, const int64_t 
         n *= dims[i];
     }
     v->ndim = ndim;
-    memcpy(v->dims, dims, (size_t)ndim * sizeof *dims);
+    if (ndim)
+        memcpy(v->dims, dims, (size_t)ndim * sizeof *dims);
     return 0;
 }
 
@@ -468,14 +470,16 @@ static int bp_onnx_constant_node(bp_onnx_graph *g, bp_onnx_node *n)
         int64_t d = (int64_t)a->n_floats;
         if (bp_onnx_set_const_f(g, vid, 1, &d))
             return -1;
-        memcpy(g->v[vid].f, a->floats, a->n_floats * sizeof(float));
+        if (a->n_floats)
+            memcpy(g->v[vid].f, a->floats, a->n_floats * sizeof(float));
         return 0;
     }
     if (!strcmp(an, "value_ints")) {
         int64_t d = (int64_t)a->n_ints;
         if (bp_onnx_set_const_i(g, vid, BP_ONNX_INT64, 1, &d))
             return -1;
-        memcpy(g->v[vid].i, a->ints, a->n_ints * sizeof(int64_t));
+        if (a->n_ints)
+            memcpy(g->v[vid].i, a->ints, a->n_ints * sizeof(int64_t));
         return 0;
     }
     return bp_onnx_node_fail(g, n, "attribute '%s' is not a numeric constant the importer "
