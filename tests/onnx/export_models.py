@@ -23,6 +23,8 @@ Models (small, seeded random weights; nothing binary lives in the repo):
                     scale, permute back, residual; mean over H, W, LayerNorm,
                     linear head; opset 13 (LayerNorm decomposed)
   convnext_opset17  the same at opset 17 (native LayerNormalization)
+  misc_float        dilated and grouped convs, average pooling, Flatten, a
+                    MatMul weight, an affine by constants, softmax
   unsupported       a conv followed by Sigmoid (no engine op)
 """
 import json
@@ -147,6 +149,26 @@ class ConvNeXtish(nn.Module):
         x = x + y
         x = self.head_ln(x.mean([-2, -1]))
         return self.head(x)
+
+
+class Misc(nn.Module):
+    """Ops the other nets lack: dilated and grouped convs, average pooling,
+    torch.flatten (Flatten), a MatMul with a weight parameter, an affine by
+    constants after the matmul, softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 12, 3, stride=2, padding=2, dilation=2)
+        self.c2 = nn.Conv2d(12, 24, 3, padding=1, groups=3)
+        self.pool = nn.AvgPool2d(2)
+        self.w = nn.Parameter(torch.randn(24 * 4 * 4, 10) * 0.05)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        x = self.pool(torch.relu(self.c2(x)))
+        x = self.pool(x)
+        x = torch.flatten(x, 1) @ self.w
+        return torch.softmax(x * 4.0 - 1.0, dim=1)
 
 
 class Unsupported(nn.Module):
@@ -313,6 +335,10 @@ try:
     models["convnext_opset17"] = {"kind": "float"}
 except Exception as e:  # an older torch without opset 17
     print("export_models: convnext_opset17 skipped: %s" % e, file=sys.stderr)
+
+# ---- misc ops ----
+export(Misc().eval(), "misc_float", 13)
+models["misc_float"] = {"kind": "float"}
 
 # ---- unsupported op ----
 export(Unsupported().eval(), "unsupported", 13)

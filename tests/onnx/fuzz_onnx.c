@@ -3,7 +3,7 @@
  * Conv, BatchNormalization, Relu, GlobalAveragePool, the Shape -> Gather ->
  * Unsqueeze -> Concat -> Reshape chain, Gemm), checks that it imports, then
  * imports every truncation of it and seeded random mutations (also of the
- * .onnx files given as arguments): each must succeed or fail with a message,
+ * .onnx files given as arguments instead): each must succeed or fail with a message,
  * never crash or leak (run under ASan+UBSan). Prints its seed; BP_TEST_SEED
  * replays. Usage: fuzz_onnx [MUTATIONS] [FILE.onnx...] */
 #include <stdio.h>
@@ -311,7 +311,8 @@ int main(int argc, char **argv)
     }
     printf("ok - the built model (%zu bytes) imports\n", size);
     rng_state = seed;
-    fuzz_buffer(buf, size, mutations, "built model");
+    if (argc <= 2) /* with files given, only those are fuzzed */
+        fuzz_buffer(buf, size, mutations, "built model");
     free(buf);
     for (int i = 2; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");

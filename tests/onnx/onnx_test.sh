@@ -46,7 +46,7 @@ if ! "$PY" "$SRC/export_models.py" "$W" >"$W/export.log" 2>&1; then
     exit 1
 fi
 grep '^export_models' "$W/export.log" | sed 's/^/# /'
-MODELS="resnet_float resnet_qdq_torch resnet_qdq_ort convnext_float"
+MODELS="resnet_float resnet_qdq_torch resnet_qdq_ort convnext_float misc_float"
 [ -f "$W/convnext_opset17.onnx" ] && MODELS="$MODELS convnext_opset17"
 NTEST=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['n_test'])" \
         "$W/manifest.json")
@@ -93,6 +93,7 @@ import_all() {
     for m in $MODELS; do
         expect 0 "import $m" "$BPTOOL" import "$W/$m.onnx" -o "$W/$m.bp" --calib "$W/calib.npy" &&
             sed 's/^/#   /' "$W/out"
+        cp "$W/out" "$W/$m.summary"
         expect 0 "run $m on every backend (integer backends bit-exact)" \
             "$RUN" "$W/$m.bp" "$W/test.f32" "$NTEST" "$W/$m" &&
             sed 's/^/#   /' "$W/out"
@@ -136,15 +137,17 @@ import_all
 for m in $MODELS; do
     expect 0 "bptool verify $m.bp" "$BPTOOL" verify "$W/$m.bp"
 done
-"$BPTOOL" import "$W/resnet_float.onnx" -o "$W/r.bp" --calib "$W/calib.npy" >"$W/summary" 2>&1
-grep_in "$W/summary" "6 batch norms folded" "resnet_float: the 6 batch norms fold into convs"
-grep_in "$W/summary" "top-1 agreement" "the summary compares with the float reference"
-"$BPTOOL" import "$W/convnext_float.onnx" -o "$W/c.bp" --calib "$W/calib.npy" >"$W/summary" 2>&1
-grep_in "$W/summary" "1 GELU, 3 LayerNorm recognised" "convnext_float: GELU and 3 LayerNorms recognised"
-"$BPTOOL" import "$W/resnet_qdq_torch.onnx" -o "$W/q.bp" >"$W/summary" 2>&1
-grep_in "$W/summary" "7 layers (7 with QDQ integer weights)" "resnet_qdq_torch: all 7 layers keep integer weights"
-grep_in "$W/summary" "7 layer inputs take their QuantizeLinear scale (0 approximated)" \
+grep_in "$W/resnet_float.summary" "6 batch norms folded" "resnet_float: the 6 batch norms fold into convs"
+grep_in "$W/resnet_float.summary" "top-1 agreement" "the summary compares with the float reference"
+grep_in "$W/convnext_float.summary" "1 GELU, 3 LayerNorm recognised" \
+    "convnext_float: GELU and 3 LayerNorms recognised"
+grep_in "$W/resnet_qdq_torch.summary" "7 layers (7 with QDQ integer weights)" \
+    "resnet_qdq_torch: all 7 layers keep integer weights"
+grep_in "$W/resnet_qdq_torch.summary" \
+    "7 layer inputs take their QuantizeLinear scale (0 approximated)" \
     "resnet_qdq_torch: all activation scales come from the QDQ pairs"
+grep_in "$W/resnet_qdq_ort.summary" "7 layer inputs take their QuantizeLinear scale (0 approximated)" \
+    "resnet_qdq_ort: all activation scales come from the QDQ pairs"
 
 # variants: pruning and encodings, percentile calibration, raw + .npy calibration files
 expect 0 "import --prune bit --lambda 2 --sparsity 0.5 --encoding csd" \

@@ -889,6 +889,35 @@ static int bp_onnx_try_fold(bp_onnx_graph *g, bp_onnx_node *n)
     return 0;
 }
 
+int bp_onnx_pad_amounts(const bp_onnx_graph *g, const bp_onnx_node *n, int rank, int64_t *pads)
+{
+    const Onnx__AttributeProto *m = bp_onnx_attr(n, "mode");
+    if (m && m->has_s && !(m->s.len == 8 && !memcmp(m->s.data, "constant", 8)))
+        return -1;
+    float value = 0.0f;
+    int k;
+    if (g->opset < 11) {
+        k = bp_onnx_attr_ints(n, "pads", pads, 2 * BP_ONNX_MAX_DIMS);
+        value = bp_onnx_attr_float(n, "value", 0.0f);
+    } else {
+        k = n->n_in > 1 ? bp_onnx_const_ints(g, n->in[1], pads, 2 * BP_ONNX_MAX_DIMS) : -1;
+        if (n->n_in > 2 && n->in[2] >= 0) {
+            const bp_onnx_value *c = &g->v[n->in[2]];
+            if (!c->is_const || c->n != 1)
+                return -1;
+            value = c->f ? c->f[0] : (float)c->i[0];
+        }
+        if (n->n_in > 3 && n->in[3] >= 0)
+            return -1; /* axes (opset 18): not read */
+    }
+    if (k != 2 * rank || value != 0.0f)
+        return -1;
+    for (int i = 0; i < k; i++)
+        if (pads[i] < 0 || pads[i] > 1024)
+            return -1;
+    return 0;
+}
+
 /* ---- shape inference of nodes on activations ---- */
 static int bp_onnx_is_unary_same(const char *op)
 {
@@ -1006,6 +1035,14 @@ static int bp_onnx_infer(bp_onnx_graph *g, bp_onnx_node *n)
         if (bp_onnx_squeeze_dims(g, n, x, &nd, d))
             return -1;
         return bp_onnx_set_shape_only(g, y, x->dtype, nd, d);
+    }
+    if (!strcmp(op, "Pad")) {
+        int64_t p[2 * BP_ONNX_MAX_DIMS];
+        if (bp_onnx_pad_amounts(g, n, x->ndim, p))
+            return 0; /* left unknown: the mapper rejects it */
+        for (int i = 0; i < x->ndim; i++)
+            d[i] = x->dims[i] + p[i] + p[i + x->ndim];
+        return bp_onnx_set_shape_only(g, y, x->dtype, x->ndim, d);
     }
     if (!strcmp(op, "Transpose")) {
         int64_t perm[BP_ONNX_MAX_DIMS];

@@ -86,6 +86,7 @@ typedef struct bp_onnx_node {
     bp_onnx_actq actq;
     /* bp.Conv: geometry; bp.Conv / bp.Dense: weights */
     uint32_t kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
+    int64_t pre_pad[4]; /* a folded Pad before the conv: top, left, bottom, right */
     bp_onnx_weights *w;
     /* bp.Affine (y = x*scale + shift along axis), bp.LayerNorm (gamma, beta) */
     int axis;
@@ -142,6 +143,9 @@ const char *bp_onnx_dtype_name(int32_t dt);
 
 /* onnx_fold.c: constant folding and shape inference, in node order. */
 int bp_onnx_fold(bp_onnx_graph *g);
+/* A Pad node's begin/end amounts per axis (2*rank entries) when it pads
+ * with the constant 0 (the only padding a conv can absorb): 0, else -1. */
+int bp_onnx_pad_amounts(const bp_onnx_graph *g, const bp_onnx_node *n, int rank, int64_t *pads);
 
 /* onnx_norm.c: graph normalisation before mapping. */
 int bp_onnx_normalize(bp_onnx_graph *g);

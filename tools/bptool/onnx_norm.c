@@ -112,7 +112,12 @@ static int bp_onnx_drop_noops(bp_onnx_graph *g)
             noop = n->n_out < 2 || n->out[1] < 0 || g->v[n->out[1]].n_uses == 0;
         else if (!strcmp(n->op, "Cast"))
             noop = g->v[x].dtype == (int32_t)bp_onnx_attr_int(n, "to", -1);
-        else if (!strcmp(n->op, "Reshape") || !strcmp(n->op, "Flatten") ||
+        else if (!strcmp(n->op, "Pad")) {
+            int64_t p[2 * BP_ONNX_MAX_DIMS];
+            noop = g->v[x].ndim >= 0 && !bp_onnx_pad_amounts(g, n, g->v[x].ndim, p);
+            for (int k = 0; noop && k < 2 * g->v[x].ndim; k++)
+                noop = p[k] == 0;
+        } else if (!strcmp(n->op, "Reshape") || !strcmp(n->op, "Flatten") ||
                  !strcmp(n->op, "Squeeze") || !strcmp(n->op, "Unsqueeze"))
             noop = bp_onnx_same_shape(&g->v[x], &g->v[y]);
         if (!noop)
@@ -309,6 +314,25 @@ static int bp_onnx_fill_bias(bp_onnx_graph *g, bp_onnx_node *n, int bv, float be
     return 0;
 }
 
+/* Pad (zeros, spatial axes of NCHW) -> Conv: the conv pads instead. */
+static void bp_onnx_pad_into_conv(bp_onnx_graph *g, bp_onnx_node *c)
+{
+    bp_onnx_node *p = bp_onnx_prod(g, c->in[0]);
+    int64_t pads[2 * BP_ONNX_MAX_DIMS];
+    if (!p || strcmp(p->op, "Pad") || g->v[c->in[0]].n_uses != 1 || p->in[0] < 0 ||
+        g->v[p->in[0]].ndim != 4 || bp_onnx_pad_amounts(g, p, 4, pads) || pads[0] || pads[1] ||
+        pads[4] || pads[5])
+        return;
+    c->pre_pad[0] = pads[2]; /* top, left, bottom, right */
+    c->pre_pad[1] = pads[3];
+    c->pre_pad[2] = pads[6];
+    c->pre_pad[3] = pads[7];
+    int x = p->in[0];
+    bp_onnx_kill(g, p);
+    c->in[0] = x;
+    g->v[x].n_uses++;
+}
+
 static int bp_onnx_make_layers(bp_onnx_graph *g)
 {
     for (int i = 0; i < g->nn; i++) {
@@ -319,6 +343,8 @@ static int bp_onnx_make_layers(bp_onnx_graph *g)
         if (!w->is_const || !w->f || !bp_onnx_is_act(g, n->in[0]))
             continue; /* left for the mapper to reject */
         if (!strcmp(n->op, "Conv")) {
+            bp_onnx_pad_into_conv(g, n);
+            x = &g->v[n->in[0]];
             if (w->ndim != 4 || x->ndim != 4)
                 return bp_onnx_node_fail(g, n, "only 2-D convolutions (4-D input and weight) "
                                          "are supported");
@@ -337,8 +363,16 @@ static int bp_onnx_make_layers(bp_onnx_graph *g)
                 bp_onnx_fill_bias(g, n, n->n_in > 2 ? n->in[2] : -1, 1.0f))
                 return -1;
             bp_onnx_geom gm;
-            if (bp_onnx_conv_geom(g, n, g->v[n->in[0]].dims, g->v[n->in[1]].dims, &gm))
+            int64_t xd[4];
+            memcpy(xd, g->v[n->in[0]].dims, sizeof xd);
+            xd[2] += n->pre_pad[0] + n->pre_pad[2];
+            xd[3] += n->pre_pad[1] + n->pre_pad[3];
+            if (bp_onnx_conv_geom(g, n, xd, g->v[n->in[1]].dims, &gm))
                 return -1;
+            gm.pt += n->pre_pad[0];
+            gm.pl += n->pre_pad[1];
+            gm.pb += n->pre_pad[2];
+            gm.pr += n->pre_pad[3];
             n->kh = (uint32_t)gm.kh;
             n->kw = (uint32_t)gm.kw;
             n->sh = (uint32_t)gm.sh;
