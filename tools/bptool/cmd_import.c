@@ -165,9 +165,9 @@ static void bp_tool_import_summary(const char *path, const void *buf, size_t siz
                                  "accuracy)"
                                : "calibration inputs");
     if (r->have_report)
-        printf("vs float reference on %u inputs: max |diff| %.4g (%.2f%% of max |ref| %.4g), "
+        printf("vs float reference on %u %sinputs: max |diff| %.4g (%.2f%% of max |ref| %.4g), "
                "mean |diff| %.4g, top-1 agreement %u/%u\n",
-               r->n_images, r->max_diff, r->ref_max > 0 ? 100.0 * r->max_diff / r->ref_max : 0.0,
+               r->n_images, r->calib_random ? "random N(0,1) " : "", r->max_diff, r->ref_max > 0 ? 100.0 * r->max_diff / r->ref_max : 0.0,
                r->ref_max, r->mean_diff, r->top1_agree, r->n_images);
 }
 
