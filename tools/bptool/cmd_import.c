@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bitprune.h"
@@ -84,6 +85,15 @@ static int bp_tool_write_atomic(const char *path, const void *buf, size_t size)
     int fd = mkstemp(tmp);
     if (fd < 0) {
         fprintf(stderr, "bptool import: %s: cannot create: %s\n", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    mode_t um = umask(0); /* mkstemp makes 0600; give the file the usual mode */
+    umask(um);
+    if (fchmod(fd, 0666 & ~um)) {
+        fprintf(stderr, "bptool import: %s: %s\n", tmp, strerror(errno));
+        close(fd);
+        remove(tmp);
         free(tmp);
         return -1;
     }

@@ -645,14 +645,12 @@ static int bp_onnx_fold_dequant(bp_onnx_graph *g, bp_onnx_node *n)
                                  "zero point");
     int64_t axis = 0;
     size_t ns = s->n;
-    if (ns > 1 || s->ndim == 1) {
+    if (ns > 1) { /* per axis; one scale (any shape) is per tensor */
         axis = bp_onnx_norm_axis(bp_onnx_attr_int(n, "axis", 1), x->ndim);
         if (s->ndim != 1 || axis < 0 || axis >= x->ndim || x->dims[axis] != (int64_t)ns)
             return bp_onnx_node_fail(g, n, "scale has %zu entries, input axis %lld has %lld",
                                      ns, (long long)axis,
                                      axis >= 0 && axis < x->ndim ? (long long)x->dims[axis] : -1ll);
-        if (ns == 1 && x->dims[axis] != 1)
-            ns = 1;
     }
     if (z && z->n != ns)
         return bp_onnx_node_fail(g, n, "zero point has %zu entries, scale %zu", z->n, ns);

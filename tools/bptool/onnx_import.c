@@ -294,8 +294,7 @@ static int bp_onnx_load_model(bp_onnx_graph *g, const void *buf, size_t size, bp
 
 /* Runs model buffer buf on x (nimg images) with backend, into out. */
 static int bp_onnx_run(bp_onnx_graph *g, const void *buf, size_t size, const char *backend,
-                       const float *x, uint32_t nimg, float **outs, uint32_t n_out,
-                       const uint32_t *out_ids, const bp_tool_graph *bg)
+                       const float *x, uint32_t nimg, float **outs)
 {
     bp_model *m = NULL;
     bp_session *s = NULL;
@@ -319,9 +318,6 @@ static int bp_onnx_run(bp_onnx_graph *g, const void *buf, size_t size, const cha
     }
     rc = 0;
 done:
-    (void)n_out;
-    (void)out_ids;
-    (void)bg;
     bp_session_free(s);
     bp_model_free(m);
     return rc;
@@ -404,8 +400,7 @@ static int bp_onnx_calib_percentile(bp_onnx_graph *g, bp_tool_graph *bg, const i
         void *buf = NULL;
         size_t size = 0;
         bpf_status fs = bpf_write_memory(&d, &buf, &size);
-        int r = fs == BPF_OK ? bp_onnx_run(g, buf, size, "onednn-f32", x, nimg, outs, nb,
-                                           outs_id, bg)
+        int r = fs == BPF_OK ? bp_onnx_run(g, buf, size, "onednn-f32", x, nimg, outs)
                              : bp_onnx_fail(g, "percentile calibration model: %s",
                                             bpf_last_error());
         free(buf);
@@ -505,8 +500,8 @@ static int bp_onnx_report(bp_onnx_graph *g, bp_tool_graph *bg, const int *layer_
         goto done;
     }
     float *oa[1] = {a}, *ob[1] = {b};
-    if (bp_onnx_run(g, fin, fsize, "bitplane", x, nimg, oa, 1, NULL, bg) ||
-        bp_onnx_run(g, rbuf, rsize, "onednn-f32", x, nimg, ob, 1, NULL, bg))
+    if (bp_onnx_run(g, fin, fsize, "bitplane", x, nimg, oa) ||
+        bp_onnx_run(g, rbuf, rsize, "onednn-f32", x, nimg, ob))
         goto done;
     double mxd = 0, sum = 0, rmax = 0;
     uint32_t agree = 0;

@@ -433,7 +433,6 @@ static int bp_onnx_nonunit(const bp_onnx_value *v, int64_t *d)
 static int bp_onnx_order_kept(const bp_onnx_mapper *mp, int x)
 {
     const bp_onnx_value *v = &mp->g->v[x];
-    const bpf_tensor *t = bp_onnx_et(mp, x);
     int last = 0;
     for (int i = 1; i < v->ndim; i++) {
         if (v->dims[i] == 1)
@@ -442,7 +441,6 @@ static int bp_onnx_order_kept(const bp_onnx_mapper *mp, int x)
             return 0;
         last = v->ax[i];
     }
-    (void)t;
     return 1;
 }
 

@@ -571,7 +571,7 @@ static int bp_onnx_match_layernorm(bp_onnx_graph *g, bp_onnx_node *r1)
         g->v[rt->out[0]].n_uses != 1)
         return 0;
     /* optional gamma and beta */
-    bp_onnx_node *last = div, *mg = NULL, *ab = NULL;
+    bp_onnx_node *last = div, *mg = NULL;
     float *gamma = NULL, *beta = NULL;
     size_t ng = 0, nb = 0;
     bp_onnx_node *u = bp_onnx_sole_user(g, div->out[0]);
@@ -586,7 +586,7 @@ static int bp_onnx_match_layernorm(bp_onnx_graph *g, bp_onnx_node *r1)
     if (u && !strcmp(u->op, "Add")) {
         int c = bp_onnx_other(u, last->out[0]);
         if (c >= 0 && g->v[c].is_const && !bp_onnx_read_axis_const(g, c, x, axis, &beta, &nb))
-            ab = last = u;
+            last = u;
     }
     size_t C = (size_t)g->v[x].dims[axis];
     float *gm = malloc(C * sizeof *gm), *bt = malloc(C * sizeof *bt);
@@ -607,7 +607,6 @@ static int bp_onnx_match_layernorm(bp_onnx_graph *g, bp_onnx_node *r1)
     for (int k = 0; k < 8; k++)
         if (dead[k] && dead[k] != last)
             bp_onnx_kill(g, dead[k]);
-    (void)ab;
     for (int k = 0; k < last->n_in; k++)
         if (last->in[k] >= 0)
             g->v[last->in[k]].n_uses--;
