@@ -272,7 +272,7 @@ int bp_tool_cmd_info(int argc, char **argv)
     bpf_model *m = NULL;
     bpf_status fs = bpf_load_file(path, 0, &m);
     if (fs != BPF_OK) {
-        fprintf(stderr, "bptool info: %s: %s\n", path, bpf_last_error());
+        bp_tool_file_error("info", path, bpf_last_error());
         return 1;
     }
     long sel = -1;
