@@ -406,5 +406,38 @@ for c in info verify; do
     fi
 done
 
+# ---- the histogram SVG, rasterized ----
+expect 0 "gen pruned for the SVG" "$BPTOOL" gen resnet18-cifar --prune bit --sparsity 0.9 -q \
+    -o "$T/h.bp"
+expect 2 "info --log-y without --svg" "$BPTOOL" info "$T/h.bp" --log-y
+for ly in "" --log-y; do
+    expect 0 "info --svg $ly" "$BPTOOL" info "$T/h.bp" --no-hist $ly --svg "$T/h.svg"
+    grep_in "$T/h.svg" "sparsity 0.9" "SVG title has the sparsity ($ly)"
+    grep_in "$T/h.svg" "binary encoding" "SVG title has the encoding ($ly)"
+    n=$((n + 1))
+    ticks=$(grep -c 'stroke="#e4e4e4"' "$T/h.svg")
+    legend=$(grep -c 'width="12" height="12"' "$T/h.svg")
+    if [ "$ticks" -ge 3 ] && [ "$legend" -ge 2 ] && [ "$legend" -le 4 ]; then
+        echo "ok $n - SVG has $ticks y ticks and a legend of $legend classes ($ly)"
+    else
+        echo "not ok $n - SVG: $ticks y ticks, $legend legend entries ($ly)"; fails=$((fails + 1))
+    fi
+    if command -v rsvg-convert >/dev/null 2>&1; then
+        expect 0 "rsvg-convert renders the SVG ($ly)" rsvg-convert "$T/h.svg" -o "$T/h.png"
+        n=$((n + 1))
+        sz=$(wc -c <"$T/h.png")
+        # PNG IHDR: width and height are big-endian at bytes 16..23.
+        wh=$(od -An -tu1 -j16 -N8 "$T/h.png" | awk '{print $3*256+$4, $7*256+$8}')
+        set -- $wh
+        if [ "$sz" -gt 5000 ] && [ "$1" -ge 400 ] && [ "$2" -ge 200 ]; then
+            echo "ok $n - PNG ${1}x${2}, $sz bytes ($ly)"
+        else
+            echo "not ok $n - PNG ${1:-?}x${2:-?}, $sz bytes ($ly)"; fails=$((fails + 1))
+        fi
+    else
+        echo "# rsvg-convert missing: SVG not rasterized"
+    fi
+done
+
 echo "# $((n - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
