@@ -780,6 +780,16 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
         if (lv < 0)
             return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: unknown isa '%s' (valid: "
                            "scalar, avx2, avx512, avx512vnni, neon)", o.isa);
+        const unsigned cpu = bp_cpu_isa_mask();
+        if (!(cpu & BP_ISA_BIT(lv))) {
+            char have[96] = "";
+            for (int i = 0; i < BP_ISA_COUNT; i++)
+                if (cpu & BP_ISA_BIT(i))
+                    snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s",
+                             have[0] ? " " : "", bp_isa_name((bp_isa)i));
+            return bp_fail(BP_ERR_UNSUPPORTED, "bp_session_create: isa '%s' not supported by "
+                           "this CPU (it has: %s)", o.isa, have);
+        }
         mask = bp_isa_mask_cap((bp_isa)lv);
     } else {
         mask = bp_isa_mask_from_env();

@@ -176,6 +176,13 @@ static void test_session_bad_use(void **state)
     o.isa = "sse9";
     assert_int_equal(bp_session_create(m, &o, &s), BP_ERR_INVALID_ARG);
     expect_msg("sse9");
+    /* A known ISA this CPU lacks (neon on x86, avx2 on aarch64) is an error,
+     * not a silent fallback. */
+    const char *missing = (bp_cpu_isa_mask() & BP_ISA_BIT(BP_ISA_NEON)) ? "avx2" : "neon";
+    o.isa = missing;
+    assert_int_equal(bp_session_create(m, &o, &s), BP_ERR_UNSUPPORTED);
+    expect_msg(missing);
+    expect_msg("scalar");
     o.isa = NULL;
     assert_int_equal(bp_session_create(m, NULL, &s), BP_OK); /* NULL opts: defaults */
     bp_session_free(s);

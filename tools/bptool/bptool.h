@@ -136,6 +136,7 @@ typedef struct bp_tool_gen_opts {
     uint32_t calib;  /* calibration images */
     int wmax;        /* weight range [-wmax, wmax] (bp_tool_wmax_valid) */
     int quiet;
+    FILE *progress;  /* "layer i/n" lines go here (a terminal); NULL: none */
 } bp_tool_gen_opts;
 void bp_tool_gen_opts_default(bp_tool_gen_opts *o);
 
@@ -164,7 +165,10 @@ int bp_tool_cmd_prune(int argc, char **argv);
 int bp_tool_parse_double(const char *s, double *v);
 int bp_tool_parse_u64(const char *s, uint64_t *v);
 int bp_tool_parse_hw(const char *s, uint32_t *h, uint32_t *w);
-/* Prints "bptool CMD: message" and the command's usage to stderr; returns 2. */
+/* "bptool CMD: [PATH: ]msg" on stderr; the path only when msg lacks it. */
+void bp_tool_file_error(const char *cmd, const char *path, const char *msg);
+/* Prints "bptool CMD: message" and "try 'bptool CMD --help'" to stderr; returns 2.
+ * (usage is unused: a usage error is one line, --help prints the text.) */
 int bp_tool_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

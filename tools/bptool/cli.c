@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bptool.h"
 
@@ -13,8 +14,18 @@ int bp_tool_usage_error(const char *cmd, const char *usage, const char *fmt, ...
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n\n%s", usage);
+    (void)usage;
+    fprintf(stderr, "\ntry 'bptool %s --help'\n", cmd);
     return 2;
+}
+
+void bp_tool_file_error(const char *cmd, const char *path, const char *msg)
+{
+    /* bpf/bp messages usually start with the path already: name it once. */
+    if (strstr(msg, path))
+        fprintf(stderr, "bptool %s: %s\n", cmd, msg);
+    else
+        fprintf(stderr, "bptool %s: %s: %s\n", cmd, path, msg);
 }
 
 int bp_tool_parse_double(const char *s, double *v)

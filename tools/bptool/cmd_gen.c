@@ -1,5 +1,6 @@
 /* cmd_gen.c: the model-writing commands, `bptool gen` and `bptool prune`. */
 #include <getopt.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +201,7 @@ int bp_tool_cmd_gen(int argc, char **argv)
     bp_tool_gen_opts_default(&o);
     bp_tool_cli cli = {NULL, -1, -1, 1.0, 0.0, 0, 0, 0};
     uint64_t u;
-    int c;
+    int c, act_set = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:qh", bp_tool_gen_longopts, NULL)) != -1) {
@@ -232,6 +233,7 @@ int bp_tool_cmd_gen(int argc, char **argv)
                 return bp_tool_usage_error("gen", bp_tool_gen_usage,
                                            "--act: '%s' is not relu or gelu", optarg);
             o.arch_opts.gelu = !strcmp(optarg, "gelu");
+            act_set = 1;
             break;
         case OPT_CALIB:
             if (bp_tool_parse_u64(optarg, &u) || u < 1 || u > 256)
@@ -258,6 +260,9 @@ int bp_tool_cmd_gen(int argc, char **argv)
         known |= !strcmp(*a, o.arch);
     if (!known)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "unknown ARCH '%s'", o.arch);
+    if (act_set && strncmp(o.arch, "convnext", 8))
+        return bp_tool_usage_error("gen", bp_tool_gen_usage,
+                                   "--act applies to convnext-t and convnext-b, not %s", o.arch);
     if (!cli.output)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "missing -o FILE");
     if (bpf_check_output(cli.output) != BPF_OK) {
@@ -285,6 +290,7 @@ int bp_tool_cmd_gen(int argc, char **argv)
     void *buf = NULL;
     size_t size = 0;
     char err[512];
+    o.progress = isatty(STDERR_FILENO) ? stderr : NULL;
     if (bp_tool_gen_memory(&o, &buf, &size, err, sizeof err)) {
         fprintf(stderr, "bptool gen: %s\n", err);
         return 1;
@@ -340,7 +346,7 @@ int bp_tool_cmd_prune(int argc, char **argv)
     bpf_model *m = NULL;
     bpf_status fs = bpf_load_file(in, 0, &m);
     if (fs != BPF_OK) {
-        fprintf(stderr, "bptool prune: %s: %s\n", in, bpf_last_error());
+        bp_tool_file_error("prune", in, bpf_last_error());
         return 1;
     }
     bpf_model_desc d;

@@ -1,6 +1,7 @@
 /* cmd_info.c: the model-reading commands, `bptool info` (per-layer table and
  * a weight histogram coloured by add count, text or SVG) and `bptool verify`. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const char bp_tool_info_usage[] =
     "options:\n"
     "  --layer N|NAME   histogram of one layer (index or node name; default all)\n"
     "  --svg FILE       also write the histogram as an SVG image\n"
+    "  --log-y          log-scale count axis in the SVG (w=0 drawn, not clipped)\n"
     "  --no-hist        table only\n"
     "  --color WHEN     auto | always | never (default auto: only on a terminal)\n"
     "  -h, --help       this text\n";
@@ -39,7 +41,7 @@ static const char bp_tool_verify_usage[] =
     "  3  a valid .bp file the engine cannot run (\"valid .bp file, but the\n"
     "     engine cannot run it: \" and the reason)\n";
 
-enum { OPT_LAYER = 256, OPT_SVG, OPT_NOHIST, OPT_COLOR };
+enum { OPT_LAYER = 256, OPT_SVG, OPT_NOHIST, OPT_COLOR, OPT_LOGY };
 
 #define BP_TOOL_HVALS (2 * BP_W_MAX + 1) /* histogram over [-255, 255] */
 
@@ -131,59 +133,148 @@ static void bp_tool_hist_text(const bp_tool_hist *h, int color)
     }
 }
 
-static void bp_tool_hist_svg(const bp_tool_hist *h, FILE *f, const char *title)
+/* y position of count c on the plot (y0 top, plot_h tall). Log scale: the
+ * axis starts at 0.5, so a count of 1 still has a visible bar; zero counts
+ * have no bar on either scale. */
+static double bp_tool_svg_y(double c, double ymax, int log_y, double y0, double plot_h)
+{
+    double f = log_y ? log10(c / 0.5) / log10(ymax / 0.5) : c / ymax;
+    if (f > 1)
+        f = 1;
+    return y0 + plot_h * (1 - f);
+}
+
+/* A tick label: 500, 20k, 1.5M, 10G. */
+static const char *bp_tool_count_label(char b[16], double t)
+{
+    static const char *const sfx[] = {"", "k", "M", "G", "T"};
+    int i = 0;
+    while (t >= 1000 && i < 4) {
+        t /= 1000;
+        i++;
+    }
+    snprintf(b, 16, "%.3g%s", t, sfx[i]);
+    return b;
+}
+
+static void bp_tool_hist_svg(const bp_tool_hist *h, FILE *f, const char *title, int log_y)
 {
     int wmax = h->wmax, n = 2 * wmax + 1;
-    const double bar = 3.0, plot_h = 240, x0 = 60, y0 = 30;
-    double W = x0 + n * bar + 150, H = y0 + plot_h + 50;
-    uint64_t ymax = 0;
-    for (int v = -wmax; v <= wmax; v++)
-        if (v && h->count[v + BP_W_MAX] > ymax)
-            ymax = h->count[v + BP_W_MAX];
+    const double plot_h = 260, x0 = 80, y0 = 40;
+    double bar = n <= 64 ? 10.0 : n <= 300 ? 3.0 : 1.6;
+    double W = x0 + n * bar + 200, H = y0 + plot_h + 55;
+    uint64_t ymax = 0, zero = h->count[BP_W_MAX];
+    int used[10] = {0};
+    for (int v = -wmax; v <= wmax; v++) {
+        uint64_t c = h->count[v + BP_W_MAX];
+        if (c)
+            used[bp_tool_adds(v, h->enc_csd)] = 1;
+        if (v && c > ymax)
+            ymax = c;
+    }
+    /* Linear: w=0 is clipped at the top (it dwarfs the rest); log: drawn. */
+    if (log_y && zero > ymax)
+        ymax = zero;
     if (!ymax)
         ymax = 1;
+    /* Axis top: linear rounds up to a 1-2-5 step (about 5 ticks); log to a decade. */
+    double step = 1, top;
+    if (log_y) {
+        top = pow(10, ceil(log10((double)ymax)));
+        if (top < 10)
+            top = 10;
+    } else {
+        double raw = (double)ymax / 5, p10 = pow(10, floor(log10(raw > 1 ? raw : 1)));
+        step = raw <= p10 ? p10 : raw <= 2 * p10 ? 2 * p10 : raw <= 5 * p10 ? 5 * p10 : 10 * p10;
+        if (step < 1)
+            step = 1;
+        top = step * ceil((double)ymax / step);
+    }
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
             "font-family=\"sans-serif\" font-size=\"11\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-            "<text x=\"%.0f\" y=\"18\" font-size=\"13\">%s</text>\n",
+            "<text x=\"%.0f\" y=\"20\" font-size=\"13\">%s</text>\n",
             W, H, x0, title);
+    /* y ticks and grid */
+    char lb[16];
+    if (log_y) {
+        for (double t = 1; t <= top * 1.0001; t *= 10) {
+            double y = bp_tool_svg_y(t, top, 1, y0, plot_h);
+            fprintf(f,
+                    "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
+                    "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                    x0, y, x0 + n * bar, y, x0 - 5, y + 4, bp_tool_count_label(lb, t));
+        }
+    } else {
+        for (double t = 0; t <= top * 1.0001; t += step) {
+            double y = bp_tool_svg_y(t, top, 0, y0, plot_h);
+            fprintf(f,
+                    "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
+                    "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                    x0, y, x0 + n * bar, y, x0 - 5, y + 4, bp_tool_count_label(lb, t));
+        }
+    }
     for (int v = -wmax; v <= wmax; v++) {
         uint64_t c = h->count[v + BP_W_MAX];
         if (!c)
             continue;
-        double bh = v ? plot_h * (double)c / (double)ymax : plot_h; /* zero: clipped */
+        double y = bp_tool_svg_y((double)c, top, log_y, y0, plot_h);
+        double bh = y0 + plot_h - y;
+        if (bh < 2)
+            bh = 2; /* a nonzero count is always visible */
         int a = bp_tool_adds(v, h->enc_csd);
         fprintf(f,
                 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-                "<title>w=%d: %llu (adds %d)%s</title></rect>\n",
+                "<title>w=%d: %llu (adds %d)</title></rect>\n",
                 x0 + (v + wmax) * bar, y0 + plot_h - bh, bar, bh, bp_tool_svgcol[a], v,
-                (unsigned long long)c, a, v ? "" : ", bar clipped");
+                (unsigned long long)c, a);
     }
+    if (!log_y && zero > ymax)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">w=0: %llu (clipped)"
+                   "</text>\n",
+                x0 + (wmax + 0.5) * bar, y0 - 4, (unsigned long long)zero);
     fprintf(f,
-            "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n"
-            "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n"
-            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%llu</text>\n",
-            x0, y0 + plot_h, x0 + n * bar, y0 + plot_h, x0, y0, x0, y0 + plot_h, x0 - 4, y0 + 8,
-            (unsigned long long)ymax);
-    for (int t = -wmax; t <= wmax; t += wmax / 2 ? wmax / 2 : 1)
-        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n",
-                x0 + (t + wmax + 0.5) * bar, y0 + plot_h + 15, t);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">weight value</text>\n",
-            x0 + n * bar / 2, y0 + plot_h + 35);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">adds (%s)</text>\n", x0 + n * bar + 20, y0 + 8,
+            "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"black\"/>\n"
+            "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n",
+            x0, y0 + plot_h, x0 + n * bar, y0 + plot_h, x0, y0, x0, y0 + plot_h);
+    int xs = wmax >= 8 ? wmax / 4 : 1;
+    if (wmax >= 100)
+        xs = wmax >= 200 ? 64 : 32;
+    for (int t = 0; t <= wmax; t += xs)
+        for (int sgn = (t ? -1 : 1); sgn <= 1; sgn += 2)
+            fprintf(f,
+                    "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"black\"/>"
+                    "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n",
+                    x0 + (sgn * t + wmax + 0.5) * bar, y0 + plot_h,
+                    x0 + (sgn * t + wmax + 0.5) * bar, y0 + plot_h + 4,
+                    x0 + (sgn * t + wmax + 0.5) * bar, y0 + plot_h + 16, sgn * t);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">weight value (integer)</text>\n",
+            x0 + n * bar / 2, y0 + plot_h + 36);
+    fprintf(f,
+            "<text transform=\"translate(%.0f,%.0f) rotate(-90)\" text-anchor=\"middle\">"
+            "weights with this value%s</text>\n",
+            x0 - 45, y0 + plot_h / 2, log_y ? " (log scale)" : "");
+    double lx = x0 + n * bar + 20;
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">adds per weight (%s)</text>\n", lx, y0 + 8,
             h->enc_csd ? "CSD" : "binary");
-    for (int a = 0; a < 10; a++)
+    int row = 0;
+    for (int a = 0; a < 10; a++) {
+        if (!used[a])
+            continue;
         fprintf(f,
                 "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                 "<text x=\"%.0f\" y=\"%.0f\">%d%s</text>\n",
-                x0 + n * bar + 20, y0 + 16 + a * 18.0, bp_tool_svgcol[a], x0 + n * bar + 38,
-                y0 + 26 + a * 18.0, a, a ? "" : " (w=0, clipped)");
+                lx, y0 + 16 + row * 18.0, bp_tool_svgcol[a], lx + 18, y0 + 26 + row * 18.0, a,
+                a ? "" : " (w=0)");
+        row++;
+    }
     fputs("</svg>\n", f);
 }
 
 /* Renders the SVG in memory and replaces path with it atomically. */
-static int bp_tool_write_svg(const bp_tool_hist *h, const char *path, const char *title)
+static int bp_tool_write_svg(const bp_tool_hist *h, const char *path, const char *title,
+                             int log_y)
 {
     char *buf = NULL;
     size_t size = 0;
@@ -192,7 +283,7 @@ static int bp_tool_write_svg(const bp_tool_hist *h, const char *path, const char
         fprintf(stderr, "bptool info: out of memory for the SVG\n");
         return -1;
     }
-    bp_tool_hist_svg(h, f, title);
+    bp_tool_hist_svg(h, f, title, log_y);
     int bad = ferror(f);
     if (fclose(f) || bad) {
         free(buf);
@@ -233,10 +324,11 @@ int bp_tool_cmd_info(int argc, char **argv)
                                        {"svg", required_argument, NULL, OPT_SVG},
                                        {"no-hist", no_argument, NULL, OPT_NOHIST},
                                        {"color", required_argument, NULL, OPT_COLOR},
+                                       {"log-y", no_argument, NULL, OPT_LOGY},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     const char *layer_sel = NULL, *svg = NULL;
-    int no_hist = 0, color = isatty(STDOUT_FILENO), c;
+    int no_hist = 0, log_y = 0, color = isatty(STDOUT_FILENO), c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -244,6 +336,7 @@ int bp_tool_cmd_info(int argc, char **argv)
         case OPT_LAYER: layer_sel = optarg; break;
         case OPT_SVG: svg = optarg; break;
         case OPT_NOHIST: no_hist = 1; break;
+        case OPT_LOGY: log_y = 1; break;
         case OPT_COLOR:
             if (!strcmp(optarg, "always"))
                 color = 1;
@@ -265,6 +358,8 @@ int bp_tool_cmd_info(int argc, char **argv)
                                    optind >= argc ? "missing FILE" : "unexpected argument '%s'",
                                    optind >= argc ? "" : argv[optind + 1]);
     const char *path = argv[optind];
+    if (log_y && !svg)
+        return bp_tool_usage_error("info", bp_tool_info_usage, "--log-y needs --svg FILE");
     if (svg && bpf_check_output(svg) != BPF_OK) {
         fprintf(stderr, "bptool info: --svg %s\n", bpf_last_error());
         return 1;
@@ -272,7 +367,7 @@ int bp_tool_cmd_info(int argc, char **argv)
     bpf_model *m = NULL;
     bpf_status fs = bpf_load_file(path, 0, &m);
     if (fs != BPF_OK) {
-        fprintf(stderr, "bptool info: %s: %s\n", path, bpf_last_error());
+        bp_tool_file_error("info", path, bpf_last_error());
         return 1;
     }
     long sel = -1;
@@ -376,14 +471,22 @@ int bp_tool_cmd_info(int argc, char **argv)
     if (!no_hist)
         bp_tool_hist_text(h, color);
     if (svg) {
-        char title[256];
-        snprintf(title, sizeof title, "%s: %s%s weight histogram (colour: add count)",
+        char title[320];
+        const char *lam = bpf_meta_get(m, "weights.lambda");
+        uint64_t tot = 0;
+        for (int v = -BP_W_MAX; v <= BP_W_MAX; v++)
+            tot += h->count[v + BP_W_MAX];
+        char lamb[64] = "no bit pruning";
+        if (lam && *lam)
+            snprintf(lamb, sizeof lamb, "\u03bb=%.40s", lam);
+        snprintf(title, sizeof title, "%s, %s%s: %s, sparsity %.3f, %s encoding",
                  arch ? arch : path, sel < 0 ? "all layers" : "layer ",
-                 sel < 0 ? "" : bp_tool_layer_name(m, (uint32_t)sel));
+                 sel < 0 ? "" : bp_tool_layer_name(m, (uint32_t)sel), lamb, tot ? (double)h->count[BP_W_MAX] / (double)tot : 0.0,
+                 h->enc_csd ? "CSD" : "binary");
         for (char *q = title; *q; q++)
             if (*q == '<' || *q == '>' || *q == '&')
                 *q = '_';
-        if (bp_tool_write_svg(h, svg, title))
+        if (bp_tool_write_svg(h, svg, title, log_y))
             goto out;
         printf("\nwrote %s\n", svg);
     }

@@ -100,6 +100,10 @@ static int bp_tool_synth(bp_tool_graph *g, const bp_tool_gen_opts *o, char *err,
         bpf_layer *l = &g->layers[li];
         bp_tool_layer *L = &g->lsrc[li];
         size_t n = (size_t)l->c_out * l->K;
+        if (o->progress) {
+            fprintf(o->progress, "\rbptool gen: %s: layer %u/%u", o->arch, li + 1, g->n_layers);
+            fflush(o->progress);
+        }
         bp_tool_rng rng;
         bp_tool_rng_seed(&rng, o->seed, 1 + li);
         L->wf = malloc((n ? n : 1) * sizeof *L->wf);
@@ -223,7 +227,18 @@ int bp_tool_gen_memory(const bp_tool_gen_opts *o, void **buf, size_t *size, char
         bp_tool_graph_free(&g);
         return -1;
     }
-    if (bp_tool_synth(&g, o, err, errlen) || bp_tool_calibrate(&g, o, err, errlen)) {
+    int bad = bp_tool_synth(&g, o, err, errlen);
+    if (!bad && o->progress) {
+        fprintf(o->progress, "\rbptool gen: %s: calibrating (%u images)\033[K",
+                o->arch, o->calib ? o->calib : 1);
+        fflush(o->progress);
+    }
+    bad = bad || bp_tool_calibrate(&g, o, err, errlen);
+    if (o->progress) {
+        fputs("\r\033[K", o->progress); /* the terminal line is left clean */
+        fflush(o->progress);
+    }
+    if (bad) {
         bp_tool_graph_free(&g);
         return -1;
     }

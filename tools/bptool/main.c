@@ -38,7 +38,8 @@ int main(int argc, char **argv)
      * the process, so the temporary file of an atomic write is cleaned up. */
     signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
-        fputs(bp_tool_usage, stderr);
+        fputs("bptool: missing COMMAND (gen, info, verify, prune, import)\n"
+              "try 'bptool --help'\n", stderr);
         return 2;
     }
     const char *c = argv[1];
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         return bp_tool_cmd_prune(argc - 1, argv + 1);
     if (!strcmp(c, "import"))
         return bp_tool_cmd_import(argc - 1, argv + 1);
-    fprintf(stderr, "bptool: unknown command '%s'\n\n", c);
-    fputs(bp_tool_usage, stderr);
+    fprintf(stderr, "bptool: unknown command '%s' (gen, info, verify, prune, import)\n"
+                    "try 'bptool --help'\n", c);
     return 2;
 }
