@@ -23,8 +23,9 @@
  * preloaded with it, or a binary add; see BP_RES_*) -> eltwise relu post-op,
  * dst f32. Each post-op is one separately rounded f32 operation in that
  * order, which is the epilogue (verified bit for bit, no fallback needed).
- * s8 sources of padded convs run shifted to u8 (bp_dnnl_shift_ok) on a source
- * padded explicitly, exactly. u8 x s8 products are summed exactly in int32 by
+ * s8 sources of padded convs run shifted to u8 (bp_dnnl_shift_ok), exactly;
+ * they and convs oneDNN mishandles padded (bp_dnnl_pad_risky) get their
+ * source padded explicitly. u8 x s8 products are summed exactly in int32 by
  * VNNI (vpdpbusd, also AVX-VNNI) or AMX (tdpbusd; its CPUs have VNNI); without
  * VNNI oneDNN pairs products in int16 with saturation (vpmaddubsw) or halves
  * s8 weights (scale_adjust), so such a CPU makes the layer inexact.
@@ -98,7 +99,7 @@ typedef struct bp_dnnl_layer {
     int int8;           /* 1: onednn-int8, 0: onednn-f32 */
     int s8_src;         /* int8 with s8 activations */
     int shift_s8;       /* s8 source run as u8 = s8 + 128 on a pre-padded input (below) */
-    int pad_src;        /* conv source padded explicitly (shift_s8) */
+    int pad_src;        /* conv source padded explicitly (shift_s8 or bp_dnnl_pad_risky) */
     int threads;
     int fuse_residual;
     uint32_t N, C, H, W, Co, OH, OW;
@@ -430,6 +431,37 @@ static int bp_dnnl_shift_ok(const bp_layer_desc *d)
     return 1;
 }
 
+/* Whether some output position along one axis reads padding only: no tap
+ * of its window lands inside [0, in). */
+static int bp_dnnl_pad_only_window(uint32_t in, uint32_t out, uint32_t k, uint32_t stride,
+                                   uint32_t dil, uint32_t pad0)
+{
+    for (uint32_t o = 0; o < out; o++) {
+        int inside = 0;
+        for (uint32_t t = 0; t < k && !inside; t++) {
+            const int64_t i = (int64_t)o * stride - pad0 + (int64_t)t * dil;
+            inside = i >= 0 && i < (int64_t)in;
+        }
+        if (!inside) return 1;
+    }
+    return 0;
+}
+
+/* Convs oneDNN 2.6 must not see padded: a 1x1 kernel with padding (brgconv
+ * on stride 2 with bottom padding and a sum post-op segfaults in its jit
+ * code for int8, VNNI and AMX alike, and writes wrong outputs for f32), and
+ * any conv with an output row or column whose window is all padding (the
+ * same empty-window shape). Their source is padded explicitly, as for
+ * shift_s8: the same result, and oneDNN sees no padding. */
+static int bp_dnnl_pad_risky(const bp_layer_desc *d)
+{
+    const bpf_layer *L = d->L;
+    if (!(L->pad_t | L->pad_l | L->pad_b | L->pad_r)) return 0;
+    if (L->kh == 1 && L->kw == 1) return 1;
+    return bp_dnnl_pad_only_window(d->H, d->OH, L->kh, L->stride_h, L->dil_h, L->pad_t) ||
+           bp_dnnl_pad_only_window(d->W, d->OW, L->kw, L->stride_w, L->dil_w, L->pad_l);
+}
+
 static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *env, int int8,
                                 void **state)
 {
@@ -447,7 +479,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->int8 = int8;
     s->s8_src = int8 && L->act_dtype == BPF_DT_S8;
     s->shift_s8 = s->s8_src && !linear && bp_dnnl_shift_ok(d) && !getenv("BP_ONEDNN_NO_S8_SHIFT");
-    s->pad_src = !linear && s->shift_s8;
+    s->pad_src = !linear && (s->shift_s8 || bp_dnnl_pad_risky(d));
     const int threads = env->threads > 0 ? env->threads : omp_get_num_procs();
     s->threads = threads;
     s->fuse_residual = d->fuse_residual != 0;

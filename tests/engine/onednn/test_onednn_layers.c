@@ -298,6 +298,9 @@ static int cpu_has_avx512(void)
  * fused residual/relu, batch 1 and 3. wmax 127 fits s8; 128 and 255 do not. */
 #define CONV(tag, N, ci, co, H, W, k, s, p, dil, g) \
     {tag, 0, N, ci, co, H, W, k, k, s, s, p, p, p, p, dil, dil, g, 0, 0, 0, 127, 0, 0}
+/* Padding on the bottom/right only: pt, pl, pb, pr. */
+#define CONV_BR(tag, N, ci, co, H, W, k, s, pb, pr, g) \
+    {tag, 0, N, ci, co, H, W, k, k, s, s, 0, 0, pb, pr, 1, 1, g, 0, 0, 0, 127, 0, 0}
 static const layer_case sweep[] = {
     CONV("1x1 s1", 1, 16, 32, 8, 8, 1, 1, 0, 1, 1),
     CONV("1x1 96->384", 1, 96, 384, 14, 14, 1, 1, 0, 1, 1),
@@ -321,6 +324,15 @@ static const layer_case sweep[] = {
     {"linear", 1, 1, 64, 10, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0, 0},
     {"linear N3 odd", 1, 3, 37, 29, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0, 0},
     {"linear 768->3072", 1, 2, 768, 3072, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0, 0},
+    /* Bottom/right-only padding, strided: 1x1 convs whose last output
+     * row/column reads padding only (the backend pads those explicitly), and
+     * 3x3 ones whose last window overhangs the edge. */
+    CONV_BR("1x1 s2 pad b1", 1, 16, 16, 10, 9, 1, 2, 1, 0, 1),
+    CONV_BR("1x1 s2 pad br", 3, 16, 24, 8, 8, 1, 2, 1, 1, 1),
+    CONV_BR("1x1 s1 pad r1", 1, 8, 16, 6, 7, 1, 1, 0, 1, 1),
+    CONV_BR("3x3 s2 pad br", 1, 16, 24, 8, 8, 3, 2, 1, 1, 1),
+    CONV_BR("3x3 s2 pad b1 odd", 3, 8, 8, 9, 10, 3, 2, 1, 0, 1),
+    CONV_BR("dw 3x3 s2 pad br", 1, 16, 16, 8, 8, 3, 2, 1, 1, 16),
 };
 
 /* v: 0 plain, 1 residual, 2 relu, 3 residual+relu, 4 s8 input + relu,
