@@ -138,17 +138,47 @@ void bp_ref_csr_s8(const bp_csr *w, uint32_t row0, uint32_t nrows,
 
 /* ---- CPU features and dispatch (kernels/cpu.c, kernels/dispatch.c) ---- */
 
+/* The x86 registers ISA detection reads: cpuid leaf 0 EAX (highest leaf),
+ * leaf 1 ECX, leaf 7 subleaf 0 EBX/ECX/EDX, and XCR0 (xgetbv 0; zero when
+ * leaf 1 ECX lacks OSXSAVE). Leaves above max_leaf read as zero. */
+typedef struct bp_cpuid_regs {
+    uint32_t max_leaf;
+    uint32_t l1_ecx;
+    uint32_t l7_ebx, l7_ecx, l7_edx;
+    uint64_t xcr0;
+} bp_cpuid_regs;
+
+typedef struct bp_cpu_features {
+    unsigned isa_mask; /* BP_ISA_BIT levels usable (scalar always set) */
+    /* AMX-TILE with AMX-INT8 / AMX-BF16, and the OS saves tile state (XCR0
+     * TILECFG and TILEDATA). Reported only: no kernel level uses AMX. */
+    int amx_int8, amx_bf16;
+} bp_cpu_features;
+
+/* Decodes register values into features: a pure function, so any CPU/OS
+ * combination can be checked. A level needs its instructions and the OS
+ * saving its register state: AVX2 = AVX2 + FMA + BMI2 with YMM state,
+ * AVX512 = F/DQ/BW/VL with opmask and ZMM state, AVX512VNNI = AVX512 + VNNI. */
+void bp_cpu_features_from_regs(const bp_cpuid_regs *r, bp_cpu_features *f);
+/* The host's features (x86: its cpuid/xgetbv; aarch64: NEON). */
+void bp_cpu_features_get(bp_cpu_features *f);
 /* Mask of the ISA levels this CPU and OS support (scalar always set). */
 unsigned bp_cpu_isa_mask(void);
 /* Highest level in mask. */
 bp_isa bp_isa_best(unsigned mask);
 const char *bp_isa_name(bp_isa isa);
-/* Parses "scalar|avx2|avx512|avx512vnni|neon"; -1 if unknown. */
+/* Parses "scalar|avx2|avx512|avx512vnni|neon" (any case); -1 if unknown. */
 int bp_isa_parse(const char *s);
 /* The CPU's mask, capped by $BP_ISA when set (a level at or below it). */
 unsigned bp_isa_mask_from_env(void);
+/* The levels of cpu at or below cap (cpu itself for cap >= BP_ISA_COUNT). */
+unsigned bp_isa_mask_cap_of(unsigned cpu, bp_isa cap);
 /* Mask of all levels at or below cap that the CPU supports. */
 unsigned bp_isa_mask_cap(bp_isa cap);
+/* What a BP_ISA value makes of the mask cpu: NULL or "" -> cpu, a level
+ * name -> cpu capped at it; returns 0, or -1 for an unknown name (then
+ * *mask = cpu). */
+int bp_isa_mask_from_value(unsigned cpu, const char *value, unsigned *mask);
 
 typedef struct bp_kernel_table {
     bp_bitplane_u8_fn bitplane_u8;

@@ -1,11 +1,61 @@
-/* CPU feature detection (cpuid + xgetbv on x86, NEON on aarch64) and the ISA
- * mask: names, parsing, capping, and the BP_ISA environment override. */
+/* CPU feature detection and the ISA mask: the x86 decoder (a pure function of
+ * cpuid/xgetbv register values), the host's registers, NEON on aarch64,
+ * level names, parsing, capping, and the BP_ISA environment override. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "bp_kernels.h"
+
+/* Bits of the registers in bp_cpuid_regs that detection reads. */
+#define BPK_L1C_FMA (1u << 12)
+#define BPK_L1C_OSXSAVE (1u << 27)
+#define BPK_L1C_AVX (1u << 28)
+#define BPK_L7B_AVX2 (1u << 5)
+#define BPK_L7B_BMI2 (1u << 8)
+#define BPK_L7B_AVX512F (1u << 16)
+#define BPK_L7B_AVX512DQ (1u << 17)
+#define BPK_L7B_AVX512BW (1u << 30)
+#define BPK_L7B_AVX512VL (1u << 31)
+#define BPK_L7C_AVX512VNNI (1u << 11)
+#define BPK_L7D_AMX_BF16 (1u << 22)
+#define BPK_L7D_AMX_TILE (1u << 24)
+#define BPK_L7D_AMX_INT8 (1u << 25)
+/* XCR0: SSE (1) and AVX (2) state; opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7);
+ * TILECFG (17) and TILEDATA (18). */
+#define BPK_XCR0_YMM 0x6ull
+#define BPK_XCR0_ZMM 0xe6ull
+#define BPK_XCR0_TILE 0x60000ull
+
+void bp_cpu_features_from_regs(const bp_cpuid_regs *r, bp_cpu_features *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->isa_mask = BP_ISA_BIT(BP_ISA_SCALAR);
+    if (r->max_leaf < 7)
+        return;
+    /* xcr0 is meaningful only when the OS has enabled xgetbv (OSXSAVE). */
+    if (!(r->l1_ecx & BPK_L1C_OSXSAVE))
+        return;
+    const uint64_t xcr0 = r->xcr0;
+    const uint32_t amx = BPK_L7D_AMX_TILE;
+    if ((r->l7_edx & amx) && (xcr0 & BPK_XCR0_TILE) == BPK_XCR0_TILE) {
+        f->amx_int8 = (r->l7_edx & BPK_L7D_AMX_INT8) != 0;
+        f->amx_bf16 = (r->l7_edx & BPK_L7D_AMX_BF16) != 0;
+    }
+    if (!(r->l1_ecx & BPK_L1C_AVX) || (xcr0 & BPK_XCR0_YMM) != BPK_XCR0_YMM)
+        return;
+    const uint32_t avx2 = BPK_L7B_AVX2 | BPK_L7B_BMI2;
+    if ((r->l7_ebx & avx2) != avx2 || !(r->l1_ecx & BPK_L1C_FMA))
+        return;
+    f->isa_mask |= BP_ISA_BIT(BP_ISA_AVX2);
+    const uint32_t avx512 = BPK_L7B_AVX512F | BPK_L7B_AVX512DQ | BPK_L7B_AVX512BW | BPK_L7B_AVX512VL;
+    if ((xcr0 & BPK_XCR0_ZMM) != BPK_XCR0_ZMM || (r->l7_ebx & avx512) != avx512)
+        return;
+    f->isa_mask |= BP_ISA_BIT(BP_ISA_AVX512);
+    if (r->l7_ecx & BPK_L7C_AVX512VNNI)
+        f->isa_mask |= BP_ISA_BIT(BP_ISA_AVX512VNNI);
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -19,51 +69,47 @@ static uint64_t bpk_xgetbv0(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-static unsigned bpk_cpu_mask_x86(void)
+static void bpk_cpuid_regs_read(bp_cpuid_regs *r)
 {
-    unsigned mask = BP_ISA_BIT(BP_ISA_SCALAR);
     unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d) || a < 7)
-        return mask;
+    memset(r, 0, sizeof(*r));
+    if (!__get_cpuid(0, &a, &b, &c, &d))
+        return;
+    r->max_leaf = a;
+    if (a < 7)
+        return;
     __get_cpuid_count(1, 0, &a, &b, &c, &d);
-    const unsigned ecx1 = c;
-    const int osxsave = (ecx1 >> 27) & 1, avx = (ecx1 >> 28) & 1, fma = (ecx1 >> 12) & 1;
-    if (!osxsave || !avx)
-        return mask;
+    r->l1_ecx = c;
     __get_cpuid_count(7, 0, &a, &b, &c, &d);
-    const unsigned ebx7 = b, ecx7 = c;
-    const uint64_t xcr0 = bpk_xgetbv0();
-    /* YMM: the OS must save SSE (bit 1) and AVX (bit 2) state. */
-    if ((xcr0 & 0x6) != 0x6)
-        return mask;
-    const int avx2 = (ebx7 >> 5) & 1, bmi2 = (ebx7 >> 8) & 1;
-    if (!(avx2 && fma && bmi2))
-        return mask;
-    mask |= BP_ISA_BIT(BP_ISA_AVX2);
-    /* ZMM: also opmask (bit 5), ZMM_Hi256 (bit 6), Hi16_ZMM (bit 7). */
-    if ((xcr0 & 0xe6) != 0xe6)
-        return mask;
-    const int f = (ebx7 >> 16) & 1, dq = (ebx7 >> 17) & 1;
-    const int bw = (ebx7 >> 30) & 1, vl = (ebx7 >> 31) & 1;
-    if (!(f && dq && bw && vl))
-        return mask;
-    mask |= BP_ISA_BIT(BP_ISA_AVX512);
-    if ((ecx7 >> 11) & 1) /* AVX512_VNNI */
-        mask |= BP_ISA_BIT(BP_ISA_AVX512VNNI);
-    return mask;
+    r->l7_ebx = b;
+    r->l7_ecx = c;
+    r->l7_edx = d;
+    if (r->l1_ecx & BPK_L1C_OSXSAVE)
+        r->xcr0 = bpk_xgetbv0();
 }
 #endif
 
-unsigned bp_cpu_isa_mask(void)
+void bp_cpu_features_get(bp_cpu_features *f)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    return bpk_cpu_mask_x86();
-#elif defined(__aarch64__)
-    /* Advanced SIMD is mandatory in AArch64. */
-    return BP_ISA_BIT(BP_ISA_SCALAR) | BP_ISA_BIT(BP_ISA_NEON);
+    bp_cpuid_regs r;
+    bpk_cpuid_regs_read(&r);
+    bp_cpu_features_from_regs(&r, f);
 #else
-    return BP_ISA_BIT(BP_ISA_SCALAR);
+    memset(f, 0, sizeof(*f));
+    f->isa_mask = BP_ISA_BIT(BP_ISA_SCALAR);
+#if defined(__aarch64__)
+    /* Advanced SIMD is mandatory in AArch64. */
+    f->isa_mask |= BP_ISA_BIT(BP_ISA_NEON);
 #endif
+#endif
+}
+
+unsigned bp_cpu_isa_mask(void)
+{
+    bp_cpu_features f;
+    bp_cpu_features_get(&f);
+    return f.isa_mask;
 }
 
 bp_isa bp_isa_best(unsigned mask)
@@ -100,12 +146,28 @@ int bp_isa_parse(const char *s)
 /* Levels are ordered by value; on one host only its own arch's levels are
  * ever in the CPU mask, so "at or below" is a plain numeric compare (neon on
  * x86 caps nothing, avx2 on aarch64 leaves scalar). */
-unsigned bp_isa_mask_cap(bp_isa cap)
+unsigned bp_isa_mask_cap_of(unsigned cpu, bp_isa cap)
 {
-    const unsigned cpu = bp_cpu_isa_mask();
     if ((unsigned)cap >= BP_ISA_COUNT)
         return cpu;
     return cpu & ((BP_ISA_BIT(cap) << 1) - 1u);
+}
+
+unsigned bp_isa_mask_cap(bp_isa cap)
+{
+    return bp_isa_mask_cap_of(bp_cpu_isa_mask(), cap);
+}
+
+int bp_isa_mask_from_value(unsigned cpu, const char *value, unsigned *mask)
+{
+    *mask = cpu;
+    if (!value || !*value)
+        return 0;
+    const int lvl = bp_isa_parse(value);
+    if (lvl < 0)
+        return -1;
+    *mask = bp_isa_mask_cap_of(cpu, (bp_isa)lvl);
+    return 0;
 }
 
 /* BP_ISA unset or empty: the full CPU mask. A known name caps the mask at
@@ -115,13 +177,9 @@ unsigned bp_isa_mask_cap(bp_isa cap)
 unsigned bp_isa_mask_from_env(void)
 {
     const char *s = getenv("BP_ISA");
-    if (!s || !*s)
-        return bp_cpu_isa_mask();
-    const int lvl = bp_isa_parse(s);
-    if (lvl < 0) {
+    unsigned mask;
+    if (bp_isa_mask_from_value(bp_cpu_isa_mask(), s, &mask) < 0)
         fprintf(stderr, "bitprune: ignoring unknown BP_ISA='%.32s' "
                 "(scalar|avx2|avx512|avx512vnni|neon)\n", s);
-        return bp_cpu_isa_mask();
-    }
-    return bp_isa_mask_cap((bp_isa)lvl);
+    return mask;
 }

@@ -23,8 +23,10 @@
  * preloaded with it, or a binary add; see BP_RES_*) -> eltwise relu post-op,
  * dst f32. Each post-op is one separately rounded f32 operation in that
  * order, which is the epilogue (verified bit for bit, no fallback needed).
- * s8 sources of padded convs run shifted to u8 (bp_dnnl_shift_ok), exactly.
- * u8 x s8 products are summed exactly in int32 by VNNI (vpdpbusd); without
+ * s8 sources of padded convs run shifted to u8 (bp_dnnl_shift_ok), exactly;
+ * they and convs oneDNN mishandles padded (bp_dnnl_pad_risky) get their
+ * source padded explicitly. u8 x s8 products are summed exactly in int32 by
+ * VNNI (vpdpbusd, also AVX-VNNI) or AMX (tdpbusd; its CPUs have VNNI); without
  * VNNI oneDNN pairs products in int16 with saturation (vpmaddubsw) or halves
  * s8 weights (scale_adjust), so such a CPU makes the layer inexact.
  *
@@ -97,6 +99,7 @@ typedef struct bp_dnnl_layer {
     int int8;           /* 1: onednn-int8, 0: onednn-f32 */
     int s8_src;         /* int8 with s8 activations */
     int shift_s8;       /* s8 source run as u8 = s8 + 128 on a pre-padded input (below) */
+    int pad_src;        /* conv source padded explicitly (shift_s8 or bp_dnnl_pad_risky) */
     int threads;
     int fuse_residual;
     uint32_t N, C, H, W, Co, OH, OW;
@@ -392,7 +395,7 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
         dnnl_dims_t strides = {L->stride_h, L->stride_w};
         dnnl_dims_t dil = {L->dil_h - 1, L->dil_w - 1}; /* oneDNN counts the gaps */
         dnnl_dims_t pl = {L->pad_t, L->pad_l}, pr = {L->pad_b, L->pad_r};
-        if (s->shift_s8) /* the source is padded explicitly */
+        if (s->pad_src) /* the source is padded explicitly */
             pl[0] = pl[1] = pr[0] = pr[1] = 0;
         st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
                 dnnl_convolution_direct, &m->src, &m->wei, op_bias, &m->dst, strides, dil, pl, pr);
@@ -428,6 +431,37 @@ static int bp_dnnl_shift_ok(const bp_layer_desc *d)
     return 1;
 }
 
+/* Whether some output position along one axis reads padding only: no tap
+ * of its window lands inside [0, in). */
+static int bp_dnnl_pad_only_window(uint32_t in, uint32_t out, uint32_t k, uint32_t stride,
+                                   uint32_t dil, uint32_t pad0)
+{
+    for (uint32_t o = 0; o < out; o++) {
+        int inside = 0;
+        for (uint32_t t = 0; t < k && !inside; t++) {
+            const int64_t i = (int64_t)o * stride - pad0 + (int64_t)t * dil;
+            inside = i >= 0 && i < (int64_t)in;
+        }
+        if (!inside) return 1;
+    }
+    return 0;
+}
+
+/* Convs oneDNN 2.6 must not see padded: a 1x1 kernel with padding (brgconv
+ * on stride 2 with bottom padding and a sum post-op segfaults in its jit
+ * code for int8, VNNI and AMX alike, and writes wrong outputs for f32), and
+ * any conv with an output row or column whose window is all padding (the
+ * same empty-window shape). Their source is padded explicitly, as for
+ * shift_s8: the same result, and oneDNN sees no padding. */
+static int bp_dnnl_pad_risky(const bp_layer_desc *d)
+{
+    const bpf_layer *L = d->L;
+    if (!(L->pad_t | L->pad_l | L->pad_b | L->pad_r)) return 0;
+    if (L->kh == 1 && L->kw == 1) return 1;
+    return bp_dnnl_pad_only_window(d->H, d->OH, L->kh, L->stride_h, L->dil_h, L->pad_t) ||
+           bp_dnnl_pad_only_window(d->W, d->OW, L->kw, L->stride_w, L->dil_w, L->pad_l);
+}
+
 static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *env, int int8,
                                 void **state)
 {
@@ -445,6 +479,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->int8 = int8;
     s->s8_src = int8 && L->act_dtype == BPF_DT_S8;
     s->shift_s8 = s->s8_src && !linear && bp_dnnl_shift_ok(d) && !getenv("BP_ONEDNN_NO_S8_SHIFT");
+    s->pad_src = !linear && (s->shift_s8 || bp_dnnl_pad_risky(d));
     const int threads = env->threads > 0 ? env->threads : omp_get_num_procs();
     s->threads = threads;
     s->fuse_residual = d->fuse_residual != 0;
@@ -487,7 +522,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
         BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(po_bias_md, 2, bd, dnnl_f32, dnnl_ab), "bias md");
     } else {
         sdims[0] = s->N; sdims[1] = Ci; sdims[2] = s->H; sdims[3] = s->W;
-        if (s->shift_s8) {
+        if (s->pad_src) {
             sdims[2] += L->pad_t + L->pad_b;
             sdims[3] += L->pad_l + L->pad_r;
         }
@@ -524,10 +559,13 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
      * residual, a binary add with src1 copied into dst's layout. oneDNN
      * supports them in different kernels (brgconv takes only sum; brgemm
      * inner product takes binary NCHW only at N=1), so keep the best ranked
-     * implementation, the earlier mode on ties. */
+     * implementation, the earlier mode on ties; except that gemm-based
+     * implementations take the sum: below AVX-512 their post-processing
+     * misplaces a full-tensor binary operand (oneDNN 2.6, f32 nhwc convs:
+     * wrong outputs), while sum is their native accumulate. */
     static const int res_modes[3] = {BP_RES_BINARY_NCHW, BP_RES_SUM, BP_RES_BINARY_DST};
     const int n_modes = s->fuse_residual ? 3 : 1;
-    int best_rank = -1, bias_po = -1, res_po = -1, retried = 0;
+    int best_rank = -1, best_score = -1, bias_po = -1, res_po = -1, retried = 0;
     dnnl_status_t pst = dnnl_success;
 search:
     for (int m = 0; m < n_modes && best_rank < 3; m++) {
@@ -541,13 +579,14 @@ search:
         }
         const char *ci = NULL;
         if (dnnl_primitive_desc_query(cand, dnnl_query_impl_info_str, 0, &ci) != dnnl_success) ci = NULL;
-        int rank = bp_dnnl_impl_rank(ci);
+        const int rank = bp_dnnl_impl_rank(ci), score = 2 * rank + (rank == 1 && mode == BP_RES_SUM);
         if (getenv("BP_ONEDNN_DEBUG"))
             fprintf(stderr, "onednn: '%s' residual mode %d -> %s\n", d->name, mode, ci ? ci : "?");
-        if (rank > best_rank) {
+        if (score > best_score) {
             if (pd) dnnl_primitive_desc_destroy(pd);
             pd = cand;
             best_rank = rank;
+            best_score = score;
             s->res_mode = mode;
             bias_po = bpo;
             res_po = rpo;
@@ -589,7 +628,7 @@ search:
         st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
         goto fail;
     }
-    s->src_direct = !int8 && src_plain;
+    s->src_direct = !int8 && !s->pad_src && src_plain;
 
     /* Memories: oneDNN allocates (aligned) here, never in layer_run; direct
      * ones get the caller's x / y pointer at run time. */
@@ -600,13 +639,13 @@ search:
     BP_DNNL_TRY(dnnl_memory_create(&s->wei, q_wei, s->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
     s->src_bytes = dnnl_memory_desc_get_size(q_src);
     s->dst_bytes = dnnl_memory_desc_get_size(q_dst);
-    /* Channel padding of blocked layouts must read as zero, and the explicit
-     * border of a shifted s8 source as 128 (s8 zero); neither is written again. */
+    /* Channel padding of blocked layouts and an explicit border must read as
+     * zero (128 in a shifted s8 source); neither is written again. */
     if (!s->src_direct) {
         BP_DNNL_TRY(dnnl_memory_get_data_handle(s->src, &s->src_buf), "src handle");
         memset(s->src_buf, s->shift_s8 ? 128 : 0, s->src_bytes);
     }
-    if (s->shift_s8) {
+    if (s->pad_src) {
         s->src_lay.h0 = L->pad_t;
         s->src_lay.w0 = L->pad_l;
     }
@@ -719,7 +758,7 @@ search:
     BP_DNNL_TRY(dnnl_primitive_create(&s->prim, pd), "primitive create");
     /* f32 NCHW <-> oneDNN layouts by its jit reorders (faster than a C
      * transpose when the data is not in cache). */
-    if (!int8 && !s->src_direct)
+    if (!int8 && !s->src_direct && !s->pad_src)
         BP_DNNL_TRY(bp_dnnl_reorder_init(&s->in_ro, s->eng, q_src, s->src, 0, s->nhwc), "source reorder");
     if (!s->dst_direct)
         BP_DNNL_TRY(bp_dnnl_reorder_init(&s->out_ro, s->eng, q_dst, s->dst, 1, s->nhwc), "output reorder");
@@ -733,10 +772,11 @@ search:
                     "residual reorder");
     if (getenv("BP_ONEDNN_DEBUG"))
         fprintf(stderr, "onednn: '%s' %s: src %s, dst %s, residual mode %d, s8 shift %d, "
-                "weights %zu bytes (plain %zu), %llu clamped to s8\n", d->name, s->impl,
+                "explicit padding %d, weights %zu bytes (plain %zu), %llu clamped to s8\n",
+                d->name, s->impl,
                 s->src_direct ? "direct" : s->src_lay.cl_ws ? "channels-last" : "blocked",
                 s->dst_direct ? "direct" : s->dst_lay.cl_ws ? "channels-last" : "blocked",
-                s->res_mode, s->shift_s8, dnnl_memory_desc_get_size(q_wei),
+                s->res_mode, s->shift_s8, s->pad_src, dnnl_memory_desc_get_size(q_wei),
                 nw * (int8 ? 1 : sizeof(float)), (unsigned long long)s->n_clamped);
 
     if (!int8) {
@@ -928,10 +968,11 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
         /* oneDNN only reads its source. */
         ds = dnnl_memory_set_data_handle(s->src, (void *)(uintptr_t)x);
         if (ds != dnnl_success) goto dnnl_fail;
-    } else if (s->int8) {
-        /* bp_quant_* straight into the source layout */
+    } else if (s->int8 || s->pad_src) {
+        /* bp_quant_* straight into the source layout (f32: a copy inside the
+         * explicit border) */
         bp_dnnl_pack(&s->src_lay, s->src_buf, x, s->N, s->C, s->H, s->W,
-                     s->shift_s8 ? 3 : s->s8_src ? 2 : 1,
+                     !s->int8 ? 0 : s->shift_s8 ? 3 : s->s8_src ? 2 : 1,
                      s->inv_scale, s->nhwc, s->threads);
     }
     const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;

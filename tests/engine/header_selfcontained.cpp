@@ -4,7 +4,9 @@
 int main()
 {
     bp_session_opts o = {};
-    bp_status (*fn)(bp_session *, const float *const *, float *const *) = bp_session_run;
-    (void)o; (void)fn;
-    return BP_OK;
+    // volatile: the reference survives optimization, so the link proves the
+    // header gives C linkage at every build type.
+    bp_status (*volatile fn)(bp_session *, const float *const *, float *const *) = bp_session_run;
+    (void)o;
+    return fn ? BP_OK : 1;
 }

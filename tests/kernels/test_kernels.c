@@ -1,8 +1,10 @@
 /* Kernel conformance (checkasm style): every kernel in the X-macro lists, at
  * every ISA level the host supports, against the ref oracles, bit-exact, with
- * canaried outputs and page-guarded inputs; plus encodings, CPU mask and
- * dispatch. Seed: printed; BP_TEST_SEED overrides; BP_TEST_VERBOSE=1 prints
- * each case before it runs (to name the case behind a crash). */
+ * canaried outputs and page-guarded inputs; plus encodings, CPU detection
+ * (the host's, and made-up cpuid/XCR0 values), ISA capping and dispatch.
+ * With BP_ISA set, kernels above that level are skipped, as on such a host.
+ * Seed: printed; BP_TEST_SEED overrides; BP_TEST_VERBOSE=1 prints each case
+ * before it runs (to name the case behind a crash). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,7 +94,7 @@ typedef struct kt_kernel {
     bp_csr_u8_fn csr_u8;
     bp_csr_s8_fn csr_s8;
     unsigned cases; /* cases run */
-    int skipped;
+    int skipped; /* 1: host lacks the ISA, 2: above BP_ISA */
 } kt_kernel;
 
 #define KT_BP_ENTRY(at, fn, lv) { #fn, lv, 0, .bp_##at = fn },
@@ -445,6 +447,12 @@ static void test_conformance(void **state)
         printf("  %s: host lacks %s, not run\n", k->name, bp_isa_name(k->isa));
         skip();
     }
+    /* BP_ISA set (the capped test setups): run as a host of that level would. */
+    if (!(bp_isa_mask_from_env() & BP_ISA_BIT(k->isa))) {
+        k->skipped = 2;
+        printf("  %s: above BP_ISA=%s, not run\n", k->name, getenv("BP_ISA"));
+        skip();
+    }
     const int s8 = k->bp_s8 || k->csr_s8;
     kt_rng r = {kt_seed};
     int fails = 0;
@@ -690,11 +698,14 @@ static void test_cpu_mask(void **state)
 {
     (void)state;
     const unsigned cpu = bp_cpu_isa_mask();
+    bp_cpu_features f;
+    bp_cpu_features_get(&f);
+    assert_int_equal(f.isa_mask, cpu);
     printf("  cpu mask 0x%x:", cpu);
     for (int i = 0; i < BP_ISA_COUNT; i++)
         if (cpu & BP_ISA_BIT(i))
             printf(" %s", bp_isa_name((bp_isa)i));
-    printf("\n");
+    printf("; AMX-INT8 %s, AMX-BF16 %s\n", f.amx_int8 ? "yes" : "no", f.amx_bf16 ? "yes" : "no");
     assert_true(cpu & BP_ISA_BIT(BP_ISA_SCALAR));
     assert_int_equal(cpu & ~((1u << BP_ISA_COUNT) - 1), 0);
     if (cpu & BP_ISA_BIT(BP_ISA_AVX512VNNI))
@@ -716,7 +727,131 @@ static void test_cpu_mask(void **state)
                      avx512 && __builtin_cpu_supports("avx512vnni"));
 #elif defined(__aarch64__)
     assert_int_equal(cpu, BP_ISA_BIT(BP_ISA_SCALAR) | BP_ISA_BIT(BP_ISA_NEON));
+    assert_false(f.amx_int8 || f.amx_bf16);
 #endif
+}
+
+/* Register values of made-up CPUs (bit positions from the Intel SDM:
+ * leaf 1 ECX, leaf 7 subleaf 0 EBX/ECX/EDX, XCR0). */
+#define KT_FMA (1u << 12)
+#define KT_OSXSAVE (1u << 27)
+#define KT_AVX (1u << 28)
+#define KT_AVX2 (1u << 5)
+#define KT_BMI2 (1u << 8)
+#define KT_512F (1u << 16)
+#define KT_512DQ (1u << 17)
+#define KT_512BW (1u << 30)
+#define KT_512VL (1u << 31)
+#define KT_512ALL (KT_512F | KT_512DQ | KT_512BW | KT_512VL)
+#define KT_VNNI (1u << 11)
+#define KT_AMX_BF16 (1u << 22)
+#define KT_AMX_TILE (1u << 24)
+#define KT_AMX_INT8 (1u << 25)
+#define KT_AMX_ALL (KT_AMX_BF16 | KT_AMX_TILE | KT_AMX_INT8)
+#define KT_X_YMM 0x7ull      /* x87, SSE, AVX */
+#define KT_X_ZMM 0xe7ull     /* + opmask, ZMM_Hi256, Hi16_ZMM */
+#define KT_X_TILE 0x60000ull /* TILECFG, TILEDATA */
+#define KT_M(...) kt_mask_of((const int[]){__VA_ARGS__, -1})
+
+static unsigned kt_mask_of(const int *lv)
+{
+    unsigned m = 0;
+    for (; *lv >= 0; lv++)
+        m |= BP_ISA_BIT(*lv);
+    return m;
+}
+
+static void test_cpu_decode(void **state)
+{
+    (void)state;
+    const uint32_t l1 = KT_FMA | KT_OSXSAVE | KT_AVX, b2 = KT_AVX2 | KT_BMI2;
+    const unsigned S = BP_ISA_SCALAR, A2 = BP_ISA_AVX2, A5 = BP_ISA_AVX512, VN = BP_ISA_AVX512VNNI;
+    static const char *const what[] = {
+        "AVX2 only", "AVX-512 without VNNI", "AVX-512 VNNI", "AMX (Sapphire Rapids)",
+        "AMX, OS without tile state", "AMX-TILE + BF16 only", "AMX cpuid, no AVX-512 state",
+        "OS saves YMM only: no AVX-512", "ZMM state without Hi16_ZMM", "OS saves no YMM",
+        "OSXSAVE off", "AVX off", "no FMA", "no BMI2", "no AVX512BW", "no AVX512VL",
+        "no AVX512DQ", "VNNI bit without AVX512F", "max leaf 6", "nothing",
+    };
+    const struct {
+        bp_cpuid_regs r;
+        unsigned mask;
+        int amx_int8, amx_bf16;
+    } cases[] = {
+        {{13, l1, b2, 0, 0, KT_X_YMM}, KT_M(S, A2), 0, 0},
+        {{13, l1, b2 | KT_512ALL, 0, 0, KT_X_ZMM}, KT_M(S, A2, A5), 0, 0},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, 0, KT_X_ZMM}, KT_M(S, A2, A5, VN), 0, 0},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, KT_AMX_ALL, KT_X_ZMM | KT_X_TILE},
+         KT_M(S, A2, A5, VN), 1, 1},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, KT_AMX_ALL, KT_X_ZMM | 0x20000}, KT_M(S, A2, A5, VN), 0, 0},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, KT_AMX_TILE | KT_AMX_BF16, KT_X_ZMM | KT_X_TILE},
+         KT_M(S, A2, A5, VN), 0, 1},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, KT_AMX_ALL, KT_X_YMM | KT_X_TILE}, KT_M(S, A2), 1, 1},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, 0, KT_X_YMM}, KT_M(S, A2), 0, 0},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, 0, 0x67}, KT_M(S, A2), 0, 0},
+        {{13, l1, b2 | KT_512ALL, KT_VNNI, 0, 0x3}, KT_M(S), 0, 0},
+        {{13, l1 & ~KT_OSXSAVE, b2 | KT_512ALL, KT_VNNI, KT_AMX_ALL, KT_X_ZMM | KT_X_TILE},
+         KT_M(S), 0, 0},
+        {{13, l1 & ~KT_AVX, b2 | KT_512ALL, KT_VNNI, 0, KT_X_ZMM}, KT_M(S), 0, 0},
+        {{13, l1 & ~KT_FMA, b2 | KT_512ALL, KT_VNNI, 0, KT_X_ZMM}, KT_M(S), 0, 0},
+        {{13, l1, KT_AVX2 | KT_512ALL, KT_VNNI, 0, KT_X_ZMM}, KT_M(S), 0, 0},
+        {{13, l1, b2 | (KT_512ALL & ~KT_512BW), KT_VNNI, 0, KT_X_ZMM}, KT_M(S, A2), 0, 0},
+        {{13, l1, b2 | (KT_512ALL & ~KT_512VL), KT_VNNI, 0, KT_X_ZMM}, KT_M(S, A2), 0, 0},
+        {{13, l1, b2 | (KT_512ALL & ~KT_512DQ), KT_VNNI, 0, KT_X_ZMM}, KT_M(S, A2), 0, 0},
+        {{13, l1, b2 | (KT_512ALL & ~KT_512F), KT_VNNI, 0, KT_X_ZMM}, KT_M(S, A2), 0, 0},
+        {{6, l1, b2 | KT_512ALL, KT_VNNI, KT_AMX_ALL, KT_X_ZMM | KT_X_TILE}, KT_M(S), 0, 0},
+        {{0, 0, 0, 0, 0, 0}, KT_M(S), 0, 0},
+    };
+    assert_int_equal(sizeof(cases) / sizeof(cases[0]), sizeof(what) / sizeof(what[0]));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bp_cpu_features f;
+        memset(&f, 0xa5, sizeof(f));
+        bp_cpu_features_from_regs(&cases[i].r, &f);
+        if (f.isa_mask != cases[i].mask || f.amx_int8 != cases[i].amx_int8 ||
+            f.amx_bf16 != cases[i].amx_bf16) {
+            printf("  %s: mask 0x%x amx_int8 %d amx_bf16 %d, expected 0x%x %d %d\n", what[i],
+                   f.isa_mask, f.amx_int8, f.amx_bf16, cases[i].mask, cases[i].amx_int8,
+                   cases[i].amx_bf16);
+            fail();
+        }
+    }
+}
+
+/* Capping and BP_ISA values against made-up CPU masks. */
+static void test_isa_cap_values(void **state)
+{
+    (void)state;
+    const unsigned S = BP_ISA_SCALAR, A2 = BP_ISA_AVX2, A5 = BP_ISA_AVX512, VN = BP_ISA_AVX512VNNI;
+    const unsigned vnni = KT_M(S, A2, A5, VN), avx2 = KT_M(S, A2), arm = KT_M(S, BP_ISA_NEON);
+    assert_int_equal(bp_isa_mask_cap_of(vnni, BP_ISA_SCALAR), KT_M(S));
+    assert_int_equal(bp_isa_mask_cap_of(vnni, BP_ISA_AVX2), KT_M(S, A2));
+    assert_int_equal(bp_isa_mask_cap_of(vnni, BP_ISA_AVX512), KT_M(S, A2, A5));
+    assert_int_equal(bp_isa_mask_cap_of(vnni, BP_ISA_AVX512VNNI), vnni);
+    assert_int_equal(bp_isa_mask_cap_of(vnni, BP_ISA_NEON), vnni);
+    assert_int_equal(bp_isa_mask_cap_of(vnni, BP_ISA_COUNT), vnni);
+    assert_int_equal(bp_isa_mask_cap_of(avx2, BP_ISA_AVX512VNNI), avx2); /* never raises */
+    assert_int_equal(bp_isa_mask_cap_of(arm, BP_ISA_AVX2), KT_M(S));
+    assert_int_equal(bp_isa_mask_cap_of(arm, BP_ISA_NEON), arm);
+
+    unsigned m = 0;
+    assert_int_equal(bp_isa_mask_from_value(vnni, NULL, &m), 0);
+    assert_int_equal(m, vnni);
+    assert_int_equal(bp_isa_mask_from_value(vnni, "", &m), 0);
+    assert_int_equal(m, vnni);
+    assert_int_equal(bp_isa_mask_from_value(vnni, "avx2", &m), 0);
+    assert_int_equal(m, KT_M(S, A2));
+    assert_int_equal(bp_isa_mask_from_value(vnni, "AVX512", &m), 0);
+    assert_int_equal(m, KT_M(S, A2, A5));
+    assert_int_equal(bp_isa_mask_from_value(avx2, "avx512vnni", &m), 0);
+    assert_int_equal(m, avx2);
+    assert_int_equal(bp_isa_mask_from_value(arm, "scalar", &m), 0);
+    assert_int_equal(m, KT_M(S));
+    static const char *const bad[] = {"bogus", "avx2 ", "avx-512", "amx", "avx512_core"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        m = 0;
+        assert_int_equal(bp_isa_mask_from_value(vnni, bad[i], &m), -1);
+        assert_int_equal(m, vnni);
+    }
 }
 
 static void test_isa_names(void **state)
@@ -876,6 +1011,8 @@ int main(void)
         cmocka_unit_test(test_digits_positions),
         cmocka_unit_test(test_planes_roundtrip),
         cmocka_unit_test(test_cpu_mask),
+        cmocka_unit_test(test_cpu_decode),
+        cmocka_unit_test(test_isa_cap_values),
         cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_isa_env),
@@ -901,7 +1038,8 @@ int main(void)
     printf("kernels tested (seed %" PRIu64 "):\n", kt_seed);
     for (size_t i = 0; i < KT_NKERNELS; i++)
         printf("  %-32s %-10s %s\n", kt_kernels[i].name, bp_isa_name(kt_kernels[i].isa),
-               kt_kernels[i].skipped ? "skipped: host lacks ISA"
+               kt_kernels[i].skipped == 1 ? "skipped: host lacks ISA"
+               : kt_kernels[i].skipped == 2 ? "skipped: above BP_ISA"
                : kt_kernels[i].cases ? "tested" : "not run");
     free(tests);
     free(names);

@@ -45,6 +45,7 @@ typedef struct layer_case {
     int residual, relu;
     int wmax;      /* weights in [-wmax, wmax] */
     int in_range;  /* inputs inside the quantized range (no saturation) */
+    int even;      /* even weights only (with wmax <= 62: see int16_pairs_safe) */
 } layer_case;
 
 /* One built layer: the descriptor plus everything it points to. */
@@ -94,6 +95,7 @@ static void build_layer(const layer_case *c, built_layer *b)
         uint32_t r = (uint32_t)(rng_next() % 100);
         b->w[i] = r < 40 ? 0 : r < 45 ? (int16_t)(r & 1 ? c->wmax : -c->wmax)
                                      : (int16_t)rng_int(-c->wmax, c->wmax);
+        if (c->even) b->w[i] = (int16_t)(b->w[i] / 2 * 2);
     }
     for (uint32_t j = 0; j < c->c_out; j++) {
         b->w_scale[j] = rng_float(0.5f, 2.0f) / 128.0f;
@@ -266,11 +268,17 @@ static bp_status run_backend(const bp_backend *be, const built_layer *b, int thr
     return s;
 }
 
+/* What oneDNN may use: its effective ISA, i.e. the CPU capped by
+ * ONEDNN_MAX_CPU_ISA (as the backend decides exactness), not cpuid. */
+static int eff_isa_has(dnnl_cpu_isa_t want)
+{
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)want) == (unsigned)want;
+}
+
 static int cpu_has_vnni(void)
 {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni ||
-           (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    return eff_isa_has(dnnl_cpu_isa_avx512_core_vnni) || eff_isa_has(dnnl_cpu_isa_avx2_vnni);
 }
 
 /* The duplicate run under ONEDNN_MAX_CPU_ISA (meson: onednn_layers_novnni)
@@ -282,15 +290,17 @@ static int capped_run(void)
 
 static int cpu_has_avx512(void)
 {
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    return eff_isa_has(dnnl_cpu_isa_avx512_core);
 }
 
 /* The sweep: kernel 1/3/7, stride 1/2, asymmetric pads, dilation, groups
  * (incl. depthwise and channel multiplier), odd sizes, linear, s8 inputs,
  * fused residual/relu, batch 1 and 3. wmax 127 fits s8; 128 and 255 do not. */
 #define CONV(tag, N, ci, co, H, W, k, s, p, dil, g) \
-    {tag, 0, N, ci, co, H, W, k, k, s, s, p, p, p, p, dil, dil, g, 0, 0, 0, 127, 0}
+    {tag, 0, N, ci, co, H, W, k, k, s, s, p, p, p, p, dil, dil, g, 0, 0, 0, 127, 0, 0}
+/* Padding on the bottom/right only: pt, pl, pb, pr. */
+#define CONV_BR(tag, N, ci, co, H, W, k, s, pb, pr, g) \
+    {tag, 0, N, ci, co, H, W, k, k, s, s, 0, 0, pb, pr, 1, 1, g, 0, 0, 0, 127, 0, 0}
 static const layer_case sweep[] = {
     CONV("1x1 s1", 1, 16, 32, 8, 8, 1, 1, 0, 1, 1),
     CONV("1x1 96->384", 1, 96, 384, 14, 14, 1, 1, 0, 1, 1),
@@ -310,10 +320,19 @@ static const layer_case sweep[] = {
     CONV("dw mult2", 1, 8, 16, 8, 8, 3, 1, 1, 1, 8),
     CONV("4x4 s4 patchify", 1, 3, 16, 16, 16, 4, 4, 0, 1, 1),
     CONV("2x2 s2 downsample", 1, 16, 32, 8, 8, 2, 2, 0, 1, 1),
-    {"asym pads", 0, 1, 6, 10, 9, 10, 3, 5, 1, 2, 0, 2, 1, 3, 1, 1, 1, 0, 0, 0, 127, 0},
-    {"linear", 1, 1, 64, 10, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0},
-    {"linear N3 odd", 1, 3, 37, 29, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0},
-    {"linear 768->3072", 1, 2, 768, 3072, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0},
+    {"asym pads", 0, 1, 6, 10, 9, 10, 3, 5, 1, 2, 0, 2, 1, 3, 1, 1, 1, 0, 0, 0, 127, 0, 0},
+    {"linear", 1, 1, 64, 10, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0, 0},
+    {"linear N3 odd", 1, 3, 37, 29, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0, 0},
+    {"linear 768->3072", 1, 2, 768, 3072, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 127, 0, 0},
+    /* Bottom/right-only padding, strided: 1x1 convs whose last output
+     * row/column reads padding only (the backend pads those explicitly), and
+     * 3x3 ones whose last window overhangs the edge. */
+    CONV_BR("1x1 s2 pad b1", 1, 16, 16, 10, 9, 1, 2, 1, 0, 1),
+    CONV_BR("1x1 s2 pad br", 3, 16, 24, 8, 8, 1, 2, 1, 1, 1),
+    CONV_BR("1x1 s1 pad r1", 1, 8, 16, 6, 7, 1, 1, 0, 1, 1),
+    CONV_BR("3x3 s2 pad br", 1, 16, 24, 8, 8, 3, 2, 1, 1, 1),
+    CONV_BR("3x3 s2 pad b1 odd", 3, 8, 8, 9, 10, 3, 2, 1, 0, 1),
+    CONV_BR("dw 3x3 s2 pad br", 1, 16, 16, 8, 8, 3, 2, 1, 1, 16),
 };
 
 /* v: 0 plain, 1 residual, 2 relu, 3 residual+relu, 4 s8 input + relu,
@@ -335,40 +354,130 @@ static size_t first_bit_mismatch(const float *a, const float *b, size_t n)
     return n;
 }
 
-/* The family oneDNN should pick on a VNNI CPU: brgconv for dense convs,
- * a depthwise kernel for depthwise, brgemm for inner products; grouped convs
- * may take jit_int8 or the s8u8s32 gemm path (channel multiplier). s8
- * sources of padded convs run shifted to u8 (same kernels as u8); with the
- * shift disabled they take oneDNN's jit_int8 (its 2.6 limitation). */
+/* The family oneDNN should pick at AVX-512 (int8: with VNNI or better):
+ * brgconv for dense convs, a depthwise kernel for depthwise, brgemm for inner
+ * products; grouped convs may take jit_int8 or the s8u8s32 gemm path (channel
+ * multiplier). s8 sources of padded convs run shifted to u8 (same kernels as
+ * u8); with the shift disabled oneDNN 2.6 takes jit_int8 for a padded s8
+ * source, or brgconv when the backend pads the source itself (1x1 kernels)
+ * or with AMX. Alternatives are separated by '|'. */
 static const char *expected_family(const layer_case *c, int int8)
 {
     if (c->linear) return "brg";
     const int dw = c->groups == c->c_in && c->c_in == c->c_out;
     if (c->groups != 1 && !dw) return NULL;
     if (int8 && c->s8 && getenv("BP_ONEDNN_NO_S8_SHIFT") && (c->pt || c->pl || c->pb || c->pr))
-        return "jit_int8";
+        return "jit_int8|brgconv";
     if (c->groups == 1) return "brgconv";
-    if (c->groups == c->c_in && c->c_in == c->c_out) return "dw";
-    return NULL;
+    return "dw";
 }
 
+static int family_matches(const char *impl, const char *fam)
+{
+    char alt[64];
+    for (const char *p = fam; *p;) {
+        size_t n = strcspn(p, "|");
+        snprintf(alt, sizeof alt, "%.*s", (int)n, p);
+        if (strstr(impl, alt)) return 1;
+        p += n + (p[n] == '|');
+    }
+    return 0;
+}
+
+/* The ISA an implementation string names after its ':' (oneDNN's
+ * "brgconv:avx512_core_vnni", "jit_uni_int8_1x1:avx2"), as dnnl_cpu_isa_t
+ * bits; 0 if it names none of them ("gemm:jit", "ref:any"). */
+static unsigned impl_isa(const char *impl)
+{
+    static const struct { const char *name; dnnl_cpu_isa_t isa; } isas[] = {
+        {"sse41", dnnl_cpu_isa_sse41}, {"avx", dnnl_cpu_isa_avx}, {"avx2", dnnl_cpu_isa_avx2},
+        {"avx2_vnni", dnnl_cpu_isa_avx2_vnni}, {"avx512_core", dnnl_cpu_isa_avx512_core},
+        {"avx512_core_vnni", dnnl_cpu_isa_avx512_core_vnni},
+        {"avx512_core_bf16", dnnl_cpu_isa_avx512_core_bf16},
+        {"avx512_core_amx", dnnl_cpu_isa_avx512_core_amx},
+        {"avx512_core_amx_int8", dnnl_cpu_isa_avx512_core_amx},
+        {"avx512_core_amx_bf16", dnnl_cpu_isa_avx512_core_amx},
+    };
+    const char *colon = strrchr(impl, ':');
+    if (!colon) return 0;
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (strcmp(colon + 1, isas[i].name) == 0) return (unsigned)isas[i].isa;
+    return 0;
+}
+
+/* The ISA level an implementation should reach at the effective ISA: int8
+ * needs VNNI (or better: AMX) for exact sums, f32 AVX-512; below that the
+ * best oneDNN has. */
+static unsigned wanted_isa(int int8)
+{
+    static const dnnl_cpu_isa_t int8_levels[] = {dnnl_cpu_isa_avx512_core_vnni,
+        dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx2_vnni, dnnl_cpu_isa_avx2};
+    static const dnnl_cpu_isa_t f32_levels[] = {dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx2};
+    const dnnl_cpu_isa_t *lv = int8 ? int8_levels : f32_levels;
+    const size_t n = int8 ? 4 : 2;
+    for (size_t i = 0; i < n; i++)
+        if (eff_isa_has(lv[i])) return (unsigned)lv[i];
+    return 0;
+}
+
+/* Properties, not names: never a reference fallback (except where oneDNN 2.6
+ * has no kernel below AVX-512: int8 grouped convs with a channel multiplier);
+ * a jit/brgemm kernel names an ISA at the wanted level and within the
+ * effective ISA (a gemm-based one names none); at AVX-512 (int8: VNNI or
+ * better) it is of the expected family. */
 static void check_impl(const char *impl, const layer_case *c, int int8)
 {
     assert_true(impl[0] != '\0');
+    const int grouped = !c->linear && c->groups != 1 &&
+                        !(c->groups == c->c_in && c->c_in == c->c_out);
     if (strncmp(impl, "ref", 3) == 0 || strstr(impl, ":ref")) {
+        if (int8 && grouped && !cpu_has_avx512()) return;
         print_message("layer %s: oneDNN fell back to the reference impl '%s'\n", c->tag, impl);
         fail();
     }
-    const char *fam = expected_family(c, int8);
-    const int isa_ok = int8 ? cpu_has_vnni() : cpu_has_avx512();
-    if (!isa_ok) return;
-    int ok = fam ? strstr(impl, fam) != NULL : 1;
-    if (!strstr(impl, "gemm")) ok = ok && strstr(impl, int8 ? "vnni" : "avx512") != NULL;
-    if (!ok) {
-        print_message("layer %s: impl '%s' is not the expected %s%s kernel\n", c->tag, impl,
-                      fam ? fam : "", int8 ? " VNNI" : " AVX-512");
+    const unsigned eff = (unsigned)dnnl_get_effective_cpu_isa(), want = wanted_isa(int8);
+    const unsigned got = impl_isa(impl);
+    const int gemm = strstr(impl, "gemm") && !strstr(impl, "brg");
+    if (!gemm && (got == 0 || (got & want) != want || (got & ~eff) != 0)) {
+        print_message("layer %s: impl '%s' does not name an ISA between 0x%x and the effective "
+                      "0x%x\n", c->tag, impl, want, eff);
         fail();
     }
+    const int at_family_level = int8 ? eff_isa_has(dnnl_cpu_isa_avx512_core_vnni) : cpu_has_avx512();
+    const char *fam = expected_family(c, int8);
+    if (at_family_level && fam && !family_matches(impl, fam)) {
+        print_message("layer %s: impl '%s' is not of the expected family %s\n", c->tag, impl, fam);
+        fail();
+    }
+}
+
+/* Without VNNI oneDNN sums u8*s8 pairs in int16 (saturating) or halves the
+ * weights first. With even weights of magnitude <= 62 neither loses anything
+ * (2 * 255 * 62 < 32768, halving is exact), so the flagged-inexact layer
+ * must still equal the oracle bit for bit: this checks everything but the
+ * VNNI sums (layouts, padding, bias, residual, relu) on such CPUs. */
+static void int16_pairs_safe(const layer_case *c0, int threads)
+{
+    layer_case c = *c0;
+    c.wmax = 62;
+    c.even = 1;
+    built_layer b;
+    build_layer(&c, &b);
+    float *want = malloc(b.ny * sizeof(float)), *got = malloc(b.ny * sizeof(float));
+    oracle_int(&b, 0, want);
+    const char *impl, *why;
+    char ib[128];
+    int exact;
+    assert_int_equal(run_backend(&bp_backend_onednn_int8, &b, threads, got, &impl, &exact, &why,
+                                 ib, sizeof ib), BP_OK);
+    size_t bad = first_bit_mismatch(want, got, b.ny);
+    if (bad != b.ny) {
+        print_message("layer '%s' (even weights <= 62, threads %d, %s): y[%zu] = %a, "
+                      "reference %a\n", c.tag, threads, impl, bad, got[bad], want[bad]);
+        fail();
+    }
+    free(want); free(got);
+    free_layer(&b);
 }
 
 static void test_int8_sweep_exact(void **unused)
@@ -403,6 +512,7 @@ static void test_int8_sweep_exact(void **unused)
                     if (v == 0 && threads == 1)
                         print_message("  no VNNI: %zu/%zu outputs differ from reference\n", differ,
                                       b.ny);
+                    int16_pairs_safe(&c, threads);
                 } else if (bad != b.ny) {
                     print_message("layer '%s' variant %d threads %d (%s): y[%zu] = %a, reference %a\n",
                                   c.tag, v, threads, impl, bad, got[bad], want[bad]);
