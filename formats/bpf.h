@@ -88,7 +88,7 @@ typedef struct bpf_tensor {
     uint32_t dtype;   /* bpf_dtype */
     uint32_t ndim;
     uint32_t dims[BPF_MAX_DIMS]; /* dims[0] is the batch for activations (1 in the file) */
-    float scale;      /* quantization scale, 0 for none */
+    float scale;      /* advisory annotation, 0 for none; no effect on results (SPEC.md 6) */
     const void *data; /* constant data (64-byte aligned), or NULL for activations */
     uint64_t nbytes;
 } bpf_tensor;
@@ -123,7 +123,7 @@ typedef struct bpf_layer {
     uint32_t encoding;  /* 0 binary sign-magnitude, 1 CSD/NAF */
     uint32_t w_max;     /* declared max |w| (<= 255); the validator enforces it */
     uint32_t act_dtype; /* BPF_DT_U8 or BPF_DT_S8 */
-    float act_scale;    /* input quantization: x_int = sat(round(x / act_scale)) */
+    float act_scale;    /* input quantization step: x * (1.0f / act_scale) (SPEC.md 8.1) */
     const float *w_scale; /* [c_out] */
     const float *bias;    /* [c_out] */
     uint32_t idx_bytes;   /* 2 when K <= 65535, else 4 */
@@ -196,7 +196,23 @@ typedef struct bpf_model_desc {
  * The result is validated exactly like a loaded file (SPEC.md rules), so a
  * bad desc fails with the validator's status and message and no buffer. */
 bpf_status bpf_write_memory(const bpf_model_desc *d, void **buf, size_t *size);
+/* Serializes and writes with bpf_replace_file. */
 bpf_status bpf_write_file(const bpf_model_desc *d, const char *path);
+
+/* Atomic file output, used by every tool that writes a file.
+ * bpf_replace_file writes buf to a new temporary file in the destination's
+ * directory (mkstemp), fsyncs it, renames it over the destination and
+ * fsyncs the directory: readers see the old file or the new one, never a
+ * partial one. The new file gets the mode of the file it replaces, or
+ * 0666 & ~umask. A symbolic link is followed and its target replaced. On
+ * failure only the temporary file is removed; the destination is
+ * unchanged. A destination that exists and is not a regular file (device,
+ * FIFO, directory, socket) is refused before anything is written:
+ * BPF_ERR_IO, and the message says what it is. Hard links to the old file
+ * keep the old contents. bpf_check_output makes only that check (a tool
+ * calls it before long work). */
+bpf_status bpf_replace_file(const char *path, const void *buf, size_t size);
+bpf_status bpf_check_output(const char *path);
 /* A desc view of a loaded model (for re-writing it with changes). */
 void bpf_model_as_desc(const bpf_model *m, bpf_model_desc *d);
 

@@ -1,10 +1,14 @@
 /* .bp writer: lays out sections and 64-byte aligned arrays from a
  * bpf_model_desc, fills checksums, and validates the result before
- * returning it (a writer never hands out a file the reader rejects). */
+ * returning it (a writer never hands out a file the reader rejects);
+ * and the atomic file replacement every file-writing tool uses. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -256,25 +260,168 @@ bpf_status bpf_write_memory(const bpf_model_desc *d, void **buf, size_t *size)
     return BPF_OK;
 }
 
+/* What a non-regular file is, for messages. */
+static const char *bpf_file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
+/* The file an output path names: path itself, or the final target of a
+ * symbolic link (the link is kept, its target replaced). *target is
+ * malloc'd; *exists and *sb describe the current file. */
+static bpf_status bpf_output_target(const char *path, char **target, int *exists,
+                                    struct stat *sb)
+{
+    *target = NULL;
+    *exists = 0;
+    if (!path || !*path) return bpf_fail(BPF_ERR_INVALID_ARG, "writer: empty output path");
+    if (lstat(path, sb) != 0) {
+        if (errno != ENOENT)
+            return bpf_fail(BPF_ERR_IO, "%s: %s", path, strerror(errno));
+        *target = strdup(path);
+        return *target ? BPF_OK : bpf_fail(BPF_ERR_NOMEM, "out of memory");
+    }
+    if (S_ISLNK(sb->st_mode)) {
+        *target = realpath(path, NULL);
+        if (!*target)
+            return bpf_fail(BPF_ERR_IO, "%s: symbolic link does not resolve to a file: %s",
+                            path, strerror(errno));
+        if (stat(*target, sb) != 0) {
+            int err = errno;
+            free(*target);
+            *target = NULL;
+            return bpf_fail(BPF_ERR_IO, "%s: %s", path, strerror(err));
+        }
+    } else {
+        *target = strdup(path);
+        if (!*target) return bpf_fail(BPF_ERR_NOMEM, "out of memory");
+    }
+    if (!S_ISREG(sb->st_mode)) {
+        free(*target);
+        *target = NULL;
+        return bpf_fail(BPF_ERR_IO,
+                        "%s: refusing to write: it is %s, not a regular file (nothing was "
+                        "written)", path, bpf_file_kind(sb->st_mode));
+    }
+    *exists = 1;
+    return BPF_OK;
+}
+
+bpf_status bpf_check_output(const char *path)
+{
+    bpf_error_clear();
+    char *target;
+    int exists;
+    struct stat sb;
+    bpf_status e = bpf_output_target(path, &target, &exists, &sb);
+    free(target);
+    return e;
+}
+
+/* The process umask, read without changing it where Linux reports it. */
+static mode_t bpf_umask(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (f) {
+        char line[128];
+        unsigned m;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "Umask: %o", &m) == 1) {
+                fclose(f);
+                return (mode_t)m;
+            }
+        fclose(f);
+    }
+    mode_t m = umask(022);
+    umask(m);
+    return m;
+}
+
+bpf_status bpf_replace_file(const char *path, const void *buf, size_t size)
+{
+    bpf_error_clear();
+    if (size && !buf) return bpf_fail(BPF_ERR_INVALID_ARG, "writer: null buffer");
+    char *target;
+    int exists;
+    struct stat sb;
+    bpf_status e = bpf_output_target(path, &target, &exists, &sb);
+    if (e) return e;
+    /* Temporary file next to the target: "<dir>/.<name>.XXXXXX" (the name
+     * shortened so the whole stays within NAME_MAX). */
+    const char *slash = strrchr(target, '/');
+    size_t dlen = slash ? (size_t)(slash - target) : 0; /* "/x": dlen 0, dir "/" */
+    const char *base = slash ? slash + 1 : target;
+    size_t blen = strlen(base);
+    if (blen > 200) blen = 200;
+    char *dir = slash ? strndup(target, dlen ? dlen : 1) : strdup(".");
+    char *tmp = malloc(strlen(dir ? dir : "") + blen + 16);
+    if (!dir || !tmp) {
+        free(dir);
+        free(tmp);
+        free(target);
+        return bpf_fail(BPF_ERR_NOMEM, "out of memory");
+    }
+    sprintf(tmp, "%s/.%.*s.XXXXXX", dir, (int)blen, base);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    const char *step = "creating a temporary file";
+    for (size_t off = 0; off < size && !err;) {
+        ssize_t w = write(fd, (const char *)buf + off, size - off);
+        if (w > 0)
+            off += (size_t)w;
+        else if (w < 0 && errno != EINTR)
+            err = errno, step = "writing the temporary file";
+        else if (w == 0)
+            err = EIO, step = "writing the temporary file";
+    }
+    /* The mode a plain create would give, or that of the file replaced. */
+    mode_t mode = exists ? (sb.st_mode & 07777) : (0666 & ~bpf_umask());
+    if (!err && exists && (sb.st_uid != geteuid() || sb.st_gid != getegid()))
+        (void)!fchown(fd, sb.st_uid, sb.st_gid); /* best effort */
+    if (!err && fchmod(fd, mode) != 0)
+        err = errno, step = "setting the temporary file's mode";
+    if (!err && fsync(fd) != 0)
+        err = errno, step = "syncing the temporary file";
+    if (fd >= 0 && close(fd) != 0 && !err)
+        err = errno, step = "closing the temporary file";
+    if (!err && rename(tmp, target) != 0)
+        err = errno, step = "renaming the temporary file over it";
+    if (err) {
+        if (fd >= 0)
+            unlink(tmp); /* only our own temporary file; the target is untouched */
+        e = bpf_fail(BPF_ERR_IO, "%s: %s failed: %s (directory %s; %s)", path, step,
+                     strerror(err), dir,
+                     exists ? "the file was not changed" : "nothing was created");
+    } else {
+        /* Make the rename durable; some file systems cannot sync a directory (EINVAL). */
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        err = dfd < 0 ? errno : (fsync(dfd) != 0 && errno != EINVAL ? errno : 0);
+        if (dfd >= 0) close(dfd);
+        if (err)
+            e = bpf_fail(BPF_ERR_IO, "%s: written, but syncing %s failed: %s", path, dir,
+                         strerror(err));
+    }
+    free(tmp);
+    free(dir);
+    free(target);
+    return e;
+}
+
 bpf_status bpf_write_file(const bpf_model_desc *d, const char *path)
 {
     if (!path) return bpf_fail(BPF_ERR_INVALID_ARG, "writer: null path");
+    bpf_status e = bpf_check_output(path); /* before the work of serializing */
+    if (e) return e;
     void *buf;
     size_t size;
-    bpf_status e = bpf_write_memory(d, &buf, &size);
+    e = bpf_write_memory(d, &buf, &size);
     if (e) return e;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        int err = errno;
-        free(buf);
-        return bpf_fail(BPF_ERR_IO, "%s: open for writing: %s", path, strerror(err));
-    }
-    size_t w = fwrite(buf, 1, size, f);
-    int err = w != size ? errno : 0;
-    int closed = fclose(f); /* buffered bytes (and ENOSPC) may surface only here */
-    if (!err && closed != 0) err = errno;
+    e = bpf_replace_file(path, buf, size);
     free(buf);
-    if (err || w != size || closed != 0)
-        return bpf_fail(BPF_ERR_IO, "%s: write failed: %s", path, strerror(err ? err : EIO));
-    return BPF_OK;
+    return e;
 }

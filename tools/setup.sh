@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(gcc g++ meson ninja-build pkg-config libdnnl-dev libxxhash-dev
-      libcmocka-dev libbenchmark-dev binutils valgrind)
+      libcmocka-dev libbenchmark-dev binutils valgrind librsvg2-bin)
 cross=0
 for a in "$@"; do
     case "$a" in

@@ -1,10 +1,14 @@
-/* input_file.c: raw float32 and .npy input reader with strict header checks. */
+/* input_file.c: raw float32 and .npy input reader: regular files only, of
+ * exactly the size the model input needs, with strict header checks. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "input_file.h"
 
@@ -138,37 +142,34 @@ out:
     return rc;
 }
 
-static int bp_bench_slurp(const char *path, unsigned char **buf, size_t *len, char *err,
-                          size_t errlen)
+/* Reads exactly n bytes at the current offset; -1 with err set on a read
+ * error or an early end of file. */
+static int bp_bench_read_exact(int fd, const char *path, unsigned char *dst, size_t n,
+                               char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return bp_bench_fail(err, errlen, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = malloc(cap);
-    for (;;) {
-        if (!b) {
-            fclose(f);
-            return bp_bench_fail(err, errlen, "%s: out of memory", path);
-        }
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        unsigned char *nb = realloc(b, cap * 2);
-        if (!nb)
-            free(b);
-        b = nb;
-        cap *= 2;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, dst + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return bp_bench_fail(err, errlen, "%s: read: %s", path, strerror(errno));
+        if (r == 0)
+            return bp_bench_fail(err, errlen, "%s: ended after %zu of %zu bytes (changed while "
+                                 "reading?)", path, got, n);
+        got += (size_t)r;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return bp_bench_fail(err, errlen, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
     return 0;
+}
+
+static const char *bp_bench_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
 }
 
 int bp_bench_read_input(const char *path, const uint32_t *dims, uint32_t ndim, uint32_t batch,
@@ -177,23 +178,51 @@ int bp_bench_read_input(const char *path, const uint32_t *dims, uint32_t ndim, u
     size_t per = 1;
     for (uint32_t i = 1; i < ndim; i++)
         per *= dims[i];
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    if (bp_bench_slurp(path, &buf, &len, err, errlen))
-        return -1;
     char want[96];
     int wl = snprintf(want, sizeof want, "(%u", batch);
     for (uint32_t i = 1; i < ndim && wl < (int)sizeof want - 12; i++)
         wl += snprintf(want + wl, sizeof want - wl, ", %u", dims[i]);
     snprintf(want + wl, sizeof want - wl, ")");
 
-    size_t off = 0, images = 0;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (refused below). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return bp_bench_fail(err, errlen, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return bp_bench_fail(err, errlen, "%s: stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return bp_bench_fail(err, errlen, "%s: %s; the input must be a regular file", path,
+                             bp_bench_kind(sb.st_mode));
+    }
+    const uint64_t fsize = (uint64_t)sb.st_size;
+    const size_t one = per * 4, all = (size_t)batch * per * 4;
+    unsigned char *buf = NULL;
+    size_t off = 0, images = 0, len = 0;
     int rc = -1;
-    if (len >= 6 && !memcmp(buf, "\x93NUMPY", 6)) {
+    unsigned char head[12];
+    size_t hn = fsize < sizeof head ? (size_t)fsize : sizeof head;
+    if (bp_bench_read_exact(fd, path, head, hn, err, errlen))
+        goto out;
+    if (hn >= 6 && !memcmp(head, "\x93NUMPY", 6)) {
+        /* The header (at most 12 + 65536 bytes), then the size the shape needs. */
+        size_t hmax = fsize < 12 + 65536 ? (size_t)fsize : 12 + 65536;
+        buf = malloc(hmax);
+        if (!buf) {
+            bp_bench_fail(err, errlen, "%s: out of memory", path);
+            goto out;
+        }
+        memcpy(buf, head, hn);
+        if (bp_bench_read_exact(fd, path, buf + hn, hmax - hn, err, errlen))
+            goto out;
         uint64_t shape[8];
         uint32_t n = 0;
         char e2[200];
-        if (bp_bench_npy_header(buf, len, shape, &n, 8, &off, e2, sizeof e2)) {
+        if (bp_bench_npy_header(buf, hmax, shape, &n, 8, &off, e2, sizeof e2)) {
             bp_bench_fail(err, errlen, "%s: %s", path, e2);
             goto out;
         }
@@ -220,29 +249,49 @@ int bp_bench_read_input(const char *path, const uint32_t *dims, uint32_t ndim, u
                           "(or one image)", path, got, want);
             goto out;
         }
-        if (len - off != images * per * 4) {
-            bp_bench_fail(err, errlen, "%s: %zu data bytes, but shape needs %zu", path,
-                          len - off, images * per * 4);
+        len = off + images * one;
+        if (fsize != len) {
+            bp_bench_fail(err, errlen, "%s: %llu bytes, but its header and shape need exactly "
+                          "%zu (%zu header + %zu data)", path, (unsigned long long)fsize, len,
+                          off, images * one);
             goto out;
         }
     } else {
-        if (len == (size_t)batch * per * 4)
+        if (fsize == all)
             images = batch;
-        else if (len == per * 4)
+        else if (fsize == one)
             images = 1;
         else {
-            bp_bench_fail(err, errlen,
-                          "%s: %zu bytes is neither one image nor the batch %s of float32 "
-                          "(%zu or %zu bytes)",
-                          path, len, want, per * 4, (size_t)batch * per * 4);
+            if (batch == 1)
+                bp_bench_fail(err, errlen,
+                              "%s: %llu bytes, but one float32 image %s is %zu bytes", path,
+                              (unsigned long long)fsize, want, one);
+            else
+                bp_bench_fail(err, errlen,
+                              "%s: %llu bytes is neither one image nor the batch %s of "
+                              "float32 (expected %zu or %zu bytes)",
+                              path, (unsigned long long)fsize, want, one, all);
             goto out;
         }
+        len = (size_t)fsize;
     }
+    /* The file has exactly len bytes (checked above): read what is left. */
+    unsigned char *nb = realloc(buf, len);
+    if (!nb) {
+        bp_bench_fail(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    buf = nb;
+    if (!off)
+        memcpy(buf, head, hn);
+    size_t have = off ? (fsize < 12 + 65536 ? (size_t)fsize : 12 + 65536) : hn;
+    if (bp_bench_read_exact(fd, path, buf + have, len - have, err, errlen))
+        goto out;
     for (uint32_t b = 0; b < batch; b++)
-        memcpy(dst + (size_t)b * per, buf + off + (images == 1 ? 0 : (size_t)b * per * 4),
-               per * 4);
+        memcpy(dst + (size_t)b * per, buf + off + (images == 1 ? 0 : (size_t)b * one), one);
     rc = 0;
 out:
     free(buf);
+    close(fd);
     return rc;
 }

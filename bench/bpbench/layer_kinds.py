@@ -8,7 +8,10 @@ import sys
 
 if len(sys.argv) != 2:
     sys.exit(__doc__)
-j = json.load(open(sys.argv[1]))
+report = json.load(open(sys.argv[1]))
+if report.get("schema_version") != 2:
+    sys.exit("layer_kinds.py: expected a bpbench report of schema version 2")
+j = report["sets"][0]  # the first --threads value
 if "layers" not in j:
     sys.exit("layer_kinds.py: the report has no 'layers' (run bpbench with --layers)")
 bk = [b["name"] for b in j["backends"]
@@ -38,7 +41,7 @@ for k, a in agg.items():
           + " ".join(f"{a[b]:12.3f}" for b in bk))
 tot = {b: sum(a[b] for a in agg.values()) for b in bk}
 print(f"{'all layers':12} {'':7} {'':6} " + " ".join(f"{tot[b]:12.3f}" for b in bk))
-med = {b["name"]: b.get("median_ms") for b in j["backends"] if b["status"] == "ok"}
+med = {b["name"]: b["latency_ms"]["median"] for b in j["backends"] if b["status"] == "ok"}
 print(f"{'end to end':12} {'':7} {'':6} " + " ".join(f"{med[b]:12.3f}" for b in bk))
 print("(ms per run; 'end to end' is the median of the timed runs, which also "
       "includes the non-layer ops)")

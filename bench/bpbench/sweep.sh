@@ -39,15 +39,19 @@ out, arch, tag, sps = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 rows = []
 for s in sps:
     j = json.load(open(f"{out}/{arch}-{tag}-s{s}.json"))
-    b = {r["name"]: r for r in j["backends"]}
-    bp, i8 = b["bitplane"]["median_ms"], b["onednn-int8"]["median_ms"]
-    rows.append((float(s), j["model"]["digits_per_weight"], bp, i8, i8 / bp))
+    b = {r["name"]: r for r in j["sets"][0]["backends"] if r["status"] == "ok"}
+    bp, i8 = b["bitplane"], b["onednn-int8"]
+    sp = bp["speedups"]["onednn-int8"]
+    rows.append((float(s), j["model"]["digits_per_weight"], bp["latency_ms"]["median"],
+                 i8["latency_ms"]["median"], sp["ratio"], sp["ci_low"], sp["ci_high"]))
 m = j["machine"]
-print(f"{arch}, {'lambda ' + tag[1:] if tag[0] == 'l' else 'weight pruning'}; {m['cpu']}, {m['threads']} threads, kernel ISA {m['kernel_isa']}, "
-      f"oneDNN {m['onednn_version']} ({m['onednn_isa']})")
-print(f"{'sparsity':>8} {'digits/w':>9} {'bitplane ms':>12} {'int8 ms':>9} {'speedup':>8}")
+print(f"{arch}, {'lambda ' + tag[1:] if tag[0] == 'l' else 'weight pruning'}; {m['cpu']}, "
+      f"{j['sets'][0]['threads']} threads, kernel ISA {bp['isa']}, "
+      f"oneDNN {m['onednn_version']} ({i8['onednn_isa']})")
+print(f"{'sparsity':>8} {'digits/w':>9} {'bitplane ms':>12} {'int8 ms':>9} {'speedup [95% interval]':>24}")
 for r in rows:
-    print(f"{r[0]:8.3f} {r[1]:9.4f} {r[2]:12.3f} {r[3]:9.3f} {r[4]:7.2f}x")
+    ci = f"[{r[5]:.2f}, {r[6]:.2f}]" if r[5] is not None else ""
+    print(f"{r[0]:8.3f} {r[1]:9.4f} {r[2]:12.3f} {r[3]:9.3f} {r[4]:7.2f}x {ci:>15}")
 rows.sort(key=lambda r: r[1])  # by digits per weight, ascending
 # The crossover: the first point, from the fewest digits up, where bitplane
 # is slower, interpolated linearly against the point before it.
@@ -63,5 +67,5 @@ else:
 again = [r[1] for r in rows[(first or 0) + 1:] if first is not None and r[4] >= 1]
 if again:
     print("note: faster again at " + ", ".join(f"{d:.3f}" for d in again)
-          + " digits/weight (noise? rerun with more --iters)")
+          + " digits/weight (noise? rerun with more --repeat)")
 PY

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bpmicro_build.h"
 #include "gbench_shim.h"
 #include "kernel_list.h"
 
@@ -574,32 +575,116 @@ static void bpm_print_summary(void)
 
 /* Default: every bitplane/csr x86 kernel on all of resnet18-cifar at every
  * sparsity, and every net at 90%, CSD digits; no scalar, no P=1 heads; and
- * every quantize/epilogue kernel. */
-#define BPM_DEFAULT_FILTER                                                        \
-    "_(avx2|avx512|avx512vnni)/(resnet18-cifar/(conv1|layer[^/]*)/sp[0-9]+|"      \
-    "(resnet18|convnext-t)/(conv1|stem|ds[0-9]|layer[^/]*|stage[^/]*)/sp90)/csd|"      \
-    "^bp_(quantize|gelu|epilogue)_"
+ * every quantize/epilogue kernel of those ISAs. --isa replaces the ISA
+ * alternatives with that one ISA. */
+#define BPM_DEFAULT_ISAS "avx2|avx512|avx512vnni"
+#define BPM_DEFAULT_CASES                                                         \
+    "/(resnet18-cifar/(conv1|layer[^/]*)/sp[0-9]+|"                               \
+    "(resnet18|convnext-t)/(conv1|stem|ds[0-9]|layer[^/]*|stage[^/]*)/sp90)/csd"
+
+static const char bpm_usage[] =
+    "usage: bpmicro [options] [Google Benchmark options]\n"
+    "\n"
+    "Times every bitplane and csr kernel (u8 activations) on the real layer shapes\n"
+    "of bench/shapes with synthetic Bit-Pruning weights, reports each bitplane case\n"
+    "as % of the ceiling probe, and closes with a summary table; then every\n"
+    "quantize, GELU and epilogue kernel on one 64 x 3136 accumulator tile.\n"
+    "\n"
+    "options:\n"
+    "  --shapes=DIR                 layer shape files (default: the source tree's\n"
+    "                               bench/shapes, or $BP_SHAPES_DIR)\n"
+    "  --isa=ISA                    only this ISA's kernels: scalar, avx2, avx512,\n"
+    "                               avx512vnni, neon; one this CPU lacks is an error\n"
+    "  --probe_seconds=S            ceiling probe per ISA at start (default 0.5)\n"
+    "  --local_probe_seconds=S      re-probe after each bitplane run (default 0.01;\n"
+    "                               0: use the start-up probe)\n"
+    "  --min_time=S                 minimum time per benchmark (default 0.05)\n"
+    "  --version                    version and git commit\n"
+    "  -h, --help                   this text\n"
+    "\n"
+    "Google Benchmark's own --benchmark_* options pass through, e.g.\n"
+    "--benchmark_filter=REGEX (default: resnet18-cifar at every sparsity and every\n"
+    "net at 90%, CSD, AVX2/AVX-512 kernels, and the quantize/epilogue kernels),\n"
+    "--benchmark_repetitions=N,\n"
+    "--benchmark_report_aggregates_only=true, --benchmark_list_tests=true.\n"
+    "\n"
+    "Exit status: 0 success, 1 error (shape files, memory), 2 usage.\n";
+
+static int bpm_usage_err(const char *fmt, const char *arg)
+{
+    fputs("bpmicro: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (try --help)\n", stderr);
+    return 2;
+}
+
+/* Parses "S" of --flag=S: a finite number in [lo, hi]. */
+static int bpm_parse_seconds(const char *s, double lo, double hi, double *v)
+{
+    char *end;
+    if (!*s)
+        return -1;
+    double d = strtod(s, &end);
+    if (*end || !(d >= lo && d <= hi))
+        return -1;
+    *v = d;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     const char *shapes = getenv("BP_SHAPES_DIR") ? getenv("BP_SHAPES_DIR") : BPM_SHAPES_DIR;
     double probe_s = 0.5;
-    /* Own flags first; Google Benchmark sees the rest. */
+    int only_isa = -1;
+    /* --help and --version first, before any work */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(bpm_usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("bpmicro %s (commit %s)\n", BPM_VERSION, BP_BENCH_GIT_COMMIT);
+            return 0;
+        }
+    }
+    /* Own flags first; Google Benchmark sees its --benchmark_* (and --v). */
     int o = 1;
     for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--shapes=", 9) == 0)
-            shapes = argv[i] + 9;
-        else if (strncmp(argv[i], "--probe_seconds=", 16) == 0)
-            probe_s = atof(argv[i] + 16);
-        else if (strncmp(argv[i], "--local_probe_seconds=", 22) == 0)
-            bpm_local_probe_s = atof(argv[i] + 22);
-        else if (strncmp(argv[i], "--min_time=", 11) == 0)
-            bpm_min_time = atof(argv[i] + 11);
-        else
+        const char *a = argv[i];
+        if (strncmp(a, "--shapes=", 9) == 0) {
+            shapes = a + 9;
+        } else if (strncmp(a, "--probe_seconds=", 16) == 0) {
+            if (bpm_parse_seconds(a + 16, 0.001, 60, &probe_s))
+                return bpm_usage_err("--probe_seconds: '%s' is not in 0.001..60", a + 16);
+        } else if (strncmp(a, "--local_probe_seconds=", 22) == 0) {
+            if (bpm_parse_seconds(a + 22, 0, 60, &bpm_local_probe_s))
+                return bpm_usage_err("--local_probe_seconds: '%s' is not in 0..60", a + 22);
+        } else if (strncmp(a, "--min_time=", 11) == 0) {
+            if (bpm_parse_seconds(a + 11, 0.001, 3600, &bpm_min_time))
+                return bpm_usage_err("--min_time: '%s' is not in 0.001..3600", a + 11);
+        } else if (strncmp(a, "--isa=", 6) == 0) {
+            only_isa = bp_isa_parse(a + 6);
+            if (only_isa < 0)
+                return bpm_usage_err("--isa: '%s' is not scalar, avx2, avx512, avx512vnni or "
+                                     "neon", a + 6);
+            if (!(bp_cpu_isa_mask() & BP_ISA_BIT(only_isa)))
+                return bpm_usage_err("--isa: this CPU has no %s", a + 6);
+        } else if (strncmp(a, "--benchmark_", 12) == 0 || strncmp(a, "--v=", 4) == 0) {
             argv[o++] = argv[i];
+        } else {
+            return bpm_usage_err(strchr(a, '=') || strncmp(a, "--", 2)
+                                     ? "unknown option or argument '%s'"
+                                     : "unknown option '%s' (own options take --flag=VALUE)",
+                                 a);
+        }
     }
     argc = o;
     argv[argc] = NULL;
+    char default_filter[512];
+    const char *isas = only_isa >= 0 ? bp_isa_name((bp_isa)only_isa) : BPM_DEFAULT_ISAS;
+    snprintf(default_filter, sizeof default_filter,
+             "_(%s)%s|^bp_(quantize|gelu|epilogue)_(u8|s8|f32)_(%s)/", isas, BPM_DEFAULT_CASES,
+             isas);
 
     static const char *nets[] = {"resnet18-cifar", "resnet18", "convnext-t"};
     for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
@@ -624,7 +709,7 @@ int main(int argc, char **argv)
         printf("bpmicro: proximal map (lambda=1) targets: 0 2 4 8 16 32 48 64 96 128\n");
     }
 
-    const unsigned mask = bp_cpu_isa_mask();
+    const unsigned mask = only_isa >= 0 ? BP_ISA_BIT(only_isa) : bp_cpu_isa_mask();
     printf("bpmicro: ceiling probe (%.2f s per ISA, pixel int16 lane-adds/s):", probe_s);
     for (int isa = 0; isa < BP_ISA_COUNT; isa++) {
         if (!(mask & BP_ISA_BIT(isa)))
@@ -675,7 +760,7 @@ int main(int argc, char **argv)
     if (!epi_jobs)
         return 1;
 
-    const int rc = bpm_run(&argc, argv, BPM_DEFAULT_FILTER, bpm_on_result, NULL);
+    const int rc = bpm_run(&argc, argv, default_filter, bpm_on_result, NULL);
     if (rc == 0)
         bpm_print_summary();
     if (bpm_current)

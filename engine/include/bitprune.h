@@ -30,11 +30,14 @@
  * kind. Handles are plain addresses, so the call then acts on that new
  * object; do not use a handle after freeing it.
  *
- * Arithmetic: conv/linear layers quantize their float input per tensor
- * (x_int = saturate(round_half_even(x / act_scale)), u8 or s8), accumulate
- * w_int * x_int exactly in int32, then y = acc * (w_scale[j] * act_scale) +
- * bias[j] in float. Everything between layers is float NCHW. The backends
- * "reference", "bitplane" and "csr" give bit-identical outputs. */
+ * Arithmetic: conv/linear layers quantize their float input per tensor,
+ * x_int = saturate(round_half_even(x * inv)) with inv = 1.0f / act_scale
+ * rounded to float once (u8 or s8), accumulate w_int * x_int exactly in
+ * int32, then y = (float)acc * (w_scale[j] * act_scale) + bias[j] in float,
+ * each step rounded, no FMA. Everything between layers is float NCHW; GELU
+ * and softmax use fixed exp/erf algorithms, not the C library's.
+ * formats/SPEC.md (sections 7.1-7.3 and 8.1) defines every output bit; the
+ * backends "reference", "bitplane" and "csr" produce exactly those. */
 #ifndef BITPRUNE_H
 #define BITPRUNE_H
 

@@ -1,7 +1,8 @@
-/* The engine's canonical scalar arithmetic between float and integer domains.
- * Every backend quantizes and dequantizes through these, so that backends that
- * compute the same int32 accumulators give bit-identical float outputs.
- * Compiled with -ffp-contract=off: no FMA may fuse the epilogue. */
+/* The engine's canonical scalar arithmetic between float and integer domains
+ * (formats/SPEC.md section 8.1 is its definition). Every backend quantizes and
+ * dequantizes through these, so that backends that compute the same int32
+ * accumulators give bit-identical float outputs. Compiled with
+ * -ffp-contract=off: no FMA may fuse the epilogue. */
 #ifndef BP_QUANT_H
 #define BP_QUANT_H
 
@@ -17,9 +18,12 @@ static inline float bp_round_even(float v)
     return (v + 12582912.0f) - 12582912.0f;
 }
 
-/* x_int = saturate(round_half_even(x * inv_scale)); inv_scale = 1.0f / scale.
- * Clamping before rounding is the same as after (the bounds are integers);
- * NaN maps to 0. */
+/* x_int = saturate(round_half_even(x * inv_scale)) with inv_scale = 1.0f /
+ * act_scale, one float division per layer: a product by the reciprocal, not
+ * a division per element (the two differ in the last bit for some x; SIMD
+ * quantize loops and every backend use the product). Clamping before
+ * rounding is the same as after (the bounds are integers, rounding is
+ * monotone); NaN maps to 0, +-inf saturate. */
 static inline uint8_t bp_quant_u8(float x, float inv_scale)
 {
     float v = x * inv_scale;
@@ -37,7 +41,8 @@ static inline int8_t bp_quant_s8(float x, float inv_scale)
     return (int8_t)(int32_t)bp_round_even(v);
 }
 
-/* Per-channel output scale, computed once per layer: w_scale[j] * act_scale. */
+/* Per-channel output scale, computed once per layer: w_scale[j] * act_scale
+ * rounded to float. */
 static inline float bp_out_scale(float w_scale, float act_scale)
 {
     return w_scale * act_scale;
@@ -45,13 +50,15 @@ static inline float bp_out_scale(float w_scale, float act_scale)
 
 /* Canonical epilogue for one output:
  *   t = (float)acc * out_scale;  t = t + bias;  [t = t + residual;]  [relu]
- * each step rounded to float in this order. */
+ * each step rounded to float in this order ((float)acc rounds to nearest
+ * even when |acc| > 2^24). */
 static inline float bp_epilogue(int32_t acc, float out_scale, float bias)
 {
     float t = (float)acc * out_scale;
     return t + bias;
 }
 
+/* t > 0 ? t : +0, so -0 and NaN give +0. */
 static inline float bp_relu(float t)
 {
     return t > 0.0f ? t : 0.0f;

@@ -147,6 +147,11 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
         if (st->op == BPF_OP_SOFTMAX && xn < 1)
             return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': softmax of a 0-d tensor",
                            st->node, nm);
+        /* the last axis of a rank-1 activation is the batch: images would mix */
+        if (st->op == BPF_OP_SOFTMAX && xn == 1 && s->N > 1)
+            return bp_fail(BP_ERR_UNSUPPORTED, "node %u '%s': softmax of rank-1 tensor %u runs "
+                           "over its only axis, the batch; it runs at batch 1 only (batch %u "
+                           "asked)", st->node, nm, x, s->N);
         break;
     case BPF_OP_ADD: {
         if (st->n_in != 2)
@@ -522,11 +527,7 @@ static bp_status bp_plan(bp_session *s)
                              "must be 1 in the file", t, T->name);
                 goto done;
             }
-            if (T->dtype != BPF_DT_F32) {
-                st = bp_fail(BP_ERR_BAD_GRAPH, "tensor %u '%s': activations must be f32", t,
-                             T->name);
-                goto done;
-            }
+            /* an activation's dtype is advisory (SPEC.md §6): all are f32 here */
             s->tdims[t][0] = s->N;
             ovf |= bp_mul_overflows(e, s->N, &e);
             /* every later byte count of an activation is telems * 4 */

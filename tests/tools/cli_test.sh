@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # cli_test.sh: end-to-end checks of the bptool and bpbench command lines:
-# gen -> verify -> info -> prune -> bench on a small model, clean errors on bad
-# model files and inputs (exit 1), usage and exit 2 on bad flags.
-# Usage: cli_test.sh BPTOOL BPBENCH
+# gen -> verify -> info -> prune -> bench on a small model, atomic output
+# (full disk, devices, FIFOs, directories, read-only directories), regular
+# input files only, clean errors on bad model files and inputs (exit 1),
+# usage and exit 2 on bad flags, and the edge-case files in DATA.
+# Usage: cli_test.sh BPTOOL BPBENCH DATA
 set -u
 BPTOOL=$1
 BPBENCH=$2
+DATA=$3
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
 fails=0
 n=0
 
@@ -84,13 +87,21 @@ grep_in "$T/out" "sparsity 0.8" "pruned model has the new sparsity"
 expect 0 "bpbench small model" "$BPBENCH" --model "$M" --iters 2 --warmup 0 --threads 1 \
     --layers --json "$T/b.json"
 grep_in "$T/out" "bit-exact" "bpbench reports agreement"
+# the default weight range [-127, 127] is exact on every integer backend
+n=$((n + 1))
+int8=$(grep '^onednn-int8 ' "$T/out")
+case "$int8" in
+    *bit-exact*|*skipped*) echo "ok $n - onednn-int8 on a default model: ${int8##* }" ;;
+    *) echo "not ok $n - onednn-int8 on a default model is not bit-exact: $int8"
+       fails=$((fails + 1)) ;;
+esac
 grep_in "$T/out" "add-shift-add CSD (w,x)" "bpbench reports op counts"
 grep_in "$T/out" "ASIC 45nm FIX8" "bpbench reports energy"
 grep_in "$T/b.json" '"ok": true' "bpbench JSON says ok"
 grep_in "$T/b.json" '"energy_uj_per_image"' "bpbench JSON has energy"
 expect 0 "bpbench --json - to stdout" "$BPBENCH" --model "$T/m2.bp" --backend bitplane,csr \
     --iters 1 --warmup 0 --no-counts --json -
-grep_in "$T/out" '"speedup_vs_csr"' "JSON on stdout"
+grep_in "$T/out" '"speedups"' "JSON on stdout"
 
 # ---- inputs ----
 python_npy() { # DTYPE FILE: writes a (1,3,16,16) .npy header + zero data
@@ -109,7 +120,171 @@ expect 1 "bpbench --input with dtype <f8" "$BPBENCH" --model "$M" --no-counts --
 grep_in "$T/err" "<f4" "npy dtype error names the dtype"
 head -c 100 /dev/zero >"$T/short.raw"
 expect 1 "bpbench --input raw of wrong size" "$BPBENCH" --model "$M" --input "$T/short.raw"
-grep_in "$T/err" "bytes" "raw size error says why"
+grep_in "$T/err" "100 bytes" "raw size error names the actual size"
+grep_in "$T/err" "$((3 * 16 * 16 * 4)) bytes" "raw size error names the expected size"
+expect 1 "bpbench --input /dev/zero" timeout 60 "$BPBENCH" --model "$M" --input /dev/zero
+grep_in "$T/err" "regular file" "a device is not an input"
+mkfifo "$T/in.fifo"
+expect 1 "bpbench --input FIFO (no hang)" timeout 60 "$BPBENCH" --model "$M" --input "$T/in.fifo"
+grep_in "$T/err" "FIFO" "a FIFO is not an input"
+expect 1 "bpbench --input directory" "$BPBENCH" --model "$M" --input "$T"
+grep_in "$T/err" "directory" "a directory is not an input"
+# model paths: regular files only, a FIFO is refused without waiting
+for c in verify info; do
+    expect 1 "$c FIFO model (no hang)" timeout 60 "$BPTOOL" "$c" "$T/in.fifo"
+done
+expect 1 "prune FIFO model (no hang)" timeout 60 "$BPTOOL" prune "$T/in.fifo" -o "$T/x.bp"
+expect 1 "bpbench FIFO model (no hang)" timeout 60 "$BPBENCH" --model "$T/in.fifo"
+expect 1 "verify /dev/zero" timeout 60 "$BPTOOL" verify /dev/zero
+
+# ---- atomic output: every written file ----
+W=$T/w
+mkdir "$W"
+# no_temp DESC: nothing but the expected files in $W (no temporary file left)
+no_temp() {
+    n=$((n + 1))
+    local left
+    left=$(find "$W" -mindepth 1 -maxdepth 1 -name '.*' | head -n 3)
+    if [ -z "$left" ]; then
+        echo "ok $n - $1: no temporary file left"
+    else
+        echo "not ok $n - $1: left $left"
+        fails=$((fails + 1))
+    fi
+}
+# same FILE COPY DESC: FILE is byte for byte COPY
+same() {
+    n=$((n + 1))
+    if cmp -s "$1" "$2"; then
+        echo "ok $n - $3"
+    else
+        echo "not ok $n - $3: $1 changed"
+        fails=$((fails + 1))
+    fi
+}
+# limited KB CODE DESC CMD...: expect, with a file size limit of KB KiB and
+# SIGXFSZ ignored (a full disk); stdout goes to /dev/null (not limited)
+limited() {
+    local kb=$1
+    shift
+    expect "$1" "$2" bash -c 'ulimit -f "$0"; trap "" XFSZ; exec "$@" >/dev/null' "$kb" "${@:3}"
+}
+cp "$M" "$W/g.bp"
+cp "$M" "$W/keep.bp"
+limited 1024 1 "gen over a model, disk full" "$BPTOOL" gen resnet18-cifar --input 16x16 \
+    --calib 1 --seed 4 -o "$W/g.bp"
+grep_in "$T/err" "the file was not changed" "gen says the old model is kept"
+same "$W/g.bp" "$W/keep.bp" "gen, disk full: the old model is intact"
+no_temp "gen, disk full"
+limited 1024 1 "prune over a model, disk full" "$BPTOOL" prune "$M" --sparsity 0.9 -o "$W/g.bp"
+same "$W/g.bp" "$W/keep.bp" "prune, disk full: the old model is intact"
+no_temp "prune, disk full"
+printf '<svg/>\n' >"$W/h.svg"
+cp "$W/h.svg" "$W/keep.svg"
+limited 1 1 "info --svg over an SVG, disk full" "$BPTOOL" info "$M" --svg "$W/h.svg"
+same "$W/h.svg" "$W/keep.svg" "info --svg, disk full: the old SVG is intact"
+no_temp "info --svg, disk full"
+printf '{"old": true}\n' >"$W/b.json"
+cp "$W/b.json" "$W/keep.json"
+limited 1 1 "bpbench --json over a JSON file, disk full" "$BPBENCH" --model "$M" \
+    --backend bitplane --iters 1 --warmup 0 --no-counts --json "$W/b.json"
+same "$W/b.json" "$W/keep.json" "bpbench --json, disk full: the old JSON is intact"
+no_temp "bpbench --json, disk full"
+# a successful write replaces the file, leaves nothing else
+expect 0 "prune over an existing model" "$BPTOOL" prune "$M" --sparsity 0.9 -q -o "$W/g.bp"
+expect 0 "verify the replaced model" "$BPTOOL" verify "$W/g.bp"
+no_temp "prune"
+# destinations that are not regular files: refused before any work, untouched
+null_before=$(stat -c '%F %t:%T' /dev/null)
+mkfifo "$W/out.fifo"
+for dst in /dev/null "$W/out.fifo" "$W"; do
+    what=$(stat -c %F "$dst")
+    expect 1 "gen -o $what" timeout 60 "$BPTOOL" gen resnet18-cifar -o "$dst"
+    grep_in "$T/err" "not a regular file" "gen names why ($what)"
+    expect 1 "prune -o $what" timeout 60 "$BPTOOL" prune "$M" -o "$dst"
+    expect 1 "info --svg $what" timeout 60 "$BPTOOL" info "$M" --svg "$dst"
+    expect 1 "bpbench --json $what" timeout 60 "$BPBENCH" --model "$M" --iters 1 --json "$dst"
+    grep_in "$T/err" "not a regular file" "bpbench names why ($what)"
+    expect 1 "bpbench --plot-layers $what" timeout 60 "$BPBENCH" --model "$M" --iters 1 \
+        --layers --plot-layers "$dst"
+    grep_in "$T/err" "not a regular file" "bpbench --plot-layers names why ($what)"
+done
+n=$((n + 1))
+if [ "$(stat -c '%F %t:%T' /dev/null)" = "$null_before" ]; then
+    echo "ok $n - /dev/null is still the same device"
+else
+    echo "not ok $n - /dev/null changed: $(stat -c '%F %t:%T' /dev/null)"
+    fails=$((fails + 1))
+fi
+n=$((n + 1))
+if [ -p "$W/out.fifo" ]; then
+    echo "ok $n - the FIFO is still there"
+else
+    echo "not ok $n - the FIFO is gone"
+    fails=$((fails + 1))
+fi
+# a read-only directory (a privileged user drops its override capabilities)
+RO=$T/ro
+mkdir "$RO"
+cp "$M" "$RO/m.bp"
+chmod 555 "$RO"
+run_ro=(bash)
+if [ "$(id -u)" = 0 ] && command -v capsh >/dev/null; then
+    run_ro=(capsh --drop=cap_dac_override,cap_dac_read_search --)
+fi
+n=$((n + 1))
+if "${run_ro[@]}" -c 'touch "$0/probe"' "$RO" 2>/dev/null; then
+    echo "ok $n - # SKIP read-only directory: permissions do not apply here"
+    rm -f "$RO/probe"
+else
+    echo "ok $n - the read-only directory refuses new files"
+    expect 1 "prune into a read-only directory" "${run_ro[@]}" -c 'exec "$@"' _ "$BPTOOL" \
+        prune "$M" --sparsity 0.9 -o "$RO/m.bp"
+    grep_in "$T/err" "Permission denied" "prune says why"
+    same "$RO/m.bp" "$M" "the model in the read-only directory is intact"
+    expect 1 "info --svg into a read-only directory" "${run_ro[@]}" -c 'exec "$@"' _ \
+        "$BPTOOL" info "$M" --svg "$RO/h.svg"
+    n=$((n + 1))
+    if [ "$(ls -A "$RO")" = "m.bp" ]; then
+        echo "ok $n - nothing was added to the read-only directory"
+    else
+        echo "not ok $n - the read-only directory holds: $(ls -A "$RO" | tr '\n' ' ')"
+        fails=$((fails + 1))
+    fi
+fi
+chmod 755 "$RO"
+
+# ---- weight range ----
+expect 0 "info of a default model" "$BPTOOL" info "$M" --no-hist
+grep_in "$T/out" "weights in \[-127,127\]" "a default model states the range [-127,127]"
+expect 2 "gen --wmax 100" "$BPTOOL" gen resnet18-cifar --wmax 100 -o "$T/x.bp"
+grep_in "$T/err" "127, 128 or 255" "gen names the ranges it offers"
+expect 0 "gen --wmax 128" "$BPTOOL" gen resnet18-cifar --input 16x16 --calib 1 --wmax 128 \
+    --prune bit -q -o "$T/w128.bp"
+expect 0 "info of a --wmax 128 model" "$BPTOOL" info "$T/w128.bp" --no-hist
+grep_in "$T/out" "weights in \[-128,128\]" "--wmax 128 is stated in the metadata"
+grep_in "$T/out" "argmin over the integers in \[-128,128\]" "the proximal map's range too"
+
+# ---- a valid model whose only layer is all zero ----
+Z=$DATA/prune_wmax0.bp
+expect 0 "verify all-zero layer" "$BPTOOL" verify "$Z"
+expect 0 "info all-zero layer" "$BPTOOL" info "$Z"
+n=$((n + 1))
+if grep -qiwE 'nan|inf' "$T/out"; then
+    echo "not ok $n - info prints NaN/inf: $(grep -iwE 'nan|inf' "$T/out" | head -n 1)"
+    fails=$((fails + 1))
+else
+    echo "ok $n - info prints no NaN for an all-zero layer"
+fi
+expect 0 "prune all-zero layer" "$BPTOOL" prune "$Z" -o "$T/z.bp"
+expect 0 "verify pruned all-zero layer" "$BPTOOL" verify "$T/z.bp"
+expect 0 "prune all-zero layer by weight" "$BPTOOL" prune "$Z" --prune weight --sparsity 0.5 \
+    --encoding csd -o "$T/z2.bp"
+expect 0 "verify it" "$BPTOOL" verify "$T/z2.bp"
+
+# ---- verify: exit 3 is a valid file the engine cannot run ----
+expect 0 "verify --help" "$BPTOOL" verify --help
+grep_in "$T/out" "3  a valid .bp file the engine cannot run" "verify --help documents exit 3"
 
 # ---- bad model files: exit 1 and a message ----
 head -c 1000 "$M" >"$T/trunc.bp"

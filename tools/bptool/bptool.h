@@ -23,7 +23,12 @@ double bp_tool_rng_uniform(bp_tool_rng *r); /* [0, 1) */
 double bp_tool_rng_normal(bp_tool_rng *r);  /* N(0, 1), Box-Muller */
 
 /* ---- The weight recipe (prox.c) ---- */
-#define BP_TOOL_QMAX 128 /* the 8-bit grid is [-128, 128]; absmax maps to 128 */
+/* Default weight range [-127, 127]: every 8-bit backend represents it, so a
+ * generated model is exact on all of them. 128 (the paper's [-128, 128] grid)
+ * and 255 (8-bit magnitude and a sign) are the other ranges gen offers. */
+#define BP_TOOL_WMAX_DEFAULT 127
+/* Nonzero when wmax is one of the ranges gen offers (127, 128, 255). */
+int bp_tool_wmax_valid(int wmax);
 
 /* Add-count cost C_add(|w|) of the proximal map. */
 int bp_tool_cost_binary(uint32_t a); /* popcount */
@@ -119,6 +124,7 @@ typedef struct bp_tool_gen_opts {
     uint64_t seed;
     bp_tool_arch_opts arch_opts;
     uint32_t calib;  /* calibration images */
+    int wmax;        /* weight range [-wmax, wmax] (bp_tool_wmax_valid) */
     int quiet;
 } bp_tool_gen_opts;
 void bp_tool_gen_opts_default(bp_tool_gen_opts *o);
@@ -144,7 +150,7 @@ int bp_tool_cmd_info(int argc, char **argv);
 int bp_tool_cmd_verify(int argc, char **argv);
 int bp_tool_cmd_prune(int argc, char **argv);
 
-/* CLI helpers (main.c) */
+/* CLI helpers (cli.c) */
 int bp_tool_parse_double(const char *s, double *v);
 int bp_tool_parse_u64(const char *s, uint64_t *v);
 int bp_tool_parse_hw(const char *s, uint32_t *h, uint32_t *w);

@@ -17,9 +17,10 @@ static const char bp_tool_gen_usage[] =
     "(224x224, 1000 classes).\n"
     "\n"
     "Weights: Kaiming-normal (std sqrt(2/K)), quantized per output channel at\n"
-    "absmax/128 to [-128, 128]; then --prune bit applies the paper's proximal map\n"
-    "(eq. 8, p = 1/2) at --lambda, then magnitude pruning to --sparsity.\n"
-    "Activation scales come from a float calibration pass on random inputs.\n"
+    "absmax/W to the integers in [-W, W] (W = --wmax); then --prune bit applies\n"
+    "the paper's proximal map (eq. 8, p = 1/2, argmin over [-W, W]) at --lambda,\n"
+    "then magnitude pruning to --sparsity. Activation scales come from a float\n"
+    "calibration pass on random inputs (u8 max/255 or s8 absmax/127 per layer).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     output model (required)\n"
@@ -34,6 +35,13 @@ static const char bp_tool_gen_usage[] =
     "  --classes N           classifier outputs (default per ARCH)\n"
     "  --act relu|gelu       ConvNeXt MLP activation (default relu, the paper's variant)\n"
     "  --calib N             calibration images (default 4)\n"
+    "  --wmax W              weight range [-W, W] (default 127):\n"
+    "                          127  signed 8-bit symmetric; every backend, onednn-int8\n"
+    "                               included, is bit-exact\n"
+    "                          128  the paper's grid [-128, 128] (8 binary digit\n"
+    "                               positions); onednn-int8 clamps +-128: inexact\n"
+    "                          255  8-bit magnitude and a sign (sign-magnitude);\n"
+    "                               onednn-int8 inexact\n"
     "  -q, --quiet           no summary line\n"
     "  -h, --help            this text\n";
 
@@ -41,7 +49,9 @@ static const char bp_tool_prune_usage[] =
     "usage: bptool prune IN -o OUT [options]\n"
     "\n"
     "Re-projects the weights of an existing model and re-encodes its digit\n"
-    "planes; graph, weight scales, biases and activation scales are kept.\n"
+    "planes; graph, weight scales, biases, activation scales and each layer's\n"
+    "weight range [-w_max, w_max] are kept (the proximal map's argmin runs over\n"
+    "that range).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE     output model (required)\n"
@@ -54,7 +64,7 @@ static const char bp_tool_prune_usage[] =
     "  -h, --help            this text\n";
 
 enum { OPT_PRUNE = 256, OPT_LAMBDA, OPT_SPARSITY, OPT_ENCODING, OPT_SEED, OPT_INPUT,
-       OPT_CLASSES, OPT_ACT, OPT_CALIB };
+       OPT_CLASSES, OPT_ACT, OPT_CALIB, OPT_WMAX };
 
 static const struct option bp_tool_gen_longopts[] = {
     {"output", required_argument, NULL, 'o'},   {"prune", required_argument, NULL, OPT_PRUNE},
@@ -64,6 +74,7 @@ static const struct option bp_tool_gen_longopts[] = {
     {"seed", required_argument, NULL, OPT_SEED}, {"input", required_argument, NULL, OPT_INPUT},
     {"classes", required_argument, NULL, OPT_CLASSES},
     {"act", required_argument, NULL, OPT_ACT},   {"calib", required_argument, NULL, OPT_CALIB},
+    {"wmax", required_argument, NULL, OPT_WMAX},
     {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -85,23 +96,6 @@ static int bp_tool_summary(const char *path, int quiet)
                mi->digits_per_weight, mi->weights ? (double)mi->digits_binary / mi->weights : 0,
                mi->weights ? (double)mi->digits_csd / mi->weights : 0, mi->macs / 1e9);
     bp_model_free(m);
-    return 0;
-}
-
-static int bp_tool_write_buf(const char *path, const void *buf, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
-    size_t n = fwrite(buf, 1, size, f);
-    int bad = n != size;
-    if (fclose(f) || bad) {
-        fprintf(stderr, "bptool: writing %s failed\n", path);
-        remove(path);
-        return -1;
-    }
     return 0;
 }
 
@@ -245,6 +239,12 @@ int bp_tool_cmd_gen(int argc, char **argv)
                                            "--calib: '%s' is not in 1..256", optarg);
             o.calib = (uint32_t)u;
             break;
+        case OPT_WMAX:
+            if (bp_tool_parse_u64(optarg, &u) || u > 255 || !bp_tool_wmax_valid((int)u))
+                return bp_tool_usage_error("gen", bp_tool_gen_usage,
+                                           "--wmax: '%s' is not 127, 128 or 255", optarg);
+            o.wmax = (int)u;
+            break;
         default: return bp_tool_bad_opt("gen", bp_tool_gen_usage, argv);
         }
     }
@@ -260,6 +260,10 @@ int bp_tool_cmd_gen(int argc, char **argv)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "unknown ARCH '%s'", o.arch);
     if (!cli.output)
         return bp_tool_usage_error("gen", bp_tool_gen_usage, "missing -o FILE");
+    if (bpf_check_output(cli.output) != BPF_OK) {
+        fprintf(stderr, "bptool gen: %s\n", bpf_last_error());
+        return 1;
+    }
     if (bp_tool_arch_fits(o.arch, &o.arch_opts) == -2) {
         uint32_t m = bp_tool_arch_min_input(o.arch, &o.arch_opts);
         return bp_tool_usage_error("gen", bp_tool_gen_usage,
@@ -285,10 +289,12 @@ int bp_tool_cmd_gen(int argc, char **argv)
         fprintf(stderr, "bptool gen: %s\n", err);
         return 1;
     }
-    int rc = bp_tool_write_buf(cli.output, buf, size);
+    bpf_status fs = bpf_replace_file(cli.output, buf, size);
     free(buf);
-    if (rc)
+    if (fs != BPF_OK) {
+        fprintf(stderr, "bptool gen: %s\n", bpf_last_error());
         return 1;
+    }
     return bp_tool_summary(cli.output, cli.quiet);
 }
 
@@ -326,6 +332,10 @@ int bp_tool_cmd_prune(int argc, char **argv)
     if (cli.lambda_set && mode != BP_TOOL_PRUNE_BIT)
         return bp_tool_usage_error("prune", bp_tool_prune_usage, "--lambda needs --prune bit");
     const char *in = argv[optind];
+    if (bpf_check_output(cli.output) != BPF_OK) {
+        fprintf(stderr, "bptool prune: %s\n", bpf_last_error());
+        return 1;
+    }
 
     bpf_model *m = NULL;
     bpf_status fs = bpf_load_file(in, 0, &m);
@@ -376,6 +386,13 @@ int bp_tool_cmd_prune(int argc, char **argv)
     bp_tool_meta_set(&g, "weights.prune", mode == BP_TOOL_PRUNE_BIT ? "bit" : "weight");
     snprintf(v, sizeof v, "%g", cli.lambda);
     bp_tool_meta_set(&g, "weights.lambda", mode == BP_TOOL_PRUNE_BIT ? v : "");
+    bp_tool_meta_set(&g, "weights.prox",
+                     mode != BP_TOOL_PRUNE_BIT ? ""
+                     : d.n_layers && g.layers[0].encoding
+                         ? "eq.8 p=1/2, argmin over the integers in each layer's "
+                           "[-w_max,w_max], C_add=CSD digit count"
+                         : "eq.8 p=1/2, argmin over the integers in each layer's "
+                           "[-w_max,w_max], C_add=popcount");
     snprintf(v, sizeof v, "%g", cli.sparsity);
     bp_tool_meta_set(&g, "weights.sparsity", v);
     if (d.n_layers)
@@ -386,9 +403,18 @@ int bp_tool_cmd_prune(int argc, char **argv)
     d.layers = g.layers;
     d.meta = g.meta;
     d.n_meta = g.n_meta;
-    fs = bpf_write_file(&d, cli.output);
+    void *buf = NULL;
+    size_t size = 0;
+    fs = bpf_write_memory(&d, &buf, &size);
     if (fs != BPF_OK) {
-        fprintf(stderr, "bptool prune: writing %s: %s\n", cli.output, bpf_last_error());
+        fprintf(stderr, "bptool prune: the re-projected model is not valid: %s\n",
+                bpf_last_error());
+        goto out;
+    }
+    fs = bpf_replace_file(cli.output, buf, size);
+    free(buf);
+    if (fs != BPF_OK) {
+        fprintf(stderr, "bptool prune: %s\n", bpf_last_error());
         goto out;
     }
     rc = bp_tool_summary(cli.output, cli.quiet);

@@ -28,9 +28,16 @@ static const char bp_tool_info_usage[] =
 static const char bp_tool_verify_usage[] =
     "usage: bptool verify FILE\n"
     "\n"
-    "Fully validates a model (structure, limits, digit planes, graph, and the\n"
-    "xxh3 checksum of every section). Prints one line starting with OK and\n"
-    "exits 0, or prints the status and what is wrong and where, and exits 1.\n";
+    "Fully validates a model file (structure, limits, digit planes, graph, and\n"
+    "the xxh3 checksum of every section), then checks that the engine can run\n"
+    "it: loads it and plans a session on the reference backend at batch 1 and 2.\n"
+    "\n"
+    "exit status:\n"
+    "  0  valid, and the engine runs it (one line starting with OK)\n"
+    "  1  not a valid .bp file, or unreadable (the status, what and where)\n"
+    "  2  usage error\n"
+    "  3  a valid .bp file the engine cannot run (\"valid .bp file, but the\n"
+    "     engine cannot run it: \" and the reason)\n";
 
 enum { OPT_LAYER = 256, OPT_SVG, OPT_NOHIST, OPT_COLOR };
 
@@ -124,13 +131,8 @@ static void bp_tool_hist_text(const bp_tool_hist *h, int color)
     }
 }
 
-static int bp_tool_hist_svg(const bp_tool_hist *h, const char *path, const char *title)
+static void bp_tool_hist_svg(const bp_tool_hist *h, FILE *f, const char *title)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
     int wmax = h->wmax, n = 2 * wmax + 1;
     const double bar = 3.0, plot_h = 240, x0 = 60, y0 = 30;
     double W = x0 + n * bar + 150, H = y0 + plot_h + 50;
@@ -178,11 +180,42 @@ static int bp_tool_hist_svg(const bp_tool_hist *h, const char *path, const char 
                 x0 + n * bar + 20, y0 + 16 + a * 18.0, bp_tool_svgcol[a], x0 + n * bar + 38,
                 y0 + 26 + a * 18.0, a, a ? "" : " (w=0, clipped)");
     fputs("</svg>\n", f);
-    if (fclose(f)) {
-        fprintf(stderr, "bptool info: writing %s failed\n", path);
+}
+
+/* Renders the SVG in memory and replaces path with it atomically. */
+static int bp_tool_write_svg(const bp_tool_hist *h, const char *path, const char *title)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) {
+        fprintf(stderr, "bptool info: out of memory for the SVG\n");
+        return -1;
+    }
+    bp_tool_hist_svg(h, f, title);
+    int bad = ferror(f);
+    if (fclose(f) || bad) {
+        free(buf);
+        fprintf(stderr, "bptool info: out of memory for the SVG\n");
+        return -1;
+    }
+    bpf_status fs = bpf_replace_file(path, buf, size);
+    free(buf);
+    if (fs != BPF_OK) {
+        fprintf(stderr, "bptool info: %s\n", bpf_last_error());
         return -1;
     }
     return 0;
+}
+
+/* num/den right-aligned in width with prec decimals, or "-" when den is 0. */
+static const char *bp_tool_ratio(char b[16], int width, int prec, double num, double den)
+{
+    if (den > 0)
+        snprintf(b, 16, "%*.*f", width, prec, num / den);
+    else
+        snprintf(b, 16, "%*s", width, "-");
+    return b;
 }
 
 static const char *bp_tool_layer_name(const bpf_model *m, uint32_t li)
@@ -232,6 +265,10 @@ int bp_tool_cmd_info(int argc, char **argv)
                                    optind >= argc ? "missing FILE" : "unexpected argument '%s'",
                                    optind >= argc ? "" : argv[optind + 1]);
     const char *path = argv[optind];
+    if (svg && bpf_check_output(svg) != BPF_OK) {
+        fprintf(stderr, "bptool info: --svg %s\n", bpf_last_error());
+        return 1;
+    }
     bpf_model *m = NULL;
     bpf_status fs = bpf_load_file(path, 0, &m);
     if (fs != BPF_OK) {
@@ -300,8 +337,12 @@ int bp_tool_cmd_info(int argc, char **argv)
             if ((int)l->w_max > h->wmax)
                 h->wmax = (int)l->w_max;
         }
-        /* sigma_add per the paper: nonzero bits of B (M x K per row) over M*K */
+        /* sigma_add per the paper: nonzero bits of B (M x K per row) over M*K,
+         * M the binary positions of w_max; a layer has at least one position
+         * (SPEC.md R44), also when w_max is 0 (all weights zero). */
         uint32_t Mb = bp_digits_positions((int32_t)l->w_max, BP_ENC_BINARY);
+        if (Mb < 1)
+            Mb = 1;
         char shape[48];
         if (l->kind == BPF_LAYER_LINEAR)
             snprintf(shape, sizeof shape, "fc %ux%u", l->c_out, l->c_in);
@@ -310,23 +351,28 @@ int bp_tool_cmd_info(int argc, char **argv)
         else
             snprintf(shape, sizeof shape, "%ux%u/%u %u>%u", l->kh, l->kw, l->stride_h, l->c_in,
                      l->c_out);
-        double dn = n ? (double)n : 1;
-        printf("%3u %-32.32s %-13s %6u %6u %9zu %9llu %7.4f %9llu %9llu %7.4f %6.3f %6.3f %3s "
-               "%.3g\n",
-               li, bp_tool_layer_name(m, li), shape, l->K, l->M, n, (unsigned long long)nz,
-               nz / dn, (unsigned long long)db, (unsigned long long)dc, db / (Mb * dn), db / dn,
-               dc / dn, l->act_dtype == BPF_DT_U8 ? "u8" : "s8", l->act_scale);
+        char r[4][16];
+        printf("%3u %-32.32s %-13s %6u %6u %9zu %9llu %s %9llu %9llu %s %s %s %3s %.3g\n", li,
+               bp_tool_layer_name(m, li), shape, l->K, l->M, n, (unsigned long long)nz,
+               bp_tool_ratio(r[0], 7, 4, (double)nz, (double)n), (unsigned long long)db,
+               (unsigned long long)dc,
+               bp_tool_ratio(r[1], 7, 4, (double)db, (double)Mb * (double)n),
+               bp_tool_ratio(r[2], 6, 3, (double)db, (double)n),
+               bp_tool_ratio(r[3], 6, 3, (double)dc, (double)n),
+               l->act_dtype == BPF_DT_U8 ? "u8" : "s8", l->act_scale);
         T_w += n;
         T_nz += nz;
         T_db += db;
         T_dc += dc;
         T_mw += (uint64_t)Mb * n;
     }
-    double dT = T_w ? (double)T_w : 1;
-    printf("%3s %-32s %-13s %6s %6s %9llu %9llu %7.4f %9llu %9llu %7.4f %6.3f %6.3f\n", "",
-           "total", "", "", "", (unsigned long long)T_w, (unsigned long long)T_nz, T_nz / dT,
-           (unsigned long long)T_db, (unsigned long long)T_dc, T_mw ? (double)T_db / T_mw : 0,
-           T_db / dT, T_dc / dT);
+    char r[4][16];
+    printf("%3s %-32s %-13s %6s %6s %9llu %9llu %s %9llu %9llu %s %s %s\n", "", "total", "", "",
+           "", (unsigned long long)T_w, (unsigned long long)T_nz,
+           bp_tool_ratio(r[0], 7, 4, (double)T_nz, (double)T_w), (unsigned long long)T_db,
+           (unsigned long long)T_dc, bp_tool_ratio(r[1], 7, 4, (double)T_db, (double)T_mw),
+           bp_tool_ratio(r[2], 6, 3, (double)T_db, (double)T_w),
+           bp_tool_ratio(r[3], 6, 3, (double)T_dc, (double)T_w));
     if (!no_hist)
         bp_tool_hist_text(h, color);
     if (svg) {
@@ -337,7 +383,7 @@ int bp_tool_cmd_info(int argc, char **argv)
         for (char *q = title; *q; q++)
             if (*q == '<' || *q == '>' || *q == '&')
                 *q = '_';
-        if (bp_tool_hist_svg(h, svg, title))
+        if (bp_tool_write_svg(h, svg, title))
             goto out;
         printf("\nwrote %s\n", svg);
     }
@@ -350,6 +396,16 @@ out:
     free(h);
     bpf_model_free(m);
     return rc;
+}
+
+/* Prints "bptool verify: [PATH: ]STATUS: message" (the path only when the
+ * message does not start with it already). */
+static void bp_tool_verify_error(const char *path, bp_status st, const char *msg)
+{
+    size_t pl = strlen(path);
+    int named = !strncmp(msg, path, pl) && msg[pl] == ':';
+    fprintf(stderr, "bptool verify: %s%s%s: %s\n", named ? "" : path, named ? "" : ": ",
+            bp_status_string(st), msg);
 }
 
 int bp_tool_cmd_verify(int argc, char **argv)
@@ -371,24 +427,51 @@ int bp_tool_cmd_verify(int argc, char **argv)
                                    optind >= argc ? "missing FILE" : "unexpected argument '%s'",
                                    optind >= argc ? "" : argv[optind + 1]);
     const char *path = argv[optind];
+    /* 1. The file format alone (SPEC.md rules, every checksum). */
+    bpf_model *fm = NULL;
+    bpf_status fs = bpf_load_file(path, 0, &fm);
+    if (fs != BPF_OK) {
+        bp_tool_verify_error(path, (bp_status)fs, bpf_last_error());
+        return 1;
+    }
+    bpf_model_free(fm);
+    /* 2. The engine: load, then plan a session at batch 1 and 2 on the
+     * reference backend (what every backend needs of the graph). */
     bp_model_opts mo;
     bp_model_opts_default(&mo);
-    mo.verify_checksums = 1;
+    mo.verify_checksums = 0; /* verified above */
     bp_model *m = NULL;
     bp_status st = bp_model_load_file(path, &mo, &m);
-    if (st != BP_OK) {
-        /* bp_model_load_file's message starts with the path already. */
-        fprintf(stderr, "bptool verify: %s: %s\n", bp_status_string(st), bp_last_error());
-        return 1;
+    const char *stage = "loading";
+    uint32_t batch = 0;
+    for (uint32_t b = 1; st == BP_OK && b <= 2; b++) {
+        bp_session_opts so;
+        bp_session_opts_default(&so);
+        so.backend = "reference";
+        so.threads = 1;
+        so.batch = b;
+        bp_session *s = NULL;
+        st = bp_session_create(m, &so, &s);
+        bp_session_free(s);
+        stage = "creating a session";
+        batch = b;
     }
     const bp_model_info *mi = NULL;
-    if (bp_model_info_get(m, &mi) != BP_OK) {
-        fprintf(stderr, "bptool verify: %s: %s\n", path, bp_last_error());
+    if (st == BP_OK)
+        st = bp_model_info_get(m, &mi);
+    if (st != BP_OK) {
+        char where[64] = "";
+        if (!strcmp(stage, "creating a session"))
+            snprintf(where, sizeof where, " (reference backend, batch %u)", batch);
+        fprintf(stderr,
+                "bptool verify: %s: valid .bp file, but the engine cannot run it: %s%s: %s: "
+                "%s\n",
+                path, stage, where, bp_status_string(st), bp_last_error());
         bp_model_free(m);
-        return 1;
+        return 3;
     }
     printf("OK %s: %s, %u layers, %u nodes, %llu weights, sparsity %.4f, digits/weight %.4f, "
-           "checksums verified\n",
+           "checksums verified, runs on the engine\n",
            path, *mi->arch ? mi->arch : "?", mi->n_layers, mi->n_nodes,
            (unsigned long long)mi->weights, mi->sparsity, mi->digits_per_weight);
     bp_model_free(m);

@@ -19,6 +19,12 @@ void bp_tool_gen_opts_default(bp_tool_gen_opts *o)
     o->encoding = BP_ENC_BINARY;
     o->seed = 1;
     o->calib = 4;
+    o->wmax = BP_TOOL_WMAX_DEFAULT;
+}
+
+int bp_tool_wmax_valid(int wmax)
+{
+    return wmax == 127 || wmax == 128 || wmax == 255;
 }
 
 static void bp_tool_err(char *err, size_t n, const char *fmt, ...)
@@ -50,7 +56,10 @@ int bp_tool_project_layer(bp_tool_layer *L, bpf_layer *out, bp_tool_prune prune,
         bp_tool_prune_magnitude(L->w, rows, K, L->w_scale, tiebreak, sparsity))
         return -2;
     bp_planes_buf_free(&L->planes);
+    /* At least one digit position (SPEC.md R44), also for w_max 0. */
     uint32_t M = bp_digits_positions(qmax, enc);
+    if (M < 1)
+        M = 1;
     if (bp_planes_from_dense(L->w, rows, K, enc, M, &L->planes))
         return -2;
     out->M = M;
@@ -67,9 +76,11 @@ int bp_tool_project_layer(bp_tool_layer *L, bpf_layer *out, bp_tool_prune prune,
 /* Activation rule. The calibration range is the exact min/max over every
  * element of a few random inputs (no percentile): a non-negative input
  * (after ReLU) is u8 with step max/255, a signed one s8 with step
- * max(|min|, |max|)/127. The max of ~1e5+ roughly Gaussian values is ~4-5
- * sigma, so the step is ~sigma/25 (s8) or finer: no collapse to a few
- * levels, and saturation only for values beyond the calibration extremes. */
+ * max(|min|, |max|)/127, so the range maps into [-127, 127] (-128, which
+ * s8 saturation also allows, is reached only below the calibrated minimum).
+ * The max of ~1e5+ roughly Gaussian values is ~4-5 sigma, so the step is
+ * ~sigma/25 (s8) or finer: no collapse to a few levels, and saturation only
+ * for values beyond the calibration extremes. */
 void bp_tool_act_rule(float mn, float mx, uint32_t *dtype, float *scale)
 {
     if (mn >= 0.0f) {
@@ -99,8 +110,8 @@ static int bp_tool_synth(bp_tool_graph *g, const bp_tool_gen_opts *o, char *err,
         double std = sqrt(2.0 / l->K); /* Kaiming normal, fan_in = K */
         for (size_t i = 0; i < n; i++)
             L->wf[i] = (float)(std * bp_tool_rng_normal(&rng));
-        bp_tool_quantize_rows(L->wf, l->c_out, l->K, BP_TOOL_QMAX, L->w, L->w_scale);
-        l->w_max = BP_TOOL_QMAX;
+        bp_tool_quantize_rows(L->wf, l->c_out, l->K, o->wmax, L->w, L->w_scale);
+        l->w_max = (uint32_t)o->wmax;
         int rc = bp_tool_project_layer(L, l, o->prune, o->lambda, o->sparsity, o->encoding,
                                        L->wf);
         if (rc) {
@@ -222,18 +233,17 @@ int bp_tool_gen_memory(const bp_tool_gen_opts *o, void **buf, size_t *size, char
     bp_tool_meta_set(&g, "producer_version", bp_version_string());
     bp_tool_meta_set(&g, "arch", o->arch);
     bp_tool_meta_set(&g, "synthetic", "true");
-    bp_tool_meta_set(&g, "weights.init",
-                     "kaiming-normal std sqrt(2/K); per-output-channel scale absmax/128, "
-                     "round to [-128,128]");
+    snprintf(v, sizeof v,
+             "kaiming-normal std sqrt(2/K); per-output-channel scale absmax/%d, round half "
+             "away from zero; weights in [-%d,%d]",
+             o->wmax, o->wmax, o->wmax);
+    bp_tool_meta_set(&g, "weights.init", v);
     bp_tool_meta_set(&g, "weights.prune", bp_tool_prune_name(o->prune));
     snprintf(v, sizeof v, "%g", o->lambda);
     bp_tool_meta_set(&g, "weights.lambda", o->prune == BP_TOOL_PRUNE_BIT ? v : "");
-    bp_tool_meta_set(&g, "weights.prox",
-                     o->prune == BP_TOOL_PRUNE_BIT
-                         ? (o->encoding == BP_ENC_CSD
-                                ? "eq.8 p=1/2 on [-128,128], C_add=CSD digit count"
-                                : "eq.8 p=1/2 on [-128,128], C_add=popcount")
-                         : "");
+    snprintf(v, sizeof v, "eq.8 p=1/2, argmin over the integers in [-%d,%d], C_add=%s", o->wmax,
+             o->wmax, o->encoding == BP_ENC_CSD ? "CSD digit count" : "popcount");
+    bp_tool_meta_set(&g, "weights.prox", o->prune == BP_TOOL_PRUNE_BIT ? v : "");
     snprintf(v, sizeof v, "%g", o->prune == BP_TOOL_PRUNE_NONE ? 0.0 : o->sparsity);
     bp_tool_meta_set(&g, "weights.sparsity", v);
     bp_tool_meta_set(&g, "weights.encoding", o->encoding == BP_ENC_CSD ? "csd" : "binary");
@@ -250,7 +260,9 @@ int bp_tool_gen_memory(const bp_tool_gen_opts *o, void **buf, size_t *size, char
     if (!strncmp(o->arch, "convnext", 8))
         bp_tool_meta_set(&g, "activation", o->arch_opts.gelu ? "gelu" : "relu");
     snprintf(v, sizeof v,
-             "%u random N(0,1) inputs, float graph; u8 max/255 if min>=0 else s8 absmax/127",
+             "%u random N(0,1) inputs, float graph, exact min/max per layer input; min>=0: "
+             "u8, scale max/255; else s8, scale max(|min|,|max|)/127 (the range maps to "
+             "[-127,127]; s8 saturates at -128 and 127)",
              o->calib ? o->calib : 1);
     bp_tool_meta_set(&g, "calibration", v);
     if (g.failed) {

@@ -1,6 +1,5 @@
-/* main.c: bptool entry point, subcommand dispatch and shared CLI parsing. */
-#include <errno.h>
-#include <stdarg.h>
+/* main.c: bptool entry point and subcommand dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,66 +17,24 @@ static const char bp_tool_usage[] =
     "                     weights (ARCH: resnet18-cifar, resnet18, convnext-t, convnext-b)\n"
     "  info FILE          per-layer table (shape, K, nonzeros, digits, sigma_mult,\n"
     "                     sigma_add) and a weight histogram coloured by add count\n"
-    "  verify FILE        full validation with checksums; exit 0 or a clear error\n"
+    "  verify FILE        full validation with checksums, then whether the engine\n"
+    "                     can run the file\n"
     "  prune IN -o OUT    re-project the weights of a model (--lambda, --sparsity,\n"
     "                     --encoding), keeping graph and scales\n"
     "\n"
+    "Files are written atomically (a temporary file in the same directory,\n"
+    "renamed over the destination); a destination that is not a regular file\n"
+    "is refused.\n"
+    "\n"
     "'bptool COMMAND --help' describes each command. Exit status: 0 success,\n"
-    "1 failure (bad file, I/O), 2 usage error.\n";
-
-int bp_tool_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "bptool %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n\n%s", usage);
-    return 2;
-}
-
-int bp_tool_parse_double(const char *s, double *v)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (!*s || *end || errno)
-        return -1;
-    *v = d;
-    return 0;
-}
-
-int bp_tool_parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-')
-        return -1;
-    unsigned long long u = strtoull(s, &end, 0);
-    if (*end || errno)
-        return -1;
-    *v = u;
-    return 0;
-}
-
-int bp_tool_parse_hw(const char *s, uint32_t *h, uint32_t *w)
-{
-    unsigned a, b;
-    char tail;
-    if (sscanf(s, "%ux%u%c", &a, &b, &tail) == 2 && a && b && a <= 8192 && b <= 8192) {
-        *h = a;
-        *w = b;
-        return 0;
-    }
-    if (sscanf(s, "%u%c", &a, &tail) == 1 && a && a <= 8192) {
-        *h = *w = a;
-        return 0;
-    }
-    return -1;
-}
+    "1 failure (bad file, I/O), 2 usage error, 3 (verify) a valid file the\n"
+    "engine cannot run.\n";
 
 int main(int argc, char **argv)
 {
+    /* A write beyond the file size limit fails with EFBIG instead of killing
+     * the process, so the temporary file of an atomic write is cleaned up. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(bp_tool_usage, stderr);
         return 2;

@@ -1,0 +1,455 @@
+/* The spec's model semantics (formats/SPEC.md 7.1-7.3, 8.1), implemented from
+ * the text with plain loops; see spec_eval.h. Built with -ffp-contract=off. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec_eval.h"
+
+/* ---- 7.3: EXP and GELU ---- */
+
+/* Coefficients of SPEC.md 7.3, lowest degree first. */
+static const double bps_p0[11] = {
+    0x1.20dd750429b6bp+0, -0x1.812746b037352p-2, 0x1.ce2f21a000d30p-4,
+    -0x1.b82ce3026aae0p-6, 0x1.565bcb082cca2p-8, -0x1.c02d67e37081ep-11,
+    0x1.f99c295886f05p-14, -0x1.f4684782919e8p-17, 0x1.b5d3ea9fd0b5ap-20,
+    -0x1.462a758d4591dp-23, 0x1.43f6d0dee7032p-27,
+};
+static const double bps_q1[15] = {
+    0x1.15aaa8ec85205p-5, -0x1.e723726b82977p-4, 0x1.6d5a95d0a1033p-3,
+    -0x1.1c2a02bea0196p-3, 0x1.6d5a95d2478f7p-5, 0x1.e723722d9d842p-7,
+    -0x1.3ca3d7bad185dp-6, 0x1.36d743d8bf133p-8, 0x1.35aea33e8b25dp-9,
+    -0x1.c0398f5c57c39p-10, 0x1.854dad90b9591p-14, 0x1.0af1263cafbeep-12,
+    -0x1.43b58e78f948ap-14, -0x1.33d18cb6fdf40p-16, 0x1.aa7ad19c475dbp-17,
+};
+static const double bps_q2[15] = {
+    0x1.aab859b20ac9ep-12, -0x1.1d83170fabdd7p-9, 0x1.64e3dcd3acd13p-8,
+    -0x1.119da0c747a0bp-7, 0x1.1a89b97da4031p-7, -0x1.90e8118d2e2b4p-8,
+    0x1.6ecdbeea74fe7p-9, -0x1.1c619ed98bfaep-11, -0x1.1154d308febc5p-12,
+    0x1.067cb9746d206p-12, -0x1.4a8fcf49dbfabp-14, -0x1.6783801fa8777p-18,
+    0x1.da5b65bc5137ep-17, -0x1.1329cd34ff320p-18, -0x1.6a007e8cf4d8dp-22,
+};
+static const double bps_q3[15] = {
+    0x1.8ef2a9a18d857p-21, -0x1.6a59721988900p-18, 0x1.3d0e43d697c5ap-16,
+    -0x1.62ccea6634dedp-15, 0x1.1c077215944cbp-14, -0x1.586baf93f8efap-14,
+    0x1.4615409a02cc7p-14, -0x1.e8280368d09f2p-15, 0x1.1f62e387be727p-15,
+    -0x1.013472c4e7294p-16, 0x1.377e3a8b3538ap-18, -0x1.de8b6074b820ap-22,
+    -0x1.dfcce85fed3f9p-22, 0x1.477004e4292d7p-22, -0x1.69bd312f4343dp-24,
+};
+static const double bps_q4[15] = {
+    0x1.b05cfe2e99435p-33, -0x1.f1e352a4e4f05p-30, 0x1.180fde408da57p-27,
+    -0x1.99b8627b3a9b7p-26, 0x1.b598cb62f3216p-25, -0x1.6b1bd90006eedp-24,
+    0x1.e650e0e0bea36p-24, -0x1.0d66007cae779p-23, 0x1.f5f34775e5d5fp-24,
+    -0x1.8d4d143a5cba0p-24, 0x1.0c38acf72d4c3p-24, -0x1.33a927297fabdp-25,
+    0x1.2cf36c42c442cp-26, -0x1.0026f2d427296p-27, 0x1.2fc19cb202f34p-29,
+};
+static const double bps_q5[15] = {
+    0x1.09182b326b229p-47, -0x1.7258a0606ecafp-44, 0x1.fd398c7cbe329p-42,
+    -0x1.cb10948ce0b3ap-40, 0x1.3100dcd496e28p-38, -0x1.3e568a871845bp-37,
+    0x1.0f714e68764c3p-36, -0x1.842f3935000dep-36, 0x1.dc0438f2ec5cdp-36,
+    -0x1.feeef2c355f52p-36, 0x1.da751857b96d5p-36, -0x1.6ea05ffa8fd6fp-36,
+    0x1.133ae27a985d9p-36, -0x1.ebcd6a3bf0597p-37, 0x1.0f9b0610c3f52p-37,
+};
+
+static const double *const bps_q[5] = {bps_q1, bps_q2, bps_q3, bps_q4, bps_q5};
+
+/* 1/k!, k = 0..11 */
+static const double bps_exp_c[12] = {
+    1.0, 1.0, 0x1p-1, 0x1.5555555555555p-3, 0x1.5555555555555p-5,
+    0x1.1111111111111p-7, 0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13,
+    0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22,
+    0x1.ae64567f544e4p-26,
+};
+
+/* H(c, n, z): r = c[n-1]; r = r*z + c[k] for k = n-2 .. 0. */
+static double bps_horner(const double *c, int n, double z)
+{
+    double r = c[n - 1];
+    for (int k = n - 2; k >= 0; k--) {
+        double p = r * z;
+        r = p + c[k];
+    }
+    return r;
+}
+
+float bps_exp(double t)
+{
+    if (isnan(t)) return NAN;
+    if (t < -110.0) return 0.0f;
+    if (t > 89.0) return INFINITY;
+    double n = nearbyint(t * 0x1.71547652b82fep+0); /* default mode: ties to even */
+    double r1 = t - n * 0x1.62e42fefa4p-1;
+    double r = r1 - n * -0x1.8432a1b0e2634p-43;
+    double p = bps_horner(bps_exp_c, 12, r);
+    return (float)ldexp(p, (int)n); /* exact: p * 2^n is a normal double */
+}
+
+float bps_gelu(float x)
+{
+    double xd = (double)x;
+    double a = xd * 0x1.6a09e667f3bcdp-1;
+    if (isnan(a)) return x;
+    if (a <= -6.0) return -0.0f;
+    if (a >= 6.0) return x;
+    double h;
+    if (fabs(a) < 1.0) {
+        h = 1.0 + a * bps_horner(bps_p0, 11, a * a);
+    } else {
+        double m = fabs(a);
+        int i = (int)floor(m);
+        double q = bps_horner(bps_q[i - 1], 15, m - (i + 0.5));
+        h = a > 0.0 ? 2.0 - q : q;
+    }
+    return (float)((0.5 * xd) * h);
+}
+
+/* ---- 8.1 step 2: quantization ---- */
+
+int32_t bps_quantize(float x, float inv, int s8)
+{
+    float v = x * inv;
+    if (s8) {
+        if (isnan(v)) v = 0.0f;
+        v = v > -128.0f ? v : -128.0f;
+        v = v < 127.0f ? v : 127.0f;
+    } else {
+        v = v > 0.0f ? v : 0.0f;
+        v = v < 255.0f ? v : 255.0f;
+    }
+    return (int32_t)nearbyintf(v);
+}
+
+/* ---- the graph ---- */
+
+typedef struct bps_ctx {
+    const bpf_model *m;
+    uint32_t N;
+    float **val;     /* [n_tensors] values of activations (owned) */
+    size_t *elems;   /* [n_tensors] elements at batch N */
+    char *err;
+    size_t errlen;
+} bps_ctx;
+
+static int bps_fail(bps_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bps_fail(bps_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, c->errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int bps_is_const(const bps_ctx *c, uint32_t t)
+{
+    return c->m->tensors[t].data != NULL;
+}
+
+/* dims of tensor t at batch N (activations) */
+static uint32_t bps_dim(const bps_ctx *c, uint32_t t, uint32_t d)
+{
+    const bpf_tensor *T = &c->m->tensors[t];
+    if (d == 0 && !T->data) return c->N;
+    return T->dims[d];
+}
+
+static const float *bps_get(bps_ctx *c, uint32_t t)
+{
+    const bpf_tensor *T = &c->m->tensors[t];
+    if (T->data) return T->dtype == BPF_DT_F32 ? (const float *)T->data : NULL;
+    return c->val[t];
+}
+
+/* f32 constant with exactly n elements, or NULL */
+static const float *bps_param(bps_ctx *c, uint32_t t, size_t n)
+{
+    const bpf_tensor *T = &c->m->tensors[t];
+    if (!T->data || T->dtype != BPF_DT_F32 || T->nbytes != n * sizeof(float)) return NULL;
+    return (const float *)T->data;
+}
+
+/* Dense weights w[j*K + k] rebuilt from the planes (SPEC.md 8, Planes). */
+static int32_t *bps_weights(const bpf_layer *L)
+{
+    int32_t *w = calloc((size_t)L->c_out * L->K, sizeof(int32_t));
+    if (!w) return NULL;
+    for (uint32_t j = 0; j < L->c_out; j++)
+        for (uint32_t m = 0; m < L->M; m++)
+            for (uint32_t s = 0; s < 2; s++) {
+                size_t e = ((size_t)j * L->M + m) * 2 + s;
+                for (uint32_t i = L->row_ptr[e]; i < L->row_ptr[e + 1]; i++) {
+                    uint32_t k = L->idx_bytes == 2 ? ((const uint16_t *)L->col_idx)[i]
+                                                   : ((const uint32_t *)L->col_idx)[i];
+                    int32_t d = (int32_t)1 << m;
+                    w[(size_t)j * L->K + k] += s ? -d : d;
+                }
+            }
+    return w;
+}
+
+/* 8.1: CONV2D and LINEAR. */
+static int bps_layer(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
+{
+    const bpf_model *m = c->m;
+    if (nd->layer >= m->n_layers) return bps_fail(c, "node '%s': bad layer", nd->name);
+    const bpf_layer *L = &m->layers[nd->layer];
+    int s8 = L->act_dtype == BPF_DT_S8;
+    float inv = 1.0f / L->act_scale;
+    int32_t *w = bps_weights(L);
+    if (!w) return bps_fail(c, "out of memory");
+    uint32_t N = c->N, K = L->K;
+    uint32_t x_id = nd->in[0];
+    if (L->kind == BPF_LAYER_LINEAR) {
+        if (c->elems[x_id] != (size_t)N * L->c_in) {
+            free(w);
+            return bps_fail(c, "node '%s': linear input size", nd->name);
+        }
+        for (uint32_t n = 0; n < N; n++)
+            for (uint32_t j = 0; j < L->c_out; j++) {
+                int64_t acc = 0;
+                for (uint32_t k = 0; k < K; k++)
+                    acc += (int64_t)w[(size_t)j * K + k] *
+                           bps_quantize(x[(size_t)n * K + k], inv, s8);
+                float sj = L->w_scale[j] * L->act_scale;
+                float t = (float)(int32_t)acc * sj;
+                y[(size_t)n * L->c_out + j] = t + L->bias[j];
+            }
+        free(w);
+        return 0;
+    }
+    uint32_t H = bps_dim(c, x_id, 2), W = bps_dim(c, x_id, 3);
+    uint32_t OH = bps_dim(c, nd->out[0], 2), OW = bps_dim(c, nd->out[0], 3);
+    uint32_t cig = L->c_in / L->groups, cog = L->c_out / L->groups;
+    /* quantize the whole input once (the same value wherever it is read) */
+    size_t xe = c->elems[x_id];
+    int32_t *q = malloc((xe ? xe : 1) * sizeof(int32_t));
+    if (!q) {
+        free(w);
+        return bps_fail(c, "out of memory");
+    }
+    for (size_t i = 0; i < xe; i++) q[i] = bps_quantize(x[i], inv, s8);
+    /* The sum is exact in integers, so its order is free: add each nonzero
+     * weight's contribution to the whole output plane. */
+    int64_t *acc = malloc((size_t)OH * OW * sizeof(int64_t));
+    if (!acc) {
+        free(q);
+        free(w);
+        return bps_fail(c, "out of memory");
+    }
+    for (uint32_t n = 0; n < N; n++)
+        for (uint32_t j = 0; j < L->c_out; j++) {
+            uint32_t cg = (j / cog) * cig;
+            memset(acc, 0, (size_t)OH * OW * sizeof(int64_t));
+            for (uint32_t ci = 0; ci < cig; ci++)
+                for (uint32_t dy = 0; dy < L->kh; dy++)
+                    for (uint32_t dx = 0; dx < L->kw; dx++) {
+                        int32_t wk = w[(size_t)j * K + ((size_t)ci * L->kh + dy) * L->kw + dx];
+                        if (wk == 0) continue;
+                        const int32_t *qc = q + ((size_t)n * L->c_in + cg + ci) * H * W;
+                        for (uint32_t oy = 0; oy < OH; oy++) {
+                            int64_t iy = (int64_t)oy * L->stride_h - L->pad_t +
+                                         (int64_t)dy * L->dil_h;
+                            if (iy < 0 || iy >= H) continue; /* padding: q = 0 */
+                            for (uint32_t ox = 0; ox < OW; ox++) {
+                                int64_t ix = (int64_t)ox * L->stride_w - L->pad_l +
+                                             (int64_t)dx * L->dil_w;
+                                if (ix < 0 || ix >= W) continue;
+                                acc[(size_t)oy * OW + ox] +=
+                                    (int64_t)wk * qc[(size_t)iy * W + (size_t)ix];
+                            }
+                        }
+                    }
+            float sj = L->w_scale[j] * L->act_scale;
+            for (size_t p = 0; p < (size_t)OH * OW; p++) {
+                float t = (float)(int32_t)acc[p] * sj;
+                y[((size_t)n * L->c_out + j) * OH * OW + p] = t + L->bias[j];
+            }
+        }
+    free(acc);
+    free(q);
+    free(w);
+    return 0;
+}
+
+/* 7.2 MAXPOOL / AVGPOOL */
+static void bps_pool(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
+{
+    uint32_t xi = nd->in[0], yi = nd->out[0];
+    uint32_t N = c->N, C = bps_dim(c, xi, 1), H = bps_dim(c, xi, 2), W = bps_dim(c, xi, 3);
+    uint32_t OH = bps_dim(c, yi, 2), OW = bps_dim(c, yi, 3);
+    const int32_t *a = nd->ints;
+    int32_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], pt = a[4], pl = a[5];
+    for (uint32_t n = 0; n < N; n++)
+        for (uint32_t ch = 0; ch < C; ch++) {
+            const float *xp = x + ((size_t)n * C + ch) * H * W;
+            float *yp = y + ((size_t)n * C + ch) * OH * OW;
+            for (uint32_t oy = 0; oy < OH; oy++)
+                for (uint32_t ox = 0; ox < OW; ox++) {
+                    float mx = -INFINITY, s = 0.0f;
+                    uint32_t cnt = 0;
+                    for (int32_t dy = 0; dy < kh; dy++)
+                        for (int32_t dx = 0; dx < kw; dx++) {
+                            int64_t iy = (int64_t)oy * sh - pt + dy;
+                            int64_t ix = (int64_t)ox * sw - pl + dx;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                            float v = xp[(size_t)iy * W + (size_t)ix];
+                            mx = v > mx ? v : mx;
+                            s = s + v;
+                            cnt++;
+                        }
+                    yp[(size_t)oy * OW + ox] = nd->op == BPF_OP_MAXPOOL ? mx : s / (float)cnt;
+                }
+        }
+}
+
+static int bps_node(bps_ctx *c, uint32_t ni)
+{
+    const bpf_model *m = c->m;
+    const bpf_node *nd = &m->nodes[ni];
+    uint32_t xi = nd->in[0], yi = nd->out[0];
+    const float *x = bps_get(c, xi);
+    float *y = c->val[yi];
+    size_t n_el = c->elems[yi];
+    if (!x || bps_is_const(c, xi)) return bps_fail(c, "node '%s': input 0", nd->name);
+    uint32_t N = c->N;
+    switch (nd->op) {
+    case BPF_OP_CONV2D:
+    case BPF_OP_LINEAR:
+        return bps_layer(c, nd, x, y);
+    case BPF_OP_RELU:
+        for (size_t i = 0; i < n_el; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        return 0;
+    case BPF_OP_GELU:
+        for (size_t i = 0; i < n_el; i++) y[i] = bps_gelu(x[i]);
+        return 0;
+    case BPF_OP_ADD: {
+        const float *b = bps_get(c, nd->in[1]);
+        size_t be = bps_is_const(c, nd->in[1])
+                        ? m->tensors[nd->in[1]].nbytes / sizeof(float) : c->elems[nd->in[1]];
+        if (!b || be != n_el || c->elems[xi] != n_el)
+            return bps_fail(c, "node '%s': add operands", nd->name);
+        for (size_t i = 0; i < n_el; i++) y[i] = x[i] + b[i];
+        return 0;
+    }
+    case BPF_OP_LAYERSCALE:
+    case BPF_OP_BATCHNORM:
+    case BPF_OP_LAYERNORM: {
+        uint32_t C = bps_dim(c, xi, 1);
+        size_t P = 1;
+        for (uint32_t d = 2; d < m->tensors[xi].ndim; d++) P *= bps_dim(c, xi, d);
+        const float *p1 = bps_param(c, nd->in[1], C);
+        const float *p2 = nd->op == BPF_OP_LAYERSCALE ? p1 : bps_param(c, nd->in[2], C);
+        if (!p1 || !p2) return bps_fail(c, "node '%s': channel parameters", nd->name);
+        for (uint32_t n = 0; n < N; n++)
+            for (size_t p = 0; p < P; p++) {
+#define BPS_AT(ch) (((size_t)n * C + (ch)) * P + p)
+                if (nd->op == BPF_OP_LAYERSCALE) {
+                    for (uint32_t ch = 0; ch < C; ch++) y[BPS_AT(ch)] = x[BPS_AT(ch)] * p1[ch];
+                } else if (nd->op == BPF_OP_BATCHNORM) {
+                    for (uint32_t ch = 0; ch < C; ch++) {
+                        float t = x[BPS_AT(ch)] * p1[ch];
+                        y[BPS_AT(ch)] = t + p2[ch];
+                    }
+                } else {
+                    double S = 0.0;
+                    for (uint32_t ch = 0; ch < C; ch++) S += (double)x[BPS_AT(ch)];
+                    double mu = S / (double)C;
+                    double V = 0.0;
+                    for (uint32_t ch = 0; ch < C; ch++) {
+                        double d = (double)x[BPS_AT(ch)] - mu;
+                        double dd = d * d;
+                        V += dd;
+                    }
+                    double var = V / (double)C;
+                    double r = 1.0 / sqrt(var + (double)nd->floats[0]);
+                    for (uint32_t ch = 0; ch < C; ch++) {
+                        float z = (float)(((double)x[BPS_AT(ch)] - mu) * r);
+                        float g = z * p1[ch];
+                        y[BPS_AT(ch)] = g + p2[ch];
+                    }
+                }
+#undef BPS_AT
+            }
+        return 0;
+    }
+    case BPF_OP_MAXPOOL:
+    case BPF_OP_AVGPOOL:
+        bps_pool(c, nd, x, y);
+        return 0;
+    case BPF_OP_GLOBALAVGPOOL: {
+        uint32_t C = bps_dim(c, xi, 1);
+        size_t HW = (size_t)bps_dim(c, xi, 2) * bps_dim(c, xi, 3);
+        for (size_t r = 0; r < (size_t)N * C; r++) {
+            double S = 0.0;
+            for (size_t p = 0; p < HW; p++) S += (double)x[r * HW + p];
+            y[r] = (float)(S / (double)HW);
+        }
+        return 0;
+    }
+    case BPF_OP_FLATTEN:
+        memcpy(y, x, n_el * sizeof(float));
+        return 0;
+    case BPF_OP_SOFTMAX: {
+        size_t len = bps_dim(c, xi, m->tensors[xi].ndim - 1);
+        for (size_t r = 0; r < n_el / len; r++) {
+            const float *xr = x + r * len;
+            float *yr = y + r * len;
+            float mx = -INFINITY;
+            for (size_t i = 0; i < len; i++) mx = xr[i] > mx ? xr[i] : mx;
+            double S = 0.0;
+            for (size_t i = 0; i < len; i++) {
+                yr[i] = bps_exp((double)xr[i] - (double)mx);
+                S += (double)yr[i];
+            }
+            for (size_t i = 0; i < len; i++) yr[i] = (float)((double)yr[i] / S);
+        }
+        return 0;
+    }
+    default:
+        return bps_fail(c, "node '%s': op %u is not in the spec", nd->name, nd->op);
+    }
+}
+
+int bps_run(const bpf_model *m, uint32_t N, const float *const *inputs, float **outputs,
+            size_t *out_elems, char *err, size_t errlen)
+{
+    bps_ctx c = {m, N, NULL, NULL, err, errlen};
+    int st = 0;
+    for (uint32_t i = 0; i < m->n_outputs; i++) outputs[i] = NULL;
+    c.val = calloc(m->n_tensors, sizeof *c.val);
+    c.elems = calloc(m->n_tensors, sizeof *c.elems);
+    if (!c.val || !c.elems) st = bps_fail(&c, "out of memory");
+    for (uint32_t t = 0; t < m->n_tensors && !st; t++) {
+        const bpf_tensor *T = &m->tensors[t];
+        size_t e = 1;
+        for (uint32_t d = 0; d < T->ndim; d++) e *= bps_dim(&c, t, d);
+        c.elems[t] = e;
+        if (T->data) continue;
+        if (T->dtype != BPF_DT_F32) st = bps_fail(&c, "tensor '%s': activation not f32", T->name);
+        else if (!(c.val[t] = malloc(e * sizeof(float)))) st = bps_fail(&c, "out of memory");
+    }
+    for (uint32_t i = 0; i < m->n_inputs && !st; i++) {
+        uint32_t t = m->inputs[i];
+        memcpy(c.val[t], inputs[i], c.elems[t] * sizeof(float));
+    }
+    for (uint32_t ni = 0; ni < m->n_nodes && !st; ni++) st = bps_node(&c, ni);
+    for (uint32_t i = 0; i < m->n_outputs && !st; i++) {
+        uint32_t t = m->outputs[i];
+        out_elems[i] = c.elems[t];
+        outputs[i] = malloc(c.elems[t] * sizeof(float));
+        if (!outputs[i]) st = bps_fail(&c, "out of memory");
+        else memcpy(outputs[i], c.val[t], c.elems[t] * sizeof(float));
+    }
+    if (st)
+        for (uint32_t i = 0; i < m->n_outputs; i++) {
+            free(outputs[i]);
+            outputs[i] = NULL;
+        }
+    if (c.val)
+        for (uint32_t t = 0; t < m->n_tensors; t++) free(c.val[t]);
+    free(c.val);
+    free(c.elems);
+    return st;
+}
