@@ -19,9 +19,12 @@ static inline float bp_round_even(float v)
     return (v + 12582912.0f) - 12582912.0f;
 }
 
-/* x_int = saturate(round_half_even(x * inv_scale)); inv_scale = 1.0f / scale.
- * Clamping before rounding is the same as after (the bounds are integers);
- * NaN maps to 0, +-inf saturate. */
+/* x_int = saturate(round_half_even(x * inv_scale)) with inv_scale = 1.0f /
+ * act_scale, one float division per layer: a product by the reciprocal, not
+ * a division per element (the two differ in the last bit for some x; SIMD
+ * quantize loops and every backend use the product). Clamping before
+ * rounding is the same as after (the bounds are integers, rounding is
+ * monotone); NaN maps to 0, +-inf saturate. */
 static inline uint8_t bp_quant_u8(float x, float inv_scale)
 {
     float v = x * inv_scale;
@@ -41,7 +44,8 @@ static inline int8_t bp_quant_s8(float x, float inv_scale)
 
 /* Canonical epilogue for one output:
  *   t = (float)acc * out_scale;  t = t + bias;  [t = t + residual;]  [act]
- * each step rounded to float in this order. */
+ * each step rounded to float in this order ((float)acc rounds to nearest
+ * even when |acc| > 2^24). */
 static inline float bp_epilogue(int32_t acc, float out_scale, float bias)
 {
     float t = (float)acc * out_scale;

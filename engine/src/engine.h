@@ -162,7 +162,7 @@ extern const bp_backend bp_backend_float;
 
 /* ---- float operators (engine/src/ops_float.c) ---- */
 void bp_op_relu(const float *x, float *y, size_t n, int threads);
-void bp_op_gelu(const float *x, float *y, size_t n, int threads);
+void bp_op_gelu(const bp_kernel_table *kt, const float *x, float *y, size_t n, int threads);
 void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads);
 /* x: [N, C, HW]; per-channel y = x*s[c] (+ t[c] if t). */
 void bp_op_channel_affine(const float *x, const float *s, const float *t, float *y,
@@ -202,16 +202,13 @@ uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0
 void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const void *ctx,
                            uint32_t lo, uint32_t hi, uint32_t R, uint32_t *bounds);
 
-/* Quantizes n floats exactly as bp_quant_u8/s8 (quant.h) element by element
- * (AVX-512 when the CPU has it); x and q do not overlap. */
-void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv);
-void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv);
-
 /* ---- misc ---- */
-/* Hot engine-side loops (quantize, epilogue, implicit runs, float ops) are
- * compiled for several x86 ISAs and picked at load time (ifunc): the engine
- * itself is built for the baseline ISA. Same IEEE float ops in the same order
- * in every clone (-ffp-contract=off), so results are bit-identical. */
+/* Hot engine-side loops that have no kernel of their own (implicit runs,
+ * space-to-depth, LayerNorm and softmax rows) are compiled for several x86
+ * ISAs and picked at load time (ifunc): the engine itself is built for the
+ * baseline ISA. Same IEEE float ops in the same order in every clone
+ * (-ffp-contract=off), so results are bit-identical. Quantize, epilogue and
+ * GELU loops go through the session's kernel table instead (BP_ISA applies). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define BP_MULTI_ISA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

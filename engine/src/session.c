@@ -854,7 +854,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
         break;
     }
     case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
-    case BPF_OP_GELU: bp_op_gelu(x, y, xe, T); break;
+    case BPF_OP_GELU: bp_op_gelu(&s->kt, x, y, xe, T); break;
     case BPF_OP_ADD:
         if (sp->bconst) {
             size_t pe = xe / s->N; /* the constant's elements */
