@@ -36,7 +36,7 @@
  * int32, then y = (float)acc * (w_scale[j] * act_scale) + bias[j] in float,
  * each step rounded, no FMA. Everything between layers is float NCHW; GELU
  * and softmax use fixed exp/erf algorithms, not the C library's.
- * formats/SPEC.md (sections 7.1-7.3 and 8.1) defines every output bit; the
+ * formats/SPEC.md (sections 7.1-7.3 and 8.1-8.2) defines every output bit; the
  * backends "reference", "bitplane" and "csr" produce exactly those. */
 #ifndef BITPRUNE_H
 #define BITPRUNE_H

@@ -433,7 +433,7 @@ static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc
 {
     size_t base = ((size_t)img * L->c_out + j0) * L->P + p;
     bp_epi_rows e = {acc, lda, L->d.out_scale + j0, L->d.bias + j0, res ? res + base : NULL,
-                     L->P, L->d.fuse_relu ? BP_EPI_RELU : BP_EPI_NONE, 0.0f};
+                     L->P, L->d.act, 0.0f};
     L->kt.epilogue_f32(&e, nr, n, y + base, L->P);
 }
 
@@ -674,7 +674,7 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
             size_t o = (p0 + p) * L->c_out + j0;
             bp_epi_rows e = {acc + p, np, L->d.out_scale + j0, L->d.bias + j0,
                              res ? res + o : NULL, 1,
-                             L->d.fuse_relu ? BP_EPI_RELU : BP_EPI_NONE, 0.0f};
+                             L->d.act, 0.0f};
             L->kt.epilogue_f32(&e, nr, 1, y + o, 1);
         }
     }
@@ -824,8 +824,8 @@ static bp_status bp_csr_create(const bp_layer_desc *d, const bp_backend_env *env
 }
 
 const bp_backend bp_backend_reference = {"reference", bp_ref_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, NULL, NULL};
 const bp_backend bp_backend_bitplane = {"bitplane", bp_bitplane_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, NULL, NULL};
 const bp_backend bp_backend_csr = {"csr", bp_csr_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, NULL, NULL};

@@ -81,6 +81,15 @@ bp_status bp_model_check(const bp_model *m, const char *fn);
 
 /* ---- session (engine/src/session.c) ---- */
 #define BP_SESSION_MAGIC 0x53504231u /* "1BPS" */
+
+/* How activations pass between layers: quantized where both ends allow it
+ * (and GELU fused into epilogues), or as float between every pair of steps
+ * (the plan without those fusions; the results are the same bits). Chosen
+ * per session from $BP_ACT_PATH ("quant", the default, or "float"). */
+typedef enum bp_act_path {
+    BP_ACT_PATH_QUANT = 0,
+    BP_ACT_PATH_FLOAT = 1,
+} bp_act_path;
 #define BP_NO_TENSOR UINT32_MAX
 
 typedef struct bp_step {
@@ -91,8 +100,13 @@ typedef struct bp_step {
     uint32_t n_in;
     uint32_t out;         /* tensor written (after fusion) */
     uint32_t residual;    /* fused residual tensor, or BP_NO_TENSOR */
-    int fuse_relu;
+    bp_epi_act act;       /* fused activation (engine/src/fusion.c) */
+    uint32_t *fold;       /* LAYERSCALE/BATCHNORM nodes folded into the layer, */
+    uint32_t n_fold;      /* in graph order (formats/SPEC.md 8.2) */
+    float *folded;        /* n_fold > 0: [c_out] out_scale, bias, w_scale after
+                           * the folds (what desc points to) */
     const char *opname;   /* e.g. "conv2d+add+relu" */
+    char opbuf[64];
     /* Channels-last sessions (engine/src/session.c, bp_plan_layouts): cl = 1
      * runs the op's NHWC variant (or an elementwise op on operands in out's
      * storage order); cv_* say how operands are brought into the order the op
@@ -140,6 +154,7 @@ struct bp_session {
     unsigned char *scratch_mem;
     float **tconst_cl;               /* per tensor: a constant add operand converted
                                       * once to channels-last, or NULL */
+    bp_act_path act_path;            /* from BP_ACT_PATH at creation */
 };
 
 /* Operand conversions of a step in a channels-last session. */
@@ -149,6 +164,24 @@ enum {
     BP_CV_TO_OUT,       /* NCHW element order -> channels-last with out's dims */
     BP_CV_VIA_NCHW,     /* channels-last (own dims) -> NCHW -> channels-last (out's dims) */
 };
+
+/* ---- fusion (engine/src/fusion.c) ---- */
+/* Planning state of bp_plan: readers per tensor, producer node per tensor,
+ * graph outputs, nodes absorbed into an earlier step. */
+typedef struct bp_fuse_ctx {
+    const uint32_t *cons;
+    const uint32_t *prod;
+    const uint8_t *gout;
+    uint8_t *absorbed;
+} bp_fuse_ctx;
+/* Fuses into the layer step sp (of node i) the folds, a residual ADD and an
+ * activation that follow it; sets sp->out. */
+bp_status bp_fuse_layer(bp_session *s, bp_step *sp, uint32_t i, const bp_fuse_ctx *cx);
+/* Sets sp->opname to what the layer step computes ("conv2d+layerscale+add"). */
+void bp_fuse_opname(const bp_session *s, bp_step *sp);
+/* sp->folded from the layer's own out_scale, bias and w_scale. */
+bp_status bp_fuse_fold_params(const bp_session *s, bp_step *sp, const float *out_scale,
+                              const float *bias, const float *w_scale);
 
 /* Runs the planned graph; hook (may be NULL) sees each layer's input. */
 bp_status bp_graph_run(bp_session *s, const float *const *inputs, float *const *outputs,

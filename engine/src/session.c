@@ -59,15 +59,6 @@ static const char *bp_op_name(uint32_t op)
     return "?";
 }
 
-static const char *bp_layer_opname(int linear, int res, int relu)
-{
-    static const char *const names[2][4] = {
-        {"conv2d", "conv2d+relu", "conv2d+add", "conv2d+add+relu"},
-        {"linear", "linear+relu", "linear+add", "linear+add+relu"},
-    };
-    return names[linear ? 1 : 0][(res ? 2 : 0) + (relu ? 1 : 0)];
-}
-
 static int bp_is_const(const bpf_model *f, uint32_t t)
 {
     return f->tensors[t].data != NULL;
@@ -76,9 +67,14 @@ static int bp_is_const(const bpf_model *f, uint32_t t)
 static void bp_session_destroy(bp_session *s)
 {
     if (!s) return;
-    if (s->steps)
+    if (s->steps) {
         for (uint32_t i = 0; i < s->n_steps; i++)
             if (s->steps[i].lstate) s->be->layer_destroy(s->steps[i].lstate);
+        for (uint32_t i = 0; i < s->m->f->n_nodes; i++) { /* planned or not */
+            free(s->steps[i].fold);
+            free(s->steps[i].folded);
+        }
+    }
     free(s->steps);
     free(s->tdims);
     free(s->telems);
@@ -602,39 +598,10 @@ static bp_status bp_plan(bp_session *s)
         if (nd->op == BPF_OP_CONV2D || nd->op == BPF_OP_LINEAR) {
             sp->layer = nd->layer;
             sp->n_in = 1;
-            /* fusion: the conv output feeds exactly one relu, or one add whose
-             * other operand is already computed (then maybe one relu) */
-            uint32_t t = nd->out[0];
-            for (int stage = 0; stage < 2; stage++) {
-                if (gout[t] || cons[t] != 1) break;
-                uint32_t c = UINT32_MAX;
-                for (uint32_t j = i + 1; j < nn && c == UINT32_MAX; j++)
-                    for (uint32_t k = 0; k < f->nodes[j].n_in; k++)
-                        if (f->nodes[j].in[k] == t) c = j;
-                if (c == UINT32_MAX) break;
-                const bpf_node *cn = &f->nodes[c];
-                if (cn->op == BPF_OP_RELU && cn->n_in == 1) {
-                    sp->fuse_relu = 1;
-                    sp->out = cn->out[0];
-                    absorbed[c] = 1;
-                    break;
-                }
-                if (stage == 0 && cn->op == BPF_OP_ADD && cn->n_in == 2) {
-                    uint32_t o = cn->in[0] == t ? cn->in[1] : cn->in[0];
-                    if (o == t || (prod[o] != UINT32_MAX && prod[o] >= i)) break;
-                    if (s->telems[o] != s->telems[t] || s->telems[cn->out[0]] != s->telems[t])
-                        break;
-                    if (bp_is_const(f, o) && bp_const_f32(f, o) != s->telems[o]) break;
-                    sp->residual = o;
-                    sp->out = cn->out[0];
-                    absorbed[c] = 1;
-                    t = cn->out[0];
-                    continue;
-                }
-                break;
-            }
-            sp->opname = bp_layer_opname(nd->op == BPF_OP_LINEAR,
-                                         sp->residual != BP_NO_TENSOR, sp->fuse_relu);
+            bp_fuse_ctx cx = {cons, prod, gout, absorbed};
+            st = bp_fuse_layer(s, sp, i, &cx);
+            if (st) goto done;
+            bp_fuse_opname(s, sp);
         }
         st = bp_step_check(s, sp);
         if (st) goto done;
@@ -683,9 +650,17 @@ static bp_status bp_create_layers(bp_session *s)
         d->csr = &ml->csr.c;
         d->out_scale = ml->out_scale;
         d->bias = L->bias;
+        d->w_scale = L->w_scale;
+        if (sp->n_fold) {
+            bp_status fst = bp_fuse_fold_params(s, sp, ml->out_scale, L->bias, L->w_scale);
+            if (fst) return fst;
+            d->out_scale = sp->folded;
+            d->bias = sp->folded + L->c_out;
+            d->w_scale = sp->folded + 2 * (size_t)L->c_out;
+        }
         d->act_inv_scale = 1.0f / L->act_scale;
         d->fuse_residual = sp->residual != BP_NO_TENSOR;
-        d->fuse_relu = sp->fuse_relu;
+        d->act = sp->act;
         d->layout = s->nhwc && L->kind == BPF_LAYER_CONV ? BP_LAYOUT_NHWC : BP_LAYOUT_NCHW;
         bp_status st = s->be->layer_create(d, &s->env, &sp->lstate);
         if (st) {
@@ -704,6 +679,18 @@ static bp_status bp_create_layers(bp_session *s)
     return BP_OK;
 }
 
+/* $BP_ACT_PATH: "float" keeps activations float between all steps; unset,
+ * empty or "quant" gives the default; anything else is ignored with a
+ * warning (as $BP_ISA is). */
+static bp_act_path bp_act_path_from_env(void)
+{
+    const char *e = getenv("BP_ACT_PATH");
+    if (!e || !*e || !strcmp(e, "quant")) return BP_ACT_PATH_QUANT;
+    if (!strcmp(e, "float")) return BP_ACT_PATH_FLOAT;
+    fprintf(stderr, "bitprune: BP_ACT_PATH='%s' is not quant or float; ignored\n", e);
+    return BP_ACT_PATH_QUANT;
+}
+
 bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int threads,
                                  uint32_t batch, unsigned isa_mask, bp_session **out)
 {
@@ -720,6 +707,7 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     s->env.isa_mask = isa_mask;
     s->env.kt = &s->kt;
     s->nhwc = be->layout == BP_LAYOUT_NHWC;
+    s->act_path = bp_act_path_from_env();
     bp_error_clear();
     bp_status st = bp_plan(s);
     if (!st) st = bp_create_layers(s);
