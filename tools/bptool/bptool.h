@@ -96,6 +96,16 @@ uint32_t bp_tool_maxpool(bp_tool_graph *g, const char *name, uint32_t x, uint32_
 uint32_t bp_tool_gap(bp_tool_graph *g, const char *name, uint32_t x);
 uint32_t bp_tool_flatten(bp_tool_graph *g, const char *name, uint32_t x);
 void bp_tool_set_output(bp_tool_graph *g, uint32_t t);
+/* General building blocks (the importer's ops): a tensor (activation unless
+ * data is attached), a node (the caller fills inputs and attributes), a node's
+ * output tensor, a conv/linear layer with zeroed weights, an f32 constant. */
+uint32_t bp_tool_tensor(bp_tool_graph *g, const char *name, uint32_t ndim,
+                        const uint32_t *dims);
+bpf_node *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op);
+uint32_t bp_tool_out(bp_tool_graph *g, bpf_node *n, uint32_t ndim, const uint32_t *dims);
+uint32_t bp_tool_add_layer(bp_tool_graph *g, const bpf_layer *l, int bn);
+uint32_t bp_tool_const_data(bp_tool_graph *g, const char *name, uint32_t ndim,
+                            const uint32_t *dims, const float *v);
 int bp_tool_meta_set(bp_tool_graph *g, const char *key, const char *value);
 void bp_tool_graph_desc(const bp_tool_graph *g, bpf_model_desc *d);
 

@@ -65,8 +65,8 @@ static const char *bp_tool_strdup(bp_tool_graph *g, const char *s)
     return bp_tool_own(g, strdup(s));
 }
 
-static uint32_t bp_tool_tensor(bp_tool_graph *g, const char *name, uint32_t ndim,
-                               const uint32_t *dims)
+uint32_t bp_tool_tensor(bp_tool_graph *g, const char *name, uint32_t ndim,
+                        const uint32_t *dims)
 {
     if (g->failed || bp_tool_grow((void **)&g->tensors, g->n_tensors, &g->cap_tensors,
                                   sizeof(bpf_tensor))) {
@@ -101,7 +101,26 @@ static uint32_t bp_tool_const(bp_tool_graph *g, const char *name, uint32_t n, fl
     return t;
 }
 
-static bpf_node *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op)
+/* An f32 constant with the given shape holding a copy of v. */
+uint32_t bp_tool_const_data(bp_tool_graph *g, const char *name, uint32_t ndim,
+                            const uint32_t *dims, const float *v)
+{
+    size_t n = 1;
+    for (uint32_t i = 0; i < ndim; i++)
+        n *= dims[i];
+    float *d = aligned_alloc(64, (n * 4 + 63) & ~(size_t)63);
+    if (!bp_tool_own(g, d))
+        return BP_TOOL_NONE;
+    memcpy(d, v, n * 4);
+    uint32_t t = bp_tool_tensor(g, name, ndim, dims);
+    if (t == BP_TOOL_NONE)
+        return t;
+    g->tensors[t].data = d;
+    g->tensors[t].nbytes = (uint64_t)n * 4;
+    return t;
+}
+
+bpf_node *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op)
 {
     if (g->failed || bp_tool_grow((void **)&g->nodes, g->n_nodes, &g->cap_nodes,
                                   sizeof(bpf_node))) {
@@ -120,7 +139,7 @@ static bpf_node *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op)
 }
 
 /* Output tensor named after the node. */
-static uint32_t bp_tool_out(bp_tool_graph *g, bpf_node *n, uint32_t ndim, const uint32_t *dims)
+uint32_t bp_tool_out(bp_tool_graph *g, bpf_node *n, uint32_t ndim, const uint32_t *dims)
 {
     uint32_t t = bp_tool_tensor(g, n->name, ndim, dims);
     if (t == BP_TOOL_NONE)
@@ -137,7 +156,7 @@ uint32_t bp_tool_input(bp_tool_graph *g, const char *name, uint32_t c, uint32_t 
     return g->input;
 }
 
-static uint32_t bp_tool_add_layer(bp_tool_graph *g, const bpf_layer *l, int bn)
+uint32_t bp_tool_add_layer(bp_tool_graph *g, const bpf_layer *l, int bn)
 {
     if (g->failed ||
         bp_tool_grow((void **)&g->layers, g->n_layers, &g->cap_layers, sizeof(bpf_layer))) {

@@ -6,6 +6,7 @@
 
 #include "bitprune.h"
 #include "bptool.h"
+#include "onnx_import.h"
 
 static const char bp_tool_usage[] =
     "usage: bptool COMMAND [options]\n"
@@ -21,6 +22,7 @@ static const char bp_tool_usage[] =
     "                     can run the file\n"
     "  prune IN -o OUT    re-project the weights of a model (--lambda, --sparsity,\n"
     "                     --encoding), keeping graph and scales\n"
+    "  import M.onnx -o F convert an ONNX model (float or QDQ) into a .bp model\n"
     "\n"
     "Files are written atomically (a temporary file in the same directory,\n"
     "renamed over the destination); a destination that is not a regular file\n"
@@ -56,6 +58,8 @@ int main(int argc, char **argv)
         return bp_tool_cmd_verify(argc - 1, argv + 1);
     if (!strcmp(c, "prune"))
         return bp_tool_cmd_prune(argc - 1, argv + 1);
+    if (!strcmp(c, "import"))
+        return bp_tool_cmd_import(argc - 1, argv + 1);
     fprintf(stderr, "bptool: unknown command '%s'\n\n", c);
     fputs(bp_tool_usage, stderr);
     return 2;
