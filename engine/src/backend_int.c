@@ -1,11 +1,14 @@
 /* The integer backends "reference", "bitplane" and "csr": one driver, three
- * kernels. Input is quantized once per layer (bp_quant_*), activations are fed
- * to the kernel channel-major (K x pixels): directly for 1x1 stride-1 convs,
- * through cache-sized tiles otherwise (padded-row tiles for stride 1, im2col
- * tiles for other strides; both over the whole batch). int32 accumulators go
- * through the canonical epilogue (quant.h). All three compute the same int32
- * accumulators, so their float outputs are bit-identical. Work items are
- * (group, pixel tile, row block); row blocks balance digit counts. */
+ * kernels. Input is quantized once per layer (the kernel table's quantize),
+ * or written already quantized by the step before (bp_int_qinput says
+ * where); activations are fed to the kernel channel-major (K x pixels):
+ * directly for 1x1 stride-1 convs, through cache-sized tiles otherwise
+ * (padded-row tiles for stride 1, im2col tiles for other strides; both over
+ * the whole batch). int32 accumulators go through the canonical epilogue
+ * (the kernel table's, bp_arith.h) to float and/or straight into the next
+ * layers' quantized input bytes (bp_int_set_qout). All three compute the
+ * same int32 accumulators, so their outputs are bit-identical. Work items
+ * are (group, pixel tile, row block); row blocks balance digit counts. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,8 @@ typedef struct bp_int_layer {
     unsigned char *scratch; /* per thread: [tile_bytes][acc] */
     size_t tile_bytes, scratch_stride;
     char kname[96];
+    bp_qdest qout[BP_QDEST_MAX]; /* readers' input bytes this layer writes */
+    uint32_t n_qout;
 } bp_int_layer;
 
 static uint64_t bp_int_row_cost(const bp_int_layer *L, uint32_t j)
@@ -424,9 +429,23 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
     }
 }
 
+/* Writes epilogue e (rows [j0, j0+nr), n pixels from pixel p of image img):
+ * as float to yo (row stride ldy) unless yo is NULL, and quantized to each
+ * of the layer's readers (from the float rows when there are some). */
+static void bp_int_emit(const bp_int_layer *L, const bp_epi_rows *e, uint32_t j0, uint32_t nr,
+                        uint32_t img, size_t p, size_t n, float *yo, size_t ldy)
+{
+    size_t W = L->is_linear ? 1 : L->OW;
+    if (yo) L->kt.epilogue_f32(e, nr, n, yo, ldy);
+    for (uint32_t k = 0; k < L->n_qout; k++) {
+        if (yo) bp_qdest_put_f32(&L->kt, &L->qout[k], img, j0, nr, p, n, W, yo, ldy);
+        else bp_qdest_put_epi(&L->kt, &L->qout[k], img, j0, nr, p, n, W, e);
+    }
+}
+
 /* Epilogue of output rows [j0, j0+nr) for n pixels starting at pixel p of
  * image img (the kernel table's canonical epilogue); acc row stride lda,
- * y/residual NCHW. */
+ * y/residual NCHW (y NULL: quantized outputs only). */
 static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc, size_t lda,
                                        uint32_t j0, uint32_t nr, uint32_t img, size_t p,
                                        size_t n, const float *res, float *y)
@@ -434,7 +453,7 @@ static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc
     size_t base = ((size_t)img * L->c_out + j0) * L->P + p;
     bp_epi_rows e = {acc, lda, L->d.out_scale + j0, L->d.bias + j0, res ? res + base : NULL,
                      L->P, L->d.act, 0.0f};
-    L->kt.epilogue_f32(&e, nr, n, y + base, L->P);
+    bp_int_emit(L, &e, j0, nr, img, p, n, y ? y + base : NULL, L->P);
 }
 
 static inline uint32_t bp_idx_at(const void *idx, uint32_t bytes, size_t i)
@@ -673,9 +692,8 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
         for (size_t p = 0; p < np; p++) {
             size_t o = (p0 + p) * L->c_out + j0;
             bp_epi_rows e = {acc + p, np, L->d.out_scale + j0, L->d.bias + j0,
-                             res ? res + o : NULL, 1,
-                             L->d.act, 0.0f};
-            L->kt.epilogue_f32(&e, nr, 1, y + o, 1);
+                             res ? res + o : NULL, 1, L->d.act, 0.0f};
+            bp_int_emit(L, &e, j0, nr, (uint32_t)(p0 + p), 0, 1, y ? y + o : NULL, 1);
         }
     }
 }
@@ -781,20 +799,56 @@ static bp_status bp_int_run(void *state, const float *x, const float *res, float
 {
     bp_int_layer *L = state;
     if (L->run_threads <= 1) {
-        bp_int_quantize(L, x, 0, 1);
+        if (x) bp_int_quantize(L, x, 0, 1);
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, L->scratch, res, y);
         return BP_OK;
     }
 #pragma omp parallel num_threads(L->run_threads)
     {
         size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
-        bp_int_quantize(L, x, tid, nt);
+        if (x) {
+            bp_int_quantize(L, x, tid, nt);
 #pragma omp barrier
+        }
         unsigned char *scr = L->scratch + L->scratch_stride * tid;
 #pragma omp for schedule(dynamic, 1)
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, scr, res, y);
     }
     return BP_OK;
+}
+
+/* Where this layer's input bytes are (bp_qdest): every layout but
+ * space-to-depth, whose byte order a row writer cannot produce. */
+static int bp_int_qinput(void *state, bp_qdest *q)
+{
+    bp_int_layer *L = state;
+    if (L->s2d) return -1;
+    q->base = L->xq;
+    q->type = L->s8 ? BP_ACT_S8 : BP_ACT_U8;
+    q->inv = L->d.act_inv_scale;
+    q->off = 0;
+    if (L->is_linear) { /* K x N: channel k of image n at k*N + n */
+        q->nstride = 1;
+        q->cstride = L->N;
+        q->ldrow = 1;
+    } else if (L->padded || L->implicit) { /* interior of zero-bordered planes */
+        q->cstride = L->plane;
+        q->nstride = (size_t)L->c_in * L->plane;
+        q->ldrow = L->Wp;
+        q->off = (size_t)L->pt_ * L->Wp + L->pl_;
+    } else { /* NCHW bytes */
+        q->cstride = L->HW;
+        q->nstride = (size_t)L->c_in * L->HW;
+        q->ldrow = L->W;
+    }
+    return 0;
+}
+
+static void bp_int_set_qout(void *state, const bp_qdest *q, uint32_t n)
+{
+    bp_int_layer *L = state;
+    L->n_qout = n < BP_QDEST_MAX ? n : BP_QDEST_MAX;
+    for (uint32_t k = 0; k < L->n_qout; k++) L->qout[k] = q[k];
 }
 
 static const char *bp_int_kernel_name(const void *state)
@@ -824,8 +878,8 @@ static bp_status bp_csr_create(const bp_layer_desc *d, const bp_backend_env *env
 }
 
 const bp_backend bp_backend_reference = {"reference", bp_ref_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, NULL, NULL};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, bp_int_qinput, bp_int_set_qout};
 const bp_backend bp_backend_bitplane = {"bitplane", bp_bitplane_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, NULL, NULL};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, bp_int_qinput, bp_int_set_qout};
 const bp_backend bp_backend_csr = {"csr", bp_csr_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, NULL, NULL};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, bp_int_qinput, bp_int_set_qout};

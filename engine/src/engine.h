@@ -92,6 +92,13 @@ typedef enum bp_act_path {
 } bp_act_path;
 #define BP_NO_TENSOR UINT32_MAX
 
+/* How activations cross between steps (engine/src/fusion.c, bp_fuse_qpaths). */
+typedef enum bp_act_io {
+    BP_IO_FLOAT = 0, /* through the float tensor */
+    BP_IO_QUANT = 1, /* quantized only: written into the readers' input bytes */
+    BP_IO_BOTH = 2,  /* both (other readers need the float tensor) */
+} bp_act_io;
+
 typedef struct bp_step {
     uint32_t node;        /* main node */
     uint32_t op;          /* bpf_op of the main node */
@@ -107,6 +114,11 @@ typedef struct bp_step {
                            * the folds (what desc points to) */
     const char *opname;   /* e.g. "conv2d+add+relu" */
     char opbuf[64];
+    bp_act_io in_io;      /* layer steps: BP_IO_QUANT = input bytes written by
+                           * the producing step (run with x = NULL) */
+    bp_act_io out_io;     /* BP_IO_QUANT: no float output (y = NULL) */
+    bp_qdest qout[BP_QDEST_MAX]; /* layernorm steps: quantized outputs */
+    uint32_t n_qout;
     /* Channels-last sessions (engine/src/session.c, bp_plan_layouts): cl = 1
      * runs the op's NHWC variant (or an elementwise op on operands in out's
      * storage order); cv_* say how operands are brought into the order the op
@@ -122,7 +134,9 @@ typedef struct bp_step {
 } bp_step;
 
 /* Called before a conv/linear step runs, with its float input (conv: in the
- * session's layout, channels-last in NHWC sessions; linear: NCHW order). */
+ * session's layout, channels-last in NHWC sessions; linear: NCHW order).
+ * Not called for a layer fed quantized (sessions that run hooks are created
+ * with BP_ACT_PATH_FLOAT). */
 typedef void (*bp_layer_hook)(void *ctx, const bp_step *st, const float *x,
                               size_t n_elems);
 
@@ -155,6 +169,10 @@ struct bp_session {
     float **tconst_cl;               /* per tensor: a constant add operand converted
                                       * once to channels-last, or NULL */
     bp_act_path act_path;            /* from BP_ACT_PATH at creation */
+    uint8_t *tfixed;                 /* per tensor: 1 = in the user's buffers (graph
+                                      * inputs/outputs not converted) */
+    uint8_t *tnofloat;               /* per tensor: 1 = only ever quantized (no
+                                      * float buffer, tbuf NULL) */
 };
 
 /* Operand conversions of a step in a channels-last session. */
@@ -182,13 +200,28 @@ void bp_fuse_opname(const bp_session *s, bp_step *sp);
 /* sp->folded from the layer's own out_scale, bias and w_scale. */
 bp_status bp_fuse_fold_params(const bp_session *s, bp_step *sp, const float *out_scale,
                               const float *bias, const float *w_scale);
+/* After the layers exist: which activations pass quantized (sets in_io,
+ * out_io, the producers' quantized outputs, s->tnofloat); a no-op for
+ * BP_ACT_PATH_FLOAT and backends without quantized paths. */
+bp_status bp_fuse_qpaths(bp_session *s);
+
+/* ---- quantized outputs (engine/src/qdest.c) ----
+ * Channel rows [c0, c0+nrows) x pixels [p, p+n) of image img of a tensor
+ * whose rows are W pixels, into q: from float rows (src, row stride lds), or
+ * through the epilogue e (acc and res at pixel p). */
+void bp_qdest_put_f32(const bp_kernel_table *kt, const bp_qdest *q, uint32_t img, uint32_t c0,
+                      uint32_t nrows, size_t p, size_t n, size_t W, const float *src,
+                      size_t lds);
+void bp_qdest_put_epi(const bp_kernel_table *kt, const bp_qdest *q, uint32_t img, uint32_t c0,
+                      uint32_t nrows, size_t p, size_t n, size_t W, const bp_epi_rows *e);
 
 /* Runs the planned graph; hook (may be NULL) sees each layer's input. */
 bp_status bp_graph_run(bp_session *s, const float *const *inputs, float *const *outputs,
                        bp_layer_hook hook, void *ctx);
 /* Session with an explicit backend table (used for the internal float one). */
 bp_status bp_session_create_with(const bp_model *m, const bp_backend *be, int threads,
-                                 uint32_t batch, unsigned isa_mask, bp_session **out);
+                                 uint32_t batch, unsigned isa_mask, bp_act_path path,
+                                 bp_session **out);
 
 /* Float-domain conv/linear with dequantized weights (calibration). */
 extern const bp_backend bp_backend_float;
@@ -202,6 +235,11 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
                           size_t N, size_t C, size_t HW, int threads);
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads);
+/* The same values, also (y may be NULL: only) quantized into q[0..nq); rows of
+ * W pixels (HW a multiple of W). */
+void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
+                       const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
+                       size_t N, size_t C, size_t HW, size_t W, int threads);
 /* ints: kh,kw,sh,sw,pt,pl,pb,pr. is_max: max pool, else average excluding pad. */
 void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
                 uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads);

@@ -1,9 +1,12 @@
 /* Layer fusion at session creation: LAYERSCALE/BATCHNORM folded into the
  * preceding conv/linear's per-channel scale and bias (formats/SPEC.md 8.2),
  * a following ADD (the residual) and RELU/GELU run in the layer's epilogue,
- * and the op names that say what each step does. */
+ * quantized activation paths (a layer or LayerNorm writes the next layers'
+ * quantized input bytes instead of, or besides, a float tensor), and the op
+ * names that say what each step does. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine.h"
 
@@ -163,5 +166,87 @@ bp_status bp_fuse_fold_params(const bp_session *s, bp_step *sp, const float *out
         }
     }
     sp->folded = p;
+    return BP_OK;
+}
+
+/* ---- quantized activation paths ---- */
+
+/* Step sp can write its output quantized: a layer on a backend with
+ * quantized outputs, or a LAYERNORM over a 4-D (or 2-D) NCHW tensor. */
+static int bp_q_writer(const bp_session *s, const bp_step *sp)
+{
+    if (sp->lstate) return s->be->layer_set_qout != NULL;
+    if (sp->op != BPF_OP_LAYERNORM || sp->cl) return 0;
+    uint32_t nd = s->m->f->tensors[sp->out].ndim;
+    return nd == 4 || nd == 2;
+}
+
+/* Step c reads tensor t only as a layer input it can take quantized; then
+ * *q is where. */
+static int bp_q_reader(const bp_session *s, const bp_step *c, uint32_t t, bp_qdest *q)
+{
+    if (!c->lstate || c->in[0] != t || c->residual == t) return 0;
+    return s->be->layer_qinput(c->lstate, q) == 0;
+}
+
+/* Step c reads tensor t in any way. */
+static int bp_reads(const bp_step *c, uint32_t t)
+{
+    for (uint32_t k = 0; k < c->n_in; k++)
+        if (c->in[k] == t) return 1;
+    return c->residual == t;
+}
+
+/* Decides the path of step i's output: quantized into the layer readers
+ * that take it so, float too if anything else reads it. */
+static void bp_fuse_qpath(bp_session *s, uint32_t i)
+{
+    bp_step *sp = &s->steps[i];
+    uint32_t t = sp->out;
+    bp_qdest q[BP_QDEST_MAX];
+    uint32_t nq = 0, nfloat = 0;
+    for (uint32_t j = i + 1; j < s->n_steps; j++) {
+        bp_step *c = &s->steps[j];
+        if (!bp_reads(c, t)) continue;
+        if (nq < BP_QDEST_MAX && bp_q_reader(s, c, t, &q[nq])) {
+            c->in_io = BP_IO_QUANT;
+            nq++;
+        } else {
+            nfloat++;
+        }
+    }
+    if (!nq) return;
+    const bpf_model *f = s->m->f;
+    for (uint32_t k = 0; k < f->n_outputs; k++) nfloat += f->outputs[k] == t;
+    sp->out_io = nfloat ? BP_IO_BOTH : BP_IO_QUANT;
+    s->tnofloat[t] = !nfloat;
+    if (sp->lstate) {
+        s->be->layer_set_qout(sp->lstate, q, nq);
+    } else {
+        for (uint32_t k = 0; k < nq; k++) sp->qout[k] = q[k];
+        sp->n_qout = nq;
+    }
+}
+
+static void bp_opname_suffix(bp_step *sp)
+{
+    if (sp->out_io == BP_IO_FLOAT) return;
+    if (sp->opname != sp->opbuf) snprintf(sp->opbuf, sizeof sp->opbuf, "%s", sp->opname);
+    size_t n = strlen(sp->opbuf);
+    snprintf(sp->opbuf + n, sizeof sp->opbuf - n, "%s",
+             sp->out_io == BP_IO_QUANT ? "->q8" : "->f32+q8");
+    sp->opname = sp->opbuf;
+}
+
+bp_status bp_fuse_qpaths(bp_session *s)
+{
+    s->tnofloat = calloc(s->n_tensors ? s->n_tensors : 1, 1);
+    if (!s->tnofloat) return bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
+    if (s->act_path != BP_ACT_PATH_QUANT || !s->be->layer_qinput || !s->be->layer_set_qout ||
+        s->nhwc)
+        return BP_OK;
+    for (uint32_t i = 0; i < s->n_steps; i++)
+        if (bp_q_writer(s, &s->steps[i])) bp_fuse_qpath(s, i);
+    for (uint32_t i = 0; i < s->n_steps; i++) bp_opname_suffix(&s->steps[i]);
     return BP_OK;
 }

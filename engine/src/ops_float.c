@@ -130,8 +130,11 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
  * contiguous in memory (NCHW strides channels by H*W). */
 #define BP_LN_BLOCK 256
 
-static void bp_ln_block(const float *xb, const float *gamma, const float *beta, float eps,
-                        float *yb, size_t C, size_t HW, size_t np);
+static void bp_ln_stats(const float *xb, float eps, size_t C, size_t HW, size_t np,
+                        double *mean, double *r);
+static void bp_ln_rows(const float *xb, size_t HW, const double *mean, const double *r,
+                       const float *gamma, const float *beta, size_t c0, size_t c1,
+                       float *yb, size_t ys, size_t np);
 
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads)
@@ -141,36 +144,73 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
     BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
         size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
         size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
-        bp_ln_block(x + n * C * HW + p0, gamma, beta, eps, y + n * C * HW + p0, C, HW, np);
+        const float *xb = x + n * C * HW + p0;
+        double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
+        bp_ln_stats(xb, eps, C, HW, np, mean, r);
+        bp_ln_rows(xb, HW, mean, r, gamma, beta, 0, C, y + n * C * HW + p0, HW, np);
     });
 }
 
-/* One block of np <= BP_LN_BLOCK pixels of one image (rows strided by HW);
- * multi-ISA (BP_MULTI_ISA): vectorized across pixels, the same double/float
- * ops per pixel in the same order, so bit-identical to the baseline build. */
-BP_MULTI_ISA static void bp_ln_block(const float *xb, const float *gamma, const float *beta,
-                                     float eps, float *yb, size_t C, size_t HW, size_t np)
+/* Channels per quantized chunk: the float rows of one chunk stay in L1. */
+#define BP_LN_QCH 16
+
+void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
+                       const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
+                       size_t N, size_t C, size_t HW, size_t W, int threads)
 {
-    {
-        double mean[BP_LN_BLOCK], acc[BP_LN_BLOCK];
-        for (size_t p = 0; p < np; p++) acc[p] = 0.0;
-        for (size_t c = 0; c < C; c++)
-            for (size_t p = 0; p < np; p++) acc[p] += xb[c * HW + p];
+    size_t nblk = (HW + BP_LN_BLOCK - 1) / BP_LN_BLOCK;
+    size_t items = N * nblk;
+    BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
+        size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
+        size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
+        const float *xb = x + n * C * HW + p0;
+        double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
+        float tmp[BP_LN_QCH * BP_LN_BLOCK];
+        bp_ln_stats(xb, eps, C, HW, np, mean, r);
+        for (size_t c0 = 0; c0 < C; c0 += BP_LN_QCH) {
+            size_t c1 = C - c0 < BP_LN_QCH ? C : c0 + BP_LN_QCH;
+            float *rows = y ? y + (n * C + c0) * HW + p0 : tmp;
+            size_t ys = y ? HW : np;
+            bp_ln_rows(xb, HW, mean, r, gamma, beta, c0, c1, rows, ys, np);
+            for (uint32_t k = 0; k < nq; k++)
+                bp_qdest_put_f32(kt, &q[k], (uint32_t)n, (uint32_t)c0, (uint32_t)(c1 - c0), p0,
+                                 np, W, rows, ys);
+        }
+    });
+}
+
+/* Mean and 1/sqrt(var + eps) of np <= BP_LN_BLOCK pixels of one image (rows
+ * strided by HW); multi-ISA (BP_MULTI_ISA): vectorized across pixels, the
+ * same double ops per pixel in the same order, so bit-identical to the
+ * baseline build. */
+BP_MULTI_ISA static void bp_ln_stats(const float *xb, float eps, size_t C, size_t HW, size_t np,
+                                     double *mean, double *r)
+{
+    for (size_t p = 0; p < np; p++) r[p] = 0.0;
+    for (size_t c = 0; c < C; c++)
+        for (size_t p = 0; p < np; p++) r[p] += xb[c * HW + p];
+    for (size_t p = 0; p < np; p++) {
+        mean[p] = r[p] / (double)C;
+        r[p] = 0.0;
+    }
+    for (size_t c = 0; c < C; c++)
         for (size_t p = 0; p < np; p++) {
-            mean[p] = acc[p] / (double)C;
-            acc[p] = 0.0;
+            double d = xb[c * HW + p] - mean[p];
+            r[p] += d * d;
         }
-        for (size_t c = 0; c < C; c++)
-            for (size_t p = 0; p < np; p++) {
-                double d = xb[c * HW + p] - mean[p];
-                acc[p] += d * d;
-            }
-        for (size_t p = 0; p < np; p++) acc[p] = 1.0 / sqrt(acc[p] / (double)C + (double)eps);
-        for (size_t c = 0; c < C; c++) {
-            float g = gamma[c], b = beta[c];
-            for (size_t p = 0; p < np; p++)
-                yb[c * HW + p] = (float)((xb[c * HW + p] - mean[p]) * acc[p]) * g + b;
-        }
+    for (size_t p = 0; p < np; p++) r[p] = 1.0 / sqrt(r[p] / (double)C + (double)eps);
+}
+
+/* Output rows c0..c1-1 of a block: row c goes to yb[(c - c0) * ys + p]. */
+BP_MULTI_ISA static void bp_ln_rows(const float *xb, size_t HW, const double *mean,
+                                    const double *r, const float *gamma, const float *beta,
+                                    size_t c0, size_t c1, float *yb, size_t ys, size_t np)
+{
+    for (size_t c = c0; c < c1; c++) {
+        float g = gamma[c], b = beta[c];
+        float *yr = yb + (c - c0) * ys;
+        for (size_t p = 0; p < np; p++)
+            yr[p] = (float)((xb[c * HW + p] - mean[p]) * r[p]) * g + b;
     }
 }
 

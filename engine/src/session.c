@@ -81,6 +81,8 @@ static void bp_session_destroy(bp_session *s)
     free(s->tbuf);
     free(s->prof);
     free(s->tconv);
+    free(s->tfixed);
+    free(s->tnofloat);
     if (s->tconst_cl)
         for (uint32_t t = 0; t < s->n_tensors; t++) bp_aligned_free(s->tconst_cl[t]);
     free(s->tconst_cl);
@@ -425,7 +427,7 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
         }
     for (uint32_t i = 0; i < s->n_steps; i++) {
         uint32_t t = s->steps[i].out;
-        if (!fixed[t] && slot_of[t] == UINT32_MAX) {
+        if (!fixed[t] && !s->tnofloat[t] && slot_of[t] == UINT32_MAX) {
             size_t need = s->telems[t] * sizeof(float);
             uint32_t best = UINT32_MAX, big = UINT32_MAX;
             for (uint32_t k = 0; k < nslots; k++) {
@@ -496,7 +498,7 @@ static bp_status bp_plan(bp_session *s)
     s->n_tensors = nt;
     uint32_t *cons = calloc(nt ? nt : 1, sizeof(uint32_t));
     uint32_t *prod = malloc(sizeof(uint32_t) * (nt ? nt : 1));
-    uint8_t *fixed = calloc(nt ? nt : 1, 1); /* graph inputs/outputs: user buffers */
+    uint8_t *fixed = s->tfixed = calloc(nt ? nt : 1, 1); /* graph inputs/outputs */
     uint8_t *gout = calloc(nt ? nt : 1, 1);
     uint8_t *absorbed = calloc(nn ? nn : 1, 1);
     s->tdims = calloc(nt ? nt : 1, sizeof *s->tdims);
@@ -610,12 +612,9 @@ static bp_status bp_plan(bp_session *s)
         ns++;
     }
     s->n_steps = ns;
-    st = bp_plan_memory(s, fixed);
-    if (!st) st = bp_plan_layouts(s);
 done:
     free(cons);
     free(prod);
-    free(fixed);
     free(gout);
     free(absorbed);
     return st;
@@ -692,7 +691,8 @@ static bp_act_path bp_act_path_from_env(void)
 }
 
 bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int threads,
-                                 uint32_t batch, unsigned isa_mask, bp_session **out)
+                                 uint32_t batch, unsigned isa_mask, bp_act_path path,
+                                 bp_session **out)
 {
     bp_model *m = (bp_model *)mc; /* only the atomic refcount changes */
     bp_session *s = calloc(1, sizeof *s);
@@ -707,10 +707,13 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     s->env.isa_mask = isa_mask;
     s->env.kt = &s->kt;
     s->nhwc = be->layout == BP_LAYOUT_NHWC;
-    s->act_path = bp_act_path_from_env();
+    s->act_path = path;
     bp_error_clear();
     bp_status st = bp_plan(s);
     if (!st) st = bp_create_layers(s);
+    if (!st) st = bp_fuse_qpaths(s);
+    if (!st) st = bp_plan_memory(s, s->tfixed);
+    if (!st) st = bp_plan_layouts(s);
     if (!st) {
         s->prof = calloc(s->n_steps ? s->n_steps : 1, sizeof *s->prof);
         if (!s->prof) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
@@ -772,7 +775,7 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
     } else {
         mask = bp_isa_mask_from_env();
     }
-    return bp_session_create_with(m, be, threads, o.batch, mask, out);
+    return bp_session_create_with(m, be, threads, o.batch, mask, bp_act_path_from_env(), out);
 }
 
 BP_API void bp_session_free(bp_session *s)
@@ -817,9 +820,12 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
                               void *ctx)
 {
     const bpf_model *f = s->m->f;
-    const float *x = bp_operand(s, sp->in[0], bp_tensor_ptr(s, sp->in[0]), sp->cv_in0, sp->out,
-                                s->scratch[0]);
-    float *yt = s->tbuf[sp->out];
+    /* BP_IO_QUANT: the layer's input bytes are already written */
+    const float *x = sp->in_io == BP_IO_QUANT
+                         ? NULL
+                         : bp_operand(s, sp->in[0], bp_tensor_ptr(s, sp->in[0]), sp->cv_in0,
+                                      sp->out, s->scratch[0]);
+    float *yt = s->tbuf[sp->out]; /* NULL when only quantized (BP_IO_QUANT) */
     float *y = sp->cv_out ? s->scratch[2] : yt; /* cv_out: NCHW order first */
     const uint32_t *xd = s->tdims[sp->in[0]];
     size_t xe = s->telems[sp->in[0]];
@@ -832,7 +838,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     switch (sp->op) {
     case BPF_OP_CONV2D:
     case BPF_OP_LINEAR: {
-        if (hook) hook(ctx, sp, x, xe);
+        if (hook && x) hook(ctx, sp, x, xe);
         const float *r = NULL;
         if (sp->residual != BP_NO_TENSOR)
             r = bp_operand(s, sp->residual, bp_tensor_ptr(s, sp->residual), sp->cv_res,
@@ -855,9 +861,14 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
                   y, xe, T);
         break;
     case BPF_OP_LAYERNORM:
-        (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
-            x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y,
-            s->N, xd[1], hw, T);
+        if (sp->n_qout)
+            bp_op_layernorm_q(&s->kt, x, bp_tensor_ptr(s, sp->in[1]),
+                              bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y, sp->qout,
+                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, T);
+        else
+            (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
+                x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0],
+                y, s->N, xd[1], hw, T);
         break;
     case BPF_OP_LAYERSCALE:
         (cl ? bp_op_channel_affine_nhwc : bp_op_channel_affine)(
