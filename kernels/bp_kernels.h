@@ -121,6 +121,47 @@ typedef void (*bp_csr_s8_fn)(const bp_csr *w, uint32_t row0, uint32_t nrows,
                              const int8_t *x, size_t ldx, size_t np,
                              int32_t *y, size_t ldy);
 
+/* ---- Quantize and epilogue kernels (kernels/generic/epilogue_scalar.c and
+ * the SIMD twins in kernels/x86): the element arithmetic of bp_arith.h over
+ * runs, bit for bit, whatever the ISA. ---- */
+
+/* q[i] = bp_quant_u8/s8(x[i], inv), i < n; x and q do not overlap. */
+typedef void bp_quantize_u8_fn_t(const float *x, uint8_t *q, size_t n, float inv);
+typedef void bp_quantize_s8_fn_t(const float *x, int8_t *q, size_t n, float inv);
+/* y[i] = bp_gelu(x[i]), i < n; y may equal x. */
+typedef void bp_gelu_f32_fn_t(const float *x, float *y, size_t n);
+
+/* The activation applied last in an epilogue. */
+typedef enum bp_epi_act {
+    BP_EPI_NONE = 0,
+    BP_EPI_RELU = 1, /* bp_relu */
+    BP_EPI_GELU = 2, /* bp_gelu */
+} bp_epi_act;
+
+/* nrows epilogue rows of n outputs each. Row r, element i:
+ *   t = bp_epilogue(acc[r*lda + i], scale[r], bias[r]);
+ *   if (res) t = t + res[r*ldr + i];
+ *   t = act(t);
+ * then stored as float, or quantized with bp_quant_u8/s8(t, inv). */
+typedef struct bp_epi_rows {
+    const int32_t *acc;
+    size_t lda;
+    const float *scale; /* [nrows] per-row output scale */
+    const float *bias;  /* [nrows] */
+    const float *res;   /* residual rows, or NULL */
+    size_t ldr;
+    bp_epi_act act;
+    float inv;          /* quantized outputs: 1 / act_scale of the reader */
+} bp_epi_rows;
+/* Output row r goes to y[r*ldy .. r*ldy + n). res may equal y when ldr ==
+ * ldy (each element is read before it is written); nothing else overlaps. */
+typedef void bp_epilogue_f32_fn_t(const bp_epi_rows *e, size_t nrows, size_t n, float *y,
+                                  size_t ldy);
+typedef void bp_epilogue_u8_fn_t(const bp_epi_rows *e, size_t nrows, size_t n, uint8_t *q,
+                                 size_t ldq);
+typedef void bp_epilogue_s8_fn_t(const bp_epi_rows *e, size_t nrows, size_t n, int8_t *q,
+                                 size_t ldq);
+
 /* ---- ref oracles (kernels/ref/): obviously correct, int64 accumulation ----
  * Dense weight is rows x K row-major int16 with leading dimension ldw. */
 void bp_ref_dense_u8(const int16_t *w, size_t ldw, uint32_t rows, uint32_t K,
@@ -189,6 +230,14 @@ typedef struct bp_kernel_table {
     const char *bitplane_s8_name;
     const char *csr_u8_name;
     const char *csr_s8_name;
+    bp_quantize_u8_fn_t *quantize_u8;
+    bp_quantize_s8_fn_t *quantize_s8;
+    bp_gelu_f32_fn_t *gelu_f32;
+    bp_epilogue_f32_fn_t *epilogue_f32;
+    bp_epilogue_u8_fn_t *epilogue_u8;
+    bp_epilogue_s8_fn_t *epilogue_s8;
+    const char *quantize_u8_name, *quantize_s8_name, *gelu_f32_name;
+    const char *epilogue_f32_name, *epilogue_u8_name, *epilogue_s8_name;
     bp_isa isa; /* best level used */
 } bp_kernel_table;
 

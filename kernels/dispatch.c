@@ -17,6 +17,13 @@ void bp_kernels_init(bp_kernel_table *t, unsigned mask)
     t->bitplane_s8_name = "bp_bitplane_s8_32x1_scalar";
     t->csr_u8_name = "bp_csr_u8_32x1_scalar";
     t->csr_s8_name = "bp_csr_s8_32x1_scalar";
+#define BPK_SET_SCALAR(kind, fn, lv)             \
+    if ((lv) == BP_ISA_SCALAR) {                 \
+        t->kind = fn;                            \
+        t->kind##_name = #fn;                    \
+    }
+    BP_EPILOGUE_KERNELS(BPK_SET_SCALAR)
+#undef BPK_SET_SCALAR
     t->isa = BP_ISA_SCALAR;
 
     /* Lists are in ascending ISA order; walking the levels outermost makes
@@ -34,6 +41,13 @@ void bp_kernels_init(bp_kernel_table *t, unsigned mask)
 #define BPK_SET_CSR(at, fn, lv) BPK_SET(csr, at, fn, lv)
         BP_BITPLANE_KERNELS(BPK_SET_BITPLANE)
         BP_CSR_KERNELS(BPK_SET_CSR)
+#define BPK_SET_EPILOGUE(kind, fn, lv)               \
+        if ((int)(lv) == lvl) {                      \
+            t->kind = fn;                            \
+            t->kind##_name = #fn;                    \
+        }
+        BP_EPILOGUE_KERNELS(BPK_SET_EPILOGUE)
+#undef BPK_SET_EPILOGUE
 #undef BPK_SET_BITPLANE
 #undef BPK_SET_CSR
 #undef BPK_SET

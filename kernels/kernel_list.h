@@ -12,6 +12,7 @@
 #else
 #define BP_BITPLANE_KERNELS_X86(X)
 #define BP_CSR_KERNELS_X86(X)
+#define BP_EPILOGUE_KERNELS_X86(X)
 #endif
 
 #if defined(__aarch64__)
@@ -19,6 +20,7 @@
 #else
 #define BP_BITPLANE_KERNELS_ARM(X)
 #define BP_CSR_KERNELS_ARM(X)
+#define BP_EPILOGUE_KERNELS_ARM(X)
 #endif
 
 #define BP_BITPLANE_KERNELS(X)                        \
@@ -33,6 +35,18 @@
     BP_CSR_KERNELS_X86(X)                             \
     BP_CSR_KERNELS_ARM(X)
 
+/* Quantize/epilogue family: X(kind, fn, isa), kind naming the table entry
+ * (and the function type bp_<kind>_fn_t). */
+#define BP_EPILOGUE_KERNELS(X)                                  \
+    X(quantize_u8, bp_quantize_u8_scalar, BP_ISA_SCALAR)        \
+    X(quantize_s8, bp_quantize_s8_scalar, BP_ISA_SCALAR)        \
+    X(gelu_f32, bp_gelu_f32_scalar, BP_ISA_SCALAR)              \
+    X(epilogue_f32, bp_epilogue_f32_scalar, BP_ISA_SCALAR)      \
+    X(epilogue_u8, bp_epilogue_u8_scalar, BP_ISA_SCALAR)        \
+    X(epilogue_s8, bp_epilogue_s8_scalar, BP_ISA_SCALAR)        \
+    BP_EPILOGUE_KERNELS_X86(X)                                  \
+    BP_EPILOGUE_KERNELS_ARM(X)
+
 /* Prototypes for every listed kernel. */
 #define BP_DECLARE_BITPLANE(at, fn, isa) \
     void fn(const bp_planes *w, uint32_t row0, uint32_t nrows, \
@@ -44,5 +58,7 @@ typedef uint8_t bp_u8_t;
 typedef int8_t bp_s8_t;
 BP_BITPLANE_KERNELS(BP_DECLARE_BITPLANE)
 BP_CSR_KERNELS(BP_DECLARE_CSR)
+#define BP_DECLARE_EPILOGUE(kind, fn, isa) bp_##kind##_fn_t fn;
+BP_EPILOGUE_KERNELS(BP_DECLARE_EPILOGUE)
 
 #endif

@@ -341,6 +341,136 @@ static void bpm_bench_fn(bpm_state *st, void *ctx)
         bpm_counter(st, "%ceil", 100.0 * useful * it / probe, BPM_COUNTER_RATE);
 }
 
+/* ------------------------------------------- quantize/epilogue kernels */
+
+/* One row block of a 1x1 layer's epilogue: 64 output rows of 3136 pixels
+ * (ConvNeXt-T stage 1), the accumulator tile the integer backends hand to
+ * the epilogue; quantize and GELU run on the same number of floats. */
+#define BPM_EPI_ROWS 64u
+#define BPM_EPI_N 3136u
+
+enum { BPM_QU8, BPM_QS8, BPM_GELU, BPM_EF32, BPM_EU8, BPM_ES8 };
+
+typedef struct bpm_epi_kernel {
+    const char *name;
+    bp_isa isa;
+    int kind;
+    void (*fn)(void);
+} bpm_epi_kernel;
+
+#define BPM_K_quantize_u8 BPM_QU8
+#define BPM_K_quantize_s8 BPM_QS8
+#define BPM_K_gelu_f32 BPM_GELU
+#define BPM_K_epilogue_f32 BPM_EF32
+#define BPM_K_epilogue_u8 BPM_EU8
+#define BPM_K_epilogue_s8 BPM_ES8
+#define BPM_EPI(kind, fn, isa) {#fn, isa, BPM_K_##kind, (void (*)(void))fn},
+static const bpm_epi_kernel bpm_epi_kernels[] = {
+    BP_EPILOGUE_KERNELS(BPM_EPI)
+};
+#define BPM_NEPI (sizeof(bpm_epi_kernels) / sizeof(bpm_epi_kernels[0]))
+
+typedef struct bpm_epi_job {
+    const bpm_epi_kernel *k;
+    bp_epi_act act;
+    int res;
+} bpm_epi_job;
+
+static struct {
+    int32_t *acc;
+    float *f, *res, *y, *scale, *bias;
+    uint8_t *q;
+} bpm_epi_buf;
+
+static void bpm_epi_buffers(void)
+{
+    const size_t n = (size_t)BPM_EPI_ROWS * BPM_EPI_N;
+    if (bpm_epi_buf.acc)
+        return;
+    bpm_epi_buf.acc = bpm_aligned(n * sizeof(int32_t));
+    bpm_epi_buf.f = bpm_aligned(n * sizeof(float));
+    bpm_epi_buf.res = bpm_aligned(n * sizeof(float));
+    bpm_epi_buf.y = bpm_aligned(n * sizeof(float));
+    bpm_epi_buf.q = bpm_aligned(n);
+    bpm_epi_buf.scale = bpm_aligned(BPM_EPI_ROWS * sizeof(float));
+    bpm_epi_buf.bias = bpm_aligned(BPM_EPI_ROWS * sizeof(float));
+    uint64_t s = 777;
+    for (size_t i = 0; i < n; i++) {
+        s = bpm_mix(s);
+        bpm_epi_buf.acc[i] = (int32_t)(s % 200001) - 100000;
+        bpm_epi_buf.f[i] = (float)((int32_t)(s >> 40) % 4000) / 1000.0f;
+        bpm_epi_buf.res[i] = (float)((int32_t)(s >> 20) % 2000) / 1000.0f;
+    }
+    for (uint32_t j = 0; j < BPM_EPI_ROWS; j++) {
+        bpm_epi_buf.scale[j] = 1e-5f * (float)(j + 1);
+        bpm_epi_buf.bias[j] = 0.01f * (float)j - 0.3f;
+    }
+}
+
+static void bpm_epi_fn(bpm_state *st, void *ctx)
+{
+    const bpm_epi_job *j = ctx;
+    bpm_epi_buffers();
+    const size_t n = (size_t)BPM_EPI_ROWS * BPM_EPI_N;
+    const bp_epi_rows e = {bpm_epi_buf.acc, BPM_EPI_N, bpm_epi_buf.scale, bpm_epi_buf.bias,
+                           j->res ? bpm_epi_buf.res : NULL, BPM_EPI_N, j->act, 23.0f};
+    while (bpm_keep_running(st)) {
+        switch (j->k->kind) {
+        case BPM_QU8: ((bp_quantize_u8_fn_t *)j->k->fn)(bpm_epi_buf.f, bpm_epi_buf.q, n, 23.0f); break;
+        case BPM_QS8:
+            ((bp_quantize_s8_fn_t *)j->k->fn)(bpm_epi_buf.f, (int8_t *)bpm_epi_buf.q, n, 23.0f);
+            break;
+        case BPM_GELU: ((bp_gelu_f32_fn_t *)j->k->fn)(bpm_epi_buf.f, bpm_epi_buf.y, n); break;
+        case BPM_EF32:
+            ((bp_epilogue_f32_fn_t *)j->k->fn)(&e, BPM_EPI_ROWS, BPM_EPI_N, bpm_epi_buf.y,
+                                               BPM_EPI_N);
+            break;
+        case BPM_EU8:
+            ((bp_epilogue_u8_fn_t *)j->k->fn)(&e, BPM_EPI_ROWS, BPM_EPI_N, bpm_epi_buf.q,
+                                              BPM_EPI_N);
+            break;
+        default:
+            ((bp_epilogue_s8_fn_t *)j->k->fn)(&e, BPM_EPI_ROWS, BPM_EPI_N,
+                                              (int8_t *)bpm_epi_buf.q, BPM_EPI_N);
+            break;
+        }
+    }
+    bpm_counter(st, "elem/s", (double)n * (double)bpm_iterations(st), BPM_COUNTER_RATE);
+}
+
+/* Registers every listed quantize/epilogue kernel the CPU runs: quantize and
+ * GELU once, the epilogues per activation, with and without a residual. */
+static bpm_epi_job *bpm_epi_register(unsigned mask)
+{
+    bpm_epi_job *jobs = calloc(BPM_NEPI * 6, sizeof(*jobs));
+    if (!jobs)
+        return NULL;
+    static const char *const act_names[] = {"none", "relu", "gelu"};
+    size_t nj = 0;
+    for (size_t i = 0; i < BPM_NEPI; i++) {
+        const bpm_epi_kernel *k = &bpm_epi_kernels[i];
+        if (!(mask & BP_ISA_BIT(k->isa)))
+            continue;
+        const int rows = k->kind == BPM_EF32 || k->kind == BPM_EU8 || k->kind == BPM_ES8;
+        for (int act = 0; act < (rows ? 3 : 1); act++)
+            for (int res = 0; res < (rows ? 2 : 1); res++) {
+                bpm_epi_job *j = &jobs[nj++];
+                j->k = k;
+                j->act = (bp_epi_act)act;
+                j->res = res;
+                char name[160];
+                if (rows)
+                    snprintf(name, sizeof(name), "%s/%s%s/%ux%u", k->name, act_names[act],
+                             res ? "+res" : "", BPM_EPI_ROWS, BPM_EPI_N);
+                else
+                    snprintf(name, sizeof(name), "%s/%u", k->name, BPM_EPI_ROWS * BPM_EPI_N);
+                bpm_bench_unit_us(bpm_bench_min_time(bpm_register(name, bpm_epi_fn, j),
+                                                     bpm_min_time));
+            }
+    }
+    return jobs;
+}
+
 /* ------------------------------------------------------------ summary */
 
 typedef struct bpm_row {
@@ -444,8 +574,9 @@ static void bpm_print_summary(void)
 /* ------------------------------------------------------------- main */
 
 /* Default: every bitplane/csr x86 kernel on all of resnet18-cifar at every
- * sparsity, and every net at 90%, CSD digits; no scalar, no P=1 heads.
- * --isa replaces the ISA alternatives with that one ISA. */
+ * sparsity, and every net at 90%, CSD digits; no scalar, no P=1 heads; and
+ * every quantize/epilogue kernel of those ISAs. --isa replaces the ISA
+ * alternatives with that one ISA. */
 #define BPM_DEFAULT_ISAS "avx2|avx512|avx512vnni"
 #define BPM_DEFAULT_CASES                                                         \
     "/(resnet18-cifar/(conv1|layer[^/]*)/sp[0-9]+|"                               \
@@ -456,7 +587,8 @@ static const char bpm_usage[] =
     "\n"
     "Times every bitplane and csr kernel (u8 activations) on the real layer shapes\n"
     "of bench/shapes with synthetic Bit-Pruning weights, reports each bitplane case\n"
-    "as % of the ceiling probe, and closes with a summary table.\n"
+    "as % of the ceiling probe, and closes with a summary table; then every\n"
+    "quantize, GELU and epilogue kernel on one 64 x 3136 accumulator tile.\n"
     "\n"
     "options:\n"
     "  --shapes=DIR                 layer shape files (default: the source tree's\n"
@@ -472,7 +604,8 @@ static const char bpm_usage[] =
     "\n"
     "Google Benchmark's own --benchmark_* options pass through, e.g.\n"
     "--benchmark_filter=REGEX (default: resnet18-cifar at every sparsity and every\n"
-    "net at 90%, CSD, AVX2/AVX-512 kernels), --benchmark_repetitions=N,\n"
+    "net at 90%, CSD, AVX2/AVX-512 kernels, and the quantize/epilogue kernels),\n"
+    "--benchmark_repetitions=N,\n"
     "--benchmark_report_aggregates_only=true, --benchmark_list_tests=true.\n"
     "\n"
     "Exit status: 0 success, 1 error (shape files, memory), 2 usage.\n";
@@ -548,8 +681,10 @@ int main(int argc, char **argv)
     argc = o;
     argv[argc] = NULL;
     char default_filter[512];
-    snprintf(default_filter, sizeof default_filter, "_(%s)%s",
-             only_isa >= 0 ? bp_isa_name((bp_isa)only_isa) : BPM_DEFAULT_ISAS, BPM_DEFAULT_CASES);
+    const char *isas = only_isa >= 0 ? bp_isa_name((bp_isa)only_isa) : BPM_DEFAULT_ISAS;
+    snprintf(default_filter, sizeof default_filter,
+             "_(%s)%s|^bp_(quantize|gelu|epilogue)_(u8|s8|f32)_(%s)/", isas, BPM_DEFAULT_CASES,
+             isas);
 
     static const char *nets[] = {"resnet18-cifar", "resnet18", "convnext-t"};
     for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
@@ -621,6 +756,9 @@ int main(int argc, char **argv)
                 nc++;
             }
     bpm_nrows = nc;
+    bpm_epi_job *epi_jobs = bpm_epi_register(mask);
+    if (!epi_jobs)
+        return 1;
 
     const int rc = bpm_run(&argc, argv, default_filter, bpm_on_result, NULL);
     if (rc == 0)
@@ -629,6 +767,14 @@ int main(int argc, char **argv)
         bpm_case_free(bpm_current);
     free(cases);
     free(jobs);
+    free(epi_jobs);
+    free(bpm_epi_buf.acc);
+    free(bpm_epi_buf.f);
+    free(bpm_epi_buf.res);
+    free(bpm_epi_buf.y);
+    free(bpm_epi_buf.q);
+    free(bpm_epi_buf.scale);
+    free(bpm_epi_buf.bias);
     free(bpm_regs);
     free(bpm_rows);
     free(bpm_layers);

@@ -34,9 +34,12 @@
  * x_int = saturate(round_half_even(x * inv)) with inv = 1.0f / act_scale
  * rounded to float once (u8 or s8), accumulate w_int * x_int exactly in
  * int32, then y = (float)acc * (w_scale[j] * act_scale) + bias[j] in float,
- * each step rounded, no FMA. Everything between layers is float NCHW; GELU
- * and softmax use fixed exp/erf algorithms, not the C library's.
- * formats/SPEC.md (sections 7.1-7.3 and 8.1) defines every output bit; the
+ * each step rounded, no FMA; a LAYERSCALE or BATCHNORM alone after a layer
+ * is folded into its scale and bias. Between layers the values are float
+ * (the integer backends pass them quantized where only layers read them:
+ * the same bytes); GELU and softmax use fixed exp/erf algorithms, not the
+ * C library's.
+ * formats/SPEC.md (sections 7.1-7.3 and 8.1-8.2) defines every output bit; the
  * backends "reference", "bitplane" and "csr" produce exactly those. */
 #ifndef BITPRUNE_H
 #define BITPRUNE_H

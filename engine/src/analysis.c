@@ -65,7 +65,8 @@ BP_API bp_status bp_model_calibrate(const bp_model *m, const float *const *input
                        batch);
     bp_session *s = NULL;
     bp_status st = bp_session_create_with(m, &bp_backend_float, omp_get_max_threads(),
-                                          batch, bp_isa_mask_from_env(), &s);
+                                          batch, bp_isa_mask_from_env(), BP_ACT_PATH_FLOAT,
+                                          &s);
     if (st) return st;
     float **outs = NULL;
     st = bp_alloc_outputs(s, &outs);
@@ -187,7 +188,8 @@ BP_API bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
     /* counts are defined on the reference arithmetic, whatever s runs */
     bp_session *r = NULL;
     st = bp_session_create_with(m, &bp_backend_reference, s->threads, s->N,
-                                bp_isa_mask_from_env(), &r);
+                                bp_isa_mask_from_env(), BP_ACT_PATH_FLOAT, &r); /* the hook
+                                                                                 * reads floats */
     if (st) return st;
     bp_count_ctx *c = calloc(1, sizeof *c);
     float **outs = NULL;

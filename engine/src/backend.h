@@ -34,11 +34,16 @@ typedef struct bp_layer_desc {
     const int16_t *w_dense;  /* c_out x K row-major, rebuilt exactly from planes */
     const bp_planes *planes;
     const bp_csr *csr;       /* with aux built */
+    /* Per-channel scales with folded LAYERSCALE/BATCHNORM nodes applied
+     * (formats/SPEC.md 8.2): out_scale and bias for the integer epilogue,
+     * w_scale for the float backends (NULL: the layer's own, L->w_scale). */
     const float *out_scale;  /* [c_out], bp_out_scale(w_scale[j], act_scale) */
     const float *bias;       /* [c_out] */
+    const float *w_scale;    /* [c_out] or NULL */
     float act_inv_scale;     /* 1.0f / act_scale, for bp_quant_* */
     int fuse_residual;       /* y = epilogue + residual[same index] */
-    int fuse_relu;           /* then y = bp_relu(y) */
+    bp_epi_act act;          /* then y = act(y); BP_EPI_GELU only on backends
+                              * with layer_qinput */
     int layout;              /* BP_LAYOUT_*: of x, residual and y in layer_run
                               * (conv only; 0 = NCHW when a caller zeroes the desc) */
 } bp_layer_desc;
@@ -48,6 +53,21 @@ typedef struct bp_backend_env {
     unsigned isa_mask;
     const bp_kernel_table *kt;
 } bp_backend_env;
+
+/* Quantized activations between steps: where a layer reads its input bytes
+ * (quantized at its own act scale), so the step producing that input can
+ * write them directly. Input element (n, c, y, x) of an (N, C, H, W) input
+ * (linear: H = W = 1) is the byte at
+ *   base + n*nstride + c*cstride + off + y*ldrow + x
+ * (u8, or s8 reinterpreted). Bytes not addressed so (zero borders of padded
+ * planes) are the reader's and never written. */
+#define BP_QDEST_MAX 4
+typedef struct bp_qdest {
+    uint8_t *base;
+    size_t nstride, cstride, ldrow, off;
+    bp_act_type type;
+    float inv;               /* 1.0f / the reader's act_scale */
+} bp_qdest;
 
 typedef struct bp_backend {
     const char *name;
@@ -74,6 +94,14 @@ typedef struct bp_backend {
      * back once). NCHW for reference/bitplane/csr (channel-major K x P rows
      * for their kernels), NHWC for oneDNN (its int8 kernels' layout). */
     int layout;
+    /* Quantized activation paths, NULL where the backend has none. A layer
+     * whose layer_qinput returns 0 (filling *q) can be run with x = NULL:
+     * its input bytes were written at *q by the step before. layer_set_qout
+     * (once, before any run) makes a layer also write its output quantized
+     * to q[0..n) (n <= BP_QDEST_MAX); layer_run's y may then be NULL (no
+     * float output). Backends with these run every bp_epi_act. */
+    int (*layer_qinput)(void *state, bp_qdest *q);
+    void (*layer_set_qout)(void *state, const bp_qdest *q, uint32_t n);
 } bp_backend;
 
 /* Backends: engine/src/backend_*.c */

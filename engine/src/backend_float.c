@@ -43,9 +43,10 @@ static bp_status bp_float_create(const bp_layer_desc *d, const bp_backend_env *e
         bp_float_destroy(L);
         return bp_fail(BP_ERR_NOMEM, "layer '%s': out of memory", d->name);
     }
+    const float *ws = d->w_scale ? d->w_scale : F->w_scale; /* with folds */
     for (size_t j = 0; j < F->c_out; j++)
         for (size_t k = 0; k < F->K; k++)
-            L->wf[j * F->K + k] = (float)d->w_dense[j * F->K + k] * F->w_scale[j];
+            L->wf[j * F->K + k] = (float)d->w_dense[j * F->K + k] * ws[j];
     *state = L;
     return BP_OK;
 }
@@ -55,7 +56,8 @@ static bp_status bp_float_run(void *state, const float *x, const float *res, flo
     bp_float_layer *L = state;
     const bpf_layer *F = L->d.L;
     size_t N = L->d.N, C_out = F->c_out, K = F->K;
-    int relu = L->d.fuse_relu;
+    int relu = L->d.act == BP_EPI_RELU;
+    const float *bias = L->d.bias;
     if (F->kind == BPF_LAYER_LINEAR) {
 #pragma omp parallel for num_threads(L->threads) schedule(static)
         for (size_t q = 0; q < N * C_out; q++) {
@@ -63,7 +65,7 @@ static bp_status bp_float_run(void *state, const float *x, const float *res, flo
             const float *w = L->wf + j * K, *xn = x + n * K;
             float a = 0.0f;
             for (size_t k = 0; k < K; k++) a += w[k] * xn[k];
-            float v = a + F->bias[j];
+            float v = a + bias[j];
             if (res) v += res[q];
             if (relu) v = bp_relu(v);
             y[q] = v;
@@ -99,7 +101,7 @@ static bp_status bp_float_run(void *state, const float *x, const float *res, flo
         float *yo = y + q * L->P;
         const float *ro = res ? res + q * L->P : NULL;
         for (size_t p = 0; p < L->P; p++) {
-            float v = acc[p] + F->bias[j];
+            float v = acc[p] + bias[j];
             if (ro) v += ro[p];
             if (relu) v = bp_relu(v);
             yo[p] = v;
@@ -122,4 +124,4 @@ static int bp_float_exact(const void *state, const char **why)
 }
 
 const bp_backend bp_backend_float = {"float", bp_float_create, bp_float_run,
-    bp_float_destroy, bp_float_kernel, bp_float_exact, BP_LAYOUT_NCHW};
+    bp_float_destroy, bp_float_kernel, bp_float_exact, BP_LAYOUT_NCHW, NULL, NULL};

@@ -1,11 +1,14 @@
 /* The integer backends "reference", "bitplane" and "csr": one driver, three
- * kernels. Input is quantized once per layer (bp_quant_*), activations are fed
- * to the kernel channel-major (K x pixels): directly for 1x1 stride-1 convs,
- * through cache-sized tiles otherwise (padded-row tiles for stride 1, im2col
- * tiles for other strides; both over the whole batch). int32 accumulators go
- * through the canonical epilogue (quant.h). All three compute the same int32
- * accumulators, so their float outputs are bit-identical. Work items are
- * (group, pixel tile, row block); row blocks balance digit counts. */
+ * kernels. Input is quantized once per layer (the kernel table's quantize),
+ * or written already quantized by the step before (bp_int_qinput says
+ * where); activations are fed to the kernel channel-major (K x pixels):
+ * directly for 1x1 stride-1 convs, through cache-sized tiles otherwise
+ * (padded-row tiles for stride 1, im2col tiles for other strides; both over
+ * the whole batch). int32 accumulators go through the canonical epilogue
+ * (the kernel table's, bp_arith.h) to float and/or straight into the next
+ * layers' quantized input bytes (bp_int_set_qout). All three compute the
+ * same int32 accumulators, so their outputs are bit-identical. Work items
+ * are (group, pixel tile, row block); row blocks balance digit counts. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,8 @@ typedef struct bp_int_layer {
     unsigned char *scratch; /* per thread: [tile_bytes][acc] */
     size_t tile_bytes, scratch_stride;
     char kname[96];
+    bp_qdest qout[BP_QDEST_MAX]; /* readers' input bytes this layer writes */
+    uint32_t n_qout;
 } bp_int_layer;
 
 static uint64_t bp_int_row_cost(const bp_int_layer *L, uint32_t j)
@@ -424,52 +429,31 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
     }
 }
 
-/* The canonical epilogue (quant.h) on one run, one loop per variant so each
- * vectorizes: the same float mul, add(s) and max in the same order as the
- * scalar form, so the result is bit-identical. y never aliases acc. */
-static inline void bp_epi_row(const int32_t *restrict a, float s, float b, const float *r,
-                                float *restrict y, size_t n, int relu)
+/* Writes epilogue e (rows [j0, j0+nr), n pixels from pixel p of image img):
+ * as float to yo (row stride ldy) unless yo is NULL, and quantized to each
+ * of the layer's readers (from the float rows when there are some). */
+static void bp_int_emit(const bp_int_layer *L, const bp_epi_rows *e, uint32_t j0, uint32_t nr,
+                        uint32_t img, size_t p, size_t n, float *yo, size_t ldy)
 {
-    if (r && relu)
-        for (size_t q = 0; q < n; q++) y[q] = bp_relu(bp_epilogue(a[q], s, b) + r[q]);
-    else if (r)
-        for (size_t q = 0; q < n; q++) y[q] = bp_epilogue(a[q], s, b) + r[q];
-    else if (relu)
-        for (size_t q = 0; q < n; q++) y[q] = bp_relu(bp_epilogue(a[q], s, b));
-    else
-        for (size_t q = 0; q < n; q++) y[q] = bp_epilogue(a[q], s, b);
-}
-
-BP_MULTI_ISA static void bp_int_epilogue_row(const int32_t *restrict a, float s, float b,
-                                             const float *r, float *restrict y, size_t n,
-                                             int relu)
-{
-    bp_epi_row(a, s, b, r, y, n, relu);
-}
-
-/* nrow rows of n: acc row stride lda, y and r rows contiguous (stride n). */
-BP_MULTI_ISA static void bp_int_epilogue_rows(const int32_t *restrict a, size_t lda,
-                                              size_t nrow, size_t n, float s, float b,
-                                              const float *r, float *restrict y, int relu)
-{
-    for (size_t i = 0; i < nrow; i++)
-        bp_epi_row(a + i * lda, s, b, r ? r + i * n : NULL, y + i * n, n, relu);
+    size_t W = L->is_linear ? 1 : L->OW;
+    if (yo) L->kt.epilogue_f32(e, nr, n, yo, ldy);
+    for (uint32_t k = 0; k < L->n_qout; k++) {
+        if (yo) bp_qdest_put_f32(&L->kt, &L->qout[k], img, j0, nr, p, n, W, yo, ldy);
+        else bp_qdest_put_epi(&L->kt, &L->qout[k], img, j0, nr, p, n, W, e);
+    }
 }
 
 /* Epilogue of output rows [j0, j0+nr) for n pixels starting at pixel p of
- * image img; acc row stride lda, y/residual NCHW. */
+ * image img (the kernel table's canonical epilogue); acc row stride lda,
+ * y/residual NCHW (y NULL: quantized outputs only). */
 static inline void bp_int_epilogue_run(const bp_int_layer *L, const int32_t *acc, size_t lda,
                                        uint32_t j0, uint32_t nr, uint32_t img, size_t p,
                                        size_t n, const float *res, float *y)
 {
-    const float *os = L->d.out_scale, *bias = L->d.bias;
-    int relu = L->d.fuse_relu;
-    for (uint32_t jj = 0; jj < nr; jj++) {
-        uint32_t j = j0 + jj;
-        size_t base = ((size_t)img * L->c_out + j) * L->P + p;
-        bp_int_epilogue_row(acc + (size_t)jj * lda, os[j], bias[j], res ? res + base : NULL,
-                            y + base, n, relu);
-    }
+    size_t base = ((size_t)img * L->c_out + j0) * L->P + p;
+    bp_epi_rows e = {acc, lda, L->d.out_scale + j0, L->d.bias + j0, res ? res + base : NULL,
+                     L->P, L->d.act, 0.0f};
+    bp_int_emit(L, &e, j0, nr, img, p, n, y ? y + base : NULL, L->P);
 }
 
 static inline uint32_t bp_idx_at(const void *idx, uint32_t bytes, size_t i)
@@ -589,9 +573,9 @@ static void bp_int_item_implicit(const bp_int_layer *L, uint32_t img, uint32_t g
             if (L->s8) bp_impl_acc_s8(a, (const int8_t *)x, n, L->sw, t, nt, csr);
             else bp_impl_acc_u8(a, x, n, L->sw, t, nt, csr);
         }
-        size_t base = ((size_t)img * L->c_out + j) * L->P + (size_t)oy0 * L->OW;
-        bp_int_epilogue_rows((const int32_t *)acc, L->ldacc, nrow, L->OW, L->d.out_scale[j],
-                             L->d.bias[j], res ? res + base : NULL, y + base, L->d.fuse_relu);
+        for (uint32_t r = 0; r < nrow; r++)
+            bp_int_epilogue_run(L, (const int32_t *)acc + (size_t)r * L->ldacc, L->ldacc, j, 1,
+                                img, (size_t)(oy0 + r) * L->OW, L->OW, res, y);
     }
 }
 
@@ -704,79 +688,14 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
             bp_int_epilogue_run(L, acc, np, j0, nr, img, p0, np, res, y);
             continue;
         }
-        const float *os = L->d.out_scale, *bias = L->d.bias;
-        for (uint32_t jj = 0; jj < nr; jj++) {
-            uint32_t j = j0 + jj;
-            const int32_t *a = acc + (size_t)jj * np;
-            float s = os[j], bj = bias[j];
-            for (size_t p = 0; p < np; p++) {
-                size_t o = (p0 + p) * L->c_out + j;
-                float v = bp_epilogue(a[p], s, bj);
-                if (res) v = v + res[o];
-                if (L->d.fuse_relu) v = bp_relu(v);
-                y[o] = v;
-            }
+        /* linear: y is (N, c_out), one output per row and image */
+        for (size_t p = 0; p < np; p++) {
+            size_t o = (p0 + p) * L->c_out + j0;
+            bp_epi_rows e = {acc + p, np, L->d.out_scale + j0, L->d.bias + j0,
+                             res ? res + o : NULL, 1, L->d.act, 0.0f};
+            bp_int_emit(L, &e, j0, nr, (uint32_t)(p0 + p), 0, 1, y ? y + o : NULL, 1);
         }
     }
-}
-
-/* Quantizes n floats; separate functions with restrict so they vectorize
- * (uint8_t stores would otherwise alias everything). */
-BP_MULTI_ISA static void bp_quantize_u8_c(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
-{
-    for (size_t i = 0; i < n; i++) q[i] = bp_quant_u8(x[i], inv);
-}
-
-BP_MULTI_ISA static void bp_quantize_s8_c(const float *restrict x, int8_t *restrict q, size_t n, float inv)
-{
-    for (size_t i = 0; i < n; i++) q[i] = bp_quant_s8(x[i], inv);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-/* AVX-512 twins of bp_quant_u8/s8 (quant.h), op for op: maxps(v, c) is
- * exactly "v > c ? v : c" and minps(v, c) "v < c ? v : c" (NaN -> c), the
- * same add/sub rounding, then truncation of an integral value. (The compiler
- * turns the ternaries into mask juggling instead.) Tails use masks. */
-__attribute__((target("avx512f"))) static void
-bp_quantize_avx512(const float *x, uint8_t *q, size_t n, float inv, int s8)
-{
-    const __m512 vi = _mm512_set1_ps(inv), rc = _mm512_set1_ps(12582912.0f);
-    const __m512 lo = _mm512_set1_ps(s8 ? -128.0f : 0.0f);
-    const __m512 hi = _mm512_set1_ps(s8 ? 127.0f : 255.0f);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vi);
-        if (s8) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
-        v = _mm512_max_ps(v, lo);
-        v = _mm512_min_ps(v, hi);
-        v = _mm512_sub_ps(_mm512_add_ps(v, rc), rc);
-        _mm512_mask_cvtepi32_storeu_epi8(q + i, m, _mm512_cvttps_epi32(v));
-    }
-}
-#define BP_HAVE_Q512 1
-#endif
-
-void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv)
-{
-#ifdef BP_HAVE_Q512
-    if (__builtin_cpu_supports("avx512f")) {
-        bp_quantize_avx512(x, q, n, inv, 0);
-        return;
-    }
-#endif
-    bp_quantize_u8_c(x, q, n, inv);
-}
-
-void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv)
-{
-#ifdef BP_HAVE_Q512
-    if (__builtin_cpu_supports("avx512f")) {
-        bp_quantize_avx512(x, (uint8_t *)q, n, inv, 1);
-        return;
-    }
-#endif
-    bp_quantize_s8_c(x, q, n, inv);
 }
 
 /* Space-to-depth of one quantized plane (row stride W): byte (oy*kh+dy,
@@ -810,6 +729,13 @@ BP_MULTI_ISA static void bp_s2d_plane(const uint8_t *restrict src, size_t W,
         }
 }
 
+/* n floats quantized at the layer's input scale, as u8 or s8 bytes. */
+static void bp_int_quantize_run(const bp_int_layer *L, const float *x, uint8_t *q, size_t n)
+{
+    if (L->s8) L->kt.quantize_s8(x, (int8_t *)q, n, L->d.act_inv_scale);
+    else L->kt.quantize_u8(x, q, n, L->d.act_inv_scale);
+}
+
 /* [lo, hi) of n split into nt near-equal parts, part tid. */
 static void bp_int_share(size_t n, size_t tid, size_t nt, size_t *lo, size_t *hi)
 {
@@ -838,8 +764,7 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
         uint8_t *tmp = L->scratch + L->scratch_stride * tid;
         bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
         for (size_t q = lo; q < hi; q++) {
-            if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
-            else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
+            bp_int_quantize_run(L, x + q * L->HW, tmp, L->HW);
             bp_s2d_plane(tmp, L->W, xq + q * L->kh * L->kw * L->P, L->P, L->OH, L->OW,
                          L->kh, L->kw);
         }
@@ -853,8 +778,7 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
         uint8_t *tmp = L->scratch + L->scratch_stride * tid;
         bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
         for (size_t q = lo; q < hi; q++) {
-            if (L->s8) bp_quantize_s8_run(x + q * L->HW, (int8_t *)tmp, L->HW, inv);
-            else bp_quantize_u8_run(x + q * L->HW, tmp, L->HW, inv);
+            bp_int_quantize_run(L, x + q * L->HW, tmp, L->HW);
             for (size_t iy = 0; iy < H; iy++)
                 bp_copy_run(xq + q * L->plane + off + iy * L->Wp, tmp + iy * W, W);
         }
@@ -864,8 +788,7 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
         chunk = (chunk + 63) & ~(size_t)63;
         lo = tid * chunk < n_el ? tid * chunk : n_el;
         hi = lo + chunk < n_el ? lo + chunk : n_el;
-        if (L->s8) bp_quantize_s8_run(x + lo, (int8_t *)(xq + lo), hi - lo, inv);
-        else bp_quantize_u8_run(x + lo, xq + lo, hi - lo, inv);
+        bp_int_quantize_run(L, x + lo, xq + lo, hi - lo);
     }
 }
 
@@ -876,20 +799,56 @@ static bp_status bp_int_run(void *state, const float *x, const float *res, float
 {
     bp_int_layer *L = state;
     if (L->run_threads <= 1) {
-        bp_int_quantize(L, x, 0, 1);
+        if (x) bp_int_quantize(L, x, 0, 1);
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, L->scratch, res, y);
         return BP_OK;
     }
 #pragma omp parallel num_threads(L->run_threads)
     {
         size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
-        bp_int_quantize(L, x, tid, nt);
+        if (x) {
+            bp_int_quantize(L, x, tid, nt);
 #pragma omp barrier
+        }
         unsigned char *scr = L->scratch + L->scratch_stride * tid;
 #pragma omp for schedule(dynamic, 1)
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, scr, res, y);
     }
     return BP_OK;
+}
+
+/* Where this layer's input bytes are (bp_qdest): every layout but
+ * space-to-depth, whose byte order a row writer cannot produce. */
+static int bp_int_qinput(void *state, bp_qdest *q)
+{
+    bp_int_layer *L = state;
+    if (L->s2d) return -1;
+    q->base = L->xq;
+    q->type = L->s8 ? BP_ACT_S8 : BP_ACT_U8;
+    q->inv = L->d.act_inv_scale;
+    q->off = 0;
+    if (L->is_linear) { /* K x N: channel k of image n at k*N + n */
+        q->nstride = 1;
+        q->cstride = L->N;
+        q->ldrow = 1;
+    } else if (L->padded || L->implicit) { /* interior of zero-bordered planes */
+        q->cstride = L->plane;
+        q->nstride = (size_t)L->c_in * L->plane;
+        q->ldrow = L->Wp;
+        q->off = (size_t)L->pt_ * L->Wp + L->pl_;
+    } else { /* NCHW bytes */
+        q->cstride = L->HW;
+        q->nstride = (size_t)L->c_in * L->HW;
+        q->ldrow = L->W;
+    }
+    return 0;
+}
+
+static void bp_int_set_qout(void *state, const bp_qdest *q, uint32_t n)
+{
+    bp_int_layer *L = state;
+    L->n_qout = n < BP_QDEST_MAX ? n : BP_QDEST_MAX;
+    for (uint32_t k = 0; k < L->n_qout; k++) L->qout[k] = q[k];
 }
 
 static const char *bp_int_kernel_name(const void *state)
@@ -919,8 +878,8 @@ static bp_status bp_csr_create(const bp_layer_desc *d, const bp_backend_env *env
 }
 
 const bp_backend bp_backend_reference = {"reference", bp_ref_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, bp_int_qinput, bp_int_set_qout};
 const bp_backend bp_backend_bitplane = {"bitplane", bp_bitplane_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, bp_int_qinput, bp_int_set_qout};
 const bp_backend bp_backend_csr = {"csr", bp_csr_create, bp_int_run,
-    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW};
+    bp_int_destroy, bp_int_kernel_name, bp_int_exact, BP_LAYOUT_NCHW, bp_int_qinput, bp_int_set_qout};

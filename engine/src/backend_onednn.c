@@ -303,7 +303,7 @@ static bp_status bp_dnnl_check_desc(const bp_layer_desc *d, const bp_backend_env
     const char *name = d->name;
     const bpf_layer *L = d->L;
     if (!env) return bp_dnnl_fail(BP_ERR_INVALID_ARG, name, "null env");
-    if (!L || !d->w_dense || !d->bias || (int8 && !d->out_scale) || (!int8 && !L->w_scale))
+    if (!L || !d->w_dense || !d->bias || (int8 && !d->out_scale) || (!int8 && !L->w_scale && !d->w_scale))
         return bp_dnnl_fail(BP_ERR_INVALID_ARG, name, "null layer, weights, scales or bias");
     if (L->kind != BPF_LAYER_CONV && L->kind != BPF_LAYER_LINEAR)
         return bp_dnnl_fail(BP_ERR_INVALID_ARG, name, "layer kind %u is not conv/linear", L->kind);
@@ -381,7 +381,7 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
         st = dnnl_memory_desc_init_by_tag(&res_md, linear ? 2 : 4, m->ddims, dnnl_f32, tag);
         if (st == dnnl_success) st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &res_md);
     }
-    if (st == dnnl_success && d->fuse_relu)
+    if (st == dnnl_success && d->act == BP_EPI_RELU)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
     if (st == dnnl_success && dnnl_post_ops_len(po) > 0) st = dnnl_primitive_attr_set_post_ops(attr, po);
     const dnnl_memory_desc_t *op_bias = s->int8 && !s->shift_s8 ? NULL : &m->bias;
@@ -683,9 +683,10 @@ search:
         }
     } else {
         float *wf = wtmp;
+        const float *ws = d->w_scale ? d->w_scale : L->w_scale; /* with folds */
         for (size_t j = 0; j < (size_t)Co; j++)
             for (size_t k = 0; k < L->K; k++)
-                wf[j * L->K + k] = (float)d->w_dense[j * L->K + k] * L->w_scale[j];
+                wf[j * L->K + k] = (float)d->w_dense[j * L->K + k] * ws[j];
     }
     BP_DNNL_TRY(dnnl_memory_create(&wplain, &wplain_md, s->eng, wtmp), "plain weights memory");
     BP_DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, &wplain_md, s->eng, q_wei, s->eng, NULL),
@@ -1023,6 +1024,6 @@ static int bp_dnnl_exact(const void *state, const char **why)
 }
 
 const bp_backend bp_backend_onednn_int8 = {"onednn-int8", bp_dnnl_create_int8, bp_dnnl_run,
-    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC};
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, NULL, NULL};
 const bp_backend bp_backend_onednn_f32 = {"onednn-f32", bp_dnnl_create_f32, bp_dnnl_run,
-    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC};
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, NULL, NULL};

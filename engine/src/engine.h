@@ -81,7 +81,23 @@ bp_status bp_model_check(const bp_model *m, const char *fn);
 
 /* ---- session (engine/src/session.c) ---- */
 #define BP_SESSION_MAGIC 0x53504231u /* "1BPS" */
+
+/* How activations pass between layers: quantized where both ends allow it
+ * (and GELU fused into epilogues), or as float between every pair of steps
+ * (the plan without those fusions; the results are the same bits). Chosen
+ * per session from $BP_ACT_PATH ("quant", the default, or "float"). */
+typedef enum bp_act_path {
+    BP_ACT_PATH_QUANT = 0,
+    BP_ACT_PATH_FLOAT = 1,
+} bp_act_path;
 #define BP_NO_TENSOR UINT32_MAX
+
+/* How activations cross between steps (engine/src/fusion.c, bp_fuse_qpaths). */
+typedef enum bp_act_io {
+    BP_IO_FLOAT = 0, /* through the float tensor */
+    BP_IO_QUANT = 1, /* quantized only: written into the readers' input bytes */
+    BP_IO_BOTH = 2,  /* both (other readers need the float tensor) */
+} bp_act_io;
 
 typedef struct bp_step {
     uint32_t node;        /* main node */
@@ -91,8 +107,18 @@ typedef struct bp_step {
     uint32_t n_in;
     uint32_t out;         /* tensor written (after fusion) */
     uint32_t residual;    /* fused residual tensor, or BP_NO_TENSOR */
-    int fuse_relu;
+    bp_epi_act act;       /* fused activation (engine/src/fusion.c) */
+    uint32_t *fold;       /* LAYERSCALE/BATCHNORM nodes folded into the layer, */
+    uint32_t n_fold;      /* in graph order (formats/SPEC.md 8.2) */
+    float *folded;        /* n_fold > 0: [c_out] out_scale, bias, w_scale after
+                           * the folds (what desc points to) */
     const char *opname;   /* e.g. "conv2d+add+relu" */
+    char opbuf[64];
+    bp_act_io in_io;      /* layer steps: BP_IO_QUANT = input bytes written by
+                           * the producing step (run with x = NULL) */
+    bp_act_io out_io;     /* BP_IO_QUANT: no float output (y = NULL) */
+    bp_qdest qout[BP_QDEST_MAX]; /* layernorm steps: quantized outputs */
+    uint32_t n_qout;
     /* Channels-last sessions (engine/src/session.c, bp_plan_layouts): cl = 1
      * runs the op's NHWC variant (or an elementwise op on operands in out's
      * storage order); cv_* say how operands are brought into the order the op
@@ -108,7 +134,9 @@ typedef struct bp_step {
 } bp_step;
 
 /* Called before a conv/linear step runs, with its float input (conv: in the
- * session's layout, channels-last in NHWC sessions; linear: NCHW order). */
+ * session's layout, channels-last in NHWC sessions; linear: NCHW order).
+ * Not called for a layer fed quantized (sessions that run hooks are created
+ * with BP_ACT_PATH_FLOAT). */
 typedef void (*bp_layer_hook)(void *ctx, const bp_step *st, const float *x,
                               size_t n_elems);
 
@@ -140,6 +168,11 @@ struct bp_session {
     unsigned char *scratch_mem;
     float **tconst_cl;               /* per tensor: a constant add operand converted
                                       * once to channels-last, or NULL */
+    bp_act_path act_path;            /* from BP_ACT_PATH at creation */
+    uint8_t *tfixed;                 /* per tensor: 1 = in the user's buffers (graph
+                                      * inputs/outputs not converted) */
+    uint8_t *tnofloat;               /* per tensor: 1 = only ever quantized (no
+                                      * float buffer, tbuf NULL) */
 };
 
 /* Operand conversions of a step in a channels-last session. */
@@ -150,25 +183,63 @@ enum {
     BP_CV_VIA_NCHW,     /* channels-last (own dims) -> NCHW -> channels-last (out's dims) */
 };
 
+/* ---- fusion (engine/src/fusion.c) ---- */
+/* Planning state of bp_plan: readers per tensor, producer node per tensor,
+ * graph outputs, nodes absorbed into an earlier step. */
+typedef struct bp_fuse_ctx {
+    const uint32_t *cons;
+    const uint32_t *prod;
+    const uint8_t *gout;
+    uint8_t *absorbed;
+} bp_fuse_ctx;
+/* Fuses into the layer step sp (of node i) the folds, a residual ADD and an
+ * activation that follow it; sets sp->out. */
+bp_status bp_fuse_layer(bp_session *s, bp_step *sp, uint32_t i, const bp_fuse_ctx *cx);
+/* Sets sp->opname to what the layer step computes ("conv2d+layerscale+add"). */
+void bp_fuse_opname(const bp_session *s, bp_step *sp);
+/* sp->folded from the layer's own out_scale, bias and w_scale. */
+bp_status bp_fuse_fold_params(const bp_session *s, bp_step *sp, const float *out_scale,
+                              const float *bias, const float *w_scale);
+/* After the layers exist: which activations pass quantized (sets in_io,
+ * out_io, the producers' quantized outputs, s->tnofloat); a no-op for
+ * BP_ACT_PATH_FLOAT and backends without quantized paths. */
+bp_status bp_fuse_qpaths(bp_session *s);
+
+/* ---- quantized outputs (engine/src/qdest.c) ----
+ * Channel rows [c0, c0+nrows) x pixels [p, p+n) of image img of a tensor
+ * whose rows are W pixels, into q: from float rows (src, row stride lds), or
+ * through the epilogue e (acc and res at pixel p). */
+void bp_qdest_put_f32(const bp_kernel_table *kt, const bp_qdest *q, uint32_t img, uint32_t c0,
+                      uint32_t nrows, size_t p, size_t n, size_t W, const float *src,
+                      size_t lds);
+void bp_qdest_put_epi(const bp_kernel_table *kt, const bp_qdest *q, uint32_t img, uint32_t c0,
+                      uint32_t nrows, size_t p, size_t n, size_t W, const bp_epi_rows *e);
+
 /* Runs the planned graph; hook (may be NULL) sees each layer's input. */
 bp_status bp_graph_run(bp_session *s, const float *const *inputs, float *const *outputs,
                        bp_layer_hook hook, void *ctx);
 /* Session with an explicit backend table (used for the internal float one). */
 bp_status bp_session_create_with(const bp_model *m, const bp_backend *be, int threads,
-                                 uint32_t batch, unsigned isa_mask, bp_session **out);
+                                 uint32_t batch, unsigned isa_mask, bp_act_path path,
+                                 bp_session **out);
 
 /* Float-domain conv/linear with dequantized weights (calibration). */
 extern const bp_backend bp_backend_float;
 
 /* ---- float operators (engine/src/ops_float.c) ---- */
 void bp_op_relu(const float *x, float *y, size_t n, int threads);
-void bp_op_gelu(const float *x, float *y, size_t n, int threads);
+void bp_op_gelu(const bp_kernel_table *kt, const float *x, float *y, size_t n, int threads);
 void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads);
 /* x: [N, C, HW]; per-channel y = x*s[c] (+ t[c] if t). */
 void bp_op_channel_affine(const float *x, const float *s, const float *t, float *y,
                           size_t N, size_t C, size_t HW, int threads);
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads);
+/* The same values, also (y may be NULL: only) quantized into q[0..nq); rows of
+ * W pixels (HW a multiple of W). */
+void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
+                       const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
+                       size_t N, size_t C, size_t HW, size_t W, int threads);
 /* ints: kh,kw,sh,sw,pt,pl,pb,pr. is_max: max pool, else average excluding pad. */
 void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
                 uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads);
@@ -202,16 +273,13 @@ uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0
 void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const void *ctx,
                            uint32_t lo, uint32_t hi, uint32_t R, uint32_t *bounds);
 
-/* Quantizes n floats exactly as bp_quant_u8/s8 (quant.h) element by element
- * (AVX-512 when the CPU has it); x and q do not overlap. */
-void bp_quantize_u8_run(const float *restrict x, uint8_t *restrict q, size_t n, float inv);
-void bp_quantize_s8_run(const float *restrict x, int8_t *restrict q, size_t n, float inv);
-
 /* ---- misc ---- */
-/* Hot engine-side loops (quantize, epilogue, implicit runs, float ops) are
- * compiled for several x86 ISAs and picked at load time (ifunc): the engine
- * itself is built for the baseline ISA. Same IEEE float ops in the same order
- * in every clone (-ffp-contract=off), so results are bit-identical. */
+/* Hot engine-side loops that have no kernel of their own (implicit runs,
+ * space-to-depth, LayerNorm and softmax rows) are compiled for several x86
+ * ISAs and picked at load time (ifunc): the engine itself is built for the
+ * baseline ISA. Same IEEE float ops in the same order in every clone
+ * (-ffp-contract=off), so results are bit-identical. Quantize, epilogue and
+ * GELU loops go through the session's kernel table instead (BP_ISA applies). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define BP_MULTI_ISA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

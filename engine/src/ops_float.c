@@ -19,44 +19,9 @@ uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0
     return (uint32_t)((padded - span) / stride + 1);
 }
 
-/* ---- GELU and exp: fixed double-precision algorithms (formats/SPEC.md
- * section 7.3), so results do not depend on the C library's erff/expf. ---- */
-
-/* Coefficient k of interval i is bp_gelu_tab[k][i]. Interval 0 (|a| < 1):
- * 1 + erf(a) = 1 + a * P0(a^2), P0 of degree 10 (k = 11..14 are 0).
- * Interval i = 1..5 (i <= |a| < i + 1): erfc(|a|) = Q_i(|a| - (i + 0.5)). */
-static const double bp_gelu_tab[15][6] = {
-    {0x1.20dd750429b6bp+0, 0x1.15aaa8ec85205p-5, 0x1.aab859b20ac9ep-12,
-     0x1.8ef2a9a18d857p-21, 0x1.b05cfe2e99435p-33, 0x1.09182b326b229p-47},
-    {-0x1.812746b037352p-2, -0x1.e723726b82977p-4, -0x1.1d83170fabdd7p-9,
-     -0x1.6a59721988900p-18, -0x1.f1e352a4e4f05p-30, -0x1.7258a0606ecafp-44},
-    {0x1.ce2f21a000d30p-4, 0x1.6d5a95d0a1033p-3, 0x1.64e3dcd3acd13p-8,
-     0x1.3d0e43d697c5ap-16, 0x1.180fde408da57p-27, 0x1.fd398c7cbe329p-42},
-    {-0x1.b82ce3026aae0p-6, -0x1.1c2a02bea0196p-3, -0x1.119da0c747a0bp-7,
-     -0x1.62ccea6634dedp-15, -0x1.99b8627b3a9b7p-26, -0x1.cb10948ce0b3ap-40},
-    {0x1.565bcb082cca2p-8, 0x1.6d5a95d2478f7p-5, 0x1.1a89b97da4031p-7,
-     0x1.1c077215944cbp-14, 0x1.b598cb62f3216p-25, 0x1.3100dcd496e28p-38},
-    {-0x1.c02d67e37081ep-11, 0x1.e723722d9d842p-7, -0x1.90e8118d2e2b4p-8,
-     -0x1.586baf93f8efap-14, -0x1.6b1bd90006eedp-24, -0x1.3e568a871845bp-37},
-    {0x1.f99c295886f05p-14, -0x1.3ca3d7bad185dp-6, 0x1.6ecdbeea74fe7p-9,
-     0x1.4615409a02cc7p-14, 0x1.e650e0e0bea36p-24, 0x1.0f714e68764c3p-36},
-    {-0x1.f4684782919e8p-17, 0x1.36d743d8bf133p-8, -0x1.1c619ed98bfaep-11,
-     -0x1.e8280368d09f2p-15, -0x1.0d66007cae779p-23, -0x1.842f3935000dep-36},
-    {0x1.b5d3ea9fd0b5ap-20, 0x1.35aea33e8b25dp-9, -0x1.1154d308febc5p-12,
-     0x1.1f62e387be727p-15, 0x1.f5f34775e5d5fp-24, 0x1.dc0438f2ec5cdp-36},
-    {-0x1.462a758d4591dp-23, -0x1.c0398f5c57c39p-10, 0x1.067cb9746d206p-12,
-     -0x1.013472c4e7294p-16, -0x1.8d4d143a5cba0p-24, -0x1.feeef2c355f52p-36},
-    {0x1.43f6d0dee7032p-27, 0x1.854dad90b9591p-14, -0x1.4a8fcf49dbfabp-14,
-     0x1.377e3a8b3538ap-18, 0x1.0c38acf72d4c3p-24, 0x1.da751857b96d5p-36},
-    {0.0, 0x1.0af1263cafbeep-12, -0x1.6783801fa8777p-18,
-     -0x1.de8b6074b820ap-22, -0x1.33a927297fabdp-25, -0x1.6ea05ffa8fd6fp-36},
-    {0.0, -0x1.43b58e78f948ap-14, 0x1.da5b65bc5137ep-17,
-     -0x1.dfcce85fed3f9p-22, 0x1.2cf36c42c442cp-26, 0x1.133ae27a985d9p-36},
-    {0.0, -0x1.33d18cb6fdf40p-16, -0x1.1329cd34ff320p-18,
-     0x1.477004e4292d7p-22, -0x1.0026f2d427296p-27, -0x1.ebcd6a3bf0597p-37},
-    {0.0, 0x1.aa7ad19c475dbp-17, -0x1.6a007e8cf4d8dp-22,
-     -0x1.69bd312f4343dp-24, 0x1.2fc19cb202f34p-29, 0x1.0f9b0610c3f52p-37},
-};
+/* ---- exp: a fixed double-precision algorithm (formats/SPEC.md section
+ * 7.3), so results do not depend on the C library's expf. GELU is the
+ * kernel table's (kernels/bp_arith.h). ---- */
 
 /* 1/k!, k = 0..11 (Taylor coefficients of exp). */
 static const double bp_exp_c[12] = {
@@ -73,39 +38,6 @@ static inline double bp_horner(const double *c, int n, double x)
     double r = c[n - 1];
     for (int k = n - 2; k >= 0; k--) r = r * x + c[k];
     return r;
-}
-
-/* GELU of n floats (formats/SPEC.md 7.3): x/2 * (1 + erf(x/sqrt 2)) in
- * double, rounded once to float. Branch-free (the interval selects the
- * coefficients, special cases are selected at the end) so that it
- * vectorizes; every lane does the same double ops as the scalar form. */
-BP_MULTI_ISA static void bp_gelu_run(const float *restrict x, float *restrict y, size_t n)
-{
-    for (size_t e = 0; e < n; e++) {
-        float xf = x[e];
-        double xd = xf, a = xd * 0x1.6a09e667f3bcdp-1;
-        double m = fabs(a);
-        int iv = (m >= 1.0) + (m >= 2.0) + (m >= 3.0) + (m >= 4.0) + (m >= 5.0);
-        double z = iv == 0 ? m * m : m - ((double)iv + 0.5);
-        double p = 0.0;
-#pragma GCC unroll 15
-        for (int k = 14; k >= 0; k--) {
-            const double *c = bp_gelu_tab[k];
-            double ck = c[0];
-            ck = m >= 1.0 ? c[1] : ck;
-            ck = m >= 2.0 ? c[2] : ck;
-            ck = m >= 3.0 ? c[3] : ck;
-            ck = m >= 4.0 ? c[4] : ck;
-            ck = m >= 5.0 ? c[5] : ck;
-            p = k == 14 ? ck : p * z + ck;
-        }
-        double hq = a > 0.0 ? 2.0 - p : p;
-        double h = iv == 0 ? 1.0 + a * p : hq; /* 1 + erf(a) */
-        float r = (float)((0.5 * xd) * h);
-        float big = a > 0.0 ? xf : -0.0f;
-        r = m >= 6.0 ? big : r;
-        y[e] = a == a ? r : xf;
-    }
 }
 
 /* exp(t) rounded once to float (formats/SPEC.md 7.3): t = n*ln2 + r with
@@ -162,12 +94,12 @@ void bp_op_relu(const float *x, float *y, size_t n, int threads)
 
 #define BP_GELU_BLOCK 4096
 
-void bp_op_gelu(const float *x, float *y, size_t n, int threads)
+void bp_op_gelu(const bp_kernel_table *kt, const float *x, float *y, size_t n, int threads)
 {
     size_t nb = (n + BP_GELU_BLOCK - 1) / BP_GELU_BLOCK;
     BP_PAR_FOR(n >= BP_PAR_MIN / 8, threads, b, nb, {
         size_t i0 = b * BP_GELU_BLOCK;
-        bp_gelu_run(x + i0, y + i0, n - i0 < BP_GELU_BLOCK ? n - i0 : BP_GELU_BLOCK);
+        kt->gelu_f32(x + i0, y + i0, n - i0 < BP_GELU_BLOCK ? n - i0 : BP_GELU_BLOCK);
     });
 }
 
@@ -198,8 +130,11 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
  * contiguous in memory (NCHW strides channels by H*W). */
 #define BP_LN_BLOCK 256
 
-static void bp_ln_block(const float *xb, const float *gamma, const float *beta, float eps,
-                        float *yb, size_t C, size_t HW, size_t np);
+static void bp_ln_stats(const float *xb, float eps, size_t C, size_t HW, size_t np,
+                        double *mean, double *r);
+static void bp_ln_rows(const float *xb, size_t HW, const double *mean, const double *r,
+                       const float *gamma, const float *beta, size_t c0, size_t c1,
+                       float *yb, size_t ys, size_t np);
 
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads)
@@ -209,36 +144,73 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
     BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
         size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
         size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
-        bp_ln_block(x + n * C * HW + p0, gamma, beta, eps, y + n * C * HW + p0, C, HW, np);
+        const float *xb = x + n * C * HW + p0;
+        double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
+        bp_ln_stats(xb, eps, C, HW, np, mean, r);
+        bp_ln_rows(xb, HW, mean, r, gamma, beta, 0, C, y + n * C * HW + p0, HW, np);
     });
 }
 
-/* One block of np <= BP_LN_BLOCK pixels of one image (rows strided by HW);
- * multi-ISA (BP_MULTI_ISA): vectorized across pixels, the same double/float
- * ops per pixel in the same order, so bit-identical to the baseline build. */
-BP_MULTI_ISA static void bp_ln_block(const float *xb, const float *gamma, const float *beta,
-                                     float eps, float *yb, size_t C, size_t HW, size_t np)
+/* Channels per quantized chunk: the float rows of one chunk stay in L1. */
+#define BP_LN_QCH 16
+
+void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
+                       const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
+                       size_t N, size_t C, size_t HW, size_t W, int threads)
 {
-    {
-        double mean[BP_LN_BLOCK], acc[BP_LN_BLOCK];
-        for (size_t p = 0; p < np; p++) acc[p] = 0.0;
-        for (size_t c = 0; c < C; c++)
-            for (size_t p = 0; p < np; p++) acc[p] += xb[c * HW + p];
+    size_t nblk = (HW + BP_LN_BLOCK - 1) / BP_LN_BLOCK;
+    size_t items = N * nblk;
+    BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
+        size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
+        size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
+        const float *xb = x + n * C * HW + p0;
+        double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
+        float tmp[BP_LN_QCH * BP_LN_BLOCK];
+        bp_ln_stats(xb, eps, C, HW, np, mean, r);
+        for (size_t c0 = 0; c0 < C; c0 += BP_LN_QCH) {
+            size_t c1 = C - c0 < BP_LN_QCH ? C : c0 + BP_LN_QCH;
+            float *rows = y ? y + (n * C + c0) * HW + p0 : tmp;
+            size_t ys = y ? HW : np;
+            bp_ln_rows(xb, HW, mean, r, gamma, beta, c0, c1, rows, ys, np);
+            for (uint32_t k = 0; k < nq; k++)
+                bp_qdest_put_f32(kt, &q[k], (uint32_t)n, (uint32_t)c0, (uint32_t)(c1 - c0), p0,
+                                 np, W, rows, ys);
+        }
+    });
+}
+
+/* Mean and 1/sqrt(var + eps) of np <= BP_LN_BLOCK pixels of one image (rows
+ * strided by HW); multi-ISA (BP_MULTI_ISA): vectorized across pixels, the
+ * same double ops per pixel in the same order, so bit-identical to the
+ * baseline build. */
+BP_MULTI_ISA static void bp_ln_stats(const float *xb, float eps, size_t C, size_t HW, size_t np,
+                                     double *mean, double *r)
+{
+    for (size_t p = 0; p < np; p++) r[p] = 0.0;
+    for (size_t c = 0; c < C; c++)
+        for (size_t p = 0; p < np; p++) r[p] += xb[c * HW + p];
+    for (size_t p = 0; p < np; p++) {
+        mean[p] = r[p] / (double)C;
+        r[p] = 0.0;
+    }
+    for (size_t c = 0; c < C; c++)
         for (size_t p = 0; p < np; p++) {
-            mean[p] = acc[p] / (double)C;
-            acc[p] = 0.0;
+            double d = xb[c * HW + p] - mean[p];
+            r[p] += d * d;
         }
-        for (size_t c = 0; c < C; c++)
-            for (size_t p = 0; p < np; p++) {
-                double d = xb[c * HW + p] - mean[p];
-                acc[p] += d * d;
-            }
-        for (size_t p = 0; p < np; p++) acc[p] = 1.0 / sqrt(acc[p] / (double)C + (double)eps);
-        for (size_t c = 0; c < C; c++) {
-            float g = gamma[c], b = beta[c];
-            for (size_t p = 0; p < np; p++)
-                yb[c * HW + p] = (float)((xb[c * HW + p] - mean[p]) * acc[p]) * g + b;
-        }
+    for (size_t p = 0; p < np; p++) r[p] = 1.0 / sqrt(r[p] / (double)C + (double)eps);
+}
+
+/* Output rows c0..c1-1 of a block: row c goes to yb[(c - c0) * ys + p]. */
+BP_MULTI_ISA static void bp_ln_rows(const float *xb, size_t HW, const double *mean,
+                                    const double *r, const float *gamma, const float *beta,
+                                    size_t c0, size_t c1, float *yb, size_t ys, size_t np)
+{
+    for (size_t c = c0; c < c1; c++) {
+        float g = gamma[c], b = beta[c];
+        float *yr = yb + (c - c0) * ys;
+        for (size_t p = 0; p < np; p++)
+            yr[p] = (float)((xb[c * HW + p] - mean[p]) * r[p]) * g + b;
     }
 }
 

@@ -59,15 +59,6 @@ static const char *bp_op_name(uint32_t op)
     return "?";
 }
 
-static const char *bp_layer_opname(int linear, int res, int relu)
-{
-    static const char *const names[2][4] = {
-        {"conv2d", "conv2d+relu", "conv2d+add", "conv2d+add+relu"},
-        {"linear", "linear+relu", "linear+add", "linear+add+relu"},
-    };
-    return names[linear ? 1 : 0][(res ? 2 : 0) + (relu ? 1 : 0)];
-}
-
 static int bp_is_const(const bpf_model *f, uint32_t t)
 {
     return f->tensors[t].data != NULL;
@@ -76,15 +67,22 @@ static int bp_is_const(const bpf_model *f, uint32_t t)
 static void bp_session_destroy(bp_session *s)
 {
     if (!s) return;
-    if (s->steps)
+    if (s->steps) {
         for (uint32_t i = 0; i < s->n_steps; i++)
             if (s->steps[i].lstate) s->be->layer_destroy(s->steps[i].lstate);
+        for (uint32_t i = 0; i < s->m->f->n_nodes; i++) { /* planned or not */
+            free(s->steps[i].fold);
+            free(s->steps[i].folded);
+        }
+    }
     free(s->steps);
     free(s->tdims);
     free(s->telems);
     free(s->tbuf);
     free(s->prof);
     free(s->tconv);
+    free(s->tfixed);
+    free(s->tnofloat);
     if (s->tconst_cl)
         for (uint32_t t = 0; t < s->n_tensors; t++) bp_aligned_free(s->tconst_cl[t]);
     free(s->tconst_cl);
@@ -429,7 +427,7 @@ static bp_status bp_plan_memory(bp_session *s, const uint8_t *fixed)
         }
     for (uint32_t i = 0; i < s->n_steps; i++) {
         uint32_t t = s->steps[i].out;
-        if (!fixed[t] && slot_of[t] == UINT32_MAX) {
+        if (!fixed[t] && !s->tnofloat[t] && slot_of[t] == UINT32_MAX) {
             size_t need = s->telems[t] * sizeof(float);
             uint32_t best = UINT32_MAX, big = UINT32_MAX;
             for (uint32_t k = 0; k < nslots; k++) {
@@ -500,7 +498,7 @@ static bp_status bp_plan(bp_session *s)
     s->n_tensors = nt;
     uint32_t *cons = calloc(nt ? nt : 1, sizeof(uint32_t));
     uint32_t *prod = malloc(sizeof(uint32_t) * (nt ? nt : 1));
-    uint8_t *fixed = calloc(nt ? nt : 1, 1); /* graph inputs/outputs: user buffers */
+    uint8_t *fixed = s->tfixed = calloc(nt ? nt : 1, 1); /* graph inputs/outputs */
     uint8_t *gout = calloc(nt ? nt : 1, 1);
     uint8_t *absorbed = calloc(nn ? nn : 1, 1);
     s->tdims = calloc(nt ? nt : 1, sizeof *s->tdims);
@@ -602,39 +600,10 @@ static bp_status bp_plan(bp_session *s)
         if (nd->op == BPF_OP_CONV2D || nd->op == BPF_OP_LINEAR) {
             sp->layer = nd->layer;
             sp->n_in = 1;
-            /* fusion: the conv output feeds exactly one relu, or one add whose
-             * other operand is already computed (then maybe one relu) */
-            uint32_t t = nd->out[0];
-            for (int stage = 0; stage < 2; stage++) {
-                if (gout[t] || cons[t] != 1) break;
-                uint32_t c = UINT32_MAX;
-                for (uint32_t j = i + 1; j < nn && c == UINT32_MAX; j++)
-                    for (uint32_t k = 0; k < f->nodes[j].n_in; k++)
-                        if (f->nodes[j].in[k] == t) c = j;
-                if (c == UINT32_MAX) break;
-                const bpf_node *cn = &f->nodes[c];
-                if (cn->op == BPF_OP_RELU && cn->n_in == 1) {
-                    sp->fuse_relu = 1;
-                    sp->out = cn->out[0];
-                    absorbed[c] = 1;
-                    break;
-                }
-                if (stage == 0 && cn->op == BPF_OP_ADD && cn->n_in == 2) {
-                    uint32_t o = cn->in[0] == t ? cn->in[1] : cn->in[0];
-                    if (o == t || (prod[o] != UINT32_MAX && prod[o] >= i)) break;
-                    if (s->telems[o] != s->telems[t] || s->telems[cn->out[0]] != s->telems[t])
-                        break;
-                    if (bp_is_const(f, o) && bp_const_f32(f, o) != s->telems[o]) break;
-                    sp->residual = o;
-                    sp->out = cn->out[0];
-                    absorbed[c] = 1;
-                    t = cn->out[0];
-                    continue;
-                }
-                break;
-            }
-            sp->opname = bp_layer_opname(nd->op == BPF_OP_LINEAR,
-                                         sp->residual != BP_NO_TENSOR, sp->fuse_relu);
+            bp_fuse_ctx cx = {cons, prod, gout, absorbed};
+            st = bp_fuse_layer(s, sp, i, &cx);
+            if (st) goto done;
+            bp_fuse_opname(s, sp);
         }
         st = bp_step_check(s, sp);
         if (st) goto done;
@@ -643,12 +612,9 @@ static bp_status bp_plan(bp_session *s)
         ns++;
     }
     s->n_steps = ns;
-    st = bp_plan_memory(s, fixed);
-    if (!st) st = bp_plan_layouts(s);
 done:
     free(cons);
     free(prod);
-    free(fixed);
     free(gout);
     free(absorbed);
     return st;
@@ -683,9 +649,17 @@ static bp_status bp_create_layers(bp_session *s)
         d->csr = &ml->csr.c;
         d->out_scale = ml->out_scale;
         d->bias = L->bias;
+        d->w_scale = L->w_scale;
+        if (sp->n_fold) {
+            bp_status fst = bp_fuse_fold_params(s, sp, ml->out_scale, L->bias, L->w_scale);
+            if (fst) return fst;
+            d->out_scale = sp->folded;
+            d->bias = sp->folded + L->c_out;
+            d->w_scale = sp->folded + 2 * (size_t)L->c_out;
+        }
         d->act_inv_scale = 1.0f / L->act_scale;
         d->fuse_residual = sp->residual != BP_NO_TENSOR;
-        d->fuse_relu = sp->fuse_relu;
+        d->act = sp->act;
         d->layout = s->nhwc && L->kind == BPF_LAYER_CONV ? BP_LAYOUT_NHWC : BP_LAYOUT_NCHW;
         bp_status st = s->be->layer_create(d, &s->env, &sp->lstate);
         if (st) {
@@ -704,8 +678,21 @@ static bp_status bp_create_layers(bp_session *s)
     return BP_OK;
 }
 
+/* $BP_ACT_PATH: "float" keeps activations float between all steps; unset,
+ * empty or "quant" gives the default; anything else is ignored with a
+ * warning (as $BP_ISA is). */
+static bp_act_path bp_act_path_from_env(void)
+{
+    const char *e = getenv("BP_ACT_PATH");
+    if (!e || !*e || !strcmp(e, "quant")) return BP_ACT_PATH_QUANT;
+    if (!strcmp(e, "float")) return BP_ACT_PATH_FLOAT;
+    fprintf(stderr, "bitprune: BP_ACT_PATH='%s' is not quant or float; ignored\n", e);
+    return BP_ACT_PATH_QUANT;
+}
+
 bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int threads,
-                                 uint32_t batch, unsigned isa_mask, bp_session **out)
+                                 uint32_t batch, unsigned isa_mask, bp_act_path path,
+                                 bp_session **out)
 {
     bp_model *m = (bp_model *)mc; /* only the atomic refcount changes */
     bp_session *s = calloc(1, sizeof *s);
@@ -720,9 +707,13 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     s->env.isa_mask = isa_mask;
     s->env.kt = &s->kt;
     s->nhwc = be->layout == BP_LAYOUT_NHWC;
+    s->act_path = path;
     bp_error_clear();
     bp_status st = bp_plan(s);
     if (!st) st = bp_create_layers(s);
+    if (!st) st = bp_fuse_qpaths(s);
+    if (!st) st = bp_plan_memory(s, s->tfixed);
+    if (!st) st = bp_plan_layouts(s);
     if (!st) {
         s->prof = calloc(s->n_steps ? s->n_steps : 1, sizeof *s->prof);
         if (!s->prof) st = bp_fail(BP_ERR_NOMEM, "session: out of memory");
@@ -794,7 +785,7 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
     } else {
         mask = bp_isa_mask_from_env();
     }
-    return bp_session_create_with(m, be, threads, o.batch, mask, out);
+    return bp_session_create_with(m, be, threads, o.batch, mask, bp_act_path_from_env(), out);
 }
 
 BP_API void bp_session_free(bp_session *s)
@@ -839,9 +830,12 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
                               void *ctx)
 {
     const bpf_model *f = s->m->f;
-    const float *x = bp_operand(s, sp->in[0], bp_tensor_ptr(s, sp->in[0]), sp->cv_in0, sp->out,
-                                s->scratch[0]);
-    float *yt = s->tbuf[sp->out];
+    /* BP_IO_QUANT: the layer's input bytes are already written */
+    const float *x = sp->in_io == BP_IO_QUANT
+                         ? NULL
+                         : bp_operand(s, sp->in[0], bp_tensor_ptr(s, sp->in[0]), sp->cv_in0,
+                                      sp->out, s->scratch[0]);
+    float *yt = s->tbuf[sp->out]; /* NULL when only quantized (BP_IO_QUANT) */
     float *y = sp->cv_out ? s->scratch[2] : yt; /* cv_out: NCHW order first */
     const uint32_t *xd = s->tdims[sp->in[0]];
     size_t xe = s->telems[sp->in[0]];
@@ -854,7 +848,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     switch (sp->op) {
     case BPF_OP_CONV2D:
     case BPF_OP_LINEAR: {
-        if (hook) hook(ctx, sp, x, xe);
+        if (hook && x) hook(ctx, sp, x, xe);
         const float *r = NULL;
         if (sp->residual != BP_NO_TENSOR)
             r = bp_operand(s, sp->residual, bp_tensor_ptr(s, sp->residual), sp->cv_res,
@@ -864,7 +858,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
         break;
     }
     case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
-    case BPF_OP_GELU: bp_op_gelu(x, y, xe, T); break;
+    case BPF_OP_GELU: bp_op_gelu(&s->kt, x, y, xe, T); break;
     case BPF_OP_ADD:
         if (sp->bconst) {
             size_t pe = xe / s->N; /* the constant's elements */
@@ -877,9 +871,14 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
                   y, xe, T);
         break;
     case BPF_OP_LAYERNORM:
-        (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
-            x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y,
-            s->N, xd[1], hw, T);
+        if (sp->n_qout)
+            bp_op_layernorm_q(&s->kt, x, bp_tensor_ptr(s, sp->in[1]),
+                              bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y, sp->qout,
+                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, T);
+        else
+            (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
+                x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0],
+                y, s->N, xd[1], hw, T);
         break;
     case BPF_OP_LAYERSCALE:
         (cl ? bp_op_channel_affine_nhwc : bp_op_channel_affine)(

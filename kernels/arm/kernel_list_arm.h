@@ -5,3 +5,4 @@
 #define BP_CSR_KERNELS_ARM(X)                         \
     X(u8, bp_csr_u8_32x1_neon, BP_ISA_NEON)           \
     X(s8, bp_csr_s8_32x1_neon, BP_ISA_NEON)
+#define BP_EPILOGUE_KERNELS_ARM(X) /* scalar only */

@@ -15,6 +15,20 @@
     X(u8, bp_csr_u8_128x1_avx512vnni, BP_ISA_AVX512VNNI)    \
     X(s8, bp_csr_s8_128x1_avx512vnni, BP_ISA_AVX512VNNI)
 
+#define BP_EPILOGUE_KERNELS_X86(X)                                \
+    X(quantize_u8, bp_quantize_u8_avx2, BP_ISA_AVX2)              \
+    X(quantize_s8, bp_quantize_s8_avx2, BP_ISA_AVX2)              \
+    X(gelu_f32, bp_gelu_f32_avx2, BP_ISA_AVX2)                    \
+    X(epilogue_f32, bp_epilogue_f32_avx2, BP_ISA_AVX2)            \
+    X(epilogue_u8, bp_epilogue_u8_avx2, BP_ISA_AVX2)              \
+    X(epilogue_s8, bp_epilogue_s8_avx2, BP_ISA_AVX2)              \
+    X(quantize_u8, bp_quantize_u8_avx512, BP_ISA_AVX512)          \
+    X(quantize_s8, bp_quantize_s8_avx512, BP_ISA_AVX512)          \
+    X(gelu_f32, bp_gelu_f32_avx512, BP_ISA_AVX512)                \
+    X(epilogue_f32, bp_epilogue_f32_avx512, BP_ISA_AVX512)        \
+    X(epilogue_u8, bp_epilogue_u8_avx512, BP_ISA_AVX512)          \
+    X(epilogue_s8, bp_epilogue_s8_avx512, BP_ISA_AVX512)
+
 /* Bench only (bench/micro): the gather-add phase of a bitplane kernel alone,
  * X(atype, fn, isa, full kernel). Not dispatched; y gets raw partial sums. */
 #define BP_BITPLANE_GATHER_X86(X)                                                   \

@@ -244,8 +244,9 @@ static void test_quantizers(void **state)
     }
 }
 
-/* The engine's vector quantize loops (every length up to 100, so all tails)
- * against the scalar quant.h functions on edges, ties, NaN, infinities. */
+/* The quantize kernels the engine dispatches at each ISA cap (every length up
+ * to 100, so all tails) against the scalar quant.h functions on edges, ties,
+ * NaN, infinities. */
 static void test_quantize_runs(void **state)
 {
     (void)state;
@@ -267,18 +268,23 @@ static void test_quantize_runs(void **state)
                 if (k < NE) x[i] = edges[k] * sc;
                 else x[i] = ((float)(int)(bpt_rand(&r) % 1200) - 600.0f) * 0.5f * sc;
             }
-            qu[n] = 0xa5;
-            qs[n] = 0x5a;
-            bp_quantize_u8_run(x, qu, n, inv);
-            bp_quantize_s8_run(x, qs, n, inv);
-            assert_int_equal(qu[n], 0xa5); /* nothing written past n */
-            assert_int_equal(qs[n], 0x5a);
-            for (size_t i = 0; i < n; i++)
-                if (qu[i] != bp_quant_u8(x[i], inv) || qs[i] != bp_quant_s8(x[i], inv)) {
-                    printf("  n=%zu i=%zu x=%a: u8 %d vs %d, s8 %d vs %d\n", n, i, (double)x[i],
-                           qu[i], bp_quant_u8(x[i], inv), qs[i], bp_quant_s8(x[i], inv));
-                    fail();
-                }
+            for (int cap = 0; cap < BP_ISA_COUNT; cap++) {
+                bp_kernel_table kt;
+                bp_kernels_init(&kt, bp_isa_mask_cap((bp_isa)cap));
+                qu[n] = 0xa5;
+                qs[n] = 0x5a;
+                kt.quantize_u8(x, qu, n, inv);
+                kt.quantize_s8(x, qs, n, inv);
+                assert_int_equal(qu[n], 0xa5); /* nothing written past n */
+                assert_int_equal(qs[n], 0x5a);
+                for (size_t i = 0; i < n; i++)
+                    if (qu[i] != bp_quant_u8(x[i], inv) || qs[i] != bp_quant_s8(x[i], inv)) {
+                        printf("  %s n=%zu i=%zu x=%a: u8 %d vs %d, s8 %d vs %d\n",
+                               kt.quantize_u8_name, n, i, (double)x[i], qu[i],
+                               bp_quant_u8(x[i], inv), qs[i], bp_quant_s8(x[i], inv));
+                        fail();
+                    }
+            }
         }
     }
 }

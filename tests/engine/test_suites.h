@@ -8,5 +8,6 @@ int bpt_suite_models(uint64_t seed);
 int bpt_suite_ops(uint64_t seed);
 int bpt_suite_conv(uint64_t seed);
 int bpt_suite_api(uint64_t seed);
+int bpt_suite_fusion(uint64_t seed);
 
 #endif

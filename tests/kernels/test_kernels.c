@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bp_arith.h"
 #include "kernel_list.h"
 #if defined(__aarch64__)
 #include "arm/probe_arm.h"
@@ -469,6 +471,369 @@ static void test_conformance(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* ------------------------------------------- quantize / epilogue kernels */
+
+enum { KT_QU8, KT_QS8, KT_GELU, KT_EF32, KT_EU8, KT_ES8 };
+
+typedef struct kt_epi_kernel {
+    const char *name;
+    bp_isa isa;
+    int kind;
+    bp_quantize_u8_fn_t *qu8;
+    bp_quantize_s8_fn_t *qs8;
+    bp_gelu_f32_fn_t *gelu;
+    bp_epilogue_f32_fn_t *ef32;
+    bp_epilogue_u8_fn_t *eu8;
+    bp_epilogue_s8_fn_t *es8;
+    unsigned cases;
+    int skipped;
+} kt_epi_kernel;
+
+#define KT_K_quantize_u8 KT_QU8, .qu8
+#define KT_K_quantize_s8 KT_QS8, .qs8
+#define KT_K_gelu_f32 KT_GELU, .gelu
+#define KT_K_epilogue_f32 KT_EF32, .ef32
+#define KT_K_epilogue_u8 KT_EU8, .eu8
+#define KT_K_epilogue_s8 KT_ES8, .es8
+#define KT_EPI_ENTRY(kind, fn, lv) { #fn, lv, KT_K_##kind = fn },
+static kt_epi_kernel kt_epi_kernels[] = {
+    BP_EPILOGUE_KERNELS(KT_EPI_ENTRY)
+};
+#define KT_NEPI (sizeof(kt_epi_kernels) / sizeof(kt_epi_kernels[0]))
+
+static float kt_f32_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t kt_bits_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* Equal bits, or both NaN (a NaN's payload is not part of the arithmetic:
+ * IEEE leaves it open which operand's payload an operation passes on). */
+static int kt_same_f32(float a, float b)
+{
+    return kt_bits_f32(a) == kt_bits_f32(b) || (a != a && b != b);
+}
+
+/* Quantizer inputs: scale multiples at and around the ties and bounds,
+ * specials (NaN, +-inf, +-0, subnormals, huge), and plain random values. */
+static float kt_quant_input(kt_rng *r, float scale)
+{
+    static const float ties[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 126.5f, 127.5f, 128.5f,
+                                 -127.5f, -128.5f, -129.5f, 254.5f, 255.5f, 256.5f, 255.0f,
+                                 127.0f, -128.0f, 0.49999997f, -0.49999997f};
+    switch (kt_below(r, 8)) {
+    case 0: return ties[kt_below(r, sizeof ties / sizeof ties[0])] * scale;
+    case 1: {
+        static const uint32_t sp[] = {0x7fc00000u, 0xffc00000u, 0x7fa00001u, 0x7f800000u,
+                                      0xff800000u, 0x00000000u, 0x80000000u, 0x00000001u,
+                                      0x807fffffu, 0x7f7fffffu, 0xff7fffffu, 0x4b400000u};
+        return kt_f32_bits(sp[kt_below(r, sizeof sp / sizeof sp[0])]);
+    }
+    case 2: /* one ulp either side of a tie */
+        return nextafterf((float)kt_range(r, -300, 300) * 0.5f * scale,
+                          kt_below(r, 2) ? INFINITY : -INFINITY);
+    case 3: return (float)kt_range(r, -300, 300) * scale;
+    default: return ((float)kt_range(r, -40000, 40000) / 100.0f) * scale;
+    }
+}
+
+/* GELU inputs: around each interval edge (|x|/sqrt2 = 1..6), specials, a
+ * wide random range. */
+static float kt_gelu_input(kt_rng *r)
+{
+    switch (kt_below(r, 4)) {
+    case 0: {
+        float e = (float)(1 + kt_below(r, 6)) * 1.41421356f;
+        float v = e;
+        for (int k = kt_range(r, -3, 3); k != 0; k += k > 0 ? -1 : 1)
+            v = nextafterf(v, k > 0 ? INFINITY : 0.0f);
+        return kt_below(r, 2) ? -v : v;
+    }
+    case 1: return kt_quant_input(r, 1.0f);
+    default: return (float)kt_range(r, -1200000, 1200000) / 100000.0f;
+    }
+}
+
+/* The independent quantizer: round-half-even with nearbyintf, clamps after. */
+static int kt_quant_indep(float x, float inv, int s8)
+{
+    float v = x * inv;
+    if (v != v) return 0;
+    float lo = s8 ? -128.0f : 0.0f, hi = s8 ? 127.0f : 255.0f;
+    float q = nearbyintf(v);
+    return (int)(q < lo ? lo : q > hi ? hi : q);
+}
+
+static int kt_check_bytes(const uint8_t *got, const uint8_t *want, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i]) {
+            printf("    %s: byte %zu: got %u want %u\n", what, i, got[i], want[i]);
+            return 1;
+        }
+    return 0;
+}
+
+/* One quantize case of n elements; returns failures. */
+static int kt_epi_quant_case(const kt_epi_kernel *k, kt_rng *r, size_t n)
+{
+    const int s8 = k->kind == KT_QS8;
+    const float scale = kt_below(r, 3) == 0 ? 1.0f : (float)kt_range(r, 1, 1000) / 997.0f;
+    const float inv = 1.0f / scale;
+    kt_guarded gx, gq;
+    float *x = kt_guard_alloc(&gx, n * sizeof(float), kt_below(r, 2));
+    uint8_t *q = kt_guard_alloc(&gq, n, 0); /* writes past the end fault */
+    uint8_t *want = malloc(n + 1), *indep = malloc(n + 1);
+    assert_true(want && indep);
+    for (size_t i = 0; i < n; i++) x[i] = kt_quant_input(r, scale);
+    memset(q, 0xA5, n);
+    if (s8) {
+        bp_quantize_s8_scalar(x, (int8_t *)want, n, inv);
+        k->qs8(x, (int8_t *)q, n, inv);
+    } else {
+        bp_quantize_u8_scalar(x, want, n, inv);
+        k->qu8(x, q, n, inv);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int v = kt_quant_indep(x[i], inv, s8);
+        indep[i] = s8 ? (uint8_t)(int8_t)v : (uint8_t)v;
+    }
+    int f = kt_check_bytes(want, indep, n, "scalar oracle vs nearbyintf quantizer");
+    f += kt_check_bytes(q, want, n, k->name);
+    if (f) printf("    n=%zu inv=%a (seed %" PRIu64 ")\n", n, (double)inv, kt_seed);
+    free(want);
+    free(indep);
+    kt_guard_free(&gx);
+    kt_guard_free(&gq);
+    return f;
+}
+
+static int kt_check_f32(const float *got, const float *want, size_t n, const float *x,
+                        const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!kt_same_f32(got[i], want[i])) {
+            printf("    %s: element %zu (x=%a): got %a want %a\n", what, i,
+                   x ? (double)x[i] : 0.0, (double)got[i], (double)want[i]);
+            return 1;
+        }
+    return 0;
+}
+
+static int kt_epi_gelu_case(const kt_epi_kernel *k, kt_rng *r, size_t n)
+{
+    kt_guarded gx, gy;
+    float *x = kt_guard_alloc(&gx, n * sizeof(float), kt_below(r, 2));
+    float *y = kt_guard_alloc(&gy, n * sizeof(float), 0);
+    float *want = malloc(n * sizeof(float) + 4), *xc = malloc(n * sizeof(float) + 4);
+    assert_true(want && xc);
+    for (size_t i = 0; i < n; i++) x[i] = kt_gelu_input(r);
+    memcpy(xc, x, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) want[i] = bp_gelu(x[i]);
+    int f = 0;
+    /* the scalar definition: within 1 ulp of x/2 (1 + erf(x/sqrt2)) in long
+     * double for x >= -6, absolutely tiny below (formats/SPEC.md 7.3) */
+    for (size_t i = 0; i < n && !f; i++) {
+        float v = x[i];
+        if (v != v || isinf(v)) continue;
+        long double e = 0.5L * v * (1.0L + erfl((long double)v / sqrtl(2.0L)));
+        float ef = (float)e;
+        if (v >= -6.0f ? fabsf(want[i] - ef) > fabsf(nextafterf(ef, INFINITY) - ef) * 1.01f
+                       : fabsl((long double)want[i] - e) > 1e-15L) {
+            printf("    bp_gelu(%a) = %a, erfl says %a\n", (double)v, (double)want[i],
+                   (double)ef);
+            f++;
+        }
+    }
+    k->gelu(x, y, n);
+    f += kt_check_f32(y, want, n, x, k->name);
+    k->gelu(x, x, n); /* in place */
+    f += kt_check_f32(x, want, n, xc, "in place");
+    if (f) printf("    n=%zu (seed %" PRIu64 ")\n", n, kt_seed);
+    free(want);
+    free(xc);
+    kt_guard_free(&gx);
+    kt_guard_free(&gy);
+    return f;
+}
+
+/* Accumulators: small, large (|acc| > 2^24 rounds when converted), extremes. */
+static int32_t kt_acc_value(kt_rng *r)
+{
+    switch (kt_below(r, 6)) {
+    case 0: return kt_below(r, 2) ? INT32_MAX : INT32_MIN;
+    case 1: return (int32_t)(kt_next(r) >> 32);
+    case 2: return kt_range(r, -(1 << 25), 1 << 25) | 1;
+    case 3: return 0;
+    default: return kt_range(r, -300000, 300000);
+    }
+}
+
+/* One epilogue case: nrows rows of n with strides, optional residual (maybe
+ * in place), each activation; returns failures. */
+static int kt_epi_rows_case(const kt_epi_kernel *k, kt_rng *r, size_t nrows, size_t n)
+{
+    const int out = k->kind == KT_EF32 ? 0 : k->kind == KT_EU8 ? 1 : 2;
+    const size_t esz = out == 0 ? sizeof(float) : 1;
+    const size_t lda = n + (kt_below(r, 2) ? 0 : kt_below(r, 20));
+    const size_t ldy = n + (kt_below(r, 2) ? 0 : 1 + kt_below(r, 9));
+    const int has_res = kt_below(r, 2);
+    const int inplace = out == 0 && has_res && kt_below(r, 2);
+    const size_t ldr = inplace ? ldy : n + (kt_below(r, 2) ? 0 : kt_below(r, 5));
+    const size_t na = nrows ? (nrows - 1) * lda + n : 0;
+    const size_t ny = nrows ? (nrows - 1) * ldy + n : 0;
+    const size_t nr = nrows ? (nrows - 1) * ldr + n : 0;
+    kt_guarded ga, gy, gr;
+    int32_t *acc = kt_guard_alloc(&ga, na * sizeof(int32_t), kt_below(r, 2));
+    void *y = kt_guard_alloc(&gy, ny * esz, 0);
+    float *res = inplace ? (float *)y : kt_guard_alloc(&gr, nr * sizeof(float), kt_below(r, 2));
+    float *scale = malloc((nrows + 1) * sizeof(float)), *bias = malloc((nrows + 1) * sizeof(float));
+    float *resc = malloc(nr * sizeof(float) + 4);
+    uint8_t *want = malloc(ny * esz + 4);
+    assert_true(scale && bias && resc && want);
+    for (size_t i = 0; i < na; i++) acc[i] = kt_acc_value(r);
+    for (size_t j = 0; j < nrows; j++) {
+        scale[j] = kt_below(r, 8) == 0 ? -(float)kt_range(r, 1, 100) * 1e-4f
+                                       : (float)kt_range(r, 1, 100000) * 1e-7f;
+        bias[j] = kt_below(r, 8) == 0 ? kt_quant_input(r, 1.0f)
+                                      : (float)kt_range(r, -1000, 1000) / 256.0f;
+    }
+    const float inv = (float)kt_range(r, 1, 4000) / 97.0f;
+    for (int act = BP_EPI_NONE; act <= BP_EPI_GELU; act++) {
+        /* fill y (and so an in-place residual) and the reference copy */
+        memset(y, 0xA5, ny * esz);
+        for (size_t i = 0; has_res && i < nr; i++) {
+            float v = kt_below(r, 10) == 0 ? kt_quant_input(r, 1.0f)
+                                            : (float)kt_range(r, -5000, 5000) / 1000.0f;
+            if (inplace && i % ldy >= n) continue; /* gaps keep their canary */
+            res[i] = v;
+        }
+        if (has_res) memcpy(resc, res, nr * sizeof(float));
+        bp_epi_rows e = {acc, lda, scale, bias, has_res ? resc : NULL, ldr, (bp_epi_act)act, inv};
+        /* the reference: bp_arith.h written out here, element by element */
+        for (size_t j = 0; j < nrows; j++)
+            for (size_t i = 0; i < n; i++) {
+                float t = bp_epilogue(acc[j * lda + i], scale[j], bias[j]);
+                if (has_res) t = t + resc[j * ldr + i];
+                t = act == BP_EPI_RELU ? bp_relu(t) : act == BP_EPI_GELU ? bp_gelu(t) : t;
+                if (out == 0) ((float *)want)[j * ldy + i] = t;
+                else if (out == 1) want[j * ldy + i] = bp_quant_u8(t, inv);
+                else want[j * ldy + i] = (uint8_t)bp_quant_s8(t, inv);
+            }
+        /* the scalar kernel is the oracle; it must match the written-out form */
+        void *sy = malloc(ny * esz + 4);
+        assert_non_null(sy);
+        memcpy(sy, want, ny * esz);
+        if (out == 0) bp_epilogue_f32_scalar(&e, nrows, n, sy, ldy);
+        else if (out == 1) bp_epilogue_u8_scalar(&e, nrows, n, sy, ldy);
+        else bp_epilogue_s8_scalar(&e, nrows, n, sy, ldy);
+        e.res = has_res ? res : NULL;
+        if (out == 0) k->ef32(&e, nrows, n, y, ldy);
+        else if (out == 1) k->eu8(&e, nrows, n, y, ldy);
+        else k->es8(&e, nrows, n, y, ldy);
+        int f = 0;
+        for (size_t j = 0; j < nrows && !f; j++) {
+            size_t o = j * ldy;
+            if (out == 0) {
+                f += kt_check_f32((float *)sy + o, (float *)want + o, n, NULL, "scalar oracle");
+                f += kt_check_f32((float *)y + o, (float *)want + o, n, NULL, k->name);
+            } else {
+                f += kt_check_bytes((uint8_t *)sy + o, want + o, n, "scalar oracle");
+                f += kt_check_bytes((uint8_t *)y + o, want + o, n, k->name);
+            }
+            /* the gap after each row but the last is untouched */
+            for (size_t b = n * esz; j + 1 < nrows && b < ldy * esz && !f; b++)
+                if (((uint8_t *)y)[o * esz + b] != 0xA5) {
+                    printf("    row %zu: write between rows at byte %zu\n", j, b);
+                    f++;
+                }
+        }
+        free(sy);
+        if (f) {
+            printf("    nrows=%zu n=%zu lda=%zu ldy=%zu ldr=%zu res=%d inplace=%d act=%d "
+                   "(seed %" PRIu64 ")\n", nrows, n, lda, ldy, ldr, has_res, inplace, act,
+                   kt_seed);
+            free(scale); free(bias); free(resc); free(want);
+            kt_guard_free(&ga); kt_guard_free(&gy);
+            if (!inplace) kt_guard_free(&gr);
+            return f;
+        }
+    }
+    free(scale);
+    free(bias);
+    free(resc);
+    free(want);
+    kt_guard_free(&ga);
+    kt_guard_free(&gy);
+    if (!inplace) kt_guard_free(&gr);
+    return 0;
+}
+
+/* Lengths: every tail 0..70, then a few long runs. */
+#define KT_EPI_NLEN 86
+static size_t kt_epi_len(kt_rng *r, unsigned i)
+{
+    return i <= 70 ? i : 71 + kt_below(r, i < 80 ? 200 : 3000);
+}
+
+static void test_epi_conformance(void **state)
+{
+    kt_epi_kernel *k = *state;
+    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(k->isa))) {
+        k->skipped = 1;
+        printf("  %s: host lacks %s, not run\n", k->name, bp_isa_name(k->isa));
+        skip();
+    }
+    kt_rng r = {kt_seed ^ 0xe7110ull};
+    int fails = 0;
+    for (unsigned i = 0; i < KT_EPI_NLEN && fails < 3; i++) {
+        size_t n = kt_epi_len(&r, i);
+        if (k->kind == KT_QU8 || k->kind == KT_QS8) fails += kt_epi_quant_case(k, &r, n);
+        else if (k->kind == KT_GELU) fails += kt_epi_gelu_case(k, &r, n);
+        else fails += kt_epi_rows_case(k, &r, i == 3 ? 0 : 1 + kt_below(&r, 4), n);
+        k->cases++;
+    }
+    printf("  %-32s [%s] %u cases, %d failed\n", k->name, bp_isa_name(k->isa), k->cases, fails);
+    assert_int_equal(fails, 0);
+}
+
+/* GELU over every 776th bit pattern (5.5 million floats, both signs, all
+ * exponents, NaNs and infinities): each SIMD kernel equals bp_gelu bit for
+ * bit. */
+static void test_gelu_sweep(void **state)
+{
+    (void)state;
+    enum { B = 4096 };
+    static float x[B], want[B], got[B];
+    const unsigned cpu = bp_cpu_isa_mask();
+    size_t nk = 0;
+    for (size_t i = 0; i < KT_NEPI; i++) {
+        const kt_epi_kernel *k = &kt_epi_kernels[i];
+        if (k->kind != KT_GELU || k->isa == BP_ISA_SCALAR || !(cpu & BP_ISA_BIT(k->isa)))
+            continue;
+        nk++;
+        size_t fill = 0;
+        for (uint64_t u = 0; u <= UINT32_MAX; u += 97 * 8) {
+            x[fill++] = kt_f32_bits((uint32_t)u);
+            if (fill == B || u + 97 * 8 > UINT32_MAX) {
+                for (size_t j = 0; j < fill; j++) want[j] = bp_gelu(x[j]);
+                k->gelu(x, got, fill);
+                if (kt_check_f32(got, want, fill, x, k->name)) fail();
+                fill = 0;
+            }
+        }
+    }
+    printf("  gelu sweep: %zu SIMD kernel(s) checked\n", nk);
+}
+
 /* ------------------------------------------------------------- encodings */
 
 static int kt_popcount(unsigned v)
@@ -911,6 +1276,25 @@ static void kt_check_table(const bp_kernel_table *t, unsigned mask)
     assert_string_equal(t->csr_u8_name, kt_expect_csr_u8(eff));
     assert_string_equal(t->csr_s8_name, kt_expect_csr_s8(eff));
     assert_true(eff & BP_ISA_BIT(t->isa));
+    /* quantize/epilogue family: the last entry of each kind within the mask */
+#define KT_EXPECT_EPI(kind, fn, lv)                                          \
+    if (eff & BP_ISA_BIT(lv)) {                                              \
+        kt_want_##kind = #fn;                                                \
+        kt_ptr_##kind = (void (*)(void))fn;                                  \
+    }
+    const char *kt_want_quantize_u8 = NULL, *kt_want_quantize_s8 = NULL, *kt_want_gelu_f32 = NULL,
+               *kt_want_epilogue_f32 = NULL, *kt_want_epilogue_u8 = NULL,
+               *kt_want_epilogue_s8 = NULL;
+    void (*kt_ptr_quantize_u8)(void) = NULL, (*kt_ptr_quantize_s8)(void) = NULL,
+         (*kt_ptr_gelu_f32)(void) = NULL, (*kt_ptr_epilogue_f32)(void) = NULL,
+         (*kt_ptr_epilogue_u8)(void) = NULL, (*kt_ptr_epilogue_s8)(void) = NULL;
+    BP_EPILOGUE_KERNELS(KT_EXPECT_EPI)
+#undef KT_EXPECT_EPI
+#define KT_CHECK_EPI(kind, fn, lv)                                           \
+    assert_string_equal(t->kind##_name, kt_want_##kind);                     \
+    assert_true((void (*)(void))t->kind == kt_ptr_##kind);
+    BP_EPILOGUE_KERNELS(KT_CHECK_EPI)
+#undef KT_CHECK_EPI
     /* the pointer matches the name */
     for (size_t i = 0; i < KT_NKERNELS; i++) {
         const kt_kernel *k = &kt_kernels[i];
@@ -1016,13 +1400,15 @@ int main(void)
         cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_isa_env),
+        cmocka_unit_test(test_gelu_sweep),
 #if defined(__aarch64__)
         cmocka_unit_test(test_probe_neon),
 #endif
     };
     const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
-    struct CMUnitTest *tests = calloc(nfixed + KT_NKERNELS, sizeof(*tests));
-    char (*names)[96] = calloc(KT_NKERNELS, sizeof(*names));
+    const size_t ntests = nfixed + KT_NKERNELS + KT_NEPI;
+    struct CMUnitTest *tests = calloc(ntests, sizeof(*tests));
+    char (*names)[96] = calloc(KT_NKERNELS + KT_NEPI, sizeof(*names));
     if (!tests || !names)
         return 1;
     memcpy(tests, fixed, sizeof(fixed));
@@ -1033,7 +1419,15 @@ int main(void)
         tests[nfixed + i].test_func = test_conformance;
         tests[nfixed + i].initial_state = &kt_kernels[i];
     }
-    const int rc = _cmocka_run_group_tests("kernels", tests, nfixed + KT_NKERNELS, NULL, NULL);
+    for (size_t i = 0; i < KT_NEPI; i++) {
+        char *nm = names[KT_NKERNELS + i];
+        snprintf(nm, 96, "conform %s [%s]", kt_epi_kernels[i].name,
+                 bp_isa_name(kt_epi_kernels[i].isa));
+        tests[nfixed + KT_NKERNELS + i].name = nm;
+        tests[nfixed + KT_NKERNELS + i].test_func = test_epi_conformance;
+        tests[nfixed + KT_NKERNELS + i].initial_state = &kt_epi_kernels[i];
+    }
+    const int rc = _cmocka_run_group_tests("kernels", tests, ntests, NULL, NULL);
 
     printf("kernels tested (seed %" PRIu64 "):\n", kt_seed);
     for (size_t i = 0; i < KT_NKERNELS; i++)
@@ -1041,6 +1435,10 @@ int main(void)
                kt_kernels[i].skipped == 1 ? "skipped: host lacks ISA"
                : kt_kernels[i].skipped == 2 ? "skipped: above BP_ISA"
                : kt_kernels[i].cases ? "tested" : "not run");
+    for (size_t i = 0; i < KT_NEPI; i++)
+        printf("  %-32s %-10s %s\n", kt_epi_kernels[i].name, bp_isa_name(kt_epi_kernels[i].isa),
+               kt_epi_kernels[i].skipped ? "skipped: host lacks ISA"
+               : kt_epi_kernels[i].cases ? "tested" : "not run");
     free(tests);
     free(names);
     return rc;

@@ -1,4 +1,4 @@
-/* The spec's model semantics (formats/SPEC.md 7.1-7.3, 8.1), implemented from
+/* The spec's model semantics (formats/SPEC.md 7.1-7.3, 8.1-8.2), implemented from
  * the text with plain loops; see spec_eval.h. Built with -ffp-contract=off. */
 #include <math.h>
 #include <stdarg.h>
@@ -127,6 +127,7 @@ typedef struct bps_ctx {
     const bpf_model *m;
     uint32_t N;
     float **val;     /* [n_tensors] values of activations (owned) */
+    uint8_t *folded; /* [n_nodes] 1: folded into a layer (8.2), not run */
     size_t *elems;   /* [n_tensors] elements at batch N */
     char *err;
     size_t errlen;
@@ -189,12 +190,88 @@ static int32_t *bps_weights(const bpf_layer *L)
     return w;
 }
 
-/* 8.1: CONV2D and LINEAR. */
-static int bps_layer(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
+/* Number of input slots, over all nodes, that read tensor t. */
+static uint32_t bps_readers(const bpf_model *m, uint32_t t, uint32_t *last)
+{
+    uint32_t r = 0;
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+        for (uint32_t k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] == t) {
+                r++;
+                *last = i;
+            }
+    return r;
+}
+
+static int bps_is_output(const bpf_model *m, uint32_t t)
+{
+    for (uint32_t i = 0; i < m->n_outputs; i++)
+        if (m->outputs[i] == t) return 1;
+    return 0;
+}
+
+/* 8.2: the node that folds into a layer of c_out channels writing t, or
+ * UINT32_MAX. */
+static uint32_t bps_fold_next(bps_ctx *c, uint32_t t, uint32_t c_out)
+{
+    const bpf_model *m = c->m;
+    uint32_t f = UINT32_MAX;
+    if (bps_is_output(m, t) || bps_readers(m, t, &f) != 1) return UINT32_MAX;
+    const bpf_node *F = &m->nodes[f];
+    uint32_t need = F->op == BPF_OP_LAYERSCALE ? 2 : F->op == BPF_OP_BATCHNORM ? 3 : 0;
+    if (!need || F->n_in != need || F->in[0] != t || c->elems[F->out[0]] != c->elems[t])
+        return UINT32_MAX;
+    for (uint32_t k = 1; k < need; k++)
+        if (!bps_param(c, F->in[k], c_out)) return UINT32_MAX;
+    return f;
+}
+
+/* 8.1 step 4 scales and biases after the folds of 8.2; marks the folded
+ * nodes and returns the tensor the layer writes. */
+static uint32_t bps_folds(bps_ctx *c, const bpf_node *nd, const bpf_layer *L, float *s,
+                          float *b)
+{
+    for (uint32_t j = 0; j < L->c_out; j++) {
+        s[j] = L->w_scale[j] * L->act_scale;
+        b[j] = L->bias[j];
+    }
+    uint32_t t = nd->out[0], f;
+    while ((f = bps_fold_next(c, t, L->c_out)) != UINT32_MAX) {
+        const bpf_node *F = &c->m->nodes[f];
+        const float *g = bps_param(c, F->in[1], L->c_out);
+        const float *tt = F->op == BPF_OP_BATCHNORM ? bps_param(c, F->in[2], L->c_out) : NULL;
+        for (uint32_t j = 0; j < L->c_out; j++) {
+            s[j] = s[j] * g[j];
+            float bg = b[j] * g[j];
+            b[j] = tt ? bg + tt[j] : bg;
+        }
+        c->folded[f] = 1;
+        t = F->out[0];
+    }
+    return t;
+}
+
+static int bps_layer_run(bps_ctx *c, const bpf_node *nd, const bpf_layer *L, const float *x,
+                         float *y, const float *s, const float *b);
+
+/* 8.1: CONV2D and LINEAR (with the folds of 8.2). */
+static int bps_layer(bps_ctx *c, const bpf_node *nd, const float *x)
 {
     const bpf_model *m = c->m;
     if (nd->layer >= m->n_layers) return bps_fail(c, "node '%s': bad layer", nd->name);
     const bpf_layer *L = &m->layers[nd->layer];
+    float *sj = malloc(2 * (size_t)L->c_out * sizeof(float));
+    if (!sj) return bps_fail(c, "out of memory");
+    float *bj = sj + L->c_out;
+    float *y = c->val[bps_folds(c, nd, L, sj, bj)];
+    int st = bps_layer_run(c, nd, L, x, y, sj, bj);
+    free(sj);
+    return st;
+}
+/* The layer with per-channel scales s and biases b, into y. */
+static int bps_layer_run(bps_ctx *c, const bpf_node *nd, const bpf_layer *L, const float *x,
+                         float *y, const float *s, const float *b)
+{
     int s8 = L->act_dtype == BPF_DT_S8;
     float inv = 1.0f / L->act_scale;
     int32_t *w = bps_weights(L);
@@ -212,9 +289,8 @@ static int bps_layer(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
                 for (uint32_t k = 0; k < K; k++)
                     acc += (int64_t)w[(size_t)j * K + k] *
                            bps_quantize(x[(size_t)n * K + k], inv, s8);
-                float sj = L->w_scale[j] * L->act_scale;
-                float t = (float)(int32_t)acc * sj;
-                y[(size_t)n * L->c_out + j] = t + L->bias[j];
+                float t = (float)(int32_t)acc * s[j];
+                y[(size_t)n * L->c_out + j] = t + b[j];
             }
         free(w);
         return 0;
@@ -261,10 +337,9 @@ static int bps_layer(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
                             }
                         }
                     }
-            float sj = L->w_scale[j] * L->act_scale;
             for (size_t p = 0; p < (size_t)OH * OW; p++) {
-                float t = (float)(int32_t)acc[p] * sj;
-                y[((size_t)n * L->c_out + j) * OH * OW + p] = t + L->bias[j];
+                float t = (float)(int32_t)acc[p] * s[j];
+                y[((size_t)n * L->c_out + j) * OH * OW + p] = t + b[j];
             }
         }
     free(acc);
@@ -317,7 +392,7 @@ static int bps_node(bps_ctx *c, uint32_t ni)
     switch (nd->op) {
     case BPF_OP_CONV2D:
     case BPF_OP_LINEAR:
-        return bps_layer(c, nd, x, y);
+        return bps_layer(c, nd, x);
     case BPF_OP_RELU:
         for (size_t i = 0; i < n_el; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         return 0;
@@ -415,12 +490,13 @@ static int bps_node(bps_ctx *c, uint32_t ni)
 int bps_run(const bpf_model *m, uint32_t N, const float *const *inputs, float **outputs,
             size_t *out_elems, char *err, size_t errlen)
 {
-    bps_ctx c = {m, N, NULL, NULL, err, errlen};
+    bps_ctx c = {m, N, NULL, NULL, NULL, err, errlen};
     int st = 0;
     for (uint32_t i = 0; i < m->n_outputs; i++) outputs[i] = NULL;
     c.val = calloc(m->n_tensors, sizeof *c.val);
     c.elems = calloc(m->n_tensors, sizeof *c.elems);
-    if (!c.val || !c.elems) st = bps_fail(&c, "out of memory");
+    c.folded = calloc(m->n_nodes ? m->n_nodes : 1, 1);
+    if (!c.val || !c.elems || !c.folded) st = bps_fail(&c, "out of memory");
     for (uint32_t t = 0; t < m->n_tensors && !st; t++) {
         const bpf_tensor *T = &m->tensors[t];
         size_t e = 1;
@@ -434,7 +510,8 @@ int bps_run(const bpf_model *m, uint32_t N, const float *const *inputs, float **
         uint32_t t = m->inputs[i];
         memcpy(c.val[t], inputs[i], c.elems[t] * sizeof(float));
     }
-    for (uint32_t ni = 0; ni < m->n_nodes && !st; ni++) st = bps_node(&c, ni);
+    for (uint32_t ni = 0; ni < m->n_nodes && !st; ni++)
+        if (!c.folded[ni]) st = bps_node(&c, ni);
     for (uint32_t i = 0; i < m->n_outputs && !st; i++) {
         uint32_t t = m->outputs[i];
         out_elems[i] = c.elems[t];
@@ -451,5 +528,6 @@ int bps_run(const bpf_model *m, uint32_t N, const float *const *inputs, float **
         for (uint32_t t = 0; t < m->n_tensors; t++) free(c.val[t]);
     free(c.val);
     free(c.elems);
+    free(c.folded);
     return st;
 }

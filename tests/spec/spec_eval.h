@@ -1,5 +1,5 @@
 /* A second implementation of what a .bp model computes, written from
- * formats/SPEC.md (sections 7.1-7.3 and 8.1) alone: it reads the model through
+ * formats/SPEC.md (sections 7.1-7.3 and 8.1-8.2) alone: it reads the model through
  * the formats reader and runs every node with plain loops in the order the
  * spec states. It shares no code with the engine; tests compare the two. */
 #ifndef BPS_SPEC_EVAL_H

@@ -226,6 +226,38 @@ static void test_op_zoo(void **state)
     }
 }
 
+/* Folded per-channel scales (SPEC.md 8.2): a BATCHNORM -> LAYERSCALE chain
+ * then a relu after a conv, a LAYERSCALE feeding an add, a linear's
+ * BATCHNORM whose output is a graph output; and nodes that must not fold:
+ * after a conv whose output is also a graph output, or is also read by an
+ * add. */
+static void test_folds(void **state)
+{
+    (void)state;
+    bpt_wspec ws = {0.5, BPF_ENC_BINARY, 1};
+    bpt_builder *b = bpt_new(g_seed ^ 0xf01d, ws);
+    assert_non_null(b);
+    uint32_t d[4] = {1, 5, 7, 6};
+    uint32_t x = bpt_input(b, "x", 4, d);
+    uint32_t c1 = bpt_conv(b, "c1", x, 6, 3, 3, 1, 1, 1, 1, 1);
+    uint32_t t = bpt_relu(b, bpt_layerscale(b, bpt_batchnorm(b, c1, NULL, NULL), NULL));
+    uint32_t c2 = bpt_conv(b, "c2", t, 6, 1, 1, 1, 0, 1, 1, 0);
+    uint32_t c4 = bpt_conv(b, "c4", t, 6, 3, 3, 1, 1, 1, 6, 1);
+    uint32_t a = bpt_add(b, bpt_layerscale(b, c2, NULL), bpt_batchnorm(b, c4, NULL, NULL));
+    bpt_output(b, bpt_add(b, a, c4));
+    uint32_t c3 = bpt_conv(b, "c3", t, 6, 1, 1, 1, 0, 1, 1, 0);
+    bpt_output(b, c3);
+    bpt_output(b, bpt_layerscale(b, c3, NULL));
+    uint32_t v = bpt_linear(b, "fc", bpt_flatten(b, bpt_gap(b, t)), 5, 1);
+    bpt_output(b, bpt_batchnorm(b, v, NULL, NULL));
+    void *buf = NULL;
+    size_t size = 0;
+    int st = bpt_calibrate(b, 2);
+    if (!st) st = bpt_write(b, &buf, &size);
+    bpt_free(b);
+    check_buf("folds", st, buf, size, 15);
+}
+
 /* A linear layer with identity weights (y = q * act_scale) fed inputs x
  * whose quantization by the reciprocal, round(x * (1/s)), differs from a
  * division, round(x / s): the spec defines the first. */
@@ -390,6 +422,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reciprocal),
         cmocka_unit_test(test_op_zoo),
+        cmocka_unit_test(test_folds),
         cmocka_unit_test(test_gelu_exp_sweep),
         cmocka_unit_test(test_zoo_resnet),
         cmocka_unit_test(test_zoo_convnext),

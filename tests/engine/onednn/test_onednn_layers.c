@@ -125,7 +125,7 @@ static void build_layer(const layer_case *c, built_layer *b)
     d->bias = b->bias;
     d->act_inv_scale = 1.0f / L->act_scale;
     d->fuse_residual = c->residual;
-    d->fuse_relu = c->relu;
+    d->act = c->relu ? BP_EPI_RELU : BP_EPI_NONE;
 }
 
 static void free_layer(built_layer *b)
@@ -165,7 +165,7 @@ static void oracle_int(const built_layer *b, int clamp8, float *y)
                     size_t o = (((size_t)n * L->c_out + co) * d->OH + oy) * d->OW + ox;
                     float t = bp_epilogue((int32_t)acc, d->out_scale[co], d->bias[co]);
                     if (d->fuse_residual) t = t + b->res[o];
-                    if (d->fuse_relu) t = bp_relu(t);
+                    if (d->act == BP_EPI_RELU) t = bp_relu(t);
                     y[o] = t;
                 }
         }
@@ -206,7 +206,7 @@ static void oracle_f32(const built_layer *b, double *y, double *mag, double *qb)
                         t += b->res[o];
                         m += fabs(b->res[o]);
                     }
-                    if (d->fuse_relu && t < 0) t = 0;
+                    if (d->act == BP_EPI_RELU && t < 0) t = 0;
                     y[o] = t;
                     mag[o] = m;
                     qb[o] = q;

@@ -279,7 +279,8 @@ static double rel_dev(const float *a, const float *b, size_t n)
 static float *run_float_graph(const bp_model *m, const float *const *in, size_t n)
 {
     bp_session *s = NULL;
-    assert_int_equal(bp_session_create_with(m, &bp_backend_float, 1, 3, bp_cpu_isa_mask(), &s),
+    assert_int_equal(bp_session_create_with(m, &bp_backend_float, 1, 3, bp_cpu_isa_mask(),
+                                            BP_ACT_PATH_FLOAT, &s),
                      BP_OK);
     const bp_model_info *mi;
     assert_int_equal(bp_model_info_get(m, &mi), BP_OK);
