@@ -60,8 +60,9 @@ BPK_INLINE void bpk_gelu8x4(__m256 xf[BPK_GV])
     }
 }
 
-/* bp_gelu on 2 x 16 floats. */
-BPK_INLINE void bpk_gelu32(__m512 *x0, __m512 *x1)
+/* bp_gelu on 2 x 16 floats. Out of line: inlined into the epilogue loops the
+ * compiler spills the coefficient vectors and runs the chains one by one. */
+static __attribute__((noinline)) void bpk_gelu32(__m512 *x0, __m512 *x1)
 {
     __m256 h[BPK_GV] = {
         _mm512_castps512_ps256(*x0),
