@@ -60,8 +60,9 @@ BPK_INLINE void bpk_gelu8x4(__m256 xf[BPK_GV])
     }
 }
 
-/* bp_gelu on 2 x 16 floats. */
-BPK_INLINE void bpk_gelu32(__m512 *x0, __m512 *x1)
+/* bp_gelu on 2 x 16 floats. Out of line: inlined into the epilogue loops the
+ * compiler spills the coefficient vectors and runs the chains one by one. */
+static __attribute__((noinline)) void bpk_gelu32(__m512 *x0, __m512 *x1)
 {
     __m256 h[BPK_GV] = {
         _mm512_castps512_ps256(*x0),
@@ -92,16 +93,31 @@ BPK_INLINE __m512i bpk_quant16(__m512 x, __m512 inv, int s8)
     return _mm512_cvttps_epi32(_mm512_sub_ps(_mm512_add_ps(v, rc), rc));
 }
 
-BPK_INLINE void bpk_quantize(const float *x, uint8_t *q, size_t n, float inv, int s8)
+/* 64 quantized values (q[0..3], 16 each, in range) as 64 bytes in order:
+ * the packs interleave 128-bit lanes, the dword permute restores the order. */
+BPK_INLINE void bpk_store_bytes64(uint8_t *y, const __m512i q[4], int s8)
+{
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i ab = _mm512_packs_epi32(q[0], q[1]), cd = _mm512_packs_epi32(q[2], q[3]);
+    __m512i b = s8 ? _mm512_packs_epi16(ab, cd) : _mm512_packus_epi16(ab, cd);
+    _mm512_storeu_si512((void *)y, _mm512_permutexvar_epi32(order, b));
+}
+
+BPK_INLINE void bpk_quantize(const float *x, uint8_t *qo, size_t n, float inv, int s8)
 {
     const __m512 vi = _mm512_set1_ps(inv);
     size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i q[4];
+        for (int h = 0; h < 4; h++) q[h] = bpk_quant16(_mm512_loadu_ps(x + i + 16 * h), vi, s8);
+        bpk_store_bytes64(qo + i, q, s8);
+    }
     for (; i + 16 <= n; i += 16)
-        _mm_storeu_si128((__m128i *)(q + i),
+        _mm_storeu_si128((__m128i *)(qo + i),
                          _mm512_cvtepi32_epi8(bpk_quant16(_mm512_loadu_ps(x + i), vi, s8)));
     if (i < n) {
         __mmask16 k = bpk_mask16(n - i);
-        _mm512_mask_cvtepi32_storeu_epi8(q + i, k,
+        _mm512_mask_cvtepi32_storeu_epi8(qo + i, k,
                                          bpk_quant16(_mm512_maskz_loadu_ps(k, x + i), vi, s8));
     }
 }
@@ -145,21 +161,43 @@ BPK_INLINE void bpk_epi_store16(void *y, size_t i, __m512 t, int out, __m512 vi,
         _mm512_mask_cvtepi32_storeu_epi8((uint8_t *)y + i, k, bpk_quant16(t, vi, out == 2));
 }
 
-/* One row, 32 outputs per step; out: 0 float, 1 u8, 2 s8. act and out are
- * constants at each call site below, so every variant is its own loop. */
+/* Activation of 32 outputs in t[0], t[1]. */
+BPK_INLINE void bpk_act32(__m512 *t0, __m512 *t1, bp_epi_act act)
+{
+    if (act == BP_EPI_RELU) {
+        *t0 = _mm512_max_ps(*t0, _mm512_setzero_ps());
+        *t1 = _mm512_max_ps(*t1, _mm512_setzero_ps());
+    } else if (act == BP_EPI_GELU) {
+        bpk_gelu32(t0, t1);
+    }
+}
+
+/* One row, 64 outputs per step then a masked tail of 32 at a time; out: 0
+ * float, 1 u8, 2 s8. act and out are constants at each call site below, so
+ * every variant is its own loop. */
 BPK_INLINE void bpk_epi_row(const int32_t *a, const float *res, float s_, float b_,
                             bp_epi_act act, int out, float inv, void *y, size_t n)
 {
     const __m512 s = _mm512_set1_ps(s_), b = _mm512_set1_ps(b_), vi = _mm512_set1_ps(inv);
-    for (size_t i = 0; i < n; i += 32) {
+    const __mmask16 all = 0xFFFF;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 t[4];
+        for (int h = 0; h < 4; h++) t[h] = bpk_epi16(a, res, i + 16 * (size_t)h, s, b, all);
+        bpk_act32(&t[0], &t[1], act);
+        bpk_act32(&t[2], &t[3], act);
+        if (out == 0) {
+            for (int h = 0; h < 4; h++) _mm512_storeu_ps((float *)y + i + 16 * h, t[h]);
+        } else {
+            __m512i q[4];
+            for (int h = 0; h < 4; h++) q[h] = bpk_quant16(t[h], vi, out == 2);
+            bpk_store_bytes64((uint8_t *)y + i, q, out == 2);
+        }
+    }
+    for (; i < n; i += 32) {
         __mmask16 k0 = bpk_mask16(n - i), k1 = n - i > 16 ? bpk_mask16(n - i - 16) : 0;
         __m512 t0 = bpk_epi16(a, res, i, s, b, k0), t1 = bpk_epi16(a, res, i + 16, s, b, k1);
-        if (act == BP_EPI_RELU) {
-            t0 = _mm512_max_ps(t0, _mm512_setzero_ps());
-            t1 = _mm512_max_ps(t1, _mm512_setzero_ps());
-        } else if (act == BP_EPI_GELU) {
-            bpk_gelu32(&t0, &t1);
-        }
+        bpk_act32(&t0, &t1, act);
         bpk_epi_store16(y, i, t0, out, vi, k0);
         bpk_epi_store16(y, i + 16, t1, out, vi, k1);
     }
