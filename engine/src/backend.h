@@ -104,7 +104,7 @@ typedef struct bp_backend {
     void (*layer_set_qout)(void *state, const bp_qdest *q, uint32_t n);
 } bp_backend;
 
-/* Backends: engine/src/backend_*.c */
+/* Backends: engine/src/backends/{int,float,onednn}/ */
 extern const bp_backend bp_backend_reference;
 extern const bp_backend bp_backend_bitplane;
 extern const bp_backend bp_backend_csr;

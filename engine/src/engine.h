@@ -30,7 +30,7 @@ bp_status bp_handle_check(const void *h, bp_handle_kind kind, const char *fn);
 /* The same check, and on success h is no longer live. */
 bp_status bp_handle_remove(const void *h, bp_handle_kind kind, const char *fn);
 
-/* ---- loaded model (engine/src/model.c) ---- */
+/* ---- loaded model (engine/src/graph/model.c) ---- */
 /* Derived weight forms of a layer, built from its planes on first use. */
 enum {
     BP_NEED_DENSE = 1u << 0,      /* int16 c_out x K (reference, oneDNN, float) */
@@ -79,7 +79,7 @@ void bp_model_release(bp_model *m);
 /* BP_OK if m is a live user handle, else INVALID_ARG (NULL) / STATE. */
 bp_status bp_model_check(const bp_model *m, const char *fn);
 
-/* ---- session (engine/src/session.c) ---- */
+/* ---- session (engine/src/graph/session.c) ---- */
 #define BP_SESSION_MAGIC 0x53504231u /* "1BPS" */
 
 /* How activations pass between layers: quantized where both ends allow it
@@ -92,7 +92,7 @@ typedef enum bp_act_path {
 } bp_act_path;
 #define BP_NO_TENSOR UINT32_MAX
 
-/* How activations cross between steps (engine/src/fusion.c, bp_fuse_qpaths). */
+/* How activations cross between steps (engine/src/graph/fusion.c, bp_fuse_qpaths). */
 typedef enum bp_act_io {
     BP_IO_FLOAT = 0, /* through the float tensor */
     BP_IO_QUANT = 1, /* quantized only: written into the readers' input bytes */
@@ -107,7 +107,7 @@ typedef struct bp_step {
     uint32_t n_in;
     uint32_t out;         /* tensor written (after fusion) */
     uint32_t residual;    /* fused residual tensor, or BP_NO_TENSOR */
-    bp_epi_act act;       /* fused activation (engine/src/fusion.c) */
+    bp_epi_act act;       /* fused activation (engine/src/graph/fusion.c) */
     uint32_t *fold;       /* LAYERSCALE/BATCHNORM nodes folded into the layer, */
     uint32_t n_fold;      /* in graph order (formats/SPEC.md 8.2) */
     float *folded;        /* n_fold > 0: [c_out] out_scale, bias, w_scale after
@@ -119,7 +119,7 @@ typedef struct bp_step {
     bp_act_io out_io;     /* BP_IO_QUANT: no float output (y = NULL) */
     bp_qdest qout[BP_QDEST_MAX]; /* layernorm steps: quantized outputs */
     uint32_t n_qout;
-    /* Channels-last sessions (engine/src/session.c, bp_plan_layouts): cl = 1
+    /* Channels-last sessions (engine/src/graph/session.c, bp_plan_layouts): cl = 1
      * runs the op's NHWC variant (or an elementwise op on operands in out's
      * storage order); cv_* say how operands are brought into the order the op
      * reads (BP_CV_*), cv_out = 1: the op writes NCHW order into scratch,
@@ -183,7 +183,7 @@ enum {
     BP_CV_VIA_NCHW,     /* channels-last (own dims) -> NCHW -> channels-last (out's dims) */
 };
 
-/* ---- fusion (engine/src/fusion.c) ---- */
+/* ---- fusion (engine/src/graph/fusion.c) ---- */
 /* Planning state of bp_plan: readers per tensor, producer node per tensor,
  * graph outputs, nodes absorbed into an earlier step. */
 typedef struct bp_fuse_ctx {
@@ -205,7 +205,7 @@ bp_status bp_fuse_fold_params(const bp_session *s, bp_step *sp, const float *out
  * BP_ACT_PATH_FLOAT and backends without quantized paths. */
 bp_status bp_fuse_qpaths(bp_session *s);
 
-/* ---- quantized outputs (engine/src/qdest.c) ----
+/* ---- quantized outputs (engine/src/graph/qdest.c) ----
  * Channel rows [c0, c0+nrows) x pixels [p, p+n) of image img of a tensor
  * whose rows are W pixels, into q: from float rows (src, row stride lds), or
  * through the epilogue e (acc and res at pixel p). */
@@ -226,7 +226,7 @@ bp_status bp_session_create_with(const bp_model *m, const bp_backend *be, int th
 /* Float-domain conv/linear with dequantized weights (calibration). */
 extern const bp_backend bp_backend_float;
 
-/* ---- float operators (engine/src/ops_float.c) ---- */
+/* ---- float operators (engine/src/ops/ops_float.c) ---- */
 void bp_op_relu(const float *x, float *y, size_t n, int threads);
 void bp_op_gelu(const bp_kernel_table *kt, const float *x, float *y, size_t n, int threads);
 void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads);
