@@ -1,6 +1,7 @@
 /* bpbench.c: whole-model benchmark: parse the command line, measure every
  * backend (run.c), compute the report once (report.c), write it as text,
  * JSON and an SVG of the per-layer times. */
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,9 @@
 
 int main(int argc, char **argv)
 {
+    /* A write beyond the file size limit fails with EFBIG instead of killing
+     * the process, so an output's temporary file is cleaned up. */
+    signal(SIGXFSZ, SIG_IGN);
     bp_bench_cfg cfg;
     int code = bp_bench_parse_args(argc, argv, &cfg);
     if (code >= 0)

@@ -190,6 +190,20 @@ limited 1 1 "bpbench --json over a JSON file, disk full" "$BPBENCH" --model "$M"
     --backend bitplane --iters 1 --warmup 0 --no-counts --json "$W/b.json"
 same "$W/b.json" "$W/keep.json" "bpbench --json, disk full: the old JSON is intact"
 no_temp "bpbench --json, disk full"
+# the same with SIGXFSZ at its default action (kill): the programs ignore it
+# themselves, so the write fails cleanly instead of killing them mid-way
+for prog in bptool bpbench; do
+    if [ $prog = bptool ]; then
+        cmd=("$BPTOOL" prune "$M" --sparsity 0.9 -o "$W/g.bp"); f="$W/g.bp"; k="$W/keep.bp"
+    else
+        cmd=("$BPBENCH" --model "$M" --backend bitplane --iters 1 --warmup 0 --no-counts
+            --json "$W/b.json"); f="$W/b.json"; k="$W/keep.json"
+    fi
+    expect 1 "$prog, file size limit with SIGXFSZ not ignored" \
+        bash -c 'ulimit -f 1; trap - XFSZ; exec "$@" >/dev/null' limit "${cmd[@]}"
+    same "$f" "$k" "$prog, SIGXFSZ default: the old file is intact"
+    no_temp "$prog, SIGXFSZ default"
+done
 # a successful write replaces the file, leaves nothing else
 expect 0 "prune over an existing model" "$BPTOOL" prune "$M" --sparsity 0.9 -q -o "$W/g.bp"
 expect 0 "verify the replaced model" "$BPTOOL" verify "$W/g.bp"
