@@ -140,8 +140,9 @@ if [ "$quick" = 0 ]; then
     run_build build-arm --buildtype=release \
         --cross-file "$root/tools/cross/aarch64.ini"
     # Without oneDNN and ONNX, with the test suites: the engine and tools
-    # suites (the formats and kernels ones do not depend on either).
-    suites="--suite engine --suite tools" \
+    # suites (the formats and kernels ones do not depend on either) but the
+    # long CLI script that the release build runs.
+    suites="--suite engine --suite tools --no-suite cli" \
         run_build build-nodnnl --buildtype=release -Donednn=disabled -Donnx=disabled \
         -Dmicrobench=disabled -Dtests=enabled -Dbench=enabled
     run_minimal build-min
