@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bitprune needs, only those missing. Idempotent,
-# silent when everything is present. Usage: tools/setup.sh [--cross]
-#   --cross   also the aarch64 cross toolchain and qemu-user (NEON tests)
+# silent when everything is present. Usage: tools/setup.sh [--cross|--minimal]
+#   --cross     also the aarch64 cross toolchain and qemu-user (NEON tests)
+#   --minimal   only what the minimal build needs (meson -Dauto_features=disabled)
 set -euo pipefail
 
-pkgs=(gcc g++ meson ninja-build pkg-config libdnnl-dev libxxhash-dev
-      libcmocka-dev libbenchmark-dev binutils valgrind librsvg2-bin
-      libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-torch python3-onnx)
+# the minimal build: library, bptool, bpbench
+pkgs_min=(gcc binutils meson ninja-build pkg-config libxxhash-dev)
+# everything else is optional: oneDNN backends, bptool import (ONNX), bpmicro,
+# the test suites and what they run
+pkgs=("${pkgs_min[@]}" g++ libdnnl-dev libcmocka-dev libbenchmark-dev valgrind
+      librsvg2-bin libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-torch
+      python3-onnx)
 cross=0
 for a in "$@"; do
     case "$a" in
         --cross) cross=1 ;;
+        --minimal) pkgs=("${pkgs_min[@]}") ;;
         -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup.sh: unknown option '$a'" >&2; exit 2 ;;
     esac

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite: release build (plus its kernels and
 # engine suites again at each x86 ISA level below the host's: meson test
-# setups avx2, avx512, avx512vnni), ASan+UBSan debug build, and the aarch64
-# (NEON) cross build under qemu-user. Ends with "N passed, N failed" counting
-# test cases (cmocka cases, plus one per non-cmocka test) over all runs.
+# setups avx2, avx512, avx512vnni), ASan+UBSan debug build, the aarch64
+# (NEON) cross build under qemu-user, a build without oneDNN and ONNX (engine
+# and tools suites), and the minimal build (no optional dependency at all),
+# installed and running bpbench. Ends with "N passed, N failed" counting test
+# cases (cmocka cases, plus one per non-cmocka test) over all runs.
 # Usage: tools/test.sh [--quick]   (--quick: release build only)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +14,7 @@ quick=0
 for a in "$@"; do
     case "$a" in
         --quick) quick=1 ;;
-        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test.sh: unknown option '$a'" >&2; exit 2 ;;
     esac
 done
@@ -40,7 +42,8 @@ run_build() {
     fi
     ninja -C "$dir" >"$dir.ninja.log" 2>&1 ||
         { tail -n 60 "$dir.ninja.log"; status=1; return 1; }
-    meson test -C "$dir" --print-errorlogs -v --num-processes 2 ||
+    # shellcheck disable=SC2086 # $suites: optional --suite arguments
+    meson test -C "$dir" --print-errorlogs -v --num-processes 2 ${suites:-} ||
         status=1
     logs+=("$dir/meson-logs/testlog.json")
 }
@@ -73,6 +76,61 @@ run_setups() {
     done
 }
 
+# run_minimal DIR: the minimal build (-Dauto_features=disabled: no oneDNN, no
+# ONNX import, no test suites, no Google Benchmark, no C++) plus bpbench:
+# builds, installs into DIR/prefix, checks that nothing optional is linked,
+# and runs the installed bptool and `bpbench --backend bitplane` on a small
+# generated model. Counted as one test (DIR/minimal-testlog.json).
+run_minimal() {
+    local dir=$1 prefix=$root/$1/prefix out ok=1
+    local args=(--buildtype=release -Dauto_features=disabled -Dbench=enabled
+                --prefix="$prefix")
+    echo "=== $dir: meson setup ${args[*]}"
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "${args[@]}" >"$dir.setup.log" 2>&1
+    else
+        meson configure "$dir" "${args[@]}" >"$dir.setup.log" 2>&1
+    fi || { cat "$dir.setup.log"; status=1; return 1; }
+    out=$dir/minimal.log
+    {
+        ninja -C "$dir" && rm -rf "$prefix" && meson install -C "$dir" --quiet
+    } >"$out" 2>&1 || ok=0
+    local libdir bin=$prefix/bin
+    libdir=$(dirname "$(find "$prefix" -name libbitprune.so.0 2>/dev/null | head -n 1)")
+    if [ "$ok" = 1 ]; then
+        # nothing optional may be linked into the installed library or programs
+        if LD_LIBRARY_PATH=$libdir ldd "$libdir/libbitprune.so.0" "$bin/bptool" \
+            "$bin/bpbench" | grep -E 'dnnl|cmocka|benchmark|protobuf|stdc\+\+' >>"$out"; then
+            echo "minimal build links an optional library" >>"$out"
+            ok=0
+        fi
+    fi
+    if [ "$ok" = 1 ]; then
+        LD_LIBRARY_PATH=$libdir "$bin/bptool" gen resnet18-cifar --input 16x16 \
+            --prune bit --sparsity 0.5 -o "$dir/m.bp" >>"$out" 2>&1 &&
+        LD_LIBRARY_PATH=$libdir "$bin/bpbench" --model "$dir/m.bp" --backend bitplane \
+            --threads 1 --repeat 3 --warmup 1 --no-counts >>"$out" 2>&1 &&
+        grep -Eq '^bitplane .*bit-exact' "$out" || ok=0
+        # exit 1 and a message that import was not built
+        LD_LIBRARY_PATH=$libdir "$bin/bptool" import x.onnx -o x.bp >>"$out" 2>&1
+        [ $? = 1 ] && grep -q '^bptool import: not built' "$out" || ok=0
+    fi
+    local result=OK
+    if [ "$ok" = 1 ]; then
+        tail -n 12 "$out"
+        echo "minimal build: OK (built, installed, bpbench --backend bitplane ran)"
+    else
+        tail -n 40 "$out"
+        echo "minimal build: FAILED (log: $out)"
+        result=FAIL
+        status=1
+    fi
+    /usr/bin/python3 -c 'import json, sys; print(json.dumps({"name": "minimal-build",
+        "result": sys.argv[1], "stdout": open(sys.argv[2]).read()[-2000:]}))' \
+        "$result" "$out" >"$dir/minimal-testlog.json"
+    logs+=("$dir/minimal-testlog.json")
+}
+
 run_build build --buildtype=release && run_setups build
 if [ "$quick" = 0 ]; then
     # -O0: also catches what optimization hides (a reference that only links
@@ -81,6 +139,13 @@ if [ "$quick" = 0 ]; then
         -Db_sanitize=address,undefined -Db_lundef=false
     run_build build-arm --buildtype=release \
         --cross-file "$root/tools/cross/aarch64.ini"
+    # Without oneDNN and ONNX, with the test suites: the engine and tools
+    # suites (the formats and kernels ones do not depend on either) but the
+    # long CLI script that the release build runs.
+    suites="--suite engine --suite tools --no-suite cli" \
+        run_build build-nodnnl --buildtype=release -Donednn=disabled -Donnx=disabled \
+        -Dmicrobench=disabled -Dtests=enabled -Dbench=enabled
+    run_minimal build-min
 fi
 
 /usr/bin/python3 tools/test_summary.py "${logs[@]}" || status=1

@@ -20,6 +20,7 @@ const char *bp_bench_compiler(void)
 #endif
 }
 
+#ifdef BP_HAVE_ONEDNN
 const char *bp_bench_dnnl_isa_name(dnnl_cpu_isa_t i)
 {
     switch (i) {
@@ -36,6 +37,7 @@ const char *bp_bench_dnnl_isa_name(dnnl_cpu_isa_t i)
     default: return "all";
     }
 }
+#endif
 
 const char *bp_bench_engine_of(const char *k)
 {
@@ -133,11 +135,13 @@ void bp_bench_machine_read(bp_bench_machine *m)
     m->has_matrix_engine = bp_bench_has_flag(fl, "sme");
     bp_bench_engine_add(m, "SME", "sme", m->has_matrix_engine);
 #endif
+#ifdef BP_HAVE_ONEDNN
     const dnnl_version_t *dv = dnnl_version();
     snprintf(m->onednn_version, sizeof m->onednn_version, "%d.%d.%d", dv->major, dv->minor,
              dv->patch);
     snprintf(m->onednn_isa, sizeof m->onednn_isa, "%s",
              bp_bench_dnnl_isa_name(dnnl_get_effective_cpu_isa()));
+#endif
     m->compiler = bp_bench_compiler();
     m->git_commit = BP_BENCH_GIT_COMMIT;
     m->load_start[0] = m->load_start[1] = m->load_start[2] = NAN;

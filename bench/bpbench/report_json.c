@@ -91,8 +91,8 @@ static void bp_bench_json_machine(bp_json *j, const bp_bench_report *rep)
     }
     bp_json_end(j, ']');
     bp_json_bool(j, "matrix_engine", mc->has_matrix_engine);
-    bp_json_str(j, "onednn_version", mc->onednn_version);
-    bp_json_str(j, "onednn_isa", mc->onednn_isa);
+    bp_json_str(j, "onednn_version", *mc->onednn_version ? mc->onednn_version : NULL);
+    bp_json_str(j, "onednn_isa", *mc->onednn_isa ? mc->onednn_isa : NULL);
     bp_bench_json_numarr(j, "load_average_start", mc->load_start, 3);
     bp_bench_json_numarr(j, "load_average_end", mc->load_end, 3);
     bp_json_end(j, '}');

@@ -76,7 +76,9 @@ static void bp_bench_text_header(const bp_bench_report *rep, FILE *o)
         }
         fputc('\n', o);
     }
-    if (*rep->run->cap_note)
+    if (!*mc->onednn_version)
+        fprintf(o, "oneDNN: %s\n", rep->run->cap_note);
+    else if (*rep->run->cap_note)
         fprintf(o, "oneDNN %s: %s\n", mc->onednn_version, rep->run->cap_note);
     else
         fprintf(o, "oneDNN %s: best ISA %s\n", mc->onednn_version, mc->onednn_isa);

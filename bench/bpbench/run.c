@@ -314,9 +314,11 @@ int bp_bench_local_open(bp_bench_row *r, const bp_model *m, const bp_bench_cfg *
         bp_bench_local_close(r);
         return r->state == BP_BENCH_SKIPPED ? 1 : -1;
     }
+#ifdef BP_HAVE_ONEDNN
     if (!strncmp(r->backend, "onednn", 6)) /* the ISA oneDNN runs at in this process */
         snprintf(r->onednn_isa, sizeof r->onednn_isa, "%s",
                  bp_bench_dnnl_isa_name(dnnl_get_effective_cpu_isa()));
+#endif
     bp_session_info si;
     if (bp_session_info_get(L->s, &si) == BP_OK) {
         snprintf(r->isa, sizeof r->isa, "%s", si.isa ? si.isa : "");
@@ -631,11 +633,19 @@ static void bp_bench_measure_set(bp_bench_run *run, bp_bench_set *set, int first
 /* Whether and where to cap the second onednn-int8 run. */
 static void bp_bench_cap_decide(bp_bench_run *run, const bp_bench_machine *mach)
 {
+    run->cap_run = 0;
+#ifndef BP_HAVE_ONEDNN
+    /* no oneDNN rows, so no capped child either */
+    (void)mach;
+    snprintf(run->cap_note, sizeof run->cap_note,
+             "not built (this bpbench was built without oneDNN): the onednn-int8 and "
+             "onednn-f32 rows are skipped");
+    return;
+#else
     const bp_bench_cfg *cfg = run->cfg;
     dnnl_cpu_isa_t best = dnnl_get_effective_cpu_isa();
     int amx = (best & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx;
     int avx512 = (best & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
-    run->cap_run = 0;
     if (!cfg->want[3])
         return;
     if (cfg->cap_mode == BP_BENCH_CAP_NONE) {
@@ -667,6 +677,7 @@ static void bp_bench_cap_decide(bp_bench_run *run, const bp_bench_machine *mach)
                  "baseline: onednn-int8 runs once",
                  mach->onednn_isa);
     }
+#endif
 }
 
 int bp_bench_run_all(bp_bench_run *run, const bp_bench_cfg *cfg, const bp_bench_machine *mach)

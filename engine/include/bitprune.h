@@ -57,9 +57,7 @@ extern "C" {
 #define BP_API
 #endif
 
-#define BP_VERSION_MAJOR 0
-#define BP_VERSION_MINOR 1
-#define BP_VERSION_PATCH 0
+#include "bitprune_version.h" /* BP_VERSION_MAJOR, _MINOR, _PATCH, _STRING */
 
 /* Status codes: 0 is success, negative is failure. -4..-12 come from the
  * model file validator (see formats/SPEC.md). */

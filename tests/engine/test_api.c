@@ -77,7 +77,7 @@ static void test_status_strings(void **state)
         assert_true(strncmp(str, "BP_", 3) == 0);
     }
     assert_non_null(bp_status_string((bp_status)-99));
-    assert_string_equal(bp_version_string(), "0.1.0");
+    assert_string_equal(bp_version_string(), BP_VERSION_STRING);
 }
 
 static void test_load_errors(void **state)

@@ -24,7 +24,9 @@ static bp_status bp_check_session(const bp_session *s, const char *fn)
 /* ---- backends by name ---- */
 static const bp_backend *const bp_backends[] = {
     &bp_backend_reference, &bp_backend_bitplane, &bp_backend_csr,
+#ifdef BP_HAVE_ONEDNN
     &bp_backend_onednn_int8, &bp_backend_onednn_f32,
+#endif
 };
 #define BP_N_BACKENDS (sizeof bp_backends / sizeof bp_backends[0])
 
@@ -754,6 +756,9 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
     const bp_backend *be = NULL;
     for (size_t i = 0; i < BP_N_BACKENDS; i++)
         if (!strcmp(bp_backends[i]->name, bname)) be = bp_backends[i];
+    if (!be && (!strcmp(bname, "onednn-int8") || !strcmp(bname, "onednn-f32")))
+        return bp_fail(BP_ERR_UNSUPPORTED, "bp_session_create: backend '%s' was not built "
+                       "(this libbitprune was built without oneDNN)", bname);
     if (!be)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_session_create: unknown backend '%s' (valid: "
                        "reference, bitplane, csr, onednn-int8, onednn-f32)", bname);
