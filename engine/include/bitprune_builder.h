@@ -203,6 +203,9 @@ BP_API bp_status bp_builder_batchnorm(bp_builder *b, const char *name, uint32_t 
 /* ---- Model ---- */
 /* Marks tensor t as a graph output (in order; at most 4). */
 BP_API bp_status bp_builder_output(bp_builder *b, uint32_t t);
+/* Replaces the list of graph outputs with ids[0..n) (n <= 4; 0 clears it),
+ * e.g. to write a variant of the model that outputs intermediate tensors. */
+BP_API bp_status bp_builder_set_outputs(bp_builder *b, uint32_t n, const uint32_t *ids);
 /* Sets metadata key to value (UTF-8; a key set twice keeps its place and
  * takes the new value). Keys tools read: producer, arch, dataset, accuracy,
  * synthetic (formats/SPEC.md section 5). */

@@ -903,17 +903,23 @@ BP_API bp_status bp_builder_set_layer_act(bp_builder *b, uint32_t layer, uint32_
 
 /* ---- Model ---- */
 
-BP_API bp_status bp_builder_output(bp_builder *b, uint32_t t)
+/* t can be a graph output. */
+static bp_status bb_output_ok(const bp_builder *b, const char *fn, uint32_t t)
 {
-    static const char fn[] = "bp_builder_output";
-    bp_status st = bb_check(b, fn);
-    if (st) return st;
     if (t >= b->n_tensors)
         return bp_fail(BP_ERR_BAD_GRAPH, "%s: tensor id %u does not exist (%u tensors so far)",
                        fn, t, b->n_tensors);
     if (b->kind[t] == BB_CONST)
         return bp_fail(BP_ERR_BAD_GRAPH, "%s: tensor %u '%s' is a constant; outputs are "
                        "activations", fn, t, bb_str(b->tensors[t].name));
+    return BP_OK;
+}
+
+BP_API bp_status bp_builder_output(bp_builder *b, uint32_t t)
+{
+    static const char fn[] = "bp_builder_output";
+    bp_status st = bb_check(b, fn);
+    if (st || (st = bb_output_ok(b, fn, t))) return st;
     if (b->n_outputs >= BPF_MAX_IO)
         return bp_fail(BP_ERR_LIMIT, "%s: tensor %u '%s': a model has at most %u outputs", fn, t,
                        bb_str(b->tensors[t].name), BPF_MAX_IO);
@@ -954,6 +960,21 @@ BP_API bp_status bp_builder_set_meta(bp_builder *b, const char *key, const char 
     b->meta[b->n_meta].key = k;
     b->meta[b->n_meta].value = v;
     b->n_meta++;
+    return BP_OK;
+}
+
+BP_API bp_status bp_builder_set_outputs(bp_builder *b, uint32_t n, const uint32_t *ids)
+{
+    static const char fn[] = "bp_builder_set_outputs";
+    bp_status st = bb_check(b, fn);
+    if (st) return st;
+    if (n > BPF_MAX_IO)
+        return bp_fail(BP_ERR_LIMIT, "%s: %u outputs (at most %u)", fn, n, BPF_MAX_IO);
+    if (n && !ids) return bp_fail(BP_ERR_INVALID_ARG, "%s: ids is NULL", fn);
+    for (uint32_t i = 0; i < n; i++)
+        if ((st = bb_output_ok(b, fn, ids[i]))) return st;
+    memcpy(b->outputs, ids, n * sizeof *ids);
+    b->n_outputs = n;
     return BP_OK;
 }
 
