@@ -158,7 +158,8 @@ BP_API bp_status bp_builder_conv2d(bp_builder *b, const char *name, uint32_t x,
                                    uint32_t *out);
 BP_API bp_status bp_builder_linear(bp_builder *b, const char *name, uint32_t x, uint32_t c_out,
                                    const bp_layer_weights *w, uint32_t *out);
-/* Number of layers so far, and the shape of layer l's weight matrix. */
+/* Number of layers so far (0 for a NULL or freed builder), and the shape of
+ * layer l's weight matrix (c_out x K). */
 BP_API uint32_t bp_builder_layer_count(const bp_builder *b);
 BP_API bp_status bp_builder_layer_shape(const bp_builder *b, uint32_t layer, uint32_t *c_out,
                                         uint32_t *K);
