@@ -308,6 +308,7 @@ static void test_null_args(void **state)
     expect_err(bp_builder_batchnorm(NULL, "r", 0, NULL, NULL, &id), BP_ERR_INVALID_ARG, NULL,
                NULL);
     expect_err(bp_builder_output(NULL, 0), BP_ERR_INVALID_ARG, NULL, NULL);
+    expect_err(bp_builder_set_outputs(NULL, 0, NULL), BP_ERR_INVALID_ARG, NULL, NULL);
     expect_err(bp_builder_set_meta(NULL, "k", "v"), BP_ERR_INVALID_ARG, NULL, NULL);
     expect_err(bp_builder_validate(NULL), BP_ERR_INVALID_ARG, NULL, NULL);
     expect_err(bp_builder_write_memory(NULL, &buf, &size), BP_ERR_INVALID_ARG, NULL, NULL);
@@ -511,6 +512,27 @@ static void test_limits(void **state)
     expect_err(bp_builder_input(b, "fifth", 4, d, &id), BP_ERR_LIMIT, "'fifth'", "at most 4");
     for (int i = 0; i < 4; i++) OK(bp_builder_output(b, y));
     expect_err(bp_builder_output(b, y), BP_ERR_LIMIT, "at most 4", NULL);
+    /* replacing the output list */
+    uint32_t ids[5] = {y, x, y, y, y};
+    expect_err(bp_builder_set_outputs(b, 5, ids), BP_ERR_LIMIT, "5 outputs", NULL);
+    expect_err(bp_builder_set_outputs(b, 2, NULL), BP_ERR_INVALID_ARG, "ids", NULL);
+    ids[1] = 4000;
+    expect_err(bp_builder_set_outputs(b, 2, ids), BP_ERR_BAD_GRAPH, "4000", NULL);
+    ids[1] = x; /* a graph input may be an output */
+    OK(bp_builder_set_outputs(b, 2, ids));
+    void *buf;
+    size_t size;
+    OK(bp_builder_write_memory(b, &buf, &size));
+    bp_model *m;
+    OK(bp_model_load_memory(buf, size, NULL, &m));
+    const bp_model_info *info;
+    OK(bp_model_info_get(m, &info));
+    assert_int_equal(info->n_outputs, 2);
+    assert_string_equal(info->outputs[1].name, "in");
+    bp_model_free(m);
+    free(buf);
+    OK(bp_builder_set_outputs(b, 0, NULL));
+    expect_err(bp_builder_validate(b), BP_ERR_BAD_GRAPH, "no output", NULL);
     /* K above 32768 */
     uint32_t wide[2] = {1, 40000};
     uint32_t v;
