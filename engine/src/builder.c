@@ -973,7 +973,7 @@ BP_API bp_status bp_builder_set_outputs(bp_builder *b, uint32_t n, const uint32_
     if (n && !ids) return bp_fail(BP_ERR_INVALID_ARG, "%s: ids is NULL", fn);
     for (uint32_t i = 0; i < n; i++)
         if ((st = bb_output_ok(b, fn, ids[i]))) return st;
-    memcpy(b->outputs, ids, n * sizeof *ids);
+    if (n) memcpy(b->outputs, ids, n * sizeof *ids);
     b->n_outputs = n;
     return BP_OK;
 }
