@@ -173,6 +173,9 @@ void bpf_model_free(bpf_model *m);
 /* Looks up a metadata value, NULL if absent. */
 const char *bpf_meta_get(const bpf_model *m, const char *key);
 
+/* Lower-case name of an op ("conv2d"), "?" for a code that is not an op. */
+const char *bpf_op_name(uint32_t op);
+
 /* Thread-local message for the last failure on this thread. */
 const char *bpf_last_error(void);
 

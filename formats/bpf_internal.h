@@ -144,7 +144,6 @@ uint64_t bpf_table_hash(const uint8_t *file, uint32_t n_sections);
 uint32_t bpf_max_magnitude(uint32_t M, uint32_t encoding);
 
 uint32_t bpf_dtype_size(uint32_t dtype); /* 0 for an unknown dtype */
-const char *bpf_op_name(uint32_t op);    /* "?" for an unknown op */
 
 /* Graph checks (bpf_graph.c) on a model whose records passed their own
  * checks; fills layer_node[l] with the node that uses layer l. */

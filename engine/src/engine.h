@@ -23,7 +23,11 @@ void bp_error_clear(void);
 /* ---- live public handles (engine/src/handles.c) ----
  * Checked before any field of a handle is read. A handle of the other kind,
  * or one not registered, fails with BP_ERR_STATE and a message naming fn. */
-typedef enum bp_handle_kind { BP_HANDLE_MODEL = 1, BP_HANDLE_SESSION = 2 } bp_handle_kind;
+typedef enum bp_handle_kind {
+    BP_HANDLE_MODEL = 1,
+    BP_HANDLE_SESSION = 2,
+    BP_HANDLE_BUILDER = 3
+} bp_handle_kind;
 int bp_handle_add(const void *h, bp_handle_kind kind); /* 0 on allocation failure */
 /* BP_OK if h is a live handle of this kind (h != NULL: callers check). */
 bp_status bp_handle_check(const void *h, bp_handle_kind kind, const char *fn);

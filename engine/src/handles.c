@@ -1,8 +1,8 @@
-/* The registry of live public handles: each entry is the address of a model
- * or session object and which of the two it is. Every public entry point
+/* The registry of live public handles: each entry is the address of a model,
+ * session or builder object and which kind it is. Every public entry point
  * looks a handle up here before it reads any field of the object, so NULL,
- * double free, pointers this library never returned and a model passed as a
- * session (or the reverse) give a status instead of undefined behaviour.
+ * double free, pointers this library never returned and a handle passed as
+ * another kind give a status instead of undefined behaviour.
  * Addresses are what the user holds, so a freed handle whose address now
  * belongs to a new object of the same kind is indistinguishable from it. */
 #include <pthread.h>
@@ -21,7 +21,7 @@ static size_t bp_handles_n, bp_handles_cap;
 
 static const char *bp_kind_name(bp_handle_kind k)
 {
-    return k == BP_HANDLE_MODEL ? "model" : "session";
+    return k == BP_HANDLE_MODEL ? "model" : k == BP_HANDLE_SESSION ? "session" : "builder";
 }
 
 /* Index of h, or SIZE_MAX; called with the lock held. */

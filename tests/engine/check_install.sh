@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the project into a temporary destdir, builds engine/examples/classify.c
-# against the INSTALLED libbitprune through pkg-config, once with the shared
-# and once with the static library (`pkg-config --static`), runs both on a
-# model (same output), and checks what else `meson install` puts there: the
-# programs, their man pages, bitprune.pc's version.
+# and write_model.c against the INSTALLED libbitprune through pkg-config,
+# classify once with the shared and once with the static library
+# (`pkg-config --static`), runs them (same output; write_model on the model it
+# writes), and checks what else `meson install` puts there: the programs,
+# their man pages, bitprune.pc's version.
 # Usage: check_install.sh BUILD_ROOT SOURCE_ROOT MAKE_TEST_MODEL SANITIZE
 set -eu
 build=$1; src=$2; mkmodel=$3; sanitize=$4
@@ -16,6 +17,7 @@ pc=$(find "$tmp/root" -name bitprune.pc | head -n 1)
 hdr=$(find "$tmp/root" -name bitprune.h | head -n 1)
 [ -n "$hdr" ] || fail "bitprune.h not installed"
 [ -f "$(dirname "$hdr")/bitprune_version.h" ] || fail "bitprune_version.h not installed"
+[ -f "$(dirname "$hdr")/bitprune_builder.h" ] || fail "bitprune_builder.h not installed"
 so=$(find "$tmp/root" -name 'libbitprune.so.0' | head -n 1)
 [ -n "$so" ] || fail "libbitprune.so.0 not installed"
 ar=$(find "$tmp/root" -name 'libbitprune.a' | head -n 1)
@@ -59,6 +61,11 @@ fi
 cmp -s "$tmp/out.txt" "$tmp/out_static.txt" ||
     { diff "$tmp/out.txt" "$tmp/out_static.txt" || true; fail "static and shared classify differ"; }
 echo "check_install: classify linked statically gives the same output"
+cc -std=c11 -Wall -Wextra -Werror $extra "$src/engine/examples/write_model.c" $flags \
+    -o "$tmp/write_model"
+LD_LIBRARY_PATH="$libdir" "$tmp/write_model" "$tmp/written.bp" > "$tmp/wout.txt" ||
+    { cat "$tmp/wout.txt"; fail "write_model"; }
+grep -q "sum 1.0000" "$tmp/wout.txt" || fail "write_model output"
 
 # the programs and their man pages
 ver=$(pkg-config --modversion bitprune)

@@ -1,33 +1,35 @@
 /* Test model builders (see model_builders.h): random bit-pruning-like
- * weights -> planes (kernels' bp_planes_from_dense) -> .bp via the format
- * writer, plus the small ResNet- and ConvNeXt-like models. */
+ * weights and calibration on top of the public writer API (bp_builder), plus
+ * the small ResNet- and ConvNeXt-like models. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bitprune.h"
+#include "bitprune_builder.h"
 #include "bp_kernels.h"
 #include "model_builders.h"
 
-#define BPT_MAX_OWNED 4096
+/* The test's own record of a layer: what it asked for (the geometry, the
+ * dense weights it drew, the digit positions and range they need). */
+typedef struct bpt_layer_rec {
+    bpf_layer L; /* w_scale and bias point at the arrays below; no planes */
+    int16_t *dense;
+    float *w_scale, *bias;
+} bpt_layer_rec;
 
 struct bpt_builder {
     uint64_t rng;
     bpt_wspec ws;
-    bpf_tensor *tensors;
-    uint32_t n_tensors, cap_tensors;
-    bpf_node *nodes;
-    uint32_t n_nodes, cap_nodes;
-    bpf_layer *layers;
-    int16_t **dense; /* per layer */
-    bp_planes_buf *planes;
+    bp_builder *b;
+    bpt_layer_rec *layers;
     uint32_t n_layers, cap_layers;
-    uint32_t inputs[8], n_inputs;
-    uint32_t outputs[8], n_outputs;
-    void *owned[BPT_MAX_OWNED];
-    uint32_t n_owned;
-    int failed;
+    uint32_t n_inputs;
+    uint32_t inputs[8];
+    uint32_t **dims; /* per tensor id: ndim, dims[6] (filled on demand; blocks never move) */
+    uint32_t cap_dims;
+    int failed; /* first failure's status (sticky) */
 };
 
 uint64_t bpt_rand(uint64_t *s)
@@ -57,23 +59,25 @@ uint64_t bpt_test_seed(const char *suite)
     return seed;
 }
 
-static void *bpt_own(bpt_builder *b, size_t bytes)
+/* Records the first failure (printed once) and returns an id that later
+ * calls reject again, so a broken model fails at bpt_write. */
+static uint32_t bpt_check(bpt_builder *b, bp_status st, uint32_t id)
 {
-    void *p = calloc(1, bytes ? bytes : 1);
-    if (!p || b->n_owned >= BPT_MAX_OWNED) {
-        free(p);
-        b->failed = 1;
-        return NULL;
+    if (st == BP_OK) return id;
+    if (!b->failed) {
+        fprintf(stderr, "model_builders: %s\n", bp_last_error());
+        b->failed = st;
     }
-    b->owned[b->n_owned++] = p;
-    return p;
+    return BP_BUILDER_NONE;
 }
 
-static char *bpt_strdup(bpt_builder *b, const char *s)
+static uint32_t bpt_oom(bpt_builder *b)
 {
-    char *p = bpt_own(b, strlen(s) + 1);
-    if (p) strcpy(p, s);
-    return p;
+    if (!b->failed) {
+        fprintf(stderr, "model_builders: out of memory\n");
+        b->failed = BP_ERR_NOMEM;
+    }
+    return BP_BUILDER_NONE;
 }
 
 bpt_builder *bpt_new(uint64_t seed, bpt_wspec ws)
@@ -82,6 +86,13 @@ bpt_builder *bpt_new(uint64_t seed, bpt_wspec ws)
     if (!b) return NULL;
     b->rng = seed;
     b->ws = ws;
+    if (bp_builder_create(&b->b) || bp_builder_set_meta(b->b, "producer",
+                                                        "tests/engine model_builders") ||
+        bp_builder_set_meta(b->b, "arch", "test")) {
+        bp_builder_free(b->b);
+        free(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -93,89 +104,29 @@ void bpt_set_wspec(bpt_builder *b, bpt_wspec ws)
 void bpt_free(bpt_builder *b)
 {
     if (!b) return;
-    for (uint32_t i = 0; i < b->n_owned; i++) free(b->owned[i]);
     for (uint32_t l = 0; l < b->n_layers; l++) {
-        free(b->dense[l]);
-        bp_planes_buf_free(&b->planes[l]);
+        free(b->layers[l].dense);
+        free(b->layers[l].w_scale);
+        free(b->layers[l].bias);
     }
-    free(b->dense);
-    free(b->planes);
-    free(b->tensors);
-    free(b->nodes);
+    for (uint32_t t = 0; t < b->cap_dims; t++) free(b->dims[t]);
+    free(b->dims);
     free(b->layers);
+    bp_builder_free(b->b);
     free(b);
-}
-
-/* Returns arr with room for one more element (n used, *cap allocated),
- * doubling as needed; NULL (arr untouched, builder failed) when out of memory. */
-static void *bpt_grow(bpt_builder *b, void *arr, size_t elem, uint32_t n, uint32_t *cap)
-{
-    if (n < *cap)
-        return arr;
-    uint32_t c = *cap ? *cap * 2 : 32;
-    void *a = realloc(arr, (size_t)c * elem);
-    if (!a) {
-        b->failed = 1;
-        return NULL;
-    }
-    *cap = c;
-    return a;
-}
-
-static uint32_t bpt_tensor(bpt_builder *b, const char *name, uint32_t ndim,
-                           const uint32_t *dims, const void *data, uint64_t nbytes)
-{
-    bpf_tensor *ts = bpt_grow(b, b->tensors, sizeof *ts, b->n_tensors, &b->cap_tensors);
-    if (!ts)
-        return 0;
-    b->tensors = ts;
-    bpf_tensor *t = &b->tensors[b->n_tensors];
-    memset(t, 0, sizeof *t);
-    char nb[64];
-    if (!name) {
-        snprintf(nb, sizeof nb, "t%u", b->n_tensors);
-        name = nb;
-    }
-    t->name = bpt_strdup(b, name);
-    t->dtype = BPF_DT_F32;
-    t->ndim = ndim;
-    memcpy(t->dims, dims, ndim * sizeof(uint32_t));
-    t->data = data;
-    t->nbytes = nbytes;
-    return b->n_tensors++;
-}
-
-static bpf_node *bpt_node(bpt_builder *b, uint32_t op, const char *name)
-{
-    bpf_node *ns = bpt_grow(b, b->nodes, sizeof *ns, b->n_nodes, &b->cap_nodes);
-    if (!ns)
-        return NULL;
-    b->nodes = ns;
-    bpf_node *n = &b->nodes[b->n_nodes];
-    memset(n, 0, sizeof *n);
-    char nb[64];
-    if (!name) {
-        snprintf(nb, sizeof nb, "n%u", b->n_nodes);
-        name = nb;
-    }
-    n->name = bpt_strdup(b, name);
-    n->op = op;
-    n->layer = UINT32_MAX;
-    n->n_out = 1;
-    b->n_nodes++;
-    return n;
 }
 
 uint32_t bpt_input(bpt_builder *b, const char *name, uint32_t ndim, const uint32_t *dims)
 {
-    uint32_t t = bpt_tensor(b, name, ndim, dims, NULL, 0);
-    if (b->n_inputs < 8) b->inputs[b->n_inputs++] = t;
-    return t;
+    uint32_t t = BP_BUILDER_NONE;
+    bp_status st = bp_builder_input(b->b, name, ndim, dims, &t);
+    return bpt_check(b, st, t);
 }
 
 void bpt_output(bpt_builder *b, uint32_t t)
 {
-    if (b->n_outputs < 8) b->outputs[b->n_outputs++] = t;
+    bp_status st = bp_builder_output(b->b, t);
+    bpt_check(b, st, t);
 }
 
 /* A bit-pruning-like weight: mostly powers of two and two-digit values,
@@ -195,36 +146,22 @@ static int16_t bpt_weight(bpt_builder *b)
     return (int16_t)(bpt_rand(&b->rng) & 1 ? -mag : mag);
 }
 
-static uint32_t bpt_layer_add(bpt_builder *b, const bpf_layer *proto, const int16_t *w_in,
-                              const float *w_scale, const float *bias)
+/* Draws (or copies) a layer's weights, scales and bias into the builder
+ * weights wt; proto gets the test's record of it. Returns the dense weights
+ * or NULL (the caller owns them and *ws_out, *bs_out). */
+static int16_t *bpt_draw(bpt_builder *b, bpf_layer *proto, const int16_t *w_in,
+                         const float *w_scale, const float *bias, bp_layer_weights *wt,
+                         float **ws_out, float **bs_out)
 {
-    if (b->n_layers == b->cap_layers) {
-        uint32_t cap = b->cap_layers ? b->cap_layers * 2 : 16;
-        bpf_layer *l = realloc(b->layers, cap * sizeof *l);
-        int16_t **d = realloc(b->dense, cap * sizeof *d);
-        bp_planes_buf *p = realloc(b->planes, cap * sizeof *p);
-        if (l) b->layers = l;
-        if (d) b->dense = d;
-        if (p) b->planes = p;
-        if (!l || !d || !p) {
-            b->failed = 1;
-            return 0;
-        }
-        b->cap_layers = cap;
-    }
-    uint32_t li = b->n_layers;
-    bpf_layer *L = &b->layers[li];
-    *L = *proto;
-    size_t n = (size_t)L->c_out * L->K;
-    int16_t *w = malloc(n * sizeof *w);
-    float *ws = bpt_own(b, L->c_out * sizeof(float));
-    float *bs = bpt_own(b, L->c_out * sizeof(float));
-    memset(&b->planes[li], 0, sizeof b->planes[li]);
-    b->dense[li] = w;
-    b->n_layers++;
+    size_t n = (size_t)proto->c_out * proto->K;
+    int16_t *w = malloc((n ? n : 1) * sizeof *w);
+    float *ws = malloc((proto->c_out ? proto->c_out : 1) * sizeof(float));
+    float *bs = malloc((proto->c_out ? proto->c_out : 1) * sizeof(float));
+    *ws_out = ws;
+    *bs_out = bs;
     if (!w || !ws || !bs) {
-        b->failed = 1;
-        return li;
+        free(w);
+        return NULL;
     }
     int wmax = 0;
     for (size_t i = 0; i < n; i++) {
@@ -232,27 +169,61 @@ static uint32_t bpt_layer_add(bpt_builder *b, const bpf_layer *proto, const int1
         int a = w[i] < 0 ? -w[i] : w[i];
         if (a > wmax) wmax = a;
     }
-    double fan = (double)L->K * (b->ws.density > 0 ? b->ws.density : 1.0);
-    for (uint32_t j = 0; j < L->c_out; j++) {
+    double fan = (double)proto->K * (b->ws.density > 0 ? b->ws.density : 1.0);
+    for (uint32_t j = 0; j < proto->c_out; j++) {
         ws[j] = w_scale ? w_scale[j]
                         : (float)((0.5 + bpt_unif(&b->rng)) / (64.0 * sqrt(fan + 1.0)));
         bs[j] = bias ? bias[j] : (float)(bpt_unif(&b->rng) * 0.2 - 0.1);
     }
-    uint32_t M = bp_digits_positions(wmax ? wmax : 1, (bp_encoding)L->encoding);
-    if (bp_planes_from_dense(w, L->c_out, L->K, (bp_encoding)L->encoding, M,
-                             &b->planes[li]) != 0) {
-        b->failed = 1;
-        return li;
+    proto->w_max = (uint32_t)wmax;
+    proto->M = bp_digits_positions(wmax ? wmax : 1, (bp_encoding)proto->encoding);
+    memset(wt, 0, sizeof *wt);
+    wt->w = w;
+    wt->w_scale = ws;
+    wt->bias = bs;
+    wt->encoding = proto->encoding;
+    wt->act_dtype = proto->act_dtype;
+    wt->act_scale = proto->act_scale;
+    return w;
+}
+
+/* Adds the layer through op (conv2d or linear) and keeps the test's record. */
+static uint32_t bpt_layer_add(bpt_builder *b, const char *name, uint32_t x, bpf_layer *proto,
+                              const bp_conv2d_params *cp, const int16_t *w_in,
+                              const float *w_scale, const float *bias)
+{
+    if (b->n_layers == b->cap_layers) {
+        uint32_t cap = b->cap_layers ? b->cap_layers * 2 : 16;
+        bpt_layer_rec *l = realloc(b->layers, cap * sizeof *l);
+        if (!l) return bpt_oom(b);
+        b->layers = l;
+        b->cap_layers = cap;
     }
-    L->M = M;
-    L->w_max = (uint32_t)wmax;
-    L->w_scale = ws;
-    L->bias = bs;
-    L->idx_bytes = b->planes[li].p.idx_bytes;
-    L->n_digits = b->planes[li].ndigits;
-    L->row_ptr = b->planes[li].row_ptr;
-    L->col_idx = b->planes[li].idx;
-    return li;
+    float *ws, *bs;
+    bp_layer_weights wt;
+    int16_t *w = bpt_draw(b, proto, w_in, w_scale, bias, &wt, &ws, &bs);
+    if (!w) {
+        free(ws);
+        free(bs);
+        return bpt_oom(b);
+    }
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = cp ? bp_builder_conv2d(b->b, name, x, cp, &wt, &y)
+                      : bp_builder_linear(b->b, name, x, proto->c_out, &wt, &y);
+    if (st) {
+        free(w);
+        free(ws);
+        free(bs);
+        return bpt_check(b, st, y);
+    }
+    proto->w_scale = ws;
+    proto->bias = bs;
+    b->layers[b->n_layers].L = *proto;
+    b->layers[b->n_layers].dense = w;
+    b->layers[b->n_layers].w_scale = ws;
+    b->layers[b->n_layers].bias = bs;
+    b->n_layers++;
+    return y;
 }
 
 uint32_t bpt_conv_w(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out,
@@ -261,36 +232,24 @@ uint32_t bpt_conv_w(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out
                     uint32_t groups, int act_s8, float act_scale, const int16_t *w,
                     const float *w_scale, const float *bias)
 {
-    const bpf_tensor *X = &b->tensors[x];
+    uint32_t nd;
+    const uint32_t *X = bpt_dims(b, x, &nd);
     bpf_layer L;
     memset(&L, 0, sizeof L);
     L.kind = BPF_LAYER_CONV;
     L.c_out = c_out;
-    L.c_in = X->dims[1];
+    L.c_in = X[1];
     L.kh = kh; L.kw = kw;
     L.stride_h = sh; L.stride_w = sw;
     L.pad_t = pt; L.pad_l = pl; L.pad_b = pb; L.pad_r = pr;
     L.dil_h = dh; L.dil_w = dw;
     L.groups = groups;
-    L.K = L.c_in / groups * kh * kw;
+    L.K = groups ? L.c_in / groups * kh * kw : 0;
     L.encoding = b->ws.encoding;
     L.act_dtype = act_s8 ? BPF_DT_S8 : BPF_DT_U8;
     L.act_scale = act_scale;
-    uint32_t li = bpt_layer_add(b, &L, w, w_scale, bias);
-    uint32_t H = X->dims[2], W = X->dims[3];
-    uint32_t OH = (H + pt + pb - (dh * (kh - 1) + 1)) / sh + 1;
-    uint32_t OW = (W + pl + pr - (dw * (kw - 1) + 1)) / sw + 1;
-    uint32_t od[4] = {1, c_out, OH, OW};
-    char tn[96];
-    snprintf(tn, sizeof tn, "%s.out", name ? name : "conv");
-    uint32_t y = bpt_tensor(b, tn, 4, od, NULL, 0);
-    bpf_node *n = bpt_node(b, BPF_OP_CONV2D, name);
-    if (!n) return y;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->out[0] = y;
-    n->layer = li;
-    return y;
+    bp_conv2d_params cp = {c_out, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups};
+    return bpt_layer_add(b, name, x, &L, &cp, w, w_scale, bias);
 }
 
 uint32_t bpt_conv_ex(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out,
@@ -314,29 +273,19 @@ uint32_t bpt_linear_w(bpt_builder *b, const char *name, uint32_t x, uint32_t c_o
                       int act_s8, float act_scale, const int16_t *w, const float *w_scale,
                       const float *bias)
 {
-    const bpf_tensor *X = &b->tensors[x];
+    uint32_t nd;
+    const uint32_t *X = bpt_dims(b, x, &nd);
     bpf_layer L;
     memset(&L, 0, sizeof L);
     L.kind = BPF_LAYER_LINEAR;
     L.c_out = c_out;
-    L.c_in = X->dims[1];
+    L.c_in = X[1];
     L.kh = L.kw = L.stride_h = L.stride_w = L.dil_h = L.dil_w = L.groups = 1;
     L.K = L.c_in;
     L.encoding = b->ws.encoding;
     L.act_dtype = act_s8 ? BPF_DT_S8 : BPF_DT_U8;
     L.act_scale = act_scale;
-    uint32_t li = bpt_layer_add(b, &L, w, w_scale, bias);
-    uint32_t od[2] = {1, c_out};
-    char tn[96];
-    snprintf(tn, sizeof tn, "%s.out", name ? name : "linear");
-    uint32_t y = bpt_tensor(b, tn, 2, od, NULL, 0);
-    bpf_node *n = bpt_node(b, BPF_OP_LINEAR, name);
-    if (!n) return y;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->out[0] = y;
-    n->layer = li;
-    return y;
+    return bpt_layer_add(b, name, x, &L, NULL, w, w_scale, bias);
 }
 
 uint32_t bpt_linear(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out, int act_s8)
@@ -344,71 +293,46 @@ uint32_t bpt_linear(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out
     return bpt_linear_w(b, name, x, c_out, act_s8, 1.0f / 32.0f, NULL, NULL, NULL);
 }
 
-static uint32_t bpt_unary(bpt_builder *b, uint32_t op, uint32_t x, uint32_t ndim,
-                          const uint32_t *dims)
-{
-    uint32_t y = bpt_tensor(b, NULL, ndim, dims, NULL, 0);
-    bpf_node *n = bpt_node(b, op, NULL);
-    if (!n) return y;
-    n->n_in = 1;
-    n->in[0] = x;
-    n->out[0] = y;
-    return y;
-}
-
 uint32_t bpt_relu(bpt_builder *b, uint32_t x)
 {
-    return bpt_unary(b, BPF_OP_RELU, x, b->tensors[x].ndim, b->tensors[x].dims);
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = bp_builder_relu(b->b, NULL, x, &y);
+    return bpt_check(b, st, y);
 }
 
 uint32_t bpt_gelu(bpt_builder *b, uint32_t x)
 {
-    return bpt_unary(b, BPF_OP_GELU, x, b->tensors[x].ndim, b->tensors[x].dims);
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = bp_builder_gelu(b->b, NULL, x, &y);
+    return bpt_check(b, st, y);
 }
 
 uint32_t bpt_softmax(bpt_builder *b, uint32_t x)
 {
-    return bpt_unary(b, BPF_OP_SOFTMAX, x, b->tensors[x].ndim, b->tensors[x].dims);
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = bp_builder_softmax(b->b, NULL, x, &y);
+    return bpt_check(b, st, y);
 }
 
 uint32_t bpt_gap(bpt_builder *b, uint32_t x)
 {
-    uint32_t d[4] = {1, b->tensors[x].dims[1], 1, 1};
-    return bpt_unary(b, BPF_OP_GLOBALAVGPOOL, x, 4, d);
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = bp_builder_global_avgpool(b->b, NULL, x, &y);
+    return bpt_check(b, st, y);
 }
 
 uint32_t bpt_flatten(bpt_builder *b, uint32_t x)
 {
-    const bpf_tensor *X = &b->tensors[x];
-    uint32_t p = 1;
-    for (uint32_t i = 1; i < X->ndim; i++) p *= X->dims[i];
-    uint32_t d[2] = {1, p};
-    return bpt_unary(b, BPF_OP_FLATTEN, x, 2, d);
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = bp_builder_flatten(b->b, NULL, x, &y);
+    return bpt_check(b, st, y);
 }
 
 uint32_t bpt_add(bpt_builder *b, uint32_t x, uint32_t y)
 {
-    uint32_t dims[BPF_MAX_DIMS];
-    uint32_t nd = b->tensors[x].ndim;
-    memcpy(dims, b->tensors[x].dims, sizeof dims);
-    uint32_t o = bpt_tensor(b, NULL, nd, dims, NULL, 0);
-    bpf_node *n = bpt_node(b, BPF_OP_ADD, NULL);
-    if (!n) return o;
-    n->n_in = 2;
-    n->in[0] = x;
-    n->in[1] = y;
-    n->out[0] = o;
-    return o;
-}
-
-static uint32_t bpt_param(bpt_builder *b, uint32_t C, const float *v, float lo, float hi)
-{
-    float *p = bpt_own(b, C * sizeof(float));
-    if (!p) return 0;
-    if (v) memcpy(p, v, C * sizeof(float));
-    else bpt_fill_uniform(&b->rng, p, C, lo, hi);
-    uint32_t d[1] = {C};
-    return bpt_tensor(b, NULL, 1, d, p, C * sizeof(float));
+    uint32_t o = BP_BUILDER_NONE;
+    bp_status st = bp_builder_add(b->b, NULL, x, y, &o);
+    return bpt_check(b, st, o);
 }
 
 uint32_t bpt_const(bpt_builder *b, const char *name, uint32_t ndim, const uint32_t *dims,
@@ -416,32 +340,45 @@ uint32_t bpt_const(bpt_builder *b, const char *name, uint32_t ndim, const uint32
 {
     size_t n = 1;
     for (uint32_t d = 0; d < ndim; d++) n *= dims[d];
-    float *p = bpt_own(b, n * sizeof(float));
-    if (!p) return 0;
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p) return bpt_oom(b);
     if (data) memcpy(p, data, n * sizeof(float));
     else bpt_fill_uniform(&b->rng, p, n, -1.0f, 1.0f);
-    return bpt_tensor(b, name, ndim, dims, p, n * sizeof(float));
+    uint32_t t = BP_BUILDER_NONE;
+    bp_status st = bp_builder_constant(b->b, name, ndim, dims, p, &t);
+    free(p);
+    return bpt_check(b, st, t);
+}
+
+/* Per-channel parameters of x: v, or C random values in [lo, hi). */
+static float *bpt_param(bpt_builder *b, uint32_t x, const float *v, float lo, float hi)
+{
+    uint32_t nd;
+    uint32_t C = bpt_dims(b, x, &nd)[1];
+    float *p = malloc((C ? C : 1) * sizeof(float));
+    if (!p) return NULL;
+    if (v) memcpy(p, v, C * sizeof(float));
+    else bpt_fill_uniform(&b->rng, p, C, lo, hi);
+    return p;
 }
 
 static uint32_t bpt_affine(bpt_builder *b, uint32_t op, uint32_t x, const float *p1,
                            const float *p2, float eps)
 {
-    uint32_t C = b->tensors[x].dims[1];
-    uint32_t g = bpt_param(b, C, p1, 0.5f, 1.5f);
-    uint32_t h = op == BPF_OP_LAYERSCALE ? 0 : bpt_param(b, C, p2, -0.2f, 0.2f);
-    uint32_t dims[BPF_MAX_DIMS];
-    uint32_t nd = b->tensors[x].ndim;
-    memcpy(dims, b->tensors[x].dims, sizeof dims);
-    uint32_t y = bpt_tensor(b, NULL, nd, dims, NULL, 0);
-    bpf_node *n = bpt_node(b, op, NULL);
-    if (!n) return y;
-    n->n_in = op == BPF_OP_LAYERSCALE ? 2 : 3;
-    n->in[0] = x;
-    n->in[1] = g;
-    n->in[2] = h;
-    n->out[0] = y;
-    if (op == BPF_OP_LAYERNORM) n->floats[0] = eps;
-    return y;
+    float *g = bpt_param(b, x, p1, 0.5f, 1.5f);
+    float *h = op == BPF_OP_LAYERSCALE ? NULL : bpt_param(b, x, p2, -0.2f, 0.2f);
+    if (!g || (!h && op != BPF_OP_LAYERSCALE)) {
+        free(g);
+        free(h);
+        return bpt_oom(b);
+    }
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = op == BPF_OP_LAYERNORM    ? bp_builder_layernorm(b->b, NULL, x, g, h, eps, &y)
+             : op == BPF_OP_LAYERSCALE ? bp_builder_layerscale(b->b, NULL, x, g, &y)
+                                       : bp_builder_batchnorm(b->b, NULL, x, g, h, &y);
+    free(g);
+    free(h);
+    return bpt_check(b, st, y);
 }
 
 uint32_t bpt_layernorm(bpt_builder *b, uint32_t x, float eps, const float *gamma,
@@ -463,16 +400,11 @@ uint32_t bpt_batchnorm(bpt_builder *b, uint32_t x, const float *scale, const flo
 uint32_t bpt_pool(bpt_builder *b, uint32_t x, int is_max, uint32_t k, uint32_t s,
                   uint32_t pad)
 {
-    const bpf_tensor *X = &b->tensors[x];
-    uint32_t OH = (X->dims[2] + 2 * pad - k) / s + 1;
-    uint32_t OW = (X->dims[3] + 2 * pad - k) / s + 1;
-    uint32_t d[4] = {1, X->dims[1], OH, OW};
-    uint32_t y = bpt_unary(b, is_max ? BPF_OP_MAXPOOL : BPF_OP_AVGPOOL, x, 4, d);
-    bpf_node *n = &b->nodes[b->n_nodes - 1];
-    int32_t a[8] = {(int32_t)k, (int32_t)k, (int32_t)s, (int32_t)s,
-                    (int32_t)pad, (int32_t)pad, (int32_t)pad, (int32_t)pad};
-    memcpy(n->ints, a, sizeof a);
-    return y;
+    bp_pool2d_params p = {k, k, s, s, pad, pad, pad, pad};
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = is_max ? bp_builder_maxpool(b->b, NULL, x, &p, &y)
+                          : bp_builder_avgpool(b->b, NULL, x, &p, &y);
+    return bpt_check(b, st, y);
 }
 
 uint32_t bpt_n_layers(const bpt_builder *b)
@@ -480,48 +412,61 @@ uint32_t bpt_n_layers(const bpt_builder *b)
     return b->n_layers;
 }
 
-const uint32_t *bpt_dims(const bpt_builder *b, uint32_t t, uint32_t *ndim)
+const uint32_t *bpt_dims(const bpt_builder *cb, uint32_t t, uint32_t *ndim)
 {
-    if (ndim) *ndim = b->tensors[t].ndim;
-    return b->tensors[t].dims;
+    static const uint32_t none[7] = {0};
+    bpt_builder *b = (bpt_builder *)cb; /* the cache is filled on demand */
+    uint32_t nd, d[BP_MAX_DIMS];
+    if (bp_builder_tensor_shape(b->b, t, &nd, d)) {
+        if (ndim) *ndim = 0;
+        return none;
+    }
+    if (t >= b->cap_dims) {
+        uint32_t cap = b->cap_dims ? b->cap_dims : 64;
+        while (cap <= t) cap *= 2;
+        uint32_t **p = realloc(b->dims, cap * sizeof *p);
+        if (!p) {
+            if (ndim) *ndim = 0;
+            return none;
+        }
+        memset(p + b->cap_dims, 0, (cap - b->cap_dims) * sizeof *p);
+        b->dims = p;
+        b->cap_dims = cap;
+    }
+    if (!b->dims[t]) {
+        b->dims[t] = calloc(BP_MAX_DIMS, sizeof(uint32_t));
+        if (!b->dims[t]) {
+            if (ndim) *ndim = 0;
+            return none;
+        }
+        memcpy(b->dims[t], d, nd * sizeof *d);
+    }
+    if (ndim) *ndim = nd;
+    return b->dims[t];
 }
 
 const int16_t *bpt_layer_weights(const bpt_builder *b, uint32_t l)
 {
-    return b->dense[l];
+    return b->layers[l].dense;
 }
 
 const bpf_layer *bpt_layer(const bpt_builder *b, uint32_t l)
 {
-    return &b->layers[l];
+    return &b->layers[l].L;
 }
 
 void bpt_set_act_scale(bpt_builder *b, uint32_t l, float scale)
 {
-    b->layers[l].act_scale = scale;
+    bpf_layer *L = &b->layers[l].L;
+    bp_status st = bp_builder_set_layer_act(b->b, l, L->act_dtype, scale);
+    if (bpt_check(b, st, 0) == 0) L->act_scale = scale;
 }
 
 int bpt_write(bpt_builder *b, void **buf, size_t *size)
 {
-    if (b->failed) return BPF_ERR_NOMEM;
-    static const bpf_kv meta[] = {{"producer", "tests/engine model_builders"},
-                                  {"arch", "test"}};
-    bpf_model_desc d;
-    memset(&d, 0, sizeof d);
-    d.n_meta = 2;
-    d.meta = meta;
-    d.n_tensors = b->n_tensors;
-    d.tensors = b->tensors;
-    d.n_nodes = b->n_nodes;
-    d.nodes = b->nodes;
-    d.n_layers = b->n_layers;
-    d.layers = b->layers;
-    d.n_inputs = b->n_inputs;
-    d.inputs = b->inputs;
-    d.n_outputs = b->n_outputs;
-    d.outputs = b->outputs;
-    int st = bpf_write_memory(&d, buf, size);
-    if (st) fprintf(stderr, "bpt_write: %s\n", bpf_last_error());
+    if (b->failed) return b->failed;
+    bp_status st = bp_builder_write_memory(b->b, buf, size);
+    if (st) fprintf(stderr, "bpt_write: %s\n", bp_last_error());
     return st;
 }
 
@@ -538,12 +483,14 @@ int bpt_calibrate(bpt_builder *b, uint32_t batch)
         free(buf);
         return st;
     }
+    const bp_model_info *info = NULL;
+    st = bp_model_info_get(m, &info);
     float *in[8] = {0};
     float *mn = calloc(b->n_layers + 1, sizeof(float));
     float *mx = calloc(b->n_layers + 1, sizeof(float));
     uint64_t rs = b->rng ^ 0xca11b4a7eull;
-    for (uint32_t i = 0; i < b->n_inputs && !st; i++) {
-        const bpf_tensor *T = &b->tensors[b->inputs[i]];
+    for (uint32_t i = 0; !st && i < info->n_inputs; i++) {
+        const bp_tensor_info *T = &info->inputs[i];
         size_t e = batch;
         for (uint32_t d = 1; d < T->ndim; d++) e *= T->dims[d];
         in[i] = malloc(e * sizeof(float));
@@ -554,11 +501,12 @@ int bpt_calibrate(bpt_builder *b, uint32_t batch)
     if (!st) st = bp_model_calibrate(m, (const float *const *)in, batch, mn, mx);
     if (st) fprintf(stderr, "bpt_calibrate: %s\n", bp_last_error());
     for (uint32_t l = 0; l < b->n_layers && !st; l++) {
-        bpf_layer *L = &b->layers[l];
+        bpf_layer *L = &b->layers[l].L;
         float r = L->act_dtype == BPF_DT_S8
                       ? (fabsf(mn[l]) > fabsf(mx[l]) ? fabsf(mn[l]) : fabsf(mx[l])) / 127.0f
                       : mx[l] / 255.0f;
-        L->act_scale = r > 1e-6f ? r : 1.0f / 32.0f;
+        bpt_set_act_scale(b, l, r > 1e-6f ? r : 1.0f / 32.0f);
+        st = b->failed;
     }
     for (uint32_t i = 0; i < 8; i++) free(in[i]);
     free(mn);
@@ -646,58 +594,28 @@ int bpt_build_convnext(uint64_t seed, double sparsity, uint32_t encoding, void *
 
 int bpt_build_many_live(uint32_t n_live, void **buf, size_t *size)
 {
-    uint32_t n_add = (n_live + 1) / 2;
-    uint32_t nt = 1 + n_live + n_add, nn = n_live + n_add;
-    bpf_tensor *ts = calloc(nt, sizeof *ts);
-    bpf_node *ns = calloc(nn, sizeof *ns);
-    char (*names)[16] = calloc(nt + nn, sizeof *names);
-    int st = BPF_ERR_NOMEM;
-    if (!ts || !ns || !names) goto done;
-    for (uint32_t t = 0; t < nt; t++) {
-        snprintf(names[t], sizeof names[t], "t%u", t);
-        ts[t].name = names[t];
-        ts[t].dtype = BPF_DT_F32;
-        ts[t].ndim = 4;
-        ts[t].dims[0] = 1;
-        ts[t].dims[1] = 4096;
-        ts[t].dims[2] = 1024;
-        ts[t].dims[3] = 1024;
+    bp_builder *b;
+    bp_status st = bp_builder_create(&b);
+    if (st) return st;
+    const uint32_t d[4] = {1, 4096, 1024, 1024};
+    uint32_t x = 0, prev = 0;
+    st = bp_builder_input(b, "t0", 4, d, &x);
+    uint32_t first = x + 1; /* relu outputs are first .. first + n_live - 1 */
+    for (uint32_t i = 0; !st && i < n_live; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "n%u", i);
+        st = bp_builder_relu(b, nm, x, &prev);
     }
-    for (uint32_t i = 0; i < nn; i++) {
-        bpf_node *n = &ns[i];
-        snprintf(names[nt + i], sizeof names[nt + i], "n%u", i);
-        n->name = names[nt + i];
-        n->layer = UINT32_MAX;
-        n->n_out = 1;
-        n->out[0] = 1 + i;
-        if (i < n_live) { /* t(1+i) = relu(x) */
-            n->op = BPF_OP_RELU;
-            n->n_in = 1;
-            n->in[0] = 0;
-        } else { /* pairs of relu outputs; x completes an odd count */
-            uint32_t a = 1 + 2 * (i - n_live);
-            n->op = BPF_OP_ADD;
-            n->n_in = 2;
-            n->in[0] = a;
-            n->in[1] = a + 1 <= n_live ? a + 1 : 0;
-        }
+    /* pairs of relu outputs; x completes an odd count */
+    for (uint32_t i = 0; !st && i < (n_live + 1) / 2; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "n%u", n_live + i);
+        uint32_t a = first + 2 * i;
+        st = bp_builder_add(b, nm, a, 2 * i + 1 < n_live ? a + 1 : x, &prev);
     }
-    uint32_t in = 0, out = nt - 1;
-    bpf_model_desc d;
-    memset(&d, 0, sizeof d);
-    d.n_tensors = nt;
-    d.tensors = ts;
-    d.n_nodes = nn;
-    d.nodes = ns;
-    d.n_inputs = 1;
-    d.inputs = &in;
-    d.n_outputs = 1;
-    d.outputs = &out;
-    st = bpf_write_memory(&d, buf, size);
-    if (st) fprintf(stderr, "bpt_build_many_live: %s\n", bpf_last_error());
-done:
-    free(ts);
-    free(ns);
-    free(names);
+    if (!st) st = bp_builder_output(b, prev);
+    if (!st) st = bp_builder_write_memory(b, buf, size);
+    if (st) fprintf(stderr, "bpt_build_many_live: %s\n", bp_last_error());
+    bp_builder_free(b);
     return st;
 }

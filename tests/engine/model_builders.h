@@ -1,5 +1,5 @@
-/* Test model builders: small graphs written with the format writer
- * (bpf_write_memory) from random bit-pruning-like weights, plus the
+/* Test model builders: small graphs written with the public writer API
+ * (bitprune_builder.h) from random bit-pruning-like weights, plus the
  * ResNet- and ConvNeXt-like models the whole-model tests (and the oneDNN
  * tests) run. Deterministic for a given seed. */
 #ifndef BPT_MODEL_BUILDERS_H
@@ -64,10 +64,13 @@ void bpt_output(bpt_builder *b, uint32_t t);
 uint32_t bpt_const(bpt_builder *b, const char *name, uint32_t ndim, const uint32_t *dims,
                    const float *data);
 
-/* Layers added so far / dims of a tensor. */
+/* Layers added so far / dims of a tensor (the pointer stays valid until
+ * bpt_free). */
 uint32_t bpt_n_layers(const bpt_builder *b);
 const uint32_t *bpt_dims(const bpt_builder *b, uint32_t t, uint32_t *ndim);
-/* Dense weights / scales of layer l as generated (valid until bpt_free). */
+/* Dense weights of layer l and the test's record of the layer (geometry,
+ * encoding, the M and w_max its weights need, act scale) as generated
+ * (valid until bpt_free). */
 const int16_t *bpt_layer_weights(const bpt_builder *b, uint32_t l);
 const bpf_layer *bpt_layer(const bpt_builder *b, uint32_t l);
 void bpt_set_act_scale(bpt_builder *b, uint32_t l, float scale);
@@ -90,8 +93,7 @@ int bpt_build_convnext(uint64_t seed, double sparsity, uint32_t encoding, void *
 /* A valid model whose activations cannot fit in any address space at large
  * batches: input x of shape (1, 4096, 1024, 1024) (2^32 elements), n_live
  * relu(x) outputs all live at once, then summed pairwise (add outputs are
- * dead except the last, the graph output). Written straight through the
- * format writer (no weights). Result in *buf (free()); 0 or a bpf_status. */
+ * dead except the last, the graph output). No weights. Result in *buf (free()); 0 or a bpf_status. */
 int bpt_build_many_live(uint32_t n_live, void **buf, size_t *size);
 
 /* Deterministic random floats in [lo, hi). */

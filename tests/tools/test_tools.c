@@ -245,11 +245,9 @@ static void test_engine_counts_hand(void **state)
                      0);
     g.layers[0].act_dtype = BPF_DT_U8;
     g.layers[0].act_scale = 1.0f;
-    bpf_model_desc d;
-    bp_tool_graph_desc(&g, &d);
     void *buf = NULL;
     size_t size = 0;
-    assert_int_equal(bpf_write_memory(&d, &buf, &size), BPF_OK);
+    assert_int_equal(bp_tool_graph_write(&g, 0, NULL, &buf, &size), BP_OK);
     bp_model *m = NULL;
     assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
     bp_session_opts so;
@@ -871,9 +869,11 @@ static void test_tiny_model(bp_tool_graph *g, uint32_t *relu_out)
 
 static void test_save_graph(bp_tool_graph *g, const char *path)
 {
-    bpf_model_desc desc;
-    bp_tool_graph_desc(g, &desc);
-    assert_int_equal(bpf_write_file(&desc, path), BPF_OK);
+    void *buf = NULL;
+    size_t size = 0;
+    assert_int_equal(bp_tool_graph_write(g, 0, NULL, &buf, &size), BP_OK);
+    assert_int_equal(bpf_replace_file(path, buf, size), BPF_OK);
+    free(buf);
 }
 
 /* A valid model the engine refuses at batch 2: softmax over a rank-1

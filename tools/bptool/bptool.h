@@ -8,8 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bpf.h"
+#include "bitprune_builder.h"
 #include "bp_kernels.h"
+#include "bpf.h"
 
 /* ---- Deterministic RNG (xoshiro256**, seeded by splitmix64) ---- */
 typedef struct bp_tool_rng {
@@ -52,37 +53,38 @@ void bp_tool_quantize_rows(const float *wf, uint32_t rows, uint32_t K, int qmax,
 int bp_tool_prune_magnitude(int16_t *w, uint32_t rows, uint32_t K, const float *scale,
                             const float *tiebreak, double sparsity);
 
-/* ---- Graph builder (graph.c) ---- */
+/* ---- Graph (graph.c), on the public writer API ---- */
 typedef struct bp_tool_layer {
     float *wf;       /* float master weights [c_out*K] (gen only, else NULL) */
     int16_t *w;      /* integer weights [c_out*K] */
     float *w_scale;  /* [c_out] */
     float *bias;     /* [c_out] */
     int bn;          /* a folded batch norm follows (ResNet) */
-    bp_planes_buf planes;
+    uint32_t x;      /* the layer's input tensor */
+    bp_planes_buf planes; /* bp_tool_project_layer's encoding (bptool prune) */
 } bp_tool_layer;
 
 typedef struct bp_tool_graph {
-    bpf_tensor *tensors;
+    bp_builder *b;       /* the model: tensors, nodes, layers, metadata */
+    bpf_tensor *tensors; /* shape (ndim, dims) of every tensor id so far, from b */
     uint32_t n_tensors, cap_tensors;
-    bpf_node *nodes;
-    uint32_t n_nodes, cap_nodes;
-    bpf_layer *layers;
+    bpf_layer *layers;   /* per layer: geometry, and the w_max, encoding and input
+                            quantization the tool chose (written to b with the
+                            weights of lsrc by bp_tool_graph_write) */
     bp_tool_layer *lsrc;
     uint32_t n_layers, cap_layers;
-    bpf_kv *meta;
-    uint32_t n_meta, cap_meta;
-    void **owned; /* strings and constant data freed with the graph */
-    uint32_t n_owned, cap_owned;
     uint32_t input, output;
-    int failed; /* sticky: an allocation failed */
+    bp_node_desc pending; /* the node bp_tool_node hands out */
+    int failed; /* sticky: 1 no memory, 2 a shape or geometry the builder refused
+                   (bp_last_error() says which) */
 } bp_tool_graph;
 
 void bp_tool_graph_init(bp_tool_graph *g);
 void bp_tool_graph_free(bp_tool_graph *g);
 /* Graph input (1, c, h, w). */
 uint32_t bp_tool_input(bp_tool_graph *g, const char *name, uint32_t c, uint32_t h, uint32_t w);
-/* Ops. Each returns the output tensor id (UINT32_MAX once g->failed). */
+/* Ops. Each returns the output tensor id (UINT32_MAX once g->failed). Layers
+ * start with zero weights: fill lsrc[l] and layers[l] before writing. */
 uint32_t bp_tool_conv(bp_tool_graph *g, const char *name, uint32_t x, uint32_t c_out,
                       uint32_t k, uint32_t stride, uint32_t pad, uint32_t groups, int bn);
 uint32_t bp_tool_linear(bp_tool_graph *g, const char *name, uint32_t x, uint32_t c_out);
@@ -96,18 +98,29 @@ uint32_t bp_tool_maxpool(bp_tool_graph *g, const char *name, uint32_t x, uint32_
 uint32_t bp_tool_gap(bp_tool_graph *g, const char *name, uint32_t x);
 uint32_t bp_tool_flatten(bp_tool_graph *g, const char *name, uint32_t x);
 void bp_tool_set_output(bp_tool_graph *g, uint32_t t);
-/* General building blocks (the importer's ops): a tensor (activation unless
- * data is attached), a node (the caller fills inputs and attributes), a node's
- * output tensor, a conv/linear layer with zeroed weights, an f32 constant. */
+/* General building blocks (the importer's ops):
+ * - bp_tool_tensor: a graph input of any shape;
+ * - bp_tool_node hands out a node description of op (name is kept by
+ *   pointer until bp_tool_out); the caller fills inputs (n_in, in[]) and
+ *   attributes (ints, floats), then bp_tool_out adds the node with its
+ *   output shape and returns the output tensor;
+ * - bp_tool_layer_op: a conv/linear layer (geometry from l, zero weights) and
+ *   its node on x; *layer gets the layer index;
+ * - bp_tool_const_data: an f32 constant holding a copy of v. */
 uint32_t bp_tool_tensor(bp_tool_graph *g, const char *name, uint32_t ndim,
                         const uint32_t *dims);
-bpf_node *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op);
-uint32_t bp_tool_out(bp_tool_graph *g, bpf_node *n, uint32_t ndim, const uint32_t *dims);
-uint32_t bp_tool_add_layer(bp_tool_graph *g, const bpf_layer *l, int bn);
+bp_node_desc *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op);
+uint32_t bp_tool_out(bp_tool_graph *g, bp_node_desc *n, uint32_t ndim, const uint32_t *dims);
+uint32_t bp_tool_layer_op(bp_tool_graph *g, const char *name, uint32_t x, const bpf_layer *l,
+                          int bn, uint32_t *layer);
 uint32_t bp_tool_const_data(bp_tool_graph *g, const char *name, uint32_t ndim,
                             const uint32_t *dims, const float *v);
 int bp_tool_meta_set(bp_tool_graph *g, const char *key, const char *value);
-void bp_tool_graph_desc(const bp_tool_graph *g, bpf_model_desc *d);
+/* Writes every layer's weights and quantization to the builder and
+ * serializes the model with outputs outs[0..n_out) (outs NULL: g->output)
+ * into a malloc'd buffer. On failure bp_last_error() says what is wrong. */
+bp_status bp_tool_graph_write(bp_tool_graph *g, uint32_t n_out, const uint32_t *outs,
+                              void **buf, size_t *size);
 
 /* ---- Architectures (archs.c) ---- */
 typedef struct bp_tool_arch_opts {
@@ -146,8 +159,15 @@ void bp_tool_gen_opts_default(bp_tool_gen_opts *o);
 int bp_tool_gen_memory(const bp_tool_gen_opts *o, void **buf, size_t *size,
                        char *err, size_t errlen);
 
-/* Re-projects the weights of one layer in place (prox at lambda for BIT, then
- * magnitude pruning) and re-encodes its planes. Used by gen and prune. */
+/* Re-projects the dense weights of one layer (rows x K, range [-qmax, qmax])
+ * in place: the proximal map at lambda for BIT, then magnitude pruning.
+ * Returns 0, -1 for a weight beyond qmax, -2 on no memory. */
+int bp_tool_project_weights(bp_tool_layer *L, uint32_t rows, uint32_t K, int qmax,
+                            bp_tool_prune prune, double lambda, double sparsity,
+                            bp_encoding enc, const float *tiebreak);
+/* bp_tool_project_weights on layer out (range out->w_max), then encodes the
+ * planes into L->planes and points out at them (bptool prune re-writes a
+ * loaded model's layers this way). */
 int bp_tool_project_layer(bp_tool_layer *L, bpf_layer *out, bp_tool_prune prune,
                           double lambda, double sparsity, bp_encoding enc,
                           const float *tiebreak);

@@ -304,6 +304,49 @@ int bp_tool_cmd_gen(int argc, char **argv)
     return bp_tool_summary(cli.output, cli.quiet);
 }
 
+/* prune's re-projected layers and metadata over a loaded model. */
+typedef struct bp_tool_relayout {
+    bpf_layer *layers;
+    bp_tool_layer *lsrc;
+    uint32_t n_layers;
+    bpf_kv *meta; /* the model's entries, then up to 8 added */
+    uint32_t n_meta;
+    char *own[16]; /* values copied by bp_tool_kv_set */
+    uint32_t n_own;
+    int failed;
+} bp_tool_relayout;
+
+static void bp_tool_kv_set(bp_tool_relayout *g, const char *key, const char *value)
+{
+    char *v = g->n_own < 16 ? strdup(value) : NULL;
+    if (!v) {
+        g->failed = 1;
+        return;
+    }
+    g->own[g->n_own++] = v;
+    uint32_t i = 0;
+    while (i < g->n_meta && strcmp(g->meta[i].key, key))
+        i++;
+    if (i == g->n_meta)
+        g->meta[g->n_meta++].key = key; /* room for the 6 keys prune sets */
+    g->meta[i].value = v;
+}
+
+static void bp_tool_relayout_free(bp_tool_relayout *g)
+{
+    for (uint32_t i = 0; i < g->n_layers; i++) {
+        free(g->lsrc[i].w);
+        free(g->lsrc[i].w_scale);
+        free(g->lsrc[i].bias);
+        bp_planes_buf_free(&g->lsrc[i].planes);
+    }
+    for (uint32_t i = 0; i < g->n_own; i++)
+        free(g->own[i]);
+    free(g->layers);
+    free(g->lsrc);
+    free(g->meta);
+}
+
 int bp_tool_cmd_prune(int argc, char **argv)
 {
     bp_tool_cli cli = {NULL, -1, -1, 1.0, 0.0, 0, 0, 0};
@@ -351,16 +394,16 @@ int bp_tool_cmd_prune(int argc, char **argv)
     }
     bpf_model_desc d;
     bpf_model_as_desc(m, &d);
-    bp_tool_graph g; /* holds the new layers and metadata */
-    bp_tool_graph_init(&g);
+    bp_tool_relayout g; /* the new layers and metadata; the rest is the loaded model's */
+    memset(&g, 0, sizeof g);
     int rc = 1;
     g.layers = calloc(d.n_layers ? d.n_layers : 1, sizeof *g.layers);
     g.lsrc = calloc(d.n_layers ? d.n_layers : 1, sizeof *g.lsrc);
-    if (!g.layers || !g.lsrc)
+    g.meta = calloc(d.n_meta + 8, sizeof *g.meta);
+    if (!g.layers || !g.lsrc || !g.meta)
         goto oom;
-    g.cap_layers = d.n_layers;
-    for (uint32_t i = 0; i < d.n_meta; i++)
-        bp_tool_meta_set(&g, d.meta[i].key, d.meta[i].value);
+    memcpy(g.meta, d.meta, d.n_meta * sizeof *g.meta);
+    g.n_meta = d.n_meta;
     for (uint32_t li = 0; li < d.n_layers; li++) {
         const bpf_layer *src = &d.layers[li];
         bpf_layer *l = &g.layers[li];
@@ -389,10 +432,10 @@ int bp_tool_cmd_prune(int argc, char **argv)
             goto oom;
     }
     char v[64];
-    bp_tool_meta_set(&g, "weights.prune", mode == BP_TOOL_PRUNE_BIT ? "bit" : "weight");
+    bp_tool_kv_set(&g, "weights.prune", mode == BP_TOOL_PRUNE_BIT ? "bit" : "weight");
     snprintf(v, sizeof v, "%g", cli.lambda);
-    bp_tool_meta_set(&g, "weights.lambda", mode == BP_TOOL_PRUNE_BIT ? v : "");
-    bp_tool_meta_set(&g, "weights.prox",
+    bp_tool_kv_set(&g, "weights.lambda", mode == BP_TOOL_PRUNE_BIT ? v : "");
+    bp_tool_kv_set(&g, "weights.prox",
                      mode != BP_TOOL_PRUNE_BIT ? ""
                      : d.n_layers && g.layers[0].encoding
                          ? "eq.8 p=1/2, argmin over the integers in each layer's "
@@ -400,10 +443,10 @@ int bp_tool_cmd_prune(int argc, char **argv)
                          : "eq.8 p=1/2, argmin over the integers in each layer's "
                            "[-w_max,w_max], C_add=popcount");
     snprintf(v, sizeof v, "%g", cli.sparsity);
-    bp_tool_meta_set(&g, "weights.sparsity", v);
+    bp_tool_kv_set(&g, "weights.sparsity", v);
     if (d.n_layers)
-        bp_tool_meta_set(&g, "weights.encoding", g.layers[0].encoding ? "csd" : "binary");
-    bp_tool_meta_set(&g, "weights.reprojected", "bptool prune (on the stored integer weights)");
+        bp_tool_kv_set(&g, "weights.encoding", g.layers[0].encoding ? "csd" : "binary");
+    bp_tool_kv_set(&g, "weights.reprojected", "bptool prune (on the stored integer weights)");
     if (g.failed)
         goto oom;
     d.layers = g.layers;
@@ -428,8 +471,7 @@ int bp_tool_cmd_prune(int argc, char **argv)
 oom:
     fprintf(stderr, "bptool prune: out of memory\n");
 out:
-    /* g does not own the tensors/nodes of d; only layers, lsrc, meta, owned. */
-    bp_tool_graph_free(&g);
+    bp_tool_relayout_free(&g);
     bpf_model_free(m);
     return rc;
 }

@@ -35,13 +35,11 @@ static void bp_tool_err(char *err, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-int bp_tool_project_layer(bp_tool_layer *L, bpf_layer *out, bp_tool_prune prune,
-                          double lambda, double sparsity, bp_encoding enc,
-                          const float *tiebreak)
+int bp_tool_project_weights(bp_tool_layer *L, uint32_t rows, uint32_t K, int qmax,
+                            bp_tool_prune prune, double lambda, double sparsity,
+                            bp_encoding enc, const float *tiebreak)
 {
-    uint32_t rows = out->c_out, K = out->K;
     size_t n = (size_t)rows * K;
-    int qmax = (int)out->w_max;
     if (prune == BP_TOOL_PRUNE_BIT) {
         int16_t lut[2 * BP_W_MAX + 1];
         bp_tool_prox_lut(lambda, enc == BP_ENC_CSD, qmax, lut);
@@ -55,6 +53,18 @@ int bp_tool_project_layer(bp_tool_layer *L, bpf_layer *out, bp_tool_prune prune,
     if (prune != BP_TOOL_PRUNE_NONE &&
         bp_tool_prune_magnitude(L->w, rows, K, L->w_scale, tiebreak, sparsity))
         return -2;
+    return 0;
+}
+
+int bp_tool_project_layer(bp_tool_layer *L, bpf_layer *out, bp_tool_prune prune,
+                          double lambda, double sparsity, bp_encoding enc,
+                          const float *tiebreak)
+{
+    uint32_t rows = out->c_out, K = out->K;
+    int qmax = (int)out->w_max;
+    int rc = bp_tool_project_weights(L, rows, K, qmax, prune, lambda, sparsity, enc, tiebreak);
+    if (rc)
+        return rc;
     bp_planes_buf_free(&L->planes);
     /* At least one digit position (SPEC.md R44), also for w_max 0. */
     uint32_t M = bp_digits_positions(qmax, enc);
@@ -116,8 +126,9 @@ static int bp_tool_synth(bp_tool_graph *g, const bp_tool_gen_opts *o, char *err,
             L->wf[i] = (float)(std * bp_tool_rng_normal(&rng));
         bp_tool_quantize_rows(L->wf, l->c_out, l->K, o->wmax, L->w, L->w_scale);
         l->w_max = (uint32_t)o->wmax;
-        int rc = bp_tool_project_layer(L, l, o->prune, o->lambda, o->sparsity, o->encoding,
-                                       L->wf);
+        int rc = bp_tool_project_weights(L, l->c_out, l->K, o->wmax, o->prune, o->lambda,
+                                         o->sparsity, o->encoding, L->wf);
+        l->encoding = (uint32_t)o->encoding;
         if (rc) {
             bp_tool_err(err, errlen, "layer %u: %s", li,
                         rc == -1 ? "weight beyond the grid" : "out of memory");
@@ -152,13 +163,10 @@ static int bp_tool_synth(bp_tool_graph *g, const bp_tool_gen_opts *o, char *err,
 static int bp_tool_calibrate(bp_tool_graph *g, const bp_tool_gen_opts *o, char *err,
                              size_t errlen)
 {
-    bpf_model_desc d;
-    bp_tool_graph_desc(g, &d);
     void *buf = NULL;
     size_t size = 0;
-    bpf_status fs = bpf_write_memory(&d, &buf, &size);
-    if (fs != BPF_OK) {
-        bp_tool_err(err, errlen, "serializing for calibration: %s", bpf_last_error());
+    if (bp_tool_graph_write(g, 0, NULL, &buf, &size) != BP_OK) {
+        bp_tool_err(err, errlen, "serializing for calibration: %s", bp_last_error());
         return -1;
     }
     bp_model *m = NULL;
@@ -285,11 +293,9 @@ int bp_tool_gen_memory(const bp_tool_gen_opts *o, void **buf, size_t *size, char
         bp_tool_graph_free(&g);
         return -1;
     }
-    bpf_model_desc d;
-    bp_tool_graph_desc(&g, &d);
-    bpf_status fs = bpf_write_memory(&d, buf, size);
-    if (fs != BPF_OK)
-        bp_tool_err(err, errlen, "serializing: %s", bpf_last_error());
+    bp_status st = bp_tool_graph_write(&g, 0, NULL, buf, size);
+    if (st != BP_OK)
+        bp_tool_err(err, errlen, "serializing: %s", bp_last_error());
     bp_tool_graph_free(&g);
-    return fs == BPF_OK ? 0 : -1;
+    return st == BP_OK ? 0 : -1;
 }

@@ -1,5 +1,8 @@
-/* graph.c: builds a .bp model description (tensors, nodes, conv/linear layers)
- * op by op, tracking shapes, for bpf_write_*. Allocation failure is sticky. */
+/* graph.c: bptool's model graph on top of the public writer API (bp_builder):
+ * the tool-side record of each conv/linear layer (dense weights, scales,
+ * range and input quantization, written to the builder when the graph is
+ * serialized) and a copy of every tensor's shape for the importer. Failures
+ * are sticky (g->failed); bp_last_error() holds the builder's message. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +14,8 @@ void bp_tool_graph_init(bp_tool_graph *g)
 {
     memset(g, 0, sizeof *g);
     g->input = g->output = BP_TOOL_NONE;
+    if (bp_builder_create(&g->b))
+        g->failed = 1;
 }
 
 void bp_tool_graph_free(bp_tool_graph *g)
@@ -23,402 +28,285 @@ void bp_tool_graph_free(bp_tool_graph *g)
         free(L->bias);
         bp_planes_buf_free(&L->planes);
     }
-    for (uint32_t i = 0; i < g->n_owned; i++)
-        free(g->owned[i]);
-    free(g->owned);
     free(g->tensors);
-    free(g->nodes);
     free(g->layers);
     free(g->lsrc);
-    free(g->meta);
-    bp_tool_graph_init(g);
+    bp_builder_free(g->b);
+    memset(g, 0, sizeof *g);
+    g->input = g->output = BP_TOOL_NONE;
 }
 
-/* Grows *arr (element size es) to hold n+1 elements. */
-static int bp_tool_grow(void **arr, uint32_t n, uint32_t *cap, size_t es)
+/* Records a builder status: 1 for no memory, 2 for anything the builder
+ * refused (a shape, a geometry). Returns the id, or BP_TOOL_NONE on failure. */
+static uint32_t bp_tool_status(bp_tool_graph *g, bp_status st, uint32_t id)
 {
-    if (n < *cap)
-        return 0;
-    uint32_t nc = *cap ? *cap * 2 : 64;
-    void *p = realloc(*arr, (size_t)nc * es);
-    if (!p)
-        return -1;
-    memset((char *)p + (size_t)*cap * es, 0, (size_t)(nc - *cap) * es);
-    *arr = p;
-    *cap = nc;
-    return 0;
+    if (st == BP_OK)
+        return id;
+    if (!g->failed)
+        g->failed = st == BP_ERR_NOMEM ? 1 : 2;
+    return BP_TOOL_NONE;
 }
 
-static void *bp_tool_own(bp_tool_graph *g, void *p)
+/* Copies the shapes of the tensors up to id t from the builder. */
+static uint32_t bp_tool_sync(bp_tool_graph *g, uint32_t t)
 {
-    if (!p || bp_tool_grow((void **)&g->owned, g->n_owned, &g->cap_owned, sizeof(void *))) {
-        free(p);
-        g->failed = 1;
-        return NULL;
+    if (t == BP_TOOL_NONE)
+        return t;
+    if (t >= g->cap_tensors) {
+        uint32_t cap = g->cap_tensors ? g->cap_tensors : 64;
+        while (cap <= t)
+            cap *= 2;
+        bpf_tensor *p = realloc(g->tensors, (size_t)cap * sizeof *p);
+        if (!p)
+            return bp_tool_status(g, BP_ERR_NOMEM, t);
+        g->tensors = p;
+        g->cap_tensors = cap;
     }
-    g->owned[g->n_owned++] = p;
-    return p;
+    for (; g->n_tensors <= t; g->n_tensors++) {
+        bpf_tensor *d = &g->tensors[g->n_tensors];
+        memset(d, 0, sizeof *d);
+        d->dtype = BPF_DT_F32;
+        if (bp_builder_tensor_shape(g->b, g->n_tensors, &d->ndim, d->dims))
+            return bp_tool_status(g, BP_ERR_INVALID_ARG, t);
+    }
+    return t;
 }
 
-static const char *bp_tool_strdup(bp_tool_graph *g, const char *s)
+/* Result of a builder op that made tensor id. */
+static uint32_t bp_tool_made(bp_tool_graph *g, bp_status st, uint32_t id)
 {
-    return bp_tool_own(g, strdup(s));
+    return bp_tool_sync(g, bp_tool_status(g, st, id));
 }
 
 uint32_t bp_tool_tensor(bp_tool_graph *g, const char *name, uint32_t ndim,
                         const uint32_t *dims)
 {
-    if (g->failed || bp_tool_grow((void **)&g->tensors, g->n_tensors, &g->cap_tensors,
-                                  sizeof(bpf_tensor))) {
-        g->failed = 1;
-        return BP_TOOL_NONE;
-    }
-    bpf_tensor *t = &g->tensors[g->n_tensors];
-    memset(t, 0, sizeof *t);
-    t->name = bp_tool_strdup(g, name);
-    t->dtype = BPF_DT_F32;
-    t->ndim = ndim;
-    memcpy(t->dims, dims, ndim * sizeof *dims);
     if (g->failed)
         return BP_TOOL_NONE;
-    return g->n_tensors++;
-}
-
-/* A 1-D f32 constant of n values, all equal to v. */
-static uint32_t bp_tool_const(bp_tool_graph *g, const char *name, uint32_t n, float v)
-{
-    uint32_t dims[1] = {n};
-    float *d = aligned_alloc(64, ((size_t)n * 4 + 63) & ~(size_t)63);
-    if (!bp_tool_own(g, d))
-        return BP_TOOL_NONE;
-    for (uint32_t i = 0; i < n; i++)
-        d[i] = v;
-    uint32_t t = bp_tool_tensor(g, name, 1, dims);
-    if (t == BP_TOOL_NONE)
-        return t;
-    g->tensors[t].data = d;
-    g->tensors[t].nbytes = (uint64_t)n * 4;
-    return t;
-}
-
-/* An f32 constant with the given shape holding a copy of v. */
-uint32_t bp_tool_const_data(bp_tool_graph *g, const char *name, uint32_t ndim,
-                            const uint32_t *dims, const float *v)
-{
-    size_t n = 1;
-    for (uint32_t i = 0; i < ndim; i++)
-        n *= dims[i];
-    float *d = aligned_alloc(64, (n * 4 + 63) & ~(size_t)63);
-    if (!bp_tool_own(g, d))
-        return BP_TOOL_NONE;
-    memcpy(d, v, n * 4);
-    uint32_t t = bp_tool_tensor(g, name, ndim, dims);
-    if (t == BP_TOOL_NONE)
-        return t;
-    g->tensors[t].data = d;
-    g->tensors[t].nbytes = (uint64_t)n * 4;
-    return t;
-}
-
-bpf_node *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op)
-{
-    if (g->failed || bp_tool_grow((void **)&g->nodes, g->n_nodes, &g->cap_nodes,
-                                  sizeof(bpf_node))) {
-        g->failed = 1;
-        return NULL;
-    }
-    bpf_node *n = &g->nodes[g->n_nodes];
-    memset(n, 0, sizeof *n);
-    n->name = bp_tool_strdup(g, name);
-    n->op = op;
-    n->layer = UINT32_MAX;
-    if (g->failed)
-        return NULL;
-    g->n_nodes++;
-    return n;
-}
-
-/* Output tensor named after the node. */
-uint32_t bp_tool_out(bp_tool_graph *g, bpf_node *n, uint32_t ndim, const uint32_t *dims)
-{
-    uint32_t t = bp_tool_tensor(g, n->name, ndim, dims);
-    if (t == BP_TOOL_NONE)
-        return t;
-    n->n_out = 1;
-    n->out[0] = t;
+    uint32_t t = BP_TOOL_NONE;
+    bp_status st = bp_builder_input(g->b, name, ndim, dims, &t);
+    t = bp_tool_made(g, st, t);
+    if (t != BP_TOOL_NONE && g->input == BP_TOOL_NONE)
+        g->input = t;
     return t;
 }
 
 uint32_t bp_tool_input(bp_tool_graph *g, const char *name, uint32_t c, uint32_t h, uint32_t w)
 {
     uint32_t dims[4] = {1, c, h, w};
-    g->input = bp_tool_tensor(g, name, 4, dims);
-    return g->input;
+    return bp_tool_tensor(g, name, 4, dims);
 }
 
-uint32_t bp_tool_add_layer(bp_tool_graph *g, const bpf_layer *l, int bn)
+uint32_t bp_tool_const_data(bp_tool_graph *g, const char *name, uint32_t ndim,
+                            const uint32_t *dims, const float *v)
 {
-    if (g->failed ||
-        bp_tool_grow((void **)&g->layers, g->n_layers, &g->cap_layers, sizeof(bpf_layer))) {
-        g->failed = 1;
+    if (g->failed)
         return BP_TOOL_NONE;
-    }
-    /* lsrc grows with the same capacity as layers */
-    bp_tool_layer *ls = realloc(g->lsrc, (size_t)g->cap_layers * sizeof *ls);
-    if (!ls) {
-        g->failed = 1;
+    uint32_t t = BP_TOOL_NONE;
+    bp_status st = bp_builder_constant(g->b, name, ndim, dims, v, &t);
+    return bp_tool_made(g, st, t);
+}
+
+bp_node_desc *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op)
+{
+    if (g->failed)
+        return NULL;
+    memset(&g->pending, 0, sizeof g->pending);
+    g->pending.name = name;
+    g->pending.op = op;
+    return &g->pending;
+}
+
+uint32_t bp_tool_out(bp_tool_graph *g, bp_node_desc *n, uint32_t ndim, const uint32_t *dims)
+{
+    if (g->failed || !n)
         return BP_TOOL_NONE;
+    if (ndim > BPF_MAX_DIMS)
+        return bp_tool_status(g, BP_ERR_LIMIT, BP_TOOL_NONE);
+    n->out_ndim = ndim;
+    memset(n->out_dims, 0, sizeof n->out_dims);
+    memcpy(n->out_dims, dims, ndim * sizeof *dims);
+    uint32_t t = BP_TOOL_NONE;
+    bp_status st = bp_builder_node(g->b, n, &t);
+    return bp_tool_made(g, st, t);
+}
+
+uint32_t bp_tool_layer_op(bp_tool_graph *g, const char *name, uint32_t x, const bpf_layer *l,
+                          int bn, uint32_t *layer)
+{
+    if (layer)
+        *layer = BP_TOOL_NONE;
+    if (g->failed || x == BP_TOOL_NONE)
+        return BP_TOOL_NONE;
+    if (g->n_layers == g->cap_layers) {
+        uint32_t cap = g->cap_layers ? g->cap_layers * 2 : 64;
+        bpf_layer *ls = realloc(g->layers, (size_t)cap * sizeof *ls);
+        if (ls)
+            g->layers = ls;
+        bp_tool_layer *src = realloc(g->lsrc, (size_t)cap * sizeof *src);
+        if (src)
+            g->lsrc = src;
+        if (!ls || !src)
+            return bp_tool_status(g, BP_ERR_NOMEM, BP_TOOL_NONE);
+        g->cap_layers = cap;
     }
-    g->lsrc = ls;
-    bp_tool_layer *L = &g->lsrc[g->n_layers];
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st;
+    if (l->kind == BPF_LAYER_LINEAR) {
+        st = bp_builder_linear(g->b, name, x, l->c_out, NULL, &y);
+    } else {
+        bp_conv2d_params p = {l->c_out,  l->kh,    l->kw,    l->stride_h, l->stride_w,
+                              l->pad_t,  l->pad_l, l->pad_b, l->pad_r,    l->dil_h,
+                              l->dil_w,  l->groups};
+        st = bp_builder_conv2d(g->b, name, x, &p, NULL, &y);
+    }
+    if (bp_tool_made(g, st, y) == BP_TOOL_NONE)
+        return BP_TOOL_NONE;
+    uint32_t li = g->n_layers;
+    bpf_layer *rec = &g->layers[li];
+    *rec = *l;
+    bp_builder_layer_shape(g->b, li, &rec->c_out, &rec->K);
+    rec->c_in = g->tensors[x].dims[1];
+    bp_tool_layer *L = &g->lsrc[li];
     memset(L, 0, sizeof *L);
     L->bn = bn;
-    size_t nw = (size_t)l->c_out * l->K;
+    L->x = x;
+    size_t nw = (size_t)rec->c_out * rec->K;
     L->w = calloc(nw ? nw : 1, sizeof *L->w);
-    L->w_scale = calloc(l->c_out, sizeof *L->w_scale);
-    L->bias = calloc(l->c_out, sizeof *L->bias);
-    g->layers[g->n_layers] = *l;
-    uint32_t id = g->n_layers++; /* counted now so graph_free releases partial state */
-    if (!L->w || !L->w_scale || !L->bias) {
-        g->failed = 1;
-        return BP_TOOL_NONE;
-    }
-    return id;
+    L->w_scale = calloc(rec->c_out, sizeof *L->w_scale);
+    L->bias = calloc(rec->c_out, sizeof *L->bias);
+    g->n_layers++; /* counted now so graph_free releases partial state */
+    if (!L->w || !L->w_scale || !L->bias)
+        return bp_tool_status(g, BP_ERR_NOMEM, BP_TOOL_NONE);
+    if (layer)
+        *layer = li;
+    return y;
 }
 
 uint32_t bp_tool_conv(bp_tool_graph *g, const char *name, uint32_t x, uint32_t c_out,
                       uint32_t k, uint32_t stride, uint32_t pad, uint32_t groups, int bn)
 {
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    const bpf_tensor *xt = &g->tensors[x];
-    uint32_t c_in = xt->dims[1], h = xt->dims[2], w = xt->dims[3];
-    if (xt->ndim != 4 || h + 2 * pad < k || w + 2 * pad < k || c_in % groups ||
-        c_out % groups) {
-        g->failed = 2;
-        return BP_TOOL_NONE;
-    }
     bpf_layer l;
     memset(&l, 0, sizeof l);
     l.kind = BPF_LAYER_CONV;
     l.c_out = c_out;
-    l.c_in = c_in;
     l.kh = l.kw = k;
     l.stride_h = l.stride_w = stride;
     l.pad_t = l.pad_l = l.pad_b = l.pad_r = pad;
     l.dil_h = l.dil_w = 1;
     l.groups = groups;
-    l.K = c_in / groups * k * k;
-    uint32_t li = bp_tool_add_layer(g, &l, bn);
-    bpf_node *n = bp_tool_node(g, name, BPF_OP_CONV2D);
-    if (!n || li == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    n->layer = li;
-    n->n_in = 1;
-    n->in[0] = x;
-    uint32_t dims[4] = {1, c_out, (h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1};
-    return bp_tool_out(g, n, 4, dims);
+    return bp_tool_layer_op(g, name, x, &l, bn, NULL);
 }
 
 uint32_t bp_tool_linear(bp_tool_graph *g, const char *name, uint32_t x, uint32_t c_out)
 {
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    const bpf_tensor *xt = &g->tensors[x];
-    uint32_t K = 1;
-    for (uint32_t i = 1; i < xt->ndim; i++)
-        K *= xt->dims[i];
     bpf_layer l;
     memset(&l, 0, sizeof l);
     l.kind = BPF_LAYER_LINEAR;
     l.c_out = c_out;
-    l.c_in = K;
-    l.kh = l.kw = 1;
-    l.stride_h = l.stride_w = 1;
-    l.dil_h = l.dil_w = 1;
-    l.groups = 1;
-    l.K = K;
-    uint32_t li = bp_tool_add_layer(g, &l, 0);
-    bpf_node *n = bp_tool_node(g, name, BPF_OP_LINEAR);
-    if (!n || li == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    n->layer = li;
-    n->n_in = 1;
-    n->in[0] = x;
-    uint32_t dims[2] = {1, c_out};
-    return bp_tool_out(g, n, 2, dims);
-}
-
-static uint32_t bp_tool_unary(bp_tool_graph *g, const char *name, uint32_t op, uint32_t x)
-{
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    bpf_node *n = bp_tool_node(g, name, op);
-    if (!n)
-        return BP_TOOL_NONE;
-    n->n_in = 1;
-    n->in[0] = x;
-    uint32_t dims[BPF_MAX_DIMS];
-    const bpf_tensor *xt = &g->tensors[x];
-    memcpy(dims, xt->dims, sizeof dims);
-    return bp_tool_out(g, n, xt->ndim, dims);
+    l.kh = l.kw = l.stride_h = l.stride_w = l.dil_h = l.dil_w = l.groups = 1;
+    return bp_tool_layer_op(g, name, x, &l, 0, NULL);
 }
 
 uint32_t bp_tool_relu(bp_tool_graph *g, const char *name, uint32_t x)
 {
-    return bp_tool_unary(g, name, BPF_OP_RELU, x);
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = g->failed ? BP_OK : bp_builder_relu(g->b, name, x, &y);
+    return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
 }
 
 uint32_t bp_tool_gelu(bp_tool_graph *g, const char *name, uint32_t x)
 {
-    return bp_tool_unary(g, name, BPF_OP_GELU, x);
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = g->failed ? BP_OK : bp_builder_gelu(g->b, name, x, &y);
+    return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
 }
 
 uint32_t bp_tool_add(bp_tool_graph *g, const char *name, uint32_t a, uint32_t b)
 {
-    if (g->failed || a == BP_TOOL_NONE || b == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    if (memcmp(g->tensors[a].dims, g->tensors[b].dims, sizeof g->tensors[a].dims)) {
-        g->failed = 2;
-        return BP_TOOL_NONE;
-    }
-    uint32_t t = bp_tool_unary(g, name, BPF_OP_ADD, a);
-    if (t != BP_TOOL_NONE) {
-        g->nodes[g->n_nodes - 1].n_in = 2;
-        g->nodes[g->n_nodes - 1].in[1] = b;
-    }
-    return t;
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = g->failed ? BP_OK : bp_builder_add(g->b, name, a, b, &y);
+    return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
 }
 
 uint32_t bp_tool_layernorm(bp_tool_graph *g, const char *name, uint32_t x, float eps)
 {
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    uint32_t c = g->tensors[x].dims[1];
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s.weight", name);
-    uint32_t gamma = bp_tool_const(g, buf, c, 1.0f);
-    snprintf(buf, sizeof buf, "%s.bias", name);
-    uint32_t beta = bp_tool_const(g, buf, c, 0.0f);
-    uint32_t t = bp_tool_unary(g, name, BPF_OP_LAYERNORM, x);
-    if (t == BP_TOOL_NONE)
-        return t;
-    bpf_node *n = &g->nodes[g->n_nodes - 1];
-    n->n_in = 3;
-    n->in[1] = gamma;
-    n->in[2] = beta;
-    n->floats[0] = eps;
-    return t;
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = g->failed ? BP_OK : bp_builder_layernorm(g->b, name, x, NULL, NULL, eps, &y);
+    return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
 }
 
 uint32_t bp_tool_layerscale(bp_tool_graph *g, const char *name, uint32_t x, float gamma)
 {
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s.gamma", name);
-    uint32_t gm = bp_tool_const(g, buf, g->tensors[x].dims[1], gamma);
-    uint32_t t = bp_tool_unary(g, name, BPF_OP_LAYERSCALE, x);
-    if (t == BP_TOOL_NONE)
-        return t;
-    g->nodes[g->n_nodes - 1].n_in = 2;
-    g->nodes[g->n_nodes - 1].in[1] = gm;
-    return t;
+    if (g->failed || x == BP_TOOL_NONE || x >= g->n_tensors)
+        return bp_tool_status(g, BP_ERR_INVALID_ARG, BP_TOOL_NONE);
+    uint32_t c = g->tensors[x].dims[1];
+    float *v = malloc((c ? c : 1) * sizeof *v);
+    if (!v)
+        return bp_tool_status(g, BP_ERR_NOMEM, BP_TOOL_NONE);
+    for (uint32_t i = 0; i < c; i++)
+        v[i] = gamma;
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = bp_builder_layerscale(g->b, name, x, v, &y);
+    free(v);
+    return bp_tool_made(g, st, y);
 }
 
 uint32_t bp_tool_maxpool(bp_tool_graph *g, const char *name, uint32_t x, uint32_t k,
                          uint32_t stride, uint32_t pad)
 {
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    const bpf_tensor *xt = &g->tensors[x];
-    uint32_t h = xt->dims[2], w = xt->dims[3];
-    if (h + 2 * pad < k || w + 2 * pad < k) {
-        g->failed = 2;
-        return BP_TOOL_NONE;
-    }
-    uint32_t dims[4] = {1, xt->dims[1], (h + 2 * pad - k) / stride + 1,
-                        (w + 2 * pad - k) / stride + 1};
-    bpf_node *n = bp_tool_node(g, name, BPF_OP_MAXPOOL);
-    if (!n)
-        return BP_TOOL_NONE;
-    n->n_in = 1;
-    n->in[0] = x;
-    int32_t iv[8] = {(int32_t)k, (int32_t)k, (int32_t)stride, (int32_t)stride,
-                     (int32_t)pad, (int32_t)pad, (int32_t)pad, (int32_t)pad};
-    memcpy(n->ints, iv, sizeof iv);
-    return bp_tool_out(g, n, 4, dims);
+    bp_pool2d_params p = {k, k, stride, stride, pad, pad, pad, pad};
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = g->failed ? BP_OK : bp_builder_maxpool(g->b, name, x, &p, &y);
+    return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
 }
 
 uint32_t bp_tool_gap(bp_tool_graph *g, const char *name, uint32_t x)
 {
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    uint32_t dims[4] = {1, g->tensors[x].dims[1], 1, 1};
-    bpf_node *n = bp_tool_node(g, name, BPF_OP_GLOBALAVGPOOL);
-    if (!n)
-        return BP_TOOL_NONE;
-    n->n_in = 1;
-    n->in[0] = x;
-    return bp_tool_out(g, n, 4, dims);
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = g->failed ? BP_OK : bp_builder_global_avgpool(g->b, name, x, &y);
+    return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
 }
 
 uint32_t bp_tool_flatten(bp_tool_graph *g, const char *name, uint32_t x)
 {
-    if (g->failed || x == BP_TOOL_NONE)
-        return BP_TOOL_NONE;
-    const bpf_tensor *xt = &g->tensors[x];
-    uint32_t c = 1;
-    for (uint32_t i = 1; i < xt->ndim; i++)
-        c *= xt->dims[i];
-    uint32_t dims[2] = {1, c};
-    bpf_node *n = bp_tool_node(g, name, BPF_OP_FLATTEN);
-    if (!n)
-        return BP_TOOL_NONE;
-    n->n_in = 1;
-    n->in[0] = x;
-    return bp_tool_out(g, n, 2, dims);
+    uint32_t y = BP_TOOL_NONE;
+    bp_status st = g->failed ? BP_OK : bp_builder_flatten(g->b, name, x, &y);
+    return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
 }
 
 void bp_tool_set_output(bp_tool_graph *g, uint32_t t) { g->output = t; }
 
 int bp_tool_meta_set(bp_tool_graph *g, const char *key, const char *value)
 {
-    for (uint32_t i = 0; i < g->n_meta; i++) {
-        if (!strcmp(g->meta[i].key, key)) {
-            const char *v = bp_tool_strdup(g, value);
-            if (!v)
-                return -1;
-            g->meta[i].value = v;
-            return 0;
-        }
-    }
-    if (g->failed || bp_tool_grow((void **)&g->meta, g->n_meta, &g->cap_meta, sizeof(bpf_kv))) {
-        g->failed = 1;
+    if (g->failed)
         return -1;
-    }
-    const char *k = bp_tool_strdup(g, key), *v = bp_tool_strdup(g, value);
-    if (!k || !v)
-        return -1;
-    g->meta[g->n_meta].key = k;
-    g->meta[g->n_meta].value = v;
-    g->n_meta++;
-    return 0;
+    bp_status st = bp_builder_set_meta(g->b, key, value);
+    return bp_tool_status(g, st, 0) == BP_TOOL_NONE ? -1 : 0;
 }
 
-void bp_tool_graph_desc(const bp_tool_graph *g, bpf_model_desc *d)
+bp_status bp_tool_graph_write(bp_tool_graph *g, uint32_t n_out, const uint32_t *outs,
+                              void **buf, size_t *size)
 {
-    memset(d, 0, sizeof *d);
-    d->n_meta = g->n_meta;
-    d->meta = g->meta;
-    d->n_tensors = g->n_tensors;
-    d->tensors = g->tensors;
-    d->n_nodes = g->n_nodes;
-    d->nodes = g->nodes;
-    d->n_layers = g->n_layers;
-    d->layers = g->layers;
-    d->n_inputs = 1;
-    d->inputs = &g->input;
-    d->n_outputs = 1;
-    d->outputs = &g->output;
+    *buf = NULL;
+    *size = 0;
+    if (g->failed == 1)
+        return BP_ERR_NOMEM;
+    if (!g->b)
+        return BP_ERR_INVALID_ARG;
+    for (uint32_t li = 0; li < g->n_layers; li++) {
+        const bpf_layer *l = &g->layers[li];
+        const bp_tool_layer *L = &g->lsrc[li];
+        bp_layer_weights w = {L->w,       L->w_scale,   L->bias,      l->w_max,
+                              l->encoding, l->act_dtype, l->act_scale};
+        bp_status st = bp_builder_set_layer_weights(g->b, li, &w);
+        if (st)
+            return st;
+    }
+    if (!outs) {
+        n_out = 1;
+        outs = &g->output;
+    }
+    bp_status st = bp_builder_set_outputs(g->b, n_out, outs);
+    return st ? st : bp_builder_write_memory(g->b, buf, size);
 }

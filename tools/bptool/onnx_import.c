@@ -235,6 +235,7 @@ static int bp_onnx_layer_weights(bp_onnx_graph *g, bp_tool_graph *bg, const int 
     bpf_layer *l = &bg->layers[li];
     bp_tool_layer *L = &bg->lsrc[li];
     size_t nw = (size_t)w->rows * w->K;
+    bp_encoding enc = ref ? BP_ENC_BINARY : o->encoding;
     for (uint32_t j = 0; j < w->rows; j++)
         if (!isfinite(w->bias[j]) || (w->wq && !isfinite(w->wq_scale[j])))
             return bp_onnx_node_fail(g, n, "bias or weight scale of output %u is not finite", j);
@@ -256,8 +257,10 @@ static int bp_onnx_layer_weights(bp_onnx_graph *g, bp_tool_graph *bg, const int 
         l->w_max = (uint32_t)qmax;
     }
     memcpy(L->bias, w->bias, w->rows * sizeof *L->bias);
-    int rc = bp_tool_project_layer(L, l, ref ? BP_TOOL_PRUNE_NONE : o->prune, o->lambda,
-                                   o->sparsity, ref ? BP_ENC_BINARY : o->encoding, w->wf);
+    int rc = bp_tool_project_weights(L, l->c_out, l->K, (int)l->w_max,
+                                     ref ? BP_TOOL_PRUNE_NONE : o->prune, o->lambda,
+                                     o->sparsity, enc, w->wf);
+    l->encoding = (uint32_t)enc;
     if (rc)
         return rc == -1 ? bp_onnx_node_fail(g, n, "a weight is beyond the layer's w_max")
                         : bp_onnx_fail(g, "out of memory for the digit planes");
@@ -275,11 +278,8 @@ static int bp_onnx_all_weights(bp_onnx_graph *g, bp_tool_graph *bg, const int *l
 
 static int bp_onnx_serialize(bp_onnx_graph *g, bp_tool_graph *bg, void **buf, size_t *size)
 {
-    bpf_model_desc d;
-    bp_tool_graph_desc(bg, &d);
-    bpf_status fs = bpf_write_memory(&d, buf, size);
-    if (fs != BPF_OK)
-        return bp_onnx_fail(g, "the mapped model does not validate: %s", bpf_last_error());
+    if (bp_tool_graph_write(bg, 0, NULL, buf, size) != BP_OK)
+        return bp_onnx_fail(g, "the mapped model does not validate: %s", bp_last_error());
     return 0;
 }
 
@@ -358,9 +358,8 @@ static int bp_onnx_calib_percentile(bp_onnx_graph *g, bp_tool_graph *bg, const i
     uint32_t *lin = malloc(nl * sizeof *lin);
     if (!lin)
         return bp_onnx_fail(g, "out of memory");
-    for (uint32_t i = 0; i < bg->n_nodes; i++)
-        if (bg->nodes[i].layer != UINT32_MAX)
-            lin[bg->nodes[i].layer] = bg->nodes[i].in[0];
+    for (uint32_t i = 0; i < nl; i++)
+        lin[i] = bg->lsrc[i].x;
     int rc = -1;
     uint32_t li = 0;
     while (li < nl) {
@@ -393,16 +392,12 @@ static int bp_onnx_calib_percentile(bp_onnx_graph *g, bp_tool_graph *bg, const i
                 goto oom;
             }
         }
-        bpf_model_desc d;
-        bp_tool_graph_desc(bg, &d);
-        d.n_outputs = nb;
-        d.outputs = outs_id;
         void *buf = NULL;
         size_t size = 0;
-        bpf_status fs = bpf_write_memory(&d, &buf, &size);
-        int r = fs == BPF_OK ? bp_onnx_run(g, buf, size, "onednn-f32", x, nimg, outs)
-                             : bp_onnx_fail(g, "percentile calibration model: %s",
-                                            bpf_last_error());
+        bp_status fs = bp_tool_graph_write(bg, nb, outs_id, &buf, &size);
+        int r = fs == BP_OK ? bp_onnx_run(g, buf, size, "onednn-f32", x, nimg, outs)
+                            : bp_onnx_fail(g, "percentile calibration model: %s",
+                                           bp_last_error());
         free(buf);
         for (uint32_t k = 0; k < nb && !r; k++) {
             uint32_t l2 = batch[k];

@@ -37,6 +37,14 @@ static int bp_onnx_oom(bp_onnx_mapper *mp)
     return bp_onnx_fail(mp->g, "out of memory while building the .bp graph");
 }
 
+/* The .bp graph refused node n (or ran out of memory): the builder's message. */
+static int bp_onnx_built_fail(bp_onnx_mapper *mp, const bp_onnx_node *n)
+{
+    if (mp->bg->failed == 1)
+        return bp_onnx_oom(mp);
+    return bp_onnx_node_fail(mp->g, n, "cannot be written as a .bp node: %s", bp_last_error());
+}
+
 /* Input k of n as a mapped activation. */
 static int bp_onnx_act_in(bp_onnx_mapper *mp, const bp_onnx_node *n, int k)
 {
@@ -80,29 +88,36 @@ static void bp_onnx_bind_identity(bp_onnx_mapper *mp, int y, uint32_t t)
     bp_onnx_bind(mp, y, t, ax);
 }
 
-/* A new engine node of op on x with output dims; returns the output tensor. */
-static uint32_t bp_onnx_emit(bp_onnx_mapper *mp, const bp_onnx_node *n, uint32_t op, uint32_t x,
-                             uint32_t ndim, const uint32_t *dims, bpf_node **out)
+/* A node of op on x, named after n, for the caller to complete (more inputs,
+ * attributes) before bp_onnx_emit adds it. */
+static bp_node_desc *bp_onnx_begin(bp_onnx_mapper *mp, const bp_onnx_node *n, uint32_t op,
+                                   uint32_t x)
 {
-    bpf_node *e = bp_tool_node(mp->bg, n->name, op);
-    if (!e)
-        return BP_ONNX_NT;
-    e->n_in = 1;
-    e->in[0] = x;
-    uint32_t t = bp_tool_out(mp->bg, e, ndim, dims);
-    if (out)
-        *out = t == BP_ONNX_NT ? NULL : &mp->bg->nodes[mp->bg->n_nodes - 1];
-    return t;
+    bp_node_desc *e = bp_tool_node(mp->bg, n->name, op);
+    if (e) {
+        e->n_in = 1;
+        e->in[0] = x;
+    }
+    return e;
 }
 
-static uint32_t bp_onnx_emit_same(bp_onnx_mapper *mp, const bp_onnx_node *n, uint32_t op,
-                                  uint32_t x, bpf_node **out)
+/* Adds node e with output dims; returns the output tensor. */
+static uint32_t bp_onnx_emit(bp_onnx_mapper *mp, bp_node_desc *e, uint32_t ndim,
+                             const uint32_t *dims)
 {
+    return bp_tool_out(mp->bg, e, ndim, dims);
+}
+
+/* The same with the shape of e's first input. */
+static uint32_t bp_onnx_emit_same(bp_onnx_mapper *mp, bp_node_desc *e)
+{
+    if (!e)
+        return BP_ONNX_NT;
     uint32_t dims[BPF_MAX_DIMS];
-    const bpf_tensor *t = &mp->bg->tensors[x];
+    const bpf_tensor *t = &mp->bg->tensors[e->in[0]];
     uint32_t nd = t->ndim;
     memcpy(dims, t->dims, sizeof dims);
-    return bp_onnx_emit(mp, n, op, x, nd, dims, out);
+    return bp_onnx_emit(mp, e, nd, dims);
 }
 
 /* The engine axis of ONNX axis a of value v, or -1 for a unit axis. */
@@ -164,17 +179,16 @@ static int bp_onnx_map_conv(bp_onnx_mapper *mp, bp_onnx_node *n)
     l.K = n->w->K;
     l.act_dtype = BPF_DT_S8;
     l.act_scale = 1.0f;
-    uint32_t li = bp_tool_add_layer(mp->bg, &l, 0);
-    if (li == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
+    uint32_t li;
+    uint32_t t = bp_tool_layer_op(mp->bg, n->name, (uint32_t)(xt - mp->bg->tensors), &l, 0, &li);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
     mp->layer_node[li] = (int)(n - g->nodes);
     const bp_onnx_value *y = &g->v[n->out[0]];
-    uint32_t dims[4] = {1, (uint32_t)y->dims[1], (uint32_t)y->dims[2], (uint32_t)y->dims[3]};
-    bpf_node *e;
-    uint32_t t = bp_onnx_emit(mp, n, BPF_OP_CONV2D, xt - mp->bg->tensors, 4, dims, &e);
-    if (t == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
-    e->layer = li;
+    const bpf_tensor *yt = &mp->bg->tensors[t];
+    if (yt->dims[1] != (uint32_t)y->dims[1] || yt->dims[2] != (uint32_t)y->dims[2] ||
+        yt->dims[3] != (uint32_t)y->dims[3])
+        return bp_onnx_node_fail(g, n, "its output shape does not follow from its geometry");
     bp_onnx_bind_identity(mp, n->out[0], t);
     return 0;
 }
@@ -203,37 +217,24 @@ static int bp_onnx_map_dense(bp_onnx_mapper *mp, bp_onnx_node *n)
     l.K = n->w->K;
     l.act_dtype = BPF_DT_S8;
     l.act_scale = 1.0f;
-    uint32_t op, nd, dims[BPF_MAX_DIMS] = {0};
     int8_t ax[BP_ONNX_MAX_DIMS];
     memcpy(ax, xv->ax, sizeof ax);
     if (rest == 1 && xt->ndim <= 4) {
-        l.kind = BPF_LAYER_LINEAR; /* (N, K) or (N, K, 1, 1) */
-        op = BPF_OP_LINEAR;
-        nd = 2;
-        dims[0] = 1;
-        dims[1] = l.c_out;
+        l.kind = BPF_LAYER_LINEAR; /* (N, K) or (N, K, 1, 1): output (N, c_out) */
         for (int i = 1; i < y->ndim; i++)
             ax[i] = i == y->ndim - 1 ? 1 : -1;
     } else if (xt->ndim == 4) {
         l.kind = BPF_LAYER_CONV; /* a 1x1 conv over the channels of NCHW */
-        op = BPF_OP_CONV2D;
-        nd = 4;
-        memcpy(dims, xt->dims, sizeof dims);
-        dims[1] = l.c_out;
     } else {
         return bp_onnx_node_fail(g, n, "a dense layer over the last axis of a %u-D tensor "
                                  "with more than one position per channel is not supported",
                                  xt->ndim);
     }
-    uint32_t li = bp_tool_add_layer(mp->bg, &l, 0);
-    if (li == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
-    mp->layer_node[li] = (int)(n - g->nodes);
-    bpf_node *en;
-    uint32_t t = bp_onnx_emit(mp, n, op, xi, nd, dims, &en);
+    uint32_t li;
+    uint32_t t = bp_tool_layer_op(mp->bg, n->name, xi, &l, 0, &li);
     if (t == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
-    en->layer = li;
+        return bp_onnx_built_fail(mp, n);
+    mp->layer_node[li] = (int)(n - g->nodes);
     bp_onnx_bind(mp, n->out[0], t, ax);
     return 0;
 }
@@ -243,9 +244,9 @@ static int bp_onnx_map_unary(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
     if (bp_onnx_act_in(mp, n, 0))
         return -1;
     const bp_onnx_value *x = &mp->g->v[n->in[0]];
-    uint32_t t = bp_onnx_emit_same(mp, n, op, x->bt, NULL);
+    uint32_t t = bp_onnx_emit_same(mp, bp_onnx_begin(mp, n, op, x->bt));
     if (t == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
+        return bp_onnx_built_fail(mp, n);
     bp_onnx_bind(mp, n->out[0], t, x->ax);
     return 0;
 }
@@ -319,12 +320,14 @@ static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n)
                                      "transposed)");
         bt = bv->bt;
     }
-    bpf_node *e;
-    uint32_t t = bp_onnx_emit_same(mp, n, BPF_OP_ADD, av->bt, &e);
+    bp_node_desc *e = bp_onnx_begin(mp, n, BPF_OP_ADD, av->bt);
+    if (e) {
+        e->n_in = 2;
+        e->in[1] = bt;
+    }
+    uint32_t t = bp_onnx_emit_same(mp, e);
     if (t == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
-    e->n_in = 2;
-    e->in[1] = bt;
+        return bp_onnx_built_fail(mp, n);
     bp_onnx_bind(mp, n->out[0], t, g->v[a].ax);
     return 0;
 }
@@ -350,15 +353,17 @@ static int bp_onnx_map_channel_op(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t 
                                      n->shift, n->n_param, C);
     if (s == BP_ONNX_NT || t2 == BP_ONNX_NT)
         return bp_onnx_oom(mp);
-    bpf_node *e;
-    uint32_t t = bp_onnx_emit_same(mp, n, op, xi, &e);
+    bp_node_desc *e = bp_onnx_begin(mp, n, op, xi);
+    if (e) {
+        e->n_in = 3;
+        e->in[1] = s;
+        e->in[2] = t2;
+        if (op == BPF_OP_LAYERNORM)
+            e->floats[0] = n->eps;
+    }
+    uint32_t t = bp_onnx_emit_same(mp, e);
     if (t == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
-    e->n_in = 3;
-    e->in[1] = s;
-    e->in[2] = t2;
-    if (op == BPF_OP_LAYERNORM)
-        e->floats[0] = n->eps;
+        return bp_onnx_built_fail(mp, n);
     bp_onnx_bind(mp, n->out[0], t, g->v[n->in[0]].ax);
     return 0;
 }
@@ -391,14 +396,15 @@ static int bp_onnx_map_pool(bp_onnx_mapper *mp, bp_onnx_node *n, int maxpool)
                                  "(the engine averages over the valid positions)");
     const bp_onnx_value *y = &g->v[n->out[0]];
     uint32_t dims[4] = {1, (uint32_t)y->dims[1], (uint32_t)y->dims[2], (uint32_t)y->dims[3]};
-    bpf_node *e;
-    uint32_t t = bp_onnx_emit(mp, n, maxpool ? BPF_OP_MAXPOOL : BPF_OP_AVGPOOL, g->v[x].bt, 4,
-                              dims, &e);
-    if (t == BP_ONNX_NT)
-        return bp_onnx_oom(mp);
+    bp_node_desc *e = bp_onnx_begin(mp, n, maxpool ? BPF_OP_MAXPOOL : BPF_OP_AVGPOOL,
+                                    g->v[x].bt);
     int32_t iv[8] = {(int32_t)gm.kh, (int32_t)gm.kw, (int32_t)gm.sh, (int32_t)gm.sw,
                      (int32_t)gm.pt, (int32_t)gm.pl, (int32_t)gm.pb, (int32_t)gm.pr};
-    memcpy(e->ints, iv, sizeof iv);
+    if (e)
+        memcpy(e->ints, iv, sizeof iv);
+    uint32_t t = bp_onnx_emit(mp, e, 4, dims);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
     bp_onnx_bind_identity(mp, n->out[0], t);
     return 0;
 }
@@ -456,7 +462,7 @@ static int bp_onnx_flatten_to(bp_onnx_mapper *mp, const bp_onnx_node *n, int x, 
     uint32_t dims[2] = {1, 1};
     for (uint32_t i = 1; i < xt->ndim; i++)
         dims[1] *= xt->dims[i];
-    uint32_t t = bp_onnx_emit(mp, n, BPF_OP_FLATTEN, xi, 2, dims, NULL);
+    uint32_t t = bp_onnx_emit(mp, bp_onnx_begin(mp, n, BPF_OP_FLATTEN, xi), 2, dims);
     if (t == BP_ONNX_NT)
         return bp_onnx_oom(mp);
     bp_onnx_bind_identity(mp, y, t);
@@ -546,7 +552,7 @@ static int bp_onnx_map_gap(bp_onnx_mapper *mp, bp_onnx_node *n, int reduce)
         return bp_onnx_node_fail(g, n, "its input is not an NCHW activation");
     }
     uint32_t dims[4] = {1, xt->dims[1], 1, 1};
-    uint32_t t = bp_onnx_emit(mp, n, BPF_OP_GLOBALAVGPOOL, xv->bt, 4, dims, NULL);
+    uint32_t t = bp_onnx_emit(mp, bp_onnx_begin(mp, n, BPF_OP_GLOBALAVGPOOL, xv->bt), 4, dims);
     if (t == BP_ONNX_NT)
         return bp_onnx_oom(mp);
     const bp_onnx_value *yv = &g->v[n->out[0]];
@@ -596,11 +602,11 @@ static int bp_onnx_map_softmax(bp_onnx_mapper *mp, bp_onnx_node *n)
             return bp_onnx_node_fail(g, n, "softmax along an axis that is not the engine's "
                                      "last axis");
         uint32_t dims[2] = {1, xt->dims[1]};
-        src = bp_onnx_emit(mp, n, BPF_OP_FLATTEN, src, 2, dims, NULL);
+        src = bp_onnx_emit(mp, bp_onnx_begin(mp, n, BPF_OP_FLATTEN, src), 2, dims);
         if (src == BP_ONNX_NT)
             return bp_onnx_oom(mp);
     }
-    uint32_t t = bp_onnx_emit_same(mp, n, BPF_OP_SOFTMAX, src, NULL);
+    uint32_t t = bp_onnx_emit_same(mp, bp_onnx_begin(mp, n, BPF_OP_SOFTMAX, src));
     if (t == BP_ONNX_NT)
         return bp_onnx_oom(mp);
     if (src != xv->bt) {
