@@ -11,7 +11,7 @@
 #include "engine.h"
 #include "quant.h"
 
-static void bp_model_opts_inits(bp_model_opts *o)
+static void bp_model_opts_defaults(bp_model_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
@@ -23,7 +23,7 @@ BP_API bp_status bp_model_opts_init_sized(bp_model_opts *o, size_t size)
 {
     if (!o) return bp_fail(BP_ERR_INVALID_ARG, "bp_model_opts_init: o is NULL");
     bp_model_opts d;
-    bp_model_opts_inits(&d);
+    bp_model_opts_defaults(&d);
     return bp_struct_init(&bp_sd_model_opts, o, size, &d, "bp_model_opts_init");
 }
 
@@ -484,7 +484,7 @@ static uint32_t bp_load_flags(const bp_model_opts *opts)
 /* The caller's opts (NULL: defaults) read into o and checked. */
 static bp_status bp_check_opts(const bp_model_opts *opts, bp_model_opts *o, const char *fn)
 {
-    bp_model_opts_inits(o);
+    bp_model_opts_defaults(o);
     if (opts) {
         bp_status st = bp_struct_read(&bp_sd_model_opts, opts, o, fn, "opts");
         if (st) return st;

@@ -38,7 +38,7 @@ BP_API const char *bp_backend_name(uint32_t i)
     return i < BP_N_BACKENDS ? bp_backends[i]->name : NULL;
 }
 
-static void bp_session_opts_inits(bp_session_opts *o)
+static void bp_session_opts_defaults(bp_session_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
@@ -52,7 +52,7 @@ BP_API bp_status bp_session_opts_init_sized(bp_session_opts *o, size_t size)
 {
     if (!o) return bp_fail(BP_ERR_INVALID_ARG, "bp_session_opts_init: o is NULL");
     bp_session_opts d;
-    bp_session_opts_inits(&d);
+    bp_session_opts_defaults(&d);
     return bp_struct_init(&bp_sd_session_opts, o, size, &d, "bp_session_opts_init");
 }
 
@@ -768,7 +768,7 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
     bp_status mst = bp_model_check(m, "bp_session_create");
     if (mst) return mst;
     bp_session_opts o;
-    bp_session_opts_inits(&o);
+    bp_session_opts_defaults(&o);
     if (opts) {
         bp_status ost = bp_struct_read(&bp_sd_session_opts, opts, &o, "bp_session_create",
                                        "opts");
