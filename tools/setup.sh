@@ -8,10 +8,10 @@ set -euo pipefail
 # the minimal build: library, bptool, bpbench
 pkgs_min=(gcc binutils meson ninja-build pkg-config libxxhash-dev)
 # everything else is optional: oneDNN backends, bptool import (ONNX), bpmicro,
-# the test suites and what they run
+# the test suites and what they run, the Python binding
 pkgs=("${pkgs_min[@]}" g++ libdnnl-dev libcmocka-dev libbenchmark-dev valgrind
       librsvg2-bin libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-torch
-      python3-onnx)
+      python3-onnx python3-cffi python3-numpy python3-pytest)
 cross=0
 for a in "$@"; do
     case "$a" in

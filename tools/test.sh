@@ -131,7 +131,9 @@ run_minimal() {
     logs+=("$dir/minimal-testlog.json")
 }
 
-run_build build --buildtype=release && run_setups build
+run_build build --buildtype=release && run_setups build &&
+    { echo "=== build: python binding from an installed prefix"
+      python/tests/run_installed.sh build || status=1; }
 if [ "$quick" = 0 ]; then
     # -O0: also catches what optimization hides (a reference that only links
     # at -O2); the release build covers the optimized code.

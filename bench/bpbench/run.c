@@ -204,7 +204,7 @@ static int bp_bench_session_new(const bp_model *m, const bp_bench_cfg *cfg, cons
                                 int threads, bp_session **s)
 {
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = backend;
     so.threads = threads;
     so.batch = cfg->batch;

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     bp_model_info_get(model, &info);
 
     bp_session_opts opts;
-    bp_session_opts_default(&opts);
+    bp_session_opts_init(&opts);
     if (argc > 3) opts.backend = argv[3];
     if (argc > 4) opts.threads = atoi(argv[4]);
     bp_session *session = NULL;

@@ -7,7 +7,7 @@
  *
  *   bp_model *m;  bp_session *s;
  *   if (bp_model_load_file("net.bp", NULL, &m)) die(bp_last_error());
- *   bp_session_opts o;  bp_session_opts_default(&o);
+ *   bp_session_opts o;  bp_session_opts_init(&o);
  *   o.backend = "bitplane";  o.threads = 2;  o.batch = 1;
  *   if (bp_session_create(m, &o, &s)) die(bp_last_error());
  *   const float *in[1] = {image};   float *out[1] = {logits};
@@ -40,7 +40,30 @@
  * the same bytes); GELU and softmax use fixed exp/erf algorithms, not the
  * C library's.
  * formats/SPEC.md (sections 7.1-7.3 and 8.1-8.2) defines every output bit; the
- * backends "reference", "bitplane" and "csr" produce exactly those. */
+ * backends "reference", "bitplane" and "csr" produce exactly those.
+ *
+ * Binary compatibility: every struct below starts with `size_t size`, the
+ * size of the struct as the caller's program was compiled, so a program
+ * built against an older or newer header keeps working with this library:
+ *   - structs the caller fills (bp_model_opts, bp_session_opts,
+ *     bp_tensor_view): the caller sets size, through bp_*_init (which also
+ *     fills the defaults) or `.size = sizeof(T)`. A smaller size than this
+ *     library's struct (an older caller) makes the library read only the
+ *     fields inside it and use the defaults for the rest; a larger one (a
+ *     newer caller) is accepted when the bytes this library does not know
+ *     are all zero (the defaults of fields it cannot honour).
+ *   - structs the library fills (bp_model_info, bp_tensor_info,
+ *     bp_layer_info, bp_session_info, bp_layer_profile, bp_layer_counts):
+ *     the inline getters below pass the caller's sizeof to the *_sized
+ *     entry points; the library writes the fields that fit, zeroes the rest
+ *     of the caller's struct and sets size to the bytes it wrote (a newer
+ *     caller learns which fields an older library filled).
+ * A size of 0, one not a multiple of the struct's alignment, smaller than
+ * the struct's first field after size, or above BP_STRUCT_SIZE_MAX gives
+ * BP_ERR_INVALID_ARG with a message naming the struct. New fields are only
+ * ever appended, each starting at or after the previous version's sizeof;
+ * tests/abi/ holds the recorded layout of every struct and README.md the
+ * SONAME policy. */
 #ifndef BITPRUNE_H
 #define BITPRUNE_H
 
@@ -91,16 +114,23 @@ BP_API const char *bp_last_error(void);
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
 BP_API const char *bp_version_string(void);
 
+/* Largest size a caller may declare for a public struct (see above). */
+#define BP_STRUCT_SIZE_MAX 4096
+
+/* Backends built into this library, by index 0..bp_backend_count()-1, in
+ * the order bp_session_create knows them; NULL for an index out of range. */
+BP_API uint32_t bp_backend_count(void);
+BP_API const char *bp_backend_name(uint32_t i);
+
 typedef struct bp_model bp_model;
 typedef struct bp_session bp_session;
 
 /* ---- Loading ---- */
 typedef struct bp_model_opts {
+    size_t size;          /* sizeof(bp_model_opts) as compiled by the caller */
     int verify_checksums; /* 1 (default): verify xxh3 of every section;
                              0: trusted file, skip the hashes (structure
                              is still fully validated) */
-    /* Added in 0.1 (keep new fields at the end; bp_model_opts_default fills
-     * them all). */
     int mmap;             /* 0 (default): bp_model_load_file reads the file
                              into memory owned by the model and never touches
                              it again, so the file may be replaced or
@@ -115,8 +145,14 @@ typedef struct bp_model_opts {
                              BP_ERR_INVALID_ARG. bp_model_load_memory does
                              not map anything. */
 } bp_model_opts;
-/* Fills o with the defaults. */
-BP_API void bp_model_opts_default(bp_model_opts *o);
+/* Fills the first `size` bytes of o with the defaults and sets o->size =
+ * size (bytes beyond this library's struct are zeroed). BP_ERR_INVALID_ARG
+ * for a size that is not valid (then o is not written). */
+BP_API bp_status bp_model_opts_init_sized(bp_model_opts *o, size_t size);
+static inline bp_status bp_model_opts_init(bp_model_opts *o)
+{
+    return bp_model_opts_init_sized(o, sizeof *o);
+}
 
 /* Reads (or with opts->mmap, maps) a .bp file and fully validates it. opts
  * may be NULL for defaults. Only a regular file is accepted: a FIFO,
@@ -143,6 +179,7 @@ BP_API void bp_model_free(bp_model *m);
 #define BP_MAX_DIMS 6
 
 typedef struct bp_tensor_info {
+    size_t size;     /* bytes the library filled */
     const char *name;
     uint32_t ndim;
     uint32_t dims[BP_MAX_DIMS]; /* NCHW or NC; dims[0] == 1 in the model, the
@@ -152,6 +189,7 @@ typedef struct bp_tensor_info {
 /* One conv/linear layer, in layer order (the order of the model's layer
  * table, which bp_model_calibrate and bp_session_count_ops also use). */
 typedef struct bp_layer_info {
+    size_t size;           /* bytes the library filled */
     const char *name;      /* node name */
     const char *op;        /* "conv2d" or "linear" */
     uint32_t c_out, c_in, kh, kw;
@@ -169,12 +207,12 @@ typedef struct bp_layer_info {
     uint64_t macs;         /* dense MACs per image: c_out*K*out_pixels */
     const char *act_dtype; /* "u8" or "s8": how the layer's input is quantized */
     float act_scale;       /* its quantization step */
-    /* Added in 0.1: the full geometry and the largest |w| of the layer. */
     uint32_t stride_w, pad_l, pad_b, pad_r, dilation_w;
     uint32_t w_max;
 } bp_layer_info;
 
 typedef struct bp_model_info {
+    size_t size;           /* bytes the library filled */
     uint32_t n_inputs, n_outputs, n_layers, n_nodes;
     const bp_tensor_info *inputs;  /* [n_inputs] */
     const bp_tensor_info *outputs; /* [n_outputs] */
@@ -187,8 +225,17 @@ typedef struct bp_model_info {
 } bp_model_info;
 
 /* Points *info at storage owned by the model (valid until the model is
- * released). */
-BP_API bp_status bp_model_info_get(const bp_model *m, const bp_model_info **info);
+ * released), laid out for the caller's struct sizes: info_size for
+ * bp_model_info, layer_size and tensor_size for the elements of its arrays
+ * (the array strides). Use the inline bp_model_info_get. */
+BP_API bp_status bp_model_info_get_sized(const bp_model *m, const bp_model_info **info,
+                                         size_t info_size, size_t layer_size,
+                                         size_t tensor_size);
+static inline bp_status bp_model_info_get(const bp_model *m, const bp_model_info **info)
+{
+    return bp_model_info_get_sized(m, info, sizeof(bp_model_info), sizeof(bp_layer_info),
+                                   sizeof(bp_tensor_info));
+}
 /* Metadata value for key (e.g. "arch", "producer", "lambda"), or NULL if
  * absent or on a NULL argument. Owned by the model. */
 BP_API const char *bp_model_meta(const bp_model *m, const char *key);
@@ -202,7 +249,8 @@ BP_API const char *bp_model_meta(const bp_model *m, const char *key);
  *                  s8; see bp_session_info.exact);
  *   "onednn-f32"   oneDNN dense f32 with dequantized weights (inexact). */
 typedef struct bp_session_opts {
-    const char *backend; /* default "bitplane" */
+    size_t size;         /* sizeof(bp_session_opts) as compiled by the caller */
+    const char *backend; /* default "bitplane"; bp_backend_name lists them */
     int threads;         /* OpenMP threads of this session; 0: all cores
                             (omp_get_num_procs); 1..1024 */
     uint32_t batch;      /* N >= 1 (<= 65536), default 1 */
@@ -210,15 +258,23 @@ typedef struct bp_session_opts {
                             "neon"; NULL: the best the CPU has, capped by
                             $BP_ISA when set */
 } bp_session_opts;
-/* Fills o with the defaults above. */
-BP_API void bp_session_opts_default(bp_session_opts *o);
+/* Fills the first `size` bytes of o with the defaults above and sets
+ * o->size = size (bytes beyond this library's struct are zeroed).
+ * BP_ERR_INVALID_ARG for a size that is not valid (o is not written). */
+BP_API bp_status bp_session_opts_init_sized(bp_session_opts *o, size_t size);
+static inline bp_status bp_session_opts_init(bp_session_opts *o)
+{
+    return bp_session_opts_init_sized(o, sizeof *o);
+}
 
 /* Plans the graph for this batch (fusing conv/linear with a following relu
  * or residual add), allocates every buffer a run needs, and lets the backend
  * prepare each layer. Graph constants describe one image: a constant add
  * operand is added to every image of the batch, as in a batch-1 run of that
- * image (bit for bit on the exact backends). opts may be NULL for defaults.
- * Errors: unknown backend/isa or bad threads/batch -> BP_ERR_INVALID_ARG; a
+ * image (bit for bit on the exact backends). opts may be NULL for defaults;
+ * otherwise opts->size must be set (bp_session_opts_init).
+ * Errors: unknown backend/isa, bad threads/batch or a bad opts->size ->
+ * BP_ERR_INVALID_ARG; a
  * backend that is not built -> BP_ERR_UNSUPPORTED; activation memory for
  * this batch beyond what the address space can hold -> BP_ERR_NOMEM (or
  * BP_ERR_LIMIT for a single tensor), with the tensor named. */
@@ -249,18 +305,31 @@ BP_API bp_status bp_session_run(bp_session *s, const float *const *inputs,
 
 /* A caller buffer with its shape, for bp_session_run_views. */
 typedef struct bp_tensor_view {
+    size_t size;                /* sizeof(bp_tensor_view) as compiled by the
+                                   caller; the same in every element of an
+                                   array (it is the array's stride) */
     float *data;                /* inputs are only read */
     uint32_t ndim;
     uint32_t dims[BP_MAX_DIMS]; /* dims[0] is the session batch */
 } bp_tensor_view;
+/* Zeroes v and sets v->size. */
+static inline void bp_tensor_view_init(bp_tensor_view *v)
+{
+    unsigned char *p = (unsigned char *)v;
+    for (size_t i = 0; i < sizeof *v; i++) p[i] = 0;
+    v->size = sizeof *v;
+}
 /* bp_session_run with every count and shape checked against the session
- * (BP_ERR_SHAPE with the expected and given shapes in the message). */
+ * (BP_ERR_SHAPE with the expected and given shapes in the message). Each
+ * array's stride is its first element's size; every element must carry the
+ * same size (BP_ERR_INVALID_ARG otherwise). */
 BP_API bp_status bp_session_run_views(bp_session *s, const bp_tensor_view *inputs,
                                       uint32_t n_inputs, const bp_tensor_view *outputs,
                                       uint32_t n_outputs);
 
 /* Backend facts of a session. Strings are static or owned by the session. */
 typedef struct bp_session_info {
+    size_t size;           /* bytes the library filled */
     const char *backend;
     const char *isa;       /* ISA level of the kernel table in use */
     int threads;
@@ -270,11 +339,19 @@ typedef struct bp_session_info {
     size_t arena_bytes;    /* planned activation memory (buffers reused by liveness) */
     uint32_t n_steps;      /* graph steps after fusion (= profile entries) */
 } bp_session_info;
-BP_API bp_status bp_session_info_get(const bp_session *s, bp_session_info *info);
+/* Fills the caller's info of info_size bytes; use the inline
+ * bp_session_info_get. */
+BP_API bp_status bp_session_info_get_sized(const bp_session *s, bp_session_info *info,
+                                           size_t info_size);
+static inline bp_status bp_session_info_get(const bp_session *s, bp_session_info *info)
+{
+    return bp_session_info_get_sized(s, info, sizeof(bp_session_info));
+}
 
 /* One profile entry per graph step. A fused step (e.g. op
  * "conv2d+add+relu") is named after its conv/linear node. */
 typedef struct bp_layer_profile {
+    size_t size;           /* bytes the library filled */
     const char *name;
     const char *op;
     const char *kernel;    /* kernel name (+ activation path) or oneDNN
@@ -285,10 +362,19 @@ typedef struct bp_layer_profile {
 
 /* Profiling is off by default; when on, each run adds its per-step times. */
 BP_API bp_status bp_session_set_profiling(bp_session *s, int on);
-/* *layers points at session storage (valid until the session is freed);
- * *n = number of steps. */
-BP_API bp_status bp_session_profile(const bp_session *s, const bp_layer_profile **layers,
-                                    uint32_t *n);
+/* *layers points at session storage, an array of *n entries (one per step)
+ * of entry_size bytes each, the caller's sizeof(bp_layer_profile). Valid
+ * until the session is freed; the times are those of the moment of the call
+ * (with the library's own entry size, the array is live: later runs update
+ * it). Use the inline bp_session_profile. */
+BP_API bp_status bp_session_profile_sized(const bp_session *s,
+                                          const bp_layer_profile **layers, uint32_t *n,
+                                          size_t entry_size);
+static inline bp_status bp_session_profile(const bp_session *s,
+                                           const bp_layer_profile **layers, uint32_t *n)
+{
+    return bp_session_profile_sized(s, layers, n, sizeof(bp_layer_profile));
+}
 BP_API bp_status bp_session_profile_reset(bp_session *s);
 
 /* ---- Calibration (used by bptool gen) ----
@@ -309,6 +395,7 @@ BP_API bp_status bp_model_calibrate(const bp_model *m, const float *const *input
  * count each output against its own group's K inputs. per_layer holds
  * n_layers entries. Allocates (it is an analysis, not a run). */
 typedef struct bp_layer_counts {
+    size_t size;              /* bytes the library filled */
     uint64_t dots;            /* dot products: c_out * N * OH * OW */
     uint64_t macs_dense;      /* dots * K */
     uint64_t mults_w;         /* sum over dots of nonzero weights */
@@ -320,8 +407,15 @@ typedef struct bp_layer_counts {
     uint32_t M;               /* digit positions of the layer */
 } bp_layer_counts;
 
-BP_API bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
-                                      bp_layer_counts *per_layer);
+/* per_layer: n_layers entries of entry_size bytes (the caller's sizeof);
+ * use the inline bp_session_count_ops. */
+BP_API bp_status bp_session_count_ops_sized(bp_session *s, const float *const *inputs,
+                                            bp_layer_counts *per_layer, size_t entry_size);
+static inline bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
+                                             bp_layer_counts *per_layer)
+{
+    return bp_session_count_ops_sized(s, inputs, per_layer, sizeof(bp_layer_counts));
+}
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,33 @@ bp_status bp_handle_check(const void *h, bp_handle_kind kind, const char *fn);
 /* The same check, and on success h is no longer live. */
 bp_status bp_handle_remove(const void *h, bp_handle_kind kind, const char *fn);
 
+/* ---- size-checked public structs (engine/src/struct_size.c) ---- */
+typedef struct bp_struct_desc {
+    const char *name;
+    size_t known; /* this library's sizeof */
+    size_t align; /* every version's size is a multiple of it */
+    size_t min;   /* smallest prefix: size and the first field after it */
+} bp_struct_desc;
+extern const bp_struct_desc bp_sd_model_opts, bp_sd_session_opts, bp_sd_tensor_view,
+    bp_sd_tensor_info, bp_sd_layer_info, bp_sd_model_info, bp_sd_session_info,
+    bp_sd_layer_profile, bp_sd_layer_counts;
+/* BP_OK if size can be a version of d; else BP_ERR_INVALID_ARG naming fn,
+ * what (the argument) and the struct. */
+bp_status bp_struct_size_check(const bp_struct_desc *d, size_t size, const char *fn,
+                               const char *what);
+/* Reads the caller's input struct src (its size in its first field) into
+ * dst, which holds the defaults: the common prefix is copied, bytes beyond
+ * the library's struct must be zero. dst->size becomes d->known. */
+bp_status bp_struct_read(const bp_struct_desc *d, const void *src, void *dst, const char *fn,
+                         const char *what);
+/* Writes src (the library's struct) into the caller's dst of `size` bytes
+ * (checked): the common prefix, zeros beyond, dst->size = bytes written. */
+void bp_struct_write(const bp_struct_desc *d, void *dst, size_t size, const void *src);
+/* bp_*_init: defaults into dst's first size bytes, zeros beyond, dst->size =
+ * size. */
+bp_status bp_struct_init(const bp_struct_desc *d, void *dst, size_t size, const void *defaults,
+                         const char *fn);
+
 /* ---- loaded model (engine/src/graph/model.c) ---- */
 /* Derived weight forms of a layer, built from its planes on first use. */
 enum {
@@ -70,7 +97,10 @@ struct bp_model {
     bp_model_info info;
     bp_tensor_info *inputs, *outputs;
     bp_layer_info *linfo;
-    pthread_mutex_t lock;    /* guards the layers' derived forms */
+    pthread_mutex_t lock;    /* guards the layers' derived forms and views */
+    /* bp_model_info laid out for callers compiled with other struct sizes,
+     * made on first request, freed with the model (a list under lock) */
+    struct bp_info_view *views;
 };
 
 /* Builds what `need` (BP_NEED_*) names for layer li unless already built;
@@ -162,6 +192,8 @@ struct bp_session {
     bp_step *steps;
     int profiling;
     bp_layer_profile *prof;          /* [n_steps] */
+    unsigned char *prof_view;        /* prof at a caller's entry size, if other */
+    size_t prof_view_size;           /* that entry size */
     int exact;
     const char *inexact_reason;
     int nhwc;                        /* be->layout == BP_LAYOUT_NHWC: 4-D activations

@@ -153,7 +153,7 @@ static void test_session_bad_use(void **state)
     bp_model *m = load();
     bp_session *s = (bp_session *)0x1;
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     assert_string_equal(o.backend, "bitplane");
     assert_int_equal(o.batch, 1);
     assert_int_equal(bp_session_create(NULL, &o, &s), BP_ERR_INVALID_ARG);
@@ -208,22 +208,23 @@ static void test_session_bad_use(void **state)
     expect_msg("outputs[1]");
 
     /* shapes checked through the view API */
-    bp_tensor_view vi = {x, 4, {1, 3, 20, 20}};
+    bp_tensor_view vi = {sizeof(bp_tensor_view), x, 4, {1, 3, 20, 20}};
     bp_tensor_view vo[3];
     for (uint32_t i = 0; i < 3; i++) {
+        bp_tensor_view_init(&vo[i]);
         vo[i].data = outs[i];
         vo[i].ndim = mi->outputs[i].ndim;
         memcpy(vo[i].dims, mi->outputs[i].dims, sizeof vo[i].dims);
     }
     assert_int_equal(bp_session_run_views(s, &vi, 1, vo, 3), BP_OK);
-    bp_tensor_view wrong = {x, 4, {1, 3, 20, 21}};
+    bp_tensor_view wrong = {sizeof(bp_tensor_view), x, 4, {1, 3, 20, 21}};
     assert_int_equal(bp_session_run_views(s, &wrong, 1, vo, 3), BP_ERR_SHAPE);
     expect_msg("(1,3,20,21)");
     expect_msg("(1,3,20,20)");
-    bp_tensor_view wrong_batch = {x, 4, {2, 3, 20, 20}};
+    bp_tensor_view wrong_batch = {sizeof(bp_tensor_view), x, 4, {2, 3, 20, 20}};
     assert_int_equal(bp_session_run_views(s, &wrong_batch, 1, vo, 3), BP_ERR_SHAPE);
     assert_int_equal(bp_session_run_views(s, &vi, 1, vo, 2), BP_ERR_SHAPE);
-    bp_tensor_view nodata = {NULL, 4, {1, 3, 20, 20}};
+    bp_tensor_view nodata = {sizeof(bp_tensor_view), NULL, 4, {1, 3, 20, 20}};
     assert_int_equal(bp_session_run_views(s, &nodata, 1, vo, 3), BP_ERR_INVALID_ARG);
 
     /* freed session: detected, never dereferenced */
@@ -248,7 +249,7 @@ static void test_model_lifetime(void **state)
     bp_model *m = load();
     bp_session *s = NULL;
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.threads = 1;
     assert_int_equal(bp_session_create(m, &o, &s), BP_OK);
     size_t ne = bpt_input_elems(m, 0, 1), no = bpt_output_elems(m, 1);
@@ -287,7 +288,7 @@ static void test_handle_kind_confusion(void **state)
     bp_model *m = load();
     bp_session *s = NULL;
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.threads = 1;
     assert_int_equal(bp_session_create(m, &o, &s), BP_OK);
     size_t ne = bpt_input_elems(m, 0, 1), no = bpt_output_elems(m, 1);
@@ -391,7 +392,7 @@ static void test_arena_overflow(void **state)
     static const char *const backends[] = {"reference", "bitplane", "onednn-f32"};
     for (int i = 0; i < 3; i++) {
         bp_session_opts o;
-        bp_session_opts_default(&o);
+        bp_session_opts_init(&o);
         o.backend = backends[i];
         o.threads = 1;
         o.batch = 65536;
@@ -497,7 +498,7 @@ static void test_profile_fusion_info(void **state)
     bp_model *m = load();
     bp_session *s = NULL;
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.threads = 2;
     o.batch = 2;
     assert_int_equal(bp_session_create(m, &o, &s), BP_OK);
@@ -570,7 +571,7 @@ static void test_isa_caps(void **state)
         if (!(cpu & BP_ISA_BIT(bp_isa_parse(isas[i])))) continue;
         for (int k = 0; k < 2; k++) {
             bp_session_opts o;
-            bp_session_opts_default(&o);
+            bp_session_opts_init(&o);
             o.backend = k ? "csr" : "bitplane";
             o.isa = isas[i];
             o.threads = 2;
@@ -623,7 +624,7 @@ static void test_count_ops(void **state)
     uint64_t r = g_seed + 9;
     bpt_fill_uniform(&r, xf, ne, -0.5f, 8.0f); /* many zeros after u8 quantization */
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.batch = N;
     o.backend = "csr";
     bp_session *s;
@@ -753,7 +754,7 @@ static void test_load_file_roundtrip(void **state)
     close(fd);
     bp_model *m = NULL;
     bp_model_opts mo;
-    bp_model_opts_default(&mo);
+    bp_model_opts_init(&mo);
     assert_int_equal(mo.verify_checksums, 1);
     mo.verify_checksums = 0;
     assert_int_equal(bp_model_load_file(path, &mo, &m), BP_OK);

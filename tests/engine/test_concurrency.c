@@ -38,7 +38,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     static const char *const backends[] = {"bitplane", "csr", "reference"};
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = backends[w->id % 3];
     o.threads = g_sthreads;
     bp_session *s = NULL;

@@ -37,7 +37,7 @@ static float *run_path(const bp_model *m, const char *backend, int threads, uint
         off += e;
     }
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = backend;
     o.threads = threads;
     o.batch = batch;

@@ -43,7 +43,7 @@ float *bpt_run(const bp_model *m, const char *backend, int threads, uint32_t bat
         off += bpt_elems(&mi->outputs[i], batch);
     }
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = backend;
     o.threads = threads;
     o.batch = batch;

@@ -170,7 +170,7 @@ static void test_mmap_opt_in(void **state)
     write_bytes(path, a, asz);
     bp_model_opts o;
     memset(&o, 0x5a, sizeof o);
-    bp_model_opts_default(&o);
+    bp_model_opts_init(&o);
     assert_int_equal(o.mmap, 0);
     assert_int_equal(o.verify_checksums, 1);
 
@@ -223,7 +223,7 @@ static void test_not_regular_files(void **state)
         if (access(cases[i].path, F_OK) != 0) continue;
         for (int mm = 0; mm <= 1; mm++) {
             bp_model_opts o;
-            bp_model_opts_default(&o);
+            bp_model_opts_init(&o);
             o.mmap = mm;
             bp_model *m = (bp_model *)&m;
             assert_int_equal(bp_model_load_file(cases[i].path, &o, &m), BP_ERR_IO);
@@ -307,7 +307,7 @@ static void test_huge_shared_layers(void **state)
     /* dense backends (and the operation counts, which run the reference) */
     t0 = now_s();
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = "reference";
     bp_session *s = (bp_session *)&s;
     assert_int_equal(bp_session_create(m, &so, &s), BP_ERR_LIMIT);
@@ -395,7 +395,7 @@ static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = k_backends[id % 3];
     o.threads = 1;
     pthread_barrier_wait(&g_barrier);

@@ -121,7 +121,7 @@ static int check(int convnext, const char *backend, int threads, uint32_t batch)
     const bp_model_info *mi;
     bp_model_info_get(m, &mi);
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = backend;
     o.threads = threads;
     o.batch = batch;

@@ -118,7 +118,7 @@ static float *fz_run_model(const bp_model *m, const bp_model_info *mi, const fz_
         off += fz_elems(&mi->outputs[o], batch);
     }
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = r->backend;
     so.threads = r->threads;
     so.batch = batch;

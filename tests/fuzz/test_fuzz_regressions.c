@@ -28,7 +28,7 @@ static bp_status run(const bp_model *m, const char *backend, uint32_t batch, con
                      float *y)
 {
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = backend;
     o.threads = 1;
     o.batch = batch;

@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     for (int b = 0; b < N_BACKENDS; b++) {
         y[b] = calloc(out_per * n, sizeof *y[b]);
         bp_session_opts o;
-        bp_session_opts_default(&o);
+        bp_session_opts_init(&o);
         o.backend = backends[b];
         o.threads = 2;
         o.batch = n;

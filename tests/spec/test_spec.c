@@ -81,7 +81,7 @@ static size_t compare_batch(const char *name, const bpf_model *fm, const bp_mode
         assert_non_null(eo[i]);
     }
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = "reference";
     o.threads = (int)N; /* 2 threads at batch 2 */
     o.batch = N;
@@ -311,7 +311,7 @@ static void test_reciprocal(void **state)
             assert_int_equal(bp_model_load_memory(buf, size, NULL, &em), 0);
             bp_session *s = NULL;
             bp_session_opts o;
-            bp_session_opts_default(&o);
+            bp_session_opts_init(&o);
             o.backend = "reference";
             o.threads = 1;
             assert_int_equal(bp_session_create(em, &o, &s), 0);
@@ -375,7 +375,7 @@ static void test_gelu_exp_sweep(void **state)
     assert_int_equal(bpf_load_memory(buf, size, 0, &fm), 0);
     assert_int_equal(bp_model_load_memory(buf, size, NULL, &em), 0);
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = "reference";
     o.threads = 1;
     bp_session *s = NULL;

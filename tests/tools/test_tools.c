@@ -195,7 +195,7 @@ static void test_prune_magnitude(void **state)
  * nonzero w: 3 -> mults_w 3; with x != 0: w0, w3 -> mults_wx 2.
  * binary digits: pop(3)+pop(128)+pop(5) = 2+1+2 = 5; effectual 2+2 = 4.
  * CSD digits: 3 = 4-1 (2), 128 (1), 5 = 4+1 (2) -> 5; effectual 4. */
-static const bp_layer_counts test_hand = {1, 4, 3, 2, 5, 4, 5, 4, 8};
+static const bp_layer_counts test_hand = {sizeof(bp_layer_counts), 1, 4, 3, 2, 5, 4, 5, 4, 8};
 
 static void test_table2_formulas(void **state)
 {
@@ -251,7 +251,7 @@ static void test_engine_counts_hand(void **state)
     bp_model *m = NULL;
     assert_int_equal(bp_model_load_memory(buf, size, NULL, &m), BP_OK);
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = "reference";
     so.threads = 1;
     bp_session *s = NULL;
@@ -326,7 +326,7 @@ static void test_energy_resnet18_cifar(void **state)
     assert_int_equal(mi->n_layers, 21);
 
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = "reference";
     bp_session *s = NULL;
     assert_int_equal(bp_session_create(m, &so, &s), BP_OK);
@@ -476,7 +476,7 @@ static void test_gen_default_range_exact(void **state)
     static const char *const backends[] = {"reference", "bitplane", "csr", "onednn-int8"};
     for (int b = 0; b < 4; b++) {
         bp_session_opts so;
-        bp_session_opts_default(&so);
+        bp_session_opts_init(&so);
         so.backend = backends[b];
         so.threads = 1;
         bp_session *s = NULL;

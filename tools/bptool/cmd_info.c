@@ -541,7 +541,7 @@ int bp_tool_cmd_verify(int argc, char **argv)
     /* 2. The engine: load, then plan a session at batch 1 and 2 on the
      * reference backend (what every backend needs of the graph). */
     bp_model_opts mo;
-    bp_model_opts_default(&mo);
+    bp_model_opts_init(&mo);
     mo.verify_checksums = 0; /* verified above */
     bp_model *m = NULL;
     bp_status st = bp_model_load_file(path, &mo, &m);
@@ -549,7 +549,7 @@ int bp_tool_cmd_verify(int argc, char **argv)
     uint32_t batch = 0;
     for (uint32_t b = 1; st == BP_OK && b <= 2; b++) {
         bp_session_opts so;
-        bp_session_opts_default(&so);
+        bp_session_opts_init(&so);
         so.backend = "reference";
         so.threads = 1;
         so.batch = b;

@@ -302,7 +302,7 @@ static int bp_onnx_run(bp_onnx_graph *g, const void *buf, size_t size, const cha
     if (bp_onnx_load_model(g, buf, size, &m))
         return -1;
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = backend;
     so.batch = nimg;
     bp_status st = bp_session_create(m, &so, &s);

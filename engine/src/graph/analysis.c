@@ -175,8 +175,8 @@ static void bp_count_hook(void *vctx, const bp_step *st, const float *x, size_t 
     free(nz);
 }
 
-BP_API bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
-                                      bp_layer_counts *per_layer)
+BP_API bp_status bp_session_count_ops_sized(bp_session *s, const float *const *inputs,
+                                            bp_layer_counts *per_layer, size_t entry_size)
 {
     if (!s || !inputs || !per_layer)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_session_count_ops: %s is NULL",
@@ -184,13 +184,22 @@ BP_API bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
     bp_session_info info;
     bp_status st = bp_session_info_get(s, &info);
     if (st) return st;
+    st = bp_struct_size_check(&bp_sd_layer_counts, entry_size, "bp_session_count_ops",
+                              "per_layer entry size");
+    if (st) return st;
     const bp_model *m = s->m;
+    /* counted in this library's layout, then written at the caller's stride */
+    bp_layer_counts *counts = calloc(m->f->n_layers ? m->f->n_layers : 1, sizeof *counts);
+    if (!counts) return bp_fail(BP_ERR_NOMEM, "bp_session_count_ops: out of memory");
     /* counts are defined on the reference arithmetic, whatever s runs */
     bp_session *r = NULL;
     st = bp_session_create_with(m, &bp_backend_reference, s->threads, s->N,
                                 bp_isa_mask_from_env(), BP_ACT_PATH_FLOAT, &r); /* the hook
                                                                                  * reads floats */
-    if (st) return st;
+    if (st) {
+        free(counts);
+        return st;
+    }
     bp_count_ctx *c = calloc(1, sizeof *c);
     float **outs = NULL;
     if (!c) st = bp_fail(BP_ERR_NOMEM, "bp_session_count_ops: out of memory");
@@ -199,7 +208,7 @@ BP_API bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
         st = bp_model_layer_prepare(s->m, i, BP_NEED_CSR); /* the counts walk the nonzeros */
     if (!st) {
         c->m = m;
-        c->out = per_layer;
+        c->out = counts;
         int8_t dg[BP_M_MAX];
         for (int w = -255; w <= 255; w++) {
             int b = bp_digits_encode(w, BP_ENC_BINARY, dg);
@@ -207,10 +216,15 @@ BP_API bp_status bp_session_count_ops(bp_session *s, const float *const *inputs,
             c->tbin[w + 255] = (uint8_t)(b < 0 ? 0 : b);
             c->tcsd[w + 255] = (uint8_t)(q < 0 ? 0 : q);
         }
-        memset(per_layer, 0, sizeof *per_layer * m->f->n_layers);
         st = bp_graph_run(r, inputs, outs, bp_count_hook, c);
         if (!st) st = c->st;
     }
+    for (uint32_t i = 0; !st && i < m->f->n_layers; i++) {
+        counts[i].size = sizeof *counts;
+        bp_struct_write(&bp_sd_layer_counts, (unsigned char *)per_layer + (size_t)i * entry_size,
+                        entry_size, &counts[i]);
+    }
+    free(counts);
     bp_free_outputs(r, outs);
     free(c);
     bp_session_free(r);

@@ -11,13 +11,29 @@
 #include "engine.h"
 #include "quant.h"
 
-BP_API void bp_model_opts_default(bp_model_opts *o)
+static void bp_model_opts_defaults(bp_model_opts *o)
 {
-    if (!o) return;
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->verify_checksums = 1;
     o->mmap = 0;
 }
+
+BP_API bp_status bp_model_opts_init_sized(bp_model_opts *o, size_t size)
+{
+    if (!o) return bp_fail(BP_ERR_INVALID_ARG, "bp_model_opts_init: o is NULL");
+    bp_model_opts d;
+    bp_model_opts_defaults(&d);
+    return bp_struct_init(&bp_sd_model_opts, o, size, &d, "bp_model_opts_init");
+}
+
+/* The info of m laid out for one set of caller struct sizes. */
+typedef struct bp_info_view {
+    struct bp_info_view *next;
+    size_t info_size, layer_size, tensor_size;
+    const bp_model_info *info; /* into mem */
+    unsigned char *mem;
+} bp_info_view;
 
 static void bp_model_destroy(bp_model *m)
 {
@@ -37,6 +53,12 @@ static void bp_model_destroy(bp_model *m)
     free(m->inputs);
     free(m->outputs);
     free(m->linfo);
+    while (m->views) {
+        bp_info_view *v = m->views;
+        m->views = v->next;
+        free(v->mem);
+        free(v);
+    }
     if (m->f) bpf_model_free(m->f);
     m->magic = 0;
     free(m);
@@ -337,8 +359,10 @@ static bp_status bp_model_build(bp_model *m)
     if (!m->layers || !m->linfo || !m->inputs || !m->outputs)
         return bp_fail(BP_ERR_NOMEM, "model: out of memory");
 
+    m->info.size = sizeof m->info;
     for (uint32_t i = 0; i < nl; i++) {
         m->layers[i].node = UINT32_MAX;
+        m->linfo[i].size = sizeof *m->linfo;
         m->linfo[i].name = "";
     }
     for (uint32_t n = 0; n < f->n_nodes; n++) {
@@ -402,6 +426,7 @@ static bp_status bp_model_build(bp_model *m)
                            is_in ? "input" : "output", i, tid);
         const bpf_tensor *t = &f->tensors[tid];
         bp_tensor_info *ti = is_in ? &m->inputs[i] : &m->outputs[i - f->n_inputs];
+        ti->size = sizeof *ti;
         ti->name = t->name;
         ti->ndim = t->ndim;
         for (uint32_t d = 0; d < t->ndim && d < BP_MAX_DIMS; d++) ti->dims[d] = t->dims[d];
@@ -453,14 +478,20 @@ static bp_status bp_model_finish(bpf_status fs, bpf_model *f, bp_model **out)
 
 static uint32_t bp_load_flags(const bp_model_opts *opts)
 {
-    return (opts && !opts->verify_checksums) ? BPF_LOAD_NO_CHECKSUM : 0u;
+    return !opts->verify_checksums ? BPF_LOAD_NO_CHECKSUM : 0u;
 }
 
-static bp_status bp_check_opts(const bp_model_opts *opts, const char *fn)
+/* The caller's opts (NULL: defaults) read into o and checked. */
+static bp_status bp_check_opts(const bp_model_opts *opts, bp_model_opts *o, const char *fn)
 {
-    if (opts && opts->mmap != 0 && opts->mmap != 1)
+    bp_model_opts_defaults(o);
+    if (opts) {
+        bp_status st = bp_struct_read(&bp_sd_model_opts, opts, o, fn, "opts");
+        if (st) return st;
+    }
+    if (o->mmap != 0 && o->mmap != 1)
         return bp_fail(BP_ERR_INVALID_ARG, "%s: opts->mmap is %d, must be 0 or 1", fn,
-                       opts->mmap);
+                       o->mmap);
     return BP_OK;
 }
 
@@ -471,9 +502,10 @@ BP_API bp_status bp_model_load_file(const char *path, const bp_model_opts *opts,
     if (!path || !out)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_file: %s is NULL",
                        !path ? "path" : "out");
-    bp_status st = bp_check_opts(opts, "bp_model_load_file");
+    bp_model_opts o;
+    bp_status st = bp_check_opts(opts, &o, "bp_model_load_file");
     if (st) return st;
-    uint32_t flags = bp_load_flags(opts) | (opts && opts->mmap ? BPF_LOAD_MMAP : 0u);
+    uint32_t flags = bp_load_flags(&o) | (o.mmap ? BPF_LOAD_MMAP : 0u);
     bpf_model *f = NULL;
     bpf_status fs = bpf_load_file(path, flags, &f);
     if (fs != BPF_OK) {
@@ -497,19 +529,82 @@ BP_API bp_status bp_model_load_memory(const void *buf, size_t size,
     if (!buf || !out)
         return bp_fail(BP_ERR_INVALID_ARG, "bp_model_load_memory: %s is NULL",
                        !buf ? "buf" : "out");
-    bp_status st = bp_check_opts(opts, "bp_model_load_memory");
+    bp_model_opts o;
+    bp_status st = bp_check_opts(opts, &o, "bp_model_load_memory");
     if (st) return st;
     bpf_model *f = NULL;
-    bpf_status fs = bpf_load_memory(buf, size, bp_load_flags(opts), &f);
+    bpf_status fs = bpf_load_memory(buf, size, bp_load_flags(&o), &f);
     return bp_model_finish(fs, f, out);
 }
 
-BP_API bp_status bp_model_info_get(const bp_model *m, const bp_model_info **info)
+/* m's info copied for callers whose structs have the given sizes (checked):
+ * bp_model_info, then the inputs, outputs and layers arrays at those
+ * strides, each entry the common prefix and zeros. */
+static bp_info_view *bp_info_view_make(const bp_model *m, size_t is, size_t ls, size_t ts)
 {
-    bp_status st = bp_model_check(m, "bp_model_info_get");
+    const bp_model_info *I = &m->info;
+    size_t nt = (size_t)I->n_inputs + I->n_outputs;
+    /* sizes <= BP_STRUCT_SIZE_MAX and counts < 2^32: no overflow */
+    size_t total = is + nt * ts + (size_t)I->n_layers * ls;
+    bp_info_view *v = calloc(1, sizeof *v);
+    unsigned char *mem = calloc(1, total);
+    if (!v || !mem) {
+        free(v);
+        free(mem);
+        return NULL;
+    }
+    unsigned char *tin = mem + is, *tout = tin + (size_t)I->n_inputs * ts;
+    unsigned char *lay = tout + (size_t)I->n_outputs * ts;
+    bp_model_info c = *I;
+    c.inputs = (const bp_tensor_info *)tin;
+    c.outputs = (const bp_tensor_info *)tout;
+    c.layers = (const bp_layer_info *)lay;
+    bp_struct_write(&bp_sd_model_info, mem, is, &c);
+    for (uint32_t i = 0; i < I->n_inputs; i++)
+        bp_struct_write(&bp_sd_tensor_info, tin + i * ts, ts, &m->inputs[i]);
+    for (uint32_t i = 0; i < I->n_outputs; i++)
+        bp_struct_write(&bp_sd_tensor_info, tout + i * ts, ts, &m->outputs[i]);
+    for (uint32_t i = 0; i < I->n_layers; i++)
+        bp_struct_write(&bp_sd_layer_info, lay + (size_t)i * ls, ls, &m->linfo[i]);
+    v->info_size = is;
+    v->layer_size = ls;
+    v->tensor_size = ts;
+    v->info = (const bp_model_info *)mem;
+    v->mem = mem;
+    return v;
+}
+
+BP_API bp_status bp_model_info_get_sized(const bp_model *m, const bp_model_info **info,
+                                         size_t info_size, size_t layer_size,
+                                         size_t tensor_size)
+{
+    const char *fn = "bp_model_info_get";
+    bp_status st = bp_model_check(m, fn);
     if (st) return st;
-    if (!info) return bp_fail(BP_ERR_INVALID_ARG, "bp_model_info_get: info is NULL");
-    *info = &m->info;
+    if (!info) return bp_fail(BP_ERR_INVALID_ARG, "%s: info is NULL", fn);
+    *info = NULL;
+    if ((st = bp_struct_size_check(&bp_sd_model_info, info_size, fn, "info_size")) ||
+        (st = bp_struct_size_check(&bp_sd_layer_info, layer_size, fn, "layer_size")) ||
+        (st = bp_struct_size_check(&bp_sd_tensor_info, tensor_size, fn, "tensor_size")))
+        return st;
+    if (info_size == sizeof(bp_model_info) && layer_size == sizeof(bp_layer_info) &&
+        tensor_size == sizeof(bp_tensor_info)) {
+        *info = &m->info;
+        return BP_OK;
+    }
+    bp_model *mm = (bp_model *)m; /* the view cache; the model stays immutable */
+    pthread_mutex_lock(&mm->lock);
+    bp_info_view *v = mm->views;
+    while (v && (v->info_size != info_size || v->layer_size != layer_size ||
+                 v->tensor_size != tensor_size))
+        v = v->next;
+    if (!v && (v = bp_info_view_make(m, info_size, layer_size, tensor_size))) {
+        v->next = mm->views;
+        mm->views = v;
+    }
+    pthread_mutex_unlock(&mm->lock);
+    if (!v) return bp_fail(BP_ERR_NOMEM, "%s: out of memory", fn);
+    *info = v->info;
     return BP_OK;
 }
 

@@ -30,14 +30,32 @@ static const bp_backend *const bp_backends[] = {
 };
 #define BP_N_BACKENDS (sizeof bp_backends / sizeof bp_backends[0])
 
-BP_API void bp_session_opts_default(bp_session_opts *o)
+BP_API uint32_t bp_backend_count(void)
 {
-    if (!o) return;
+    return (uint32_t)BP_N_BACKENDS;
+}
+
+BP_API const char *bp_backend_name(uint32_t i)
+{
+    return i < BP_N_BACKENDS ? bp_backends[i]->name : NULL;
+}
+
+static void bp_session_opts_defaults(bp_session_opts *o)
+{
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->backend = "bitplane";
     o->threads = 0;
     o->batch = 1;
     o->isa = NULL;
+}
+
+BP_API bp_status bp_session_opts_init_sized(bp_session_opts *o, size_t size)
+{
+    if (!o) return bp_fail(BP_ERR_INVALID_ARG, "bp_session_opts_init: o is NULL");
+    bp_session_opts d;
+    bp_session_opts_defaults(&d);
+    return bp_struct_init(&bp_sd_session_opts, o, size, &d, "bp_session_opts_init");
 }
 
 /* ---- planning ---- */
@@ -82,6 +100,7 @@ static void bp_session_destroy(bp_session *s)
     free(s->telems);
     free(s->tbuf);
     free(s->prof);
+    free(s->prof_view);
     free(s->tconv);
     free(s->tfixed);
     free(s->tnofloat);
@@ -723,6 +742,7 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     if (!st) {
         for (uint32_t i = 0; i < s->n_steps; i++) {
             const bp_step *sp = &s->steps[i];
+            s->prof[i].size = sizeof *s->prof;
             s->prof[i].name = m->f->nodes[sp->node].name;
             s->prof[i].op = sp->opname;
             s->prof[i].kernel = sp->lstate ? be->layer_kernel(sp->lstate) : "float";
@@ -750,8 +770,12 @@ BP_API bp_status bp_session_create(const bp_model *m, const bp_session_opts *opt
     bp_status mst = bp_model_check(m, "bp_session_create");
     if (mst) return mst;
     bp_session_opts o;
-    bp_session_opts_default(&o);
-    if (opts) o = *opts;
+    bp_session_opts_defaults(&o);
+    if (opts) {
+        bp_status ost = bp_struct_read(&bp_sd_session_opts, opts, &o, "bp_session_create",
+                                       "opts");
+        if (ost) return ost;
+    }
     const char *bname = o.backend ? o.backend : "bitplane";
     const bp_backend *be = NULL;
     for (size_t i = 0; i < BP_N_BACKENDS; i++)
@@ -1023,35 +1047,70 @@ BP_API bp_status bp_session_run_views(bp_session *s, const bp_tensor_view *input
                        f->n_outputs);
     if (n_inputs > BPF_MAX_IO * 16 || n_outputs > BPF_MAX_IO * 16)
         return bp_fail(BP_ERR_LIMIT, "bp_session_run_views: too many inputs/outputs");
+    /* each array's stride is its first element's size; views are read
+     * through a copy in this library's layout */
+    const unsigned char *arr[2] = {(const unsigned char *)inputs,
+                                   (const unsigned char *)outputs};
+    const uint32_t cnt[2] = {n_inputs, n_outputs};
+    size_t stride[2];
+    for (int a = 0; a < 2; a++) {
+        stride[a] = 0;
+        if (cnt[a]) memcpy(&stride[a], arr[a], sizeof stride[a]);
+        for (uint32_t i = 0; i < cnt[a]; i++) {
+            char what[32];
+            snprintf(what, sizeof what, "%s[%u]", a ? "outputs" : "inputs", i);
+            size_t sz;
+            memcpy(&sz, arr[a] + i * stride[a], sizeof sz);
+            if (sz != stride[a])
+                return bp_fail(BP_ERR_INVALID_ARG, "bp_session_run_views: %s (bp_tensor_view)"
+                               " has size %zu, element 0 has %zu: every element of the array "
+                               "must carry the same size", what, sz, stride[a]);
+            bp_tensor_view v;
+            memset(&v, 0, sizeof v);
+            st = bp_struct_read(&bp_sd_tensor_view, arr[a] + i * stride[a], &v,
+                                "bp_session_run_views", what);
+            if (st) return st;
+        }
+    }
     const float *in[BPF_MAX_IO * 16];
     float *outp[BPF_MAX_IO * 16];
-    for (uint32_t i = 0; i < n_inputs; i++) {
-        st = bp_check_view(s, &inputs[i], f->inputs[i], "inputs", i);
+    for (uint32_t i = 0; i < n_inputs + n_outputs; i++) {
+        int o = i >= n_inputs;
+        uint32_t k = o ? i - n_inputs : i;
+        bp_tensor_view v;
+        memset(&v, 0, sizeof v);
+        bp_struct_read(&bp_sd_tensor_view, arr[o] + k * stride[o], &v, "", ""); /* checked */
+        st = bp_check_view(s, &v, o ? f->outputs[k] : f->inputs[k], o ? "outputs" : "inputs",
+                           k);
         if (st) return st;
-        in[i] = inputs[i].data;
-    }
-    for (uint32_t i = 0; i < n_outputs; i++) {
-        st = bp_check_view(s, &outputs[i], f->outputs[i], "outputs", i);
-        if (st) return st;
-        outp[i] = outputs[i].data;
+        if (o)
+            outp[k] = v.data;
+        else
+            in[k] = v.data;
     }
     return bp_graph_run(s, in, outp, NULL, NULL);
 }
 
-BP_API bp_status bp_session_info_get(const bp_session *s, bp_session_info *info)
+BP_API bp_status bp_session_info_get_sized(const bp_session *s, bp_session_info *info,
+                                           size_t info_size)
 {
-    bp_status st = bp_check_session(s, "bp_session_info_get");
+    const char *fn = "bp_session_info_get";
+    bp_status st = bp_check_session(s, fn);
     if (st) return st;
-    if (!info) return bp_fail(BP_ERR_INVALID_ARG, "bp_session_info_get: info is NULL");
-    memset(info, 0, sizeof *info);
-    info->backend = s->be->name;
-    info->isa = bp_isa_name(s->kt.isa);
-    info->threads = s->threads;
-    info->batch = s->N;
-    info->exact = s->exact;
-    info->inexact_reason = s->inexact_reason;
-    info->arena_bytes = s->arena_bytes;
-    info->n_steps = s->n_steps;
+    if (!info) return bp_fail(BP_ERR_INVALID_ARG, "%s: info is NULL", fn);
+    st = bp_struct_size_check(&bp_sd_session_info, info_size, fn, "info");
+    if (st) return st;
+    bp_session_info I;
+    memset(&I, 0, sizeof I);
+    I.backend = s->be->name;
+    I.isa = bp_isa_name(s->kt.isa);
+    I.threads = s->threads;
+    I.batch = s->N;
+    I.exact = s->exact;
+    I.inexact_reason = s->inexact_reason;
+    I.arena_bytes = s->arena_bytes;
+    I.n_steps = s->n_steps;
+    bp_struct_write(&bp_sd_session_info, info, info_size, &I);
     return BP_OK;
 }
 
@@ -1063,15 +1122,36 @@ BP_API bp_status bp_session_set_profiling(bp_session *s, int on)
     return BP_OK;
 }
 
-BP_API bp_status bp_session_profile(const bp_session *s, const bp_layer_profile **layers,
-                                    uint32_t *n)
+BP_API bp_status bp_session_profile_sized(const bp_session *s,
+                                          const bp_layer_profile **layers, uint32_t *n,
+                                          size_t entry_size)
 {
-    bp_status st = bp_check_session(s, "bp_session_profile");
+    const char *fn = "bp_session_profile";
+    bp_status st = bp_check_session(s, fn);
     if (st) return st;
     if (!layers || !n)
-        return bp_fail(BP_ERR_INVALID_ARG, "bp_session_profile: %s is NULL",
-                       !layers ? "layers" : "n");
-    *layers = s->prof;
+        return bp_fail(BP_ERR_INVALID_ARG, "%s: %s is NULL", fn, !layers ? "layers" : "n");
+    st = bp_struct_size_check(&bp_sd_layer_profile, entry_size, fn, "entry_size");
+    if (st) return st;
+    if (entry_size == sizeof(bp_layer_profile)) {
+        *layers = s->prof;
+        *n = s->n_steps;
+        return BP_OK;
+    }
+    /* another entry size: a copy at that stride (the session is used by one
+     * thread at a time, so its copy may be refreshed here) */
+    bp_session *ss = (bp_session *)s;
+    if (ss->prof_view_size != entry_size) {
+        unsigned char *v = calloc(s->n_steps ? s->n_steps : 1, entry_size);
+        if (!v) return bp_fail(BP_ERR_NOMEM, "%s: out of memory", fn);
+        free(ss->prof_view);
+        ss->prof_view = v;
+        ss->prof_view_size = entry_size;
+    }
+    for (uint32_t i = 0; i < s->n_steps; i++)
+        bp_struct_write(&bp_sd_layer_profile, ss->prof_view + (size_t)i * entry_size,
+                        entry_size, &s->prof[i]);
+    *layers = (const bp_layer_profile *)ss->prof_view;
     *n = s->n_steps;
     return BP_OK;
 }

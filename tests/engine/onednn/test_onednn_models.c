@@ -160,7 +160,7 @@ static void check_session(const bp_model *m, const char *backend, int want_exact
                           const char *why_part, int print_kernels)
 {
     bp_session_opts o;
-    bp_session_opts_default(&o);
+    bp_session_opts_init(&o);
     o.backend = backend;
     o.threads = 1;
     bp_session *s = NULL;
@@ -390,7 +390,7 @@ static void test_stored_padb1_model(void **unused)
                 assert_int_equal(ny, nr);
                 for (size_t i = 0; i < ny; i++) assert_true(isfinite(y[i]));
                 bp_session_opts o;
-                bp_session_opts_default(&o);
+                bp_session_opts_init(&o);
                 o.backend = be;
                 bp_session *s = NULL;
                 assert_int_equal(bp_session_create(m, &o, &s), BP_OK);

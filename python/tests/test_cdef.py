@@ -1,0 +1,46 @@
+"""The binding's cdef cannot drift from bitprune.h: it is what
+gen_cdef.py makes of the header, and cffi's layout of every struct equals
+the recorded ABI baseline (tests/abi/abi-baseline.txt, made by the C
+compiler)."""
+import os
+import subprocess
+import sys
+
+import bitprune
+from bitprune._library import ffi, lib
+
+ROOT = os.environ.get("BITPRUNE_SOURCE_ROOT") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HEADER = os.path.join(ROOT, "engine", "include", "bitprune.h")
+BASELINE = os.path.join(ROOT, "tests", "abi", "abi-baseline.txt")
+
+
+def test_cdef_matches_header():
+    cdef = os.path.join(os.path.dirname(bitprune.__file__), "_cdef.h")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "python", "gen_cdef.py"), "--check",
+                        HEADER, cdef], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_struct_layouts_match_the_c_compiler():
+    structs = {}
+    for ln in open(BASELINE, encoding="utf-8"):
+        w = ln.split()
+        if w and w[0] == "struct":
+            structs[w[1]] = (int(w[2]), {})
+        elif w and w[0] == "field":
+            s, f = w[1].split(".")
+            structs[s][1][f] = (int(w[2]), int(w[3]))
+    assert len(structs) >= 9
+    for name, (size, fields) in structs.items():
+        assert ffi.sizeof(name) == size, name
+        cfields = dict(ffi.typeof(name).fields)
+        assert set(cfields) == set(fields), name
+        for f, (off, sz) in fields.items():
+            assert ffi.offsetof(name, f) == off, (name, f)
+            assert ffi.sizeof(cfields[f].type) == sz, (name, f)
+
+
+def test_version():
+    assert bitprune.__version__ == (f"{lib.BP_VERSION_MAJOR}.{lib.BP_VERSION_MINOR}."
+                                    f"{lib.BP_VERSION_PATCH}")
