@@ -356,6 +356,20 @@ static uint32_t bpt_unary(bpt_builder *b, uint32_t op, uint32_t x, uint32_t ndim
     return y;
 }
 
+uint32_t bpt_op(bpt_builder *b, uint32_t op, uint32_t n_in, const uint32_t *in,
+                const int32_t *ints, const float *floats, uint32_t ndim, const uint32_t *dims)
+{
+    uint32_t y = bpt_tensor(b, NULL, ndim, dims, NULL, 0);
+    bpf_node *n = bpt_node(b, op, NULL);
+    if (!n) return y;
+    n->n_in = n_in;
+    memcpy(n->in, in, n_in * sizeof *in);
+    if (ints) memcpy(n->ints, ints, sizeof n->ints);
+    if (floats) memcpy(n->floats, floats, sizeof n->floats);
+    n->out[0] = y;
+    return y;
+}
+
 uint32_t bpt_relu(bpt_builder *b, uint32_t x)
 {
     return bpt_unary(b, BPF_OP_RELU, x, b->tensors[x].ndim, b->tensors[x].dims);
