@@ -68,15 +68,41 @@ typedef enum bpf_op {
     BPF_OP_GELU = 4,       /* erf form */
     BPF_OP_LAYERNORM = 5,  /* over channels of NCHW; in: x, gamma, beta; f[0]=eps */
     BPF_OP_LAYERSCALE = 6, /* y = x * gamma[c]; in: x, gamma */
-    BPF_OP_ADD = 7,        /* y = a + b, same shape */
+    BPF_OP_ADD = 7,        /* y = a + b, b broadcast to a's shape (SPEC.md 7) */
     BPF_OP_MAXPOOL = 8,    /* i: kh,kw,sh,sw,pt,pl,pb,pr */
     BPF_OP_AVGPOOL = 9,    /* same ints; padding excluded from the count */
     BPF_OP_GLOBALAVGPOOL = 10, /* (N,C,H,W) -> (N,C,1,1) */
     BPF_OP_FLATTEN = 11,   /* (N,C,H,W) -> (N,C*H*W) */
     BPF_OP_SOFTMAX = 12,   /* over the last dimension */
     BPF_OP_BATCHNORM = 13, /* in: x, scale, shift (already folded: y = x*s[c]+t[c]) */
+    BPF_OP_SIGMOID = 14,
+    BPF_OP_HARDSIGMOID = 15, /* f[0] = alpha, f[1] = beta: clamp(alpha*x + beta, 0, 1) */
+    BPF_OP_HARDSWISH = 16, /* x * clamp(x + 3, 0, 6) / 6 */
+    BPF_OP_CLIP = 17,      /* f[0] = min, f[1] = max (may be infinite) */
+    BPF_OP_MUL = 18,       /* y = a * b, b broadcast to a's shape (as ADD) */
+    BPF_OP_CONCAT = 19,    /* 2..4 activations; i[0] = axis (1..ndim-1) */
+    BPF_OP_RESIZE = 20,    /* (N,C,H,W); i: mode, coordinates, nearest rounding
+                            * (BPF_RESIZE_*); f[0], f[1] = scale_h, scale_w */
+    BPF_OP_CONVTRANSPOSE = 21, /* float; in: x, w (C_i,C_o,kh,kw), [bias (C_o)];
+                                * i: sh,sw,pt,pl,pb,pr,oph,opw */
     BPF_OP_COUNT
 } bpf_op;
+
+/* RESIZE attributes: ints[0] mode, ints[1] coordinate transform, ints[2]
+ * rounding of nearest (0 for linear). */
+enum { BPF_RESIZE_NEAREST = 0, BPF_RESIZE_LINEAR = 1 };
+enum {
+    BPF_RESIZE_ASYMMETRIC = 0,
+    BPF_RESIZE_HALF_PIXEL = 1,
+    BPF_RESIZE_ALIGN_CORNERS = 2,
+    BPF_RESIZE_PYTORCH_HALF_PIXEL = 3,
+};
+enum {
+    BPF_RESIZE_FLOOR = 0,
+    BPF_RESIZE_ROUND_PREFER_FLOOR = 1,
+    BPF_RESIZE_ROUND_PREFER_CEIL = 2,
+    BPF_RESIZE_CEIL = 3,
+};
 
 typedef struct bpf_kv {
     const char *key;

@@ -16,6 +16,7 @@ typedef struct bpf_shape {
 static const char *const bpf_op_names[BPF_OP_COUNT] = {
     "?", "conv2d", "linear", "relu", "gelu", "layernorm", "layerscale", "add",
     "maxpool", "avgpool", "globalavgpool", "flatten", "softmax", "batchnorm",
+    "sigmoid", "hardsigmoid", "hardswish", "clip", "mul", "concat", "resize", "convtranspose",
 };
 
 const char *bpf_op_name(uint32_t op)
@@ -23,14 +24,19 @@ const char *bpf_op_name(uint32_t op)
     return op > 0 && op < BPF_OP_COUNT ? bpf_op_names[op] : "?";
 }
 
-/* Inputs and outputs per op (every op has one output). */
-static uint32_t bpf_op_n_in(uint32_t op)
+/* Fewest and most inputs per op (every op has one output). */
+static uint32_t bpf_op_n_in(uint32_t op, uint32_t *most)
 {
+    uint32_t lo;
     switch (op) {
-    case BPF_OP_LAYERNORM: case BPF_OP_BATCHNORM: return 3;
-    case BPF_OP_LAYERSCALE: case BPF_OP_ADD: return 2;
-    default: return 1;
+    case BPF_OP_LAYERNORM: case BPF_OP_BATCHNORM: lo = 3; break;
+    case BPF_OP_LAYERSCALE: case BPF_OP_ADD: case BPF_OP_MUL: lo = 2; break;
+    case BPF_OP_CONCAT: *most = BPF_MAX_IO; return 2;
+    case BPF_OP_CONVTRANSPOSE: *most = 3; return 2;
+    default: lo = 1; break;
     }
+    *most = lo;
+    return lo;
 }
 
 static bpf_shape bpf_shape_of(const bpf_tensor *t)
@@ -87,9 +93,16 @@ static bpf_status bpf_check_param(const bpf_model *m, uint32_t ni, const bpf_nod
 /* Attributes an op does not use must be zero. */
 static bpf_status bpf_check_attrs(uint32_t ni, const bpf_node *nd)
 {
-    int uses_ints = nd->op == BPF_OP_MAXPOOL || nd->op == BPF_OP_AVGPOOL;
-    uint32_t n_floats = nd->op == BPF_OP_LAYERNORM ? 1 : 0;
-    for (uint32_t k = 0; k < 8 && !uses_ints; k++)
+    uint32_t n_ints = 0, n_floats = 0;
+    switch (nd->op) {
+    case BPF_OP_MAXPOOL: case BPF_OP_AVGPOOL: case BPF_OP_CONVTRANSPOSE: n_ints = 8; break;
+    case BPF_OP_CONCAT: n_ints = 1; break;
+    case BPF_OP_RESIZE: n_ints = 3; n_floats = 2; break;
+    case BPF_OP_LAYERNORM: n_floats = 1; break;
+    case BPF_OP_HARDSIGMOID: case BPF_OP_CLIP: n_floats = 2; break;
+    default: break;
+    }
+    for (uint32_t k = n_ints; k < 8; k++)
         if (nd->ints[k])
             return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (%s): unused ints[%u] = %d not zero",
                             ni, nd->name, bpf_op_name(nd->op), k, nd->ints[k]);
@@ -97,6 +110,98 @@ static bpf_status bpf_check_attrs(uint32_t ni, const bpf_node *nd)
         if (nd->floats[k] != 0.0f)
             return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (%s): unused floats[%u] = %g not zero",
                             ni, nd->name, bpf_op_name(nd->op), k, (double)nd->floats[k]);
+    return BPF_OK;
+}
+
+/* CONCAT: activations of one rank, equal dims but along the axis. */
+static bpf_status bpf_check_concat(const bpf_model *m, uint32_t ni, const bpf_node *nd,
+                                   bpf_shape *s)
+{
+    int32_t ax = nd->ints[0];
+    if (ax < 1 || (uint32_t)ax >= s->nd)
+        return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (concat): axis %d outside 1..%u", ni,
+                        nd->name, ax, s->nd - 1);
+    uint64_t sum = 0;
+    for (uint32_t k = 0; k < nd->n_in; k++) {
+        const bpf_tensor *t = &m->tensors[nd->in[k]];
+        bpf_shape b = bpf_shape_of(t);
+        int ok = !t->data && b.nd == s->nd;
+        for (uint32_t d = 0; ok && d < b.nd; d++) ok = d == (uint32_t)ax || b.d[d] == s->d[d];
+        if (!ok) {
+            char sa[128], sb[128];
+            bpf_shape_str(s, sa, sizeof sa);
+            bpf_shape_str(&b, sb, sizeof sb);
+            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (concat): input %u tensor %u '%s' "
+                            "%s%s does not match input 0 %s but along axis %d", ni, nd->name, k,
+                            nd->in[k], t->name, t->data ? "is a constant; " : "", sb, sa, ax);
+        }
+        sum += b.d[ax];
+    }
+    s->d[ax] = sum; /* <= 4 * 2^20; a larger declared output fails R31 first */
+    return BPF_OK;
+}
+
+/* RESIZE: attribute ranges, scales, output (N, C, floor(H*sh), floor(W*sw)). */
+static bpf_status bpf_check_resize(uint32_t ni, const bpf_node *nd, const bpf_tensor *x,
+                                   bpf_shape *s)
+{
+    const int32_t *a = nd->ints;
+    int linear = a[0] == BPF_RESIZE_LINEAR;
+    if (a[0] < 0 || a[0] > 1 || a[1] < 0 || a[1] > 3 || a[2] < 0 || a[2] > 3 || (linear && a[2]))
+        return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (resize): mode %d, coordinates %d, "
+                        "rounding %d (mode 0..1, coordinates 0..3, rounding 0..3 and 0 for "
+                        "linear)", ni, nd->name, a[0], a[1], a[2]);
+    if (s->nd != 4)
+        return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (resize): input '%s' is not (N,C,H,W)",
+                        ni, nd->name, x->name);
+    for (int k = 0; k < 2; k++) {
+        float sc = nd->floats[k];
+        double o = isfinite(sc) && sc > 0.0f ? floor((double)s->d[2 + k] * (double)sc) : 0.0;
+        if (!(o >= 1.0) || o > (double)BPF_MAX_DIM)
+            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (resize): scale %g of %s %llu "
+                            "gives no output size in 1..%u", ni, nd->name, (double)sc,
+                            k ? "W" : "H", (unsigned long long)s->d[2 + k], BPF_MAX_DIM);
+        s->d[2 + k] = (uint64_t)o;
+    }
+    return BPF_OK;
+}
+
+/* CONVTRANSPOSE: constant f32 weight (C_i, C_o, kh, kw), optional bias
+ * (C_o), strides, paddings, output padding below the stride. */
+static bpf_status bpf_check_convtranspose(const bpf_model *m, uint32_t ni, const bpf_node *nd,
+                                          bpf_shape *s)
+{
+    const bpf_tensor *w = &m->tensors[nd->in[1]];
+    const int32_t *a = nd->ints; /* sh, sw, pt, pl, pb, pr, oph, opw */
+    if (s->nd != 4 || !w->data || w->dtype != BPF_DT_F32 || w->ndim != 4 ||
+        w->dims[0] != s->d[1] || w->dims[2] > BPF_MAX_KERNEL || w->dims[3] > BPF_MAX_KERNEL)
+        return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (convtranspose): needs x (N,C,H,W) and "
+                        "a constant f32 weight (C,C_out,kh,kw) with kh, kw <= %u; weight '%s'",
+                        ni, nd->name, BPF_MAX_KERNEL, w->name);
+    if (nd->n_in == 3) {
+        const bpf_tensor *b = &m->tensors[nd->in[2]];
+        if (!b->data || b->dtype != BPF_DT_F32 || bpf_elems(b) != w->dims[1])
+            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (convtranspose): bias '%s' must be "
+                            "a constant f32 with %u elements", ni, nd->name, b->name, w->dims[1]);
+    }
+    for (int k = 0; k < 8; k++) {
+        int32_t lo = k < 2 ? 1 : 0, hi = k < 2 ? (int32_t)BPF_MAX_STRIDE : (int32_t)BPF_MAX_PAD;
+        if (k >= 6) hi = a[k - 6] - 1;
+        if (a[k] < lo || a[k] > hi)
+            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (convtranspose): ints[%d] = %d "
+                            "outside %d..%d (strides 1..%u, pads 0..%u, output padding below "
+                            "the stride)", ni, nd->name, k, a[k], lo, hi, BPF_MAX_STRIDE,
+                            BPF_MAX_PAD);
+    }
+    for (int k = 0; k < 2; k++) {
+        int64_t o = ((int64_t)s->d[2 + k] - 1) * a[k] - a[2 + k] - a[4 + k] +
+                    (int64_t)w->dims[2 + k] + a[6 + k];
+        if (o < 1)
+            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (convtranspose): output %s %lld "
+                            "< 1", ni, nd->name, k ? "W" : "H", (long long)o);
+        s->d[2 + k] = (uint64_t)o;
+    }
+    s->d[1] = w->dims[1];
     return BPF_OK;
 }
 
@@ -140,7 +245,26 @@ static bpf_status bpf_infer(const bpf_model *m, uint32_t ni, const bpf_node *nd,
         s.d[1] = L->c_out;
         break;
     }
-    case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_SOFTMAX:
+    case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_SOFTMAX: case BPF_OP_SIGMOID:
+    case BPF_OP_HARDSWISH:
+        break;
+    case BPF_OP_HARDSIGMOID: case BPF_OP_CLIP: {
+        float f0 = nd->floats[0], f1 = nd->floats[1];
+        if (nd->op == BPF_OP_HARDSIGMOID ? !isfinite(f0) || !isfinite(f1)
+                                         : isnan(f0) || isnan(f1) || !(f0 <= f1))
+            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (%s): floats %g, %g must be %s", ni,
+                            nd->name, on, (double)f0, (double)f1,
+                            nd->op == BPF_OP_CLIP ? "min <= max, not NaN" : "finite");
+        break;
+    }
+    case BPF_OP_CONCAT:
+        if ((e = bpf_check_concat(m, ni, nd, &s))) return e;
+        break;
+    case BPF_OP_RESIZE:
+        if ((e = bpf_check_resize(ni, nd, x, &s))) return e;
+        break;
+    case BPF_OP_CONVTRANSPOSE:
+        if ((e = bpf_check_convtranspose(m, ni, nd, &s))) return e;
         break;
     case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM: {
         if (s.nd < 2) {
@@ -155,14 +279,22 @@ static bpf_status bpf_infer(const bpf_model *m, uint32_t ni, const bpf_node *nd,
                             "and > 0", ni, nd->name, (double)nd->floats[0]);
         break;
     }
-    case BPF_OP_ADD: {
-        bpf_shape b = bpf_shape_of(&m->tensors[nd->in[1]]);
-        if (!bpf_shape_eq(&s, &b)) {
+    case BPF_OP_ADD: case BPF_OP_MUL: {
+        const bpf_tensor *bt = &m->tensors[nd->in[1]];
+        bpf_shape b = bpf_shape_of(bt);
+        int ok = b.nd <= s.nd && (bt->data || b.nd == s.nd) && !(bt->data && x->data);
+        for (uint32_t d = 0; ok && d < b.nd; d++) {
+            uint64_t bd = b.d[b.nd - 1 - d], ad = s.d[s.nd - 1 - d];
+            ok = bd == ad || bd == 1;
+        }
+        if (!ok) {
             char sb2[128];
             bpf_shape_str(&s, sb, sizeof sb);
             bpf_shape_str(&b, sb2, sizeof sb2);
-            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (add): input shapes %s and %s differ",
-                            ni, nd->name, sb, sb2);
+            return bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (%s): input shape %s does not "
+                            "broadcast to %s (an activation needs the same rank, a constant "
+                            "at most; each dim equal or 1; not two constants)", ni, nd->name,
+                            on, sb2, sb);
         }
         break;
     }
@@ -257,10 +389,11 @@ bpf_status bpf_graph_validate(const bpf_model *m, uint32_t *layer_node)
             goto done;
         }
         const char *on = bpf_op_name(nd->op);
-        if (nd->n_in != bpf_op_n_in(nd->op) || nd->n_out != 1) {
+        uint32_t most, least = bpf_op_n_in(nd->op, &most);
+        if (nd->n_in < least || nd->n_in > most || nd->n_out != 1) {
             e = bpf_fail(BPF_ERR_BAD_GRAPH, "node %u '%s' (%s): %u inputs / %u outputs, the op "
-                         "takes %u / 1", ni, nd->name, on, nd->n_in, nd->n_out,
-                         bpf_op_n_in(nd->op));
+                         "takes %u%s / 1", ni, nd->name, on, nd->n_in, nd->n_out, least,
+                         most > least ? (most == 3 ? "..3" : "..4") : "");
             goto done;
         }
         for (uint32_t k = 0; k < nd->n_in + nd->n_out; k++) {

@@ -282,6 +282,31 @@ void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32
 void bp_op_global_avgpool(const float *x, float *y, size_t N, size_t C, size_t HW,
                           int threads);
 void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int threads);
+/* Elementwise activations (any layout): SIGMOID, HARDSIGMOID, HARDSWISH, CLIP. */
+void bp_op_sigmoid(const float *x, float *y, size_t n, int threads);
+void bp_op_hardsigmoid(const float *x, float *y, size_t n, float alpha, float beta,
+                       int threads);
+void bp_op_hardswish(const float *x, float *y, size_t n, int threads);
+void bp_op_clip(const float *x, float *y, size_t n, float lo, float hi, int threads);
+/* y = a (op) b, op 0 add, 1 mul; y and a have dims[0..rank) (row-major), b is
+ * read at sum(idx[d] * bstr[d]) (stride 0: broadcast). engine/src/ops/ops_broadcast.c */
+void bp_op_binary_bcast(int mul, const float *a, const float *b, float *y, uint32_t rank,
+                        const size_t *dims, const size_t *bstr, int threads);
+void bp_op_mul(const float *a, const float *b, float *y, size_t n, int threads);
+/* Concatenation of n blocks: y is outer rows of sum(len[k]) floats, row r
+ * holds in[0][r*len[0] ..], in[1][r*len[1] ..], ... */
+void bp_op_concat(const float *const *in, const size_t *len, uint32_t n, float *y,
+                  size_t outer, int threads);
+/* RESIZE of NCHW x (N*C planes of H x W) to OH x OW; ints/floats as the node's.
+ * engine/src/ops/ops_resize.c */
+void bp_op_resize(const float *x, float *y, size_t NC, uint32_t H, uint32_t W, uint32_t OH,
+                  uint32_t OW, const int32_t *ints, const float *floats, int threads);
+/* CONVTRANSPOSE of NCHW x (N, C, H, W) with w (C, CO, kh, kw), bias[CO] or NULL,
+ * ints sh,sw,pt,pl,pb,pr,oph,opw. engine/src/ops/ops_convtranspose.c */
+void bp_op_convtranspose(const float *x, const float *w, const float *bias, float *y,
+                         size_t N, uint32_t C, uint32_t H, uint32_t W, uint32_t CO,
+                         uint32_t kh, uint32_t kw, uint32_t OH, uint32_t OW,
+                         const int32_t *ints, int threads);
 
 /* Channels-last twins (x: [N, HW, C]), bit-identical to the NCHW ops above
  * on the same logical tensor, and the layout conversions [N,C,HW] <-> [N,HW,C]. */

@@ -293,6 +293,23 @@ uint32_t bpt_linear(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out
     return bpt_linear_w(b, name, x, c_out, act_s8, 1.0f / 32.0f, NULL, NULL, NULL);
 }
 
+uint32_t bpt_op(bpt_builder *b, uint32_t op, uint32_t n_in, const uint32_t *in,
+                const int32_t *ints, const float *floats, uint32_t ndim, const uint32_t *dims)
+{
+    bp_node_desc d;
+    memset(&d, 0, sizeof d);
+    d.op = op;
+    d.n_in = n_in;
+    if (n_in <= 4) memcpy(d.in, in, n_in * sizeof *in);
+    if (ints) memcpy(d.ints, ints, sizeof d.ints);
+    if (floats) memcpy(d.floats, floats, sizeof d.floats);
+    d.out_ndim = ndim;
+    if (ndim <= 6) memcpy(d.out_dims, dims, ndim * sizeof *dims);
+    uint32_t y = BP_BUILDER_NONE;
+    bp_status st = bp_builder_node(b->b, &d, &y);
+    return bpt_check(b, st, y);
+}
+
 uint32_t bpt_relu(bpt_builder *b, uint32_t x)
 {
     uint32_t y = BP_BUILDER_NONE;

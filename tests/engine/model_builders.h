@@ -45,6 +45,10 @@ uint32_t bpt_linear(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out
 uint32_t bpt_linear_w(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out,
                       int act_s8, float act_scale, const int16_t *w, const float *w_scale,
                       const float *bias);
+/* Any node: op on n_in inputs, ints[8] / floats[4] (NULL: zeros), output
+ * of the given shape (not inferred). Returns the output id. */
+uint32_t bpt_op(bpt_builder *b, uint32_t op, uint32_t n_in, const uint32_t *in,
+                const int32_t *ints, const float *floats, uint32_t ndim, const uint32_t *dims);
 uint32_t bpt_relu(bpt_builder *b, uint32_t x);
 uint32_t bpt_gelu(bpt_builder *b, uint32_t x);
 uint32_t bpt_add(bpt_builder *b, uint32_t x, uint32_t y);

@@ -338,7 +338,6 @@ static void r69b(bpft_bad *f)
     bpft_set32(bpft_lrec(f, 0) + BPF_L_PAD_B, 0);
     bpft_set32(bpft_lrec(f, 0) + BPF_L_PAD_T, 0);
 }
-static void r69c(bpft_model *t) { t->nodes[7].in[1] = 3; } /* add1: (1,4,2,2) + (1,4,4,4) */
 static void r70(bpft_model *t)
 {
     t->tensors[5].dims[0] = 3;
@@ -352,6 +351,45 @@ static void r72b(bpft_model *t) { t->nodes[9].ints[3] = 65; }
 static void r73(bpft_model *t) { t->nodes[2].ints[4] = 2; }
 static void r73b(bpft_model *t) { t->nodes[9].ints[7] = -1; }
 static void r74(bpft_model *t) { t->outputs[0] = 23; }
+static void r60c(bpft_model *t) { t->nodes[7].op = BPF_OP_CONCAT; t->nodes[7].n_in = 1; t->nodes[7].ints[0] = 1; }
+static void r66e(bpft_model *t) { t->nodes[1].op = BPF_OP_SIGMOID; t->nodes[1].floats[0] = 1.0f; }
+static void r68e(bpft_model *t) { t->nodes[7].op = BPF_OP_CONCAT; t->nodes[7].ints[0] = 1; }
+/* ---- broadcasting, the mobile-network ops ---- */
+static void r84(bpft_model *t) { t->nodes[7].in[1] = 3; } /* add1: (1,4,2,2) + (1,4,4,4) */
+static void r84b(bpft_model *t) { t->nodes[11].op = BPF_OP_MUL; t->nodes[11].in[1] = 4; } /* (1,4,1,1) * (1,4,2,2) */
+static void r84c(bpft_model *t) { t->nodes[15].in[0] = 5; t->nodes[15].in[1] = 6; } /* two constants */
+static void r85(bpft_model *t) { t->nodes[1].op = BPF_OP_CLIP; t->nodes[1].floats[0] = 1.0f; }
+static void r85b(bpft_model *t) { t->nodes[1].op = BPF_OP_HARDSIGMOID; t->nodes[1].floats[0] = INFINITY; }
+static void r85c(bpft_model *t) { t->nodes[1].op = BPF_OP_CLIP; t->nodes[1].floats[1] = NAN; }
+static void r86(bpft_model *t) { t->nodes[7].op = BPF_OP_CONCAT; }
+static void r86b(bpft_model *t) { r68e(t); t->nodes[7].in[1] = 11; } /* ls.gamma: a constant */
+static void r86c(bpft_model *t) { r68e(t); t->nodes[7].in[1] = 3; } /* (1,4,4,4) */
+static void r87(bpft_model *t)
+{
+    bpf_node *n = &t->nodes[1];
+    n->op = BPF_OP_RESIZE;
+    n->ints[0] = 2;
+    n->floats[0] = n->floats[1] = 1.0f;
+}
+static void r87b(bpft_model *t) { r87(t); t->nodes[1].ints[0] = 1; t->nodes[1].ints[2] = 1; }
+static void r87c(bpft_model *t) { r87(t); t->nodes[1].ints[0] = 0; t->nodes[1].floats[1] = 0.1f; }
+static void r88(bpft_model *t)
+{
+    bpf_node *n = &t->nodes[1];
+    n->op = BPF_OP_CONVTRANSPOSE;
+    n->n_in = 2;
+    n->in[1] = 5; /* bn.scale, (4): not 4-D */
+    n->ints[0] = n->ints[1] = 1;
+}
+/* bn.scale as a (4,1,1,1) weight (bn still sees 4 elements) */
+static void r88b(bpft_model *t)
+{
+    r88(t);
+    t->tensors[5].ndim = 4;
+    t->tensors[5].dims[1] = t->tensors[5].dims[2] = t->tensors[5].dims[3] = 1;
+    t->nodes[1].ints[1] = 0;
+}
+static void r88c(bpft_model *t) { r88b(t); t->nodes[1].ints[1] = 1; t->nodes[1].ints[7] = 1; }
 
 /* ---- planes ---- */
 static void r75(bpft_bad *f) { bpft_row_ptr(f, 0)[0] = 1; }
@@ -564,7 +602,24 @@ const bpft_case bpft_cases[] = {
     PRE("R68 avgpool output", BPF_ERR_BAD_GRAPH, "'avgpool.out' declared (1,4,2,1)", r68d),
     POST("R69 conv input channels", BPF_ERR_BAD_GRAPH, "input 'input' shape (1,5,8,8), layer 0 needs (N,3,H,W)", r69),
     POST("R69 input smaller than the window", BPF_ERR_BAD_GRAPH, "input 1x1 smaller than the padded 3x3", r69b),
-    PRE("R69 add of different shapes", BPF_ERR_BAD_GRAPH, "node 7 'add1' (add): input shapes (1,4,2,2) and (1,4,4,4) differ", r69c),
+    PRE("R60 concat of one input", BPF_ERR_BAD_GRAPH, "1 inputs / 1 outputs, the op takes 2..4 / 1", r60c),
+    PRE("R66 sigmoid floats[0]", BPF_ERR_BAD_GRAPH, "node 1 'relu1' (sigmoid): unused floats[0] = 1", r66e),
+    PRE("R68 concat output", BPF_ERR_BAD_GRAPH, "'add1.out' declared (1,4,2,2), inputs give (1,8,2,2)", r68e),
+    PRE("R84 add of shapes that do not broadcast", BPF_ERR_BAD_GRAPH, "node 7 'add1' (add): input shape (1,4,4,4) does not broadcast to (1,4,2,2)", r84),
+    PRE("R84 mul by a larger operand", BPF_ERR_BAD_GRAPH, "node 11 'add2' (mul): input shape (1,4,2,2) does not broadcast to (1,4,1,1)", r84b),
+    PRE("R84 add of two constants", BPF_ERR_BAD_GRAPH, "node 15 'add3' (add): input shape (4) does not broadcast to (4)", r84c),
+    PRE("R85 clip min > max", BPF_ERR_BAD_GRAPH, "node 1 'relu1' (clip): floats 1, 0 must be min <= max", r85),
+    PRE("R85 hardsigmoid alpha inf", BPF_ERR_BAD_GRAPH, "(hardsigmoid): floats inf, 0 must be finite", r85b),
+    PRE("R85 clip max NaN", BPF_ERR_BAD_GRAPH, "(clip): floats 0, nan must be min <= max", r85c),
+    PRE("R86 concat axis 0", BPF_ERR_BAD_GRAPH, "node 7 'add1' (concat): axis 0 outside 1..3", r86),
+    PRE("R86 concat of a constant", BPF_ERR_BAD_GRAPH, "input 1 tensor 11 'ls.gamma' is a constant", r86b),
+    PRE("R86 concat of other dims", BPF_ERR_BAD_GRAPH, "input 1 tensor 3 'pool1.out' (1,4,4,4) does not match input 0 (1,4,2,2) but along axis 1", r86c),
+    PRE("R87 resize mode 2", BPF_ERR_BAD_GRAPH, "node 1 'relu1' (resize): mode 2, coordinates 0, rounding 0", r87),
+    PRE("R87 linear resize with a rounding", BPF_ERR_BAD_GRAPH, "(resize): mode 1, coordinates 0, rounding 1", r87b),
+    PRE("R87 resize to nothing", BPF_ERR_BAD_GRAPH, "(resize): scale 0.1 of W 8 gives no output size", r87c),
+    PRE("R88 convtranspose weight not 4-D", BPF_ERR_BAD_GRAPH, "node 1 'relu1' (convtranspose): needs x (N,C,H,W) and a constant f32 weight", r88),
+    PRE("R88 convtranspose stride 0", BPF_ERR_BAD_GRAPH, "(convtranspose): ints[1] = 0 outside 1..64", r88b),
+    PRE("R88 convtranspose output padding = stride", BPF_ERR_BAD_GRAPH, "(convtranspose): ints[7] = 1 outside 0..0", r88c),
     PRE("R70 bn scale with 3 elements", BPF_ERR_BAD_GRAPH, "input 1 tensor 5 'bn.scale' must be a constant f32 with 4", r70),
     PRE("R70 ln gamma is an activation", BPF_ERR_BAD_GRAPH, "'ln' (layernorm): input 1 tensor 4", r70b),
     PRE("R71 eps 0", BPF_ERR_BAD_GRAPH, "eps 0", r71),

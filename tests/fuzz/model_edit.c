@@ -515,7 +515,8 @@ void me_repair(me_model *e, fz_rng *rng)
             me_set_shape(e, o, 2, y);
             break;
         }
-        case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_SOFTMAX:
+        case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_SOFTMAX: case BPF_OP_SIGMOID:
+        case BPF_OP_HARDSIGMOID: case BPF_OP_HARDSWISH: case BPF_OP_CLIP:
             me_set_shape(e, o, xn, d);
             break;
         case BPF_OP_LAYERNORM: case BPF_OP_LAYERSCALE: case BPF_OP_BATCHNORM: {
@@ -540,7 +541,7 @@ void me_repair(me_model *e, fz_rng *rng)
             me_set_shape(e, o, xn, d);
             break;
         }
-        case BPF_OP_ADD: {
+        case BPF_OP_ADD: case BPF_OP_MUL: {
             const bpf_tensor *B = &e->tensors[nd->in[1]];
             int same = B->ndim == X->ndim;
             for (uint32_t k = 0; same && k < xn; k++) same = B->dims[k] == X->dims[k];

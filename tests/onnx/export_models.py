@@ -25,7 +25,17 @@ Models (small, seeded random weights; nothing binary lives in the repo):
   convnext_opset17  the same at opset 17 (native LayerNormalization)
   misc_float        dilated and grouped convs, average pooling, Flatten, a
                     MatMul weight, an affine by constants, softmax
-  unsupported       a conv followed by Sigmoid (no engine op)
+  mobilenet_float   MobileNetV3-style: conv stem + BN + Hardswish, inverted
+                    residual blocks with depthwise convs and squeeze-excitation
+                    (global pool, 1x1 convs, Hardsigmoid, x * s broadcast over
+                    H, W), ReLU6 (Clip), a decomposed hardswish
+                    x * relu6(x + 3) / 6, a nearest x2 upsample (Resize) and a
+                    ConvTranspose concatenated with a skip branch (Concat), a
+                    bilinear resize, SiLU (x * Sigmoid(x)), linear head;
+                    opset 13 (Hardswish exports as HardSigmoid and Mul)
+  mobilenet_opset14 the same at opset 14 (native HardSwish)
+  mobilenet_qdq_ort the float net with BN folded, quantized like resnet_qdq_ort
+  unsupported       a conv followed by Tanh (no engine op)
 """
 import json
 import os
@@ -35,6 +45,7 @@ import numpy as np
 import onnx
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from onnx import helper, numpy_helper, TensorProto
 
 torch.set_num_threads(2)
@@ -171,11 +182,63 @@ class Misc(nn.Module):
         return torch.softmax(x * 4.0 - 1.0, dim=1)
 
 
+class SqueezeExcite(nn.Module):
+    def __init__(self, c, r):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, r, 1)
+        self.fc2 = nn.Conv2d(r, c, 1)
+        self.gate = nn.Hardsigmoid()
+
+    def forward(self, x):
+        s = self.gate(self.fc2(torch.relu(self.fc1(self.pool(x)))))
+        return x * s
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin, cexp, cout, stride, act):
+        super().__init__()
+        self.expand = nn.Sequential(nn.Conv2d(cin, cexp, 1, bias=False), nn.BatchNorm2d(cexp),
+                                    act())
+        self.dw = nn.Sequential(nn.Conv2d(cexp, cexp, 3, stride, 1, groups=cexp, bias=False),
+                                nn.BatchNorm2d(cexp), act())
+        self.se = SqueezeExcite(cexp, max(8, cexp // 4))
+        self.project = nn.Sequential(nn.Conv2d(cexp, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.project(self.se(self.dw(self.expand(x))))
+        return x + y if self.residual else y
+
+
+class MobileNetish(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+                                  nn.Hardswish())
+        self.b1 = InvertedResidual(16, 32, 16, 1, nn.ReLU6)
+        self.b2 = InvertedResidual(16, 48, 24, 2, nn.Hardswish)
+        self.up = nn.ConvTranspose2d(24, 16, 3, stride=2, padding=1, output_padding=1)
+        self.fuse = nn.Conv2d(16 + 24 + 16, 32, 1)
+        self.head = nn.Linear(32, classes)
+
+    def forward(self, x):
+        f1 = self.b1(self.stem(x))                      # 16 x 16 x 16
+        f2 = self.b2(f1)                                # 24 x 8 x 8
+        u = F.interpolate(f2, scale_factor=2, mode="nearest")
+        y = torch.cat([f1, u, self.up(f2)], 1)
+        y = F.relu6(self.fuse(y))
+        y = y * F.relu6(y + 3) / 6                      # hardswish, decomposed
+        y = F.interpolate(y, scale_factor=0.5, mode="bilinear", align_corners=False)
+        y = y * torch.sigmoid(y)                        # SiLU
+        return self.head(y.mean([-2, -1]))
+
+
 class Unsupported(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.gate = nn.Sigmoid()
+        self.gate = nn.Tanh()
         self.fc = nn.Linear(8, 4)
 
     def forward(self, x):
@@ -223,107 +286,115 @@ torch.ao.quantization.convert(qnet, inplace=True)
 export(qnet, "resnet_qdq_torch", 13)
 models["resnet_qdq_torch"] = {"kind": "qdq"}
 
-# ---- ORT-style QDQ, from the float net with BN folded by the exporter ----
-folded = export(net, "resnet_folded_tmp", 13)
-fm = onnx.load(folded)
-os.remove(folded)
-# activation ranges at each Conv/Gemm input, in forward order = node order
-ranges = []
-hooks = []
-for mod in net.modules():
-    if isinstance(mod, (nn.Conv2d, nn.Linear)):
-        hooks.append(mod.register_forward_hook(
-            lambda m, i, o: ranges.append((float(i[0].min()), float(i[0].max())))))
-with torch.no_grad():
-    net(torch.from_numpy(calib))
-for h in hooks:
-    h.remove()
-g = fm.graph
-inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-new_nodes, new_inits = [], []
-layer = 0
+# ---- ORT-style QDQ, from a float net with BN folded by the exporter ----
+def ort_qdq(net, name):
+    """Writes NAME.onnx: net with QDQ pairs the way ONNX Runtime's static
+    quantizer places them (see the module docstring)."""
+    folded = export(net, name + "_folded_tmp", 13)
+    fm = onnx.load(folded)
+    os.remove(folded)
+    # activation ranges at each Conv/Gemm input, in forward order = node order
+    ranges = []
+    hooks = []
+    for mod in net.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            hooks.append(mod.register_forward_hook(
+                lambda m, i, o: ranges.append((float(i[0].min()), float(i[0].max())))))
+    with torch.no_grad():
+        net(torch.from_numpy(calib))
+    for h in hooks:
+        h.remove()
+    g = fm.graph
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    new_nodes, new_inits = [], []
+    layer = 0
+    const_outs = {n.output[0] for n in g.node if n.op_type == "Constant"} | set(inits)
 
+    def qdq_act(name, lo, hi, tag):
+        """Q -> DQ on activation `name`: uint8 zero point 0 if lo >= 0, else int8."""
+        if lo >= 0:
+            scale, zp = max(hi, 1e-8) / 255.0, np.uint8(0)
+        else:
+            scale, zp = max(-lo, hi, 1e-8) / 127.0, np.int8(0)
+        s = numpy_helper.from_array(np.array(scale, np.float32), tag + "_scale")
+        z = numpy_helper.from_array(np.array(zp), tag + "_zp")
+        new_inits.extend([s, z])
+        new_nodes.append(helper.make_node("QuantizeLinear", [name, s.name, z.name], [tag + "_q"],
+                                          name=tag + "_QuantizeLinear"))
+        new_nodes.append(helper.make_node("DequantizeLinear", [tag + "_q", s.name, z.name],
+                                          [tag + "_dq"], name=tag + "_DequantizeLinear"))
+        return tag + "_dq", scale
 
-def qdq_act(name, lo, hi, tag):
-    """Q -> DQ on activation `name`: uint8 zero point 0 if lo >= 0, else int8."""
-    if lo >= 0:
-        scale, zp = max(hi, 1e-8) / 255.0, np.uint8(0)
-    else:
-        scale, zp = max(-lo, hi, 1e-8) / 127.0, np.int8(0)
-    s = numpy_helper.from_array(np.array(scale, np.float32), tag + "_scale")
-    z = numpy_helper.from_array(np.array(zp), tag + "_zp")
-    new_inits.extend([s, z])
-    new_nodes.append(helper.make_node("QuantizeLinear", [name, s.name, z.name], [tag + "_q"],
-                                      name=tag + "_QuantizeLinear"))
-    new_nodes.append(helper.make_node("DequantizeLinear", [tag + "_q", s.name, z.name],
-                                      [tag + "_dq"], name=tag + "_DequantizeLinear"))
-    return tag + "_dq", scale
-
-
-add_ranges = {}
-for node in g.node:
-    if node.op_type in ("Conv", "Gemm"):
-        lo, hi = ranges[layer]
-        tag = "L%d" % layer
-        layer += 1
-        x, sx = qdq_act(node.input[0], lo, hi, tag + "_in")
-        w = inits[node.input[1]]
-        rows = w.shape[0]
-        wr = w.reshape(rows, -1)
-        sw = np.maximum(np.abs(wr).max(axis=1), 1e-12) / 127.0
-        wq = np.clip(np.round(wr / sw[:, None]), -127, 127).astype(np.int8).reshape(w.shape)
-        wt = numpy_helper.from_array(wq, tag + "_w_q")
-        ws = numpy_helper.from_array(sw.astype(np.float32), tag + "_w_scale")
-        wz = numpy_helper.from_array(np.zeros(rows, np.int8), tag + "_w_zp")
-        new_inits.extend([wt, ws, wz])
-        new_nodes.append(helper.make_node("DequantizeLinear", [wt.name, ws.name, wz.name],
-                                          [tag + "_w"], name=tag + "_w_DequantizeLinear",
-                                          axis=0))
-        ins = [x, tag + "_w"]
-        if len(node.input) > 2:
-            b = inits[node.input[2]]
-            bs = (np.float32(sx) * sw).astype(np.float32)
-            bq = np.round(b / bs).astype(np.int32)
-            bt = numpy_helper.from_array(bq, tag + "_b_q")
-            bst = numpy_helper.from_array(bs, tag + "_b_scale")
-            bz = numpy_helper.from_array(np.zeros(rows, np.int32), tag + "_b_zp")
-            new_inits.extend([bt, bst, bz])
-            new_nodes.append(helper.make_node("DequantizeLinear", [bt.name, bst.name, bz.name],
-                                              [tag + "_b"], name=tag + "_b_DequantizeLinear",
+    add_ranges = {}
+    for node in g.node:
+        if node.op_type in ("Conv", "Gemm"):
+            lo, hi = ranges[layer]
+            tag = "L%d" % layer
+            layer += 1
+            x, sx = qdq_act(node.input[0], lo, hi, tag + "_in")
+            w = inits[node.input[1]]
+            rows = w.shape[0]
+            wr = w.reshape(rows, -1)
+            sw = np.maximum(np.abs(wr).max(axis=1), 1e-12) / 127.0
+            wq = np.clip(np.round(wr / sw[:, None]), -127, 127).astype(np.int8).reshape(w.shape)
+            wt = numpy_helper.from_array(wq, tag + "_w_q")
+            ws = numpy_helper.from_array(sw.astype(np.float32), tag + "_w_scale")
+            wz = numpy_helper.from_array(np.zeros(rows, np.int8), tag + "_w_zp")
+            new_inits.extend([wt, ws, wz])
+            new_nodes.append(helper.make_node("DequantizeLinear", [wt.name, ws.name, wz.name],
+                                              [tag + "_w"], name=tag + "_w_DequantizeLinear",
                                               axis=0))
-            ins.append(tag + "_b")
-        nn_ = helper.make_node(node.op_type, ins, list(node.output), name=node.name)
-        nn_.attribute.extend(node.attribute)
-        new_nodes.append(nn_)
-    elif node.op_type == "Add":
-        # ORT quantizes both operands and the output of Add as well; those pairs
-        # do not feed a layer directly (the engine keeps them in float)
-        ins = []
-        for k, i in enumerate(node.input):
-            d, _ = qdq_act(i, -4.0, 4.0, "%s_in%d" % (node.name.strip("/").replace("/", "_"), k))
-            ins.append(d)
-        new_nodes.append(helper.make_node("Add", ins, list(node.output), name=node.name))
-    else:
-        new_nodes.append(node)
-# ORT also quantizes a quantized op's output: Q/DQ on the graph output
-with torch.no_grad():
-    yr = net(torch.from_numpy(calib))
-out_name = g.output[0].name
-for nd in new_nodes:
-    for k, o in enumerate(nd.output):
-        if o == out_name:
-            nd.output[k] = out_name + "_f"
-yq, _ = qdq_act(out_name + "_f", float(yr.min()), float(yr.max()), "out")
-new_nodes.append(helper.make_node("Identity", [yq], [out_name], name="out_Identity"))
-keep = [t for t in g.initializer
-        if not any(t.name == n.input[1] or (len(n.input) > 2 and t.name == n.input[2])
-                   for n in g.node if n.op_type in ("Conv", "Gemm"))]
-qg = helper.make_graph(new_nodes, g.name, list(g.input), list(g.output), keep + new_inits)
-qm = helper.make_model(qg, opset_imports=[helper.make_opsetid("", 13)],
-                       producer_name="bitprune-test-qdq")
-qm.ir_version = fm.ir_version
-onnx.checker.check_model(qm)
-onnx.save(qm, os.path.join(OUT, "resnet_qdq_ort.onnx"))
+            ins = [x, tag + "_w"]
+            if len(node.input) > 2:
+                b = inits[node.input[2]]
+                bs = (np.float32(sx) * sw).astype(np.float32)
+                bq = np.round(b / bs).astype(np.int32)
+                bt = numpy_helper.from_array(bq, tag + "_b_q")
+                bst = numpy_helper.from_array(bs, tag + "_b_scale")
+                bz = numpy_helper.from_array(np.zeros(rows, np.int32), tag + "_b_zp")
+                new_inits.extend([bt, bst, bz])
+                new_nodes.append(helper.make_node("DequantizeLinear", [bt.name, bst.name, bz.name],
+                                                  [tag + "_b"], name=tag + "_b_DequantizeLinear",
+                                                  axis=0))
+                ins.append(tag + "_b")
+            nn_ = helper.make_node(node.op_type, ins, list(node.output), name=node.name)
+            nn_.attribute.extend(node.attribute)
+            new_nodes.append(nn_)
+        elif node.op_type == "Add":
+            # ORT quantizes both operands and the output of Add as well; those pairs
+            # do not feed a layer directly (the engine keeps them in float)
+            ins = []
+            for k, i in enumerate(node.input):
+                if i in const_outs:  # (x + 3 of a hardswish): constants stay float
+                    ins.append(i)
+                    continue
+                d, _ = qdq_act(i, -4.0, 4.0, "%s_in%d" % (node.name.strip("/").replace("/", "_"), k))
+                ins.append(d)
+            new_nodes.append(helper.make_node("Add", ins, list(node.output), name=node.name))
+        else:
+            new_nodes.append(node)
+    # ORT also quantizes a quantized op's output: Q/DQ on the graph output
+    with torch.no_grad():
+        yr = net(torch.from_numpy(calib))
+    out_name = g.output[0].name
+    for nd in new_nodes:
+        for k, o in enumerate(nd.output):
+            if o == out_name:
+                nd.output[k] = out_name + "_f"
+    yq, _ = qdq_act(out_name + "_f", float(yr.min()), float(yr.max()), "out")
+    new_nodes.append(helper.make_node("Identity", [yq], [out_name], name="out_Identity"))
+    keep = [t for t in g.initializer
+            if not any(t.name == n.input[1] or (len(n.input) > 2 and t.name == n.input[2])
+                       for n in g.node if n.op_type in ("Conv", "Gemm"))]
+    qg = helper.make_graph(new_nodes, g.name, list(g.input), list(g.output), keep + new_inits)
+    qm = helper.make_model(qg, opset_imports=[helper.make_opsetid("", 13)],
+                           producer_name="bitprune-test-qdq")
+    qm.ir_version = fm.ir_version
+    onnx.checker.check_model(qm)
+    onnx.save(qm, os.path.join(OUT, name + ".onnx"))
+
+
+ort_qdq(net, "resnet_qdq_ort")
 models["resnet_qdq_ort"] = {"kind": "qdq"}
 
 # ---- ConvNeXt-style ----
@@ -336,6 +407,19 @@ try:
 except Exception as e:  # an older torch without opset 17
     print("export_models: convnext_opset17 skipped: %s" % e, file=sys.stderr)
 
+# ---- MobileNetV3-style ----
+mnet = MobileNetish().eval()
+randomize_bn(mnet)
+export(mnet, "mobilenet_float", 13)
+models["mobilenet_float"] = {"kind": "float"}
+try:
+    export(mnet, "mobilenet_opset14", 14)
+    models["mobilenet_opset14"] = {"kind": "float"}
+except Exception as e:  # an older torch without opset 14
+    print("export_models: mobilenet_opset14 skipped: %s" % e, file=sys.stderr)
+ort_qdq(mnet, "mobilenet_qdq_ort")
+models["mobilenet_qdq_ort"] = {"kind": "qdq"}
+
 # ---- misc ops ----
 export(Misc().eval(), "misc_float", 13)
 models["misc_float"] = {"kind": "float"}
@@ -343,7 +427,7 @@ models["misc_float"] = {"kind": "float"}
 # ---- unsupported op ----
 export(Unsupported().eval(), "unsupported", 13)
 um = onnx.load(os.path.join(OUT, "unsupported.onnx"))
-sig = [n for n in um.graph.node if n.op_type == "Sigmoid"][0]
+sig = [n for n in um.graph.node if n.op_type == "Tanh"][0]
 with open(os.path.join(OUT, "unsupported.expect"), "w") as f:
     f.write("%s\n%s\n" % (sig.name, sig.op_type))
 

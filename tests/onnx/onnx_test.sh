@@ -47,7 +47,9 @@ if ! "$PY" "$SRC/export_models.py" "$W" >"$W/export.log" 2>&1; then
 fi
 grep '^export_models' "$W/export.log" | sed 's/^/# /'
 MODELS="resnet_float resnet_qdq_torch resnet_qdq_ort convnext_float misc_float"
+MODELS="$MODELS mobilenet_float mobilenet_qdq_ort"
 [ -f "$W/convnext_opset17.onnx" ] && MODELS="$MODELS convnext_opset17"
+[ -f "$W/mobilenet_opset14.onnx" ] && MODELS="$MODELS mobilenet_opset14"
 NTEST=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['n_test'])" \
         "$W/manifest.json")
 
@@ -139,8 +141,12 @@ for m in $MODELS; do
 done
 grep_in "$W/resnet_float.summary" "6 batch norms folded" "resnet_float: the 6 batch norms fold into convs"
 grep_in "$W/resnet_float.summary" "top-1 agreement" "the summary compares with the float reference"
-grep_in "$W/convnext_float.summary" "1 GELU, 3 LayerNorm recognised" \
+grep_in "$W/convnext_float.summary" "1 GELU, 3 LayerNorm, 0 HardSwish recognised" \
     "convnext_float: GELU and 3 LayerNorms recognised"
+grep_in "$W/mobilenet_float.summary" "0 LayerNorm, 1 HardSwish recognised" \
+    "mobilenet_float: the decomposed hardswish x * relu6(x + 3) / 6 is recognised"
+grep_in "$W/mobilenet_qdq_ort.summary" "13 layer inputs take their QuantizeLinear scale (0 approximated)" \
+    "mobilenet_qdq_ort: all activation scales come from the QDQ pairs"
 grep_in "$W/resnet_qdq_torch.summary" "7 layers (7 with QDQ integer weights)" \
     "resnet_qdq_torch: all 7 layers keep integer weights"
 grep_in "$W/resnet_qdq_torch.summary" \
@@ -212,7 +218,7 @@ expect 2 "--lambda without --prune bit is a usage error" \
 expect 2 "--wmax 300 is a usage error" \
     "$BPTOOL" import "$W/resnet_float.onnx" -o "$W/x.bp" --wmax 300
 expect 0 "mutated exported models never crash the importer" \
-    "$FUZZ" 200 "$W/resnet_qdq_torch.onnx" "$W/convnext_float.onnx"
+    "$FUZZ" 200 "$W/resnet_qdq_torch.onnx" "$W/convnext_float.onnx" "$W/mobilenet_float.onnx"
 tail -n 2 "$W/out" | head -n 1 | sed 's/^/#   /'
 
 echo "$((n - fails)) passed, $fails failed"

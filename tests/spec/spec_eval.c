@@ -379,6 +379,128 @@ static void bps_pool(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
         }
 }
 
+/* ADD / MUL: b's element for output index k of a (dims of a at batch N),
+ * numpy broadcasting with b's dims right-aligned (SPEC.md 7.2). */
+static size_t bps_bcast_index(bps_ctx *c, uint32_t ai, uint32_t bi, size_t k)
+{
+    const bpf_model *m = c->m;
+    uint32_t an = m->tensors[ai].ndim, bn = m->tensors[bi].ndim;
+    size_t idx[BPF_MAX_DIMS];
+    for (uint32_t d = an; d-- > 0;) {
+        idx[d] = k % bps_dim(c, ai, d);
+        k /= bps_dim(c, ai, d);
+    }
+    size_t off = 0;
+    for (uint32_t d = 0; d < bn; d++) {
+        uint32_t bd = bps_dim(c, bi, d);
+        off = off * bd + (bd == 1 ? 0 : idx[an - bn + d]);
+    }
+    return off;
+}
+
+/* RESIZE source coordinate of output index o (SPEC.md 7.2). */
+static double bps_resize_coord(int ct, uint32_t o, uint32_t in, uint32_t out, float scale)
+{
+    double s = (double)scale, od = (double)o;
+    if (ct == BPF_RESIZE_ASYMMETRIC) return od / s;
+    if (ct == BPF_RESIZE_HALF_PIXEL) return (od + 0.5) / s - 0.5;
+    if (ct == BPF_RESIZE_PYTORCH_HALF_PIXEL) return out == 1 ? 0.0 : (od + 0.5) / s - 0.5;
+    if (out == 1) return 0.0; /* align_corners */
+    return (od * (double)(in - 1)) / (double)(out - 1);
+}
+
+static double bps_clampd(double v, uint32_t in)
+{
+    if (v < 0.0) v = 0.0;
+    if (v > (double)in - 1.0) v = (double)in - 1.0;
+    return v;
+}
+
+static void bps_resize(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
+{
+    uint32_t xi = nd->in[0], yi = nd->out[0];
+    uint32_t N = c->N, C = bps_dim(c, xi, 1), H = bps_dim(c, xi, 2), W = bps_dim(c, xi, 3);
+    uint32_t OH = bps_dim(c, yi, 2), OW = bps_dim(c, yi, 3);
+    int mode = nd->ints[0], ct = nd->ints[1], rnd = nd->ints[2];
+    for (uint32_t n = 0; n < N; n++)
+        for (uint32_t ch = 0; ch < C; ch++) {
+            const float *xp = x + ((size_t)n * C + ch) * H * W;
+            float *yp = y + ((size_t)n * C + ch) * OH * OW;
+            for (uint32_t oy = 0; oy < OH; oy++)
+                for (uint32_t ox = 0; ox < OW; ox++) {
+                    double u = bps_resize_coord(ct, oy, H, OH, nd->floats[0]);
+                    double v = bps_resize_coord(ct, ox, W, OW, nd->floats[1]);
+                    float r;
+                    if (mode == BPF_RESIZE_NEAREST) {
+                        double iu, iv;
+                        if (rnd == BPF_RESIZE_FLOOR) { iu = floor(u); iv = floor(v); }
+                        else if (rnd == BPF_RESIZE_CEIL) { iu = ceil(u); iv = ceil(v); }
+                        else if (rnd == BPF_RESIZE_ROUND_PREFER_FLOOR) {
+                            iu = ceil(u - 0.5);
+                            iv = ceil(v - 0.5);
+                        } else {
+                            iu = floor(u + 0.5);
+                            iv = floor(v + 0.5);
+                        }
+                        r = xp[(size_t)bps_clampd(iu, H) * W + (size_t)bps_clampd(iv, W)];
+                    } else {
+                        u = bps_clampd(u, H);
+                        v = bps_clampd(v, W);
+                        uint32_t y0 = (uint32_t)floor(u), x0 = (uint32_t)floor(v);
+                        uint32_t y1 = y0 + 1 < H ? y0 + 1 : H - 1;
+                        uint32_t x1 = x0 + 1 < W ? x0 + 1 : W - 1;
+                        float ly = (float)(u - floor(u)), lx = (float)(v - floor(v));
+                        float a00 = xp[(size_t)y0 * W + x0], a01 = xp[(size_t)y0 * W + x1];
+                        float a10 = xp[(size_t)y1 * W + x0], a11 = xp[(size_t)y1 * W + x1];
+                        float p = a00 * (1.0f - lx), q = a01 * lx;
+                        float top = p + q;
+                        p = a10 * (1.0f - lx);
+                        q = a11 * lx;
+                        float bot = p + q;
+                        p = top * (1.0f - ly);
+                        q = bot * ly;
+                        r = p + q;
+                    }
+                    yp[(size_t)oy * OW + ox] = r;
+                }
+        }
+}
+
+/* CONVTRANSPOSE by gathering each output's terms (SPEC.md 7.2). */
+static int bps_convtranspose(bps_ctx *c, const bpf_node *nd, const float *x, float *y)
+{
+    const bpf_model *m = c->m;
+    uint32_t xi = nd->in[0], yi = nd->out[0];
+    const bpf_tensor *wt = &m->tensors[nd->in[1]];
+    uint32_t C = bps_dim(c, xi, 1), H = bps_dim(c, xi, 2), W = bps_dim(c, xi, 3);
+    uint32_t CO = wt->dims[1], kh = wt->dims[2], kw = wt->dims[3];
+    uint32_t OH = bps_dim(c, yi, 2), OW = bps_dim(c, yi, 3);
+    const float *w = bps_param(c, nd->in[1], (size_t)C * CO * kh * kw);
+    const float *bias = nd->n_in == 3 ? bps_param(c, nd->in[2], CO) : NULL;
+    if (!w || (nd->n_in == 3 && !bias)) return bps_fail(c, "node '%s': weights", nd->name);
+    int32_t sh = nd->ints[0], sw = nd->ints[1], pt = nd->ints[2], pl = nd->ints[3];
+    for (uint32_t n = 0; n < c->N; n++)
+        for (uint32_t co = 0; co < CO; co++)
+            for (uint32_t oy = 0; oy < OH; oy++)
+                for (uint32_t ox = 0; ox < OW; ox++) {
+                    float acc = 0.0f;
+                    for (uint32_t ci = 0; ci < C; ci++)
+                        for (uint32_t ky = 0; ky < kh; ky++)
+                            for (uint32_t kx = 0; kx < kw; kx++) {
+                                int64_t ty = (int64_t)oy + pt - ky, tx = (int64_t)ox + pl - kx;
+                                if (ty < 0 || tx < 0 || ty % sh || tx % sw) continue;
+                                int64_t iy = ty / sh, ix = tx / sw;
+                                if (iy >= H || ix >= W) continue;
+                                float prod = x[(((size_t)n * C + ci) * H + iy) * W + ix] *
+                                             w[(((size_t)ci * CO + co) * kh + ky) * kw + kx];
+                                acc = acc + prod;
+                            }
+                    if (bias) acc = acc + bias[co];
+                    y[(((size_t)n * CO + co) * OH + oy) * OW + ox] = acc;
+                }
+    return 0;
+}
+
 static int bps_node(bps_ctx *c, uint32_t ni)
 {
     const bpf_model *m = c->m;
@@ -399,15 +521,68 @@ static int bps_node(bps_ctx *c, uint32_t ni)
     case BPF_OP_GELU:
         for (size_t i = 0; i < n_el; i++) y[i] = bps_gelu(x[i]);
         return 0;
-    case BPF_OP_ADD: {
+    case BPF_OP_ADD:
+    case BPF_OP_MUL: {
         const float *b = bps_get(c, nd->in[1]);
-        size_t be = bps_is_const(c, nd->in[1])
-                        ? m->tensors[nd->in[1]].nbytes / sizeof(float) : c->elems[nd->in[1]];
-        if (!b || be != n_el || c->elems[xi] != n_el)
-            return bps_fail(c, "node '%s': add operands", nd->name);
-        for (size_t i = 0; i < n_el; i++) y[i] = x[i] + b[i];
+        if (!b || c->elems[xi] != n_el)
+            return bps_fail(c, "node '%s': add/mul operands", nd->name);
+        for (size_t i = 0; i < n_el; i++) {
+            float bv = b[bps_bcast_index(c, xi, nd->in[1], i)];
+            y[i] = nd->op == BPF_OP_ADD ? x[i] + bv : x[i] * bv;
+        }
         return 0;
     }
+    case BPF_OP_SIGMOID:
+        for (size_t i = 0; i < n_el; i++) {
+            double e = (double)bps_exp(-(double)x[i]);
+            y[i] = (float)(1.0 / (1.0 + e));
+        }
+        return 0;
+    case BPF_OP_HARDSIGMOID:
+    case BPF_OP_HARDSWISH:
+        for (size_t i = 0; i < n_el; i++) {
+            float t;
+            if (nd->op == BPF_OP_HARDSIGMOID) {
+                t = x[i] * nd->floats[0];
+                t = t + nd->floats[1];
+                t = t > 0.0f ? t : 0.0f;
+                y[i] = t < 1.0f ? t : 1.0f;
+            } else {
+                t = x[i] + 3.0f;
+                t = t > 0.0f ? t : 0.0f;
+                t = t < 6.0f ? t : 6.0f;
+                t = x[i] * t;
+                y[i] = t / 6.0f;
+            }
+        }
+        return 0;
+    case BPF_OP_CLIP:
+        for (size_t i = 0; i < n_el; i++) {
+            float v = x[i] < nd->floats[0] ? nd->floats[0] : x[i];
+            y[i] = v > nd->floats[1] ? nd->floats[1] : v;
+        }
+        return 0;
+    case BPF_OP_CONCAT: {
+        uint32_t nd_ = m->tensors[yi].ndim, ax = (uint32_t)nd->ints[0];
+        size_t outer = 1, inner = 1;
+        for (uint32_t d = 0; d < ax; d++) outer *= bps_dim(c, yi, d);
+        for (uint32_t d = ax + 1; d < nd_; d++) inner *= bps_dim(c, yi, d);
+        size_t at = 0;
+        for (size_t o = 0; o < outer; o++)
+            for (uint32_t k = 0; k < nd->n_in; k++) {
+                const float *src = bps_get(c, nd->in[k]);
+                size_t len = (size_t)bps_dim(c, nd->in[k], ax) * inner;
+                if (!src || bps_is_const(c, nd->in[k]))
+                    return bps_fail(c, "node '%s': concat input %u", nd->name, k);
+                for (size_t i = 0; i < len; i++) y[at++] = src[o * len + i];
+            }
+        return 0;
+    }
+    case BPF_OP_RESIZE:
+        bps_resize(c, nd, x, y);
+        return 0;
+    case BPF_OP_CONVTRANSPOSE:
+        return bps_convtranspose(c, nd, x, y);
     case BPF_OP_LAYERSCALE:
     case BPF_OP_BATCHNORM:
     case BPF_OP_LAYERNORM: {

@@ -226,6 +226,136 @@ static void test_op_zoo(void **state)
     }
 }
 
+/* Output (1, C, floor(H*sh), floor(W*sw)) of a RESIZE node. */
+static uint32_t mob_resize(bpt_builder *b, uint32_t x, int mode, int ct, int rnd, float sh,
+                           float sw)
+{
+    uint32_t nd;
+    const uint32_t *d = bpt_dims(b, x, &nd);
+    uint32_t od[4] = {1, d[1], (uint32_t)floor((double)d[2] * sh),
+                      (uint32_t)floor((double)d[3] * sw)};
+    int32_t iv[8] = {mode, ct, rnd};
+    float fv[4] = {sh, sw};
+    return bpt_op(b, BPF_OP_RESIZE, 1, &x, iv, fv, 4, od);
+}
+
+static uint32_t mob_unary(bpt_builder *b, uint32_t op, uint32_t x, float f0, float f1)
+{
+    uint32_t nd;
+    const uint32_t *d = bpt_dims(b, x, &nd);
+    uint32_t od[BPF_MAX_DIMS];
+    memcpy(od, d, nd * sizeof *od);
+    float fv[4] = {f0, f1};
+    return bpt_op(b, op, 1, &x, NULL, fv, nd, od);
+}
+
+/* a (op) b with b broadcast: output has a's shape. */
+static uint32_t mob_binary(bpt_builder *b, uint32_t op, uint32_t x, uint32_t y)
+{
+    uint32_t nd;
+    const uint32_t *d = bpt_dims(b, x, &nd);
+    uint32_t od[BPF_MAX_DIMS], in[2] = {x, y};
+    memcpy(od, d, nd * sizeof *od);
+    return bpt_op(b, op, 2, in, NULL, NULL, nd, od);
+}
+
+static uint32_t mob_concat(bpt_builder *b, uint32_t n, const uint32_t *in, int32_t axis)
+{
+    uint32_t nd;
+    const uint32_t *d = bpt_dims(b, in[0], &nd);
+    uint32_t od[BPF_MAX_DIMS];
+    memcpy(od, d, nd * sizeof *od);
+    od[axis] = 0;
+    for (uint32_t k = 0; k < n; k++) od[axis] += bpt_dims(b, in[k], &nd)[axis];
+    int32_t iv[8] = {axis};
+    return bpt_op(b, BPF_OP_CONCAT, n, in, iv, NULL, nd, od);
+}
+
+/* ConvTranspose with random weights (C, co, k, k) and bias. */
+static uint32_t mob_convt(bpt_builder *b, uint32_t x, uint32_t co, uint32_t kh, uint32_t kw,
+                          const int32_t *iv, int bias)
+{
+    uint32_t nd;
+    const uint32_t *d = bpt_dims(b, x, &nd);
+    uint32_t wd[4] = {d[1], co, kh, kw}, bd[1] = {co};
+    uint32_t od[4] = {1, co, (d[2] - 1) * (uint32_t)iv[0] - (uint32_t)(iv[2] + iv[4]) + kh +
+                                 (uint32_t)iv[6],
+                      (d[3] - 1) * (uint32_t)iv[1] - (uint32_t)(iv[3] + iv[5]) + kw +
+                          (uint32_t)iv[7]};
+    uint32_t in[3] = {x, bpt_const(b, "ct.w", 4, wd, NULL), 0};
+    if (bias) in[2] = bpt_const(b, "ct.b", 1, bd, NULL);
+    return bpt_op(b, BPF_OP_CONVTRANSPOSE, bias ? 3 : 2, in, iv, NULL, 4, od);
+}
+
+/* The mobile-network ops (SIGMOID, HARDSIGMOID, HARDSWISH, CLIP, broadcast
+ * ADD/MUL, CONCAT, RESIZE, CONVTRANSPOSE), each a graph output on inputs
+ * with special values, in every mode and with the edge shapes: broadcasts
+ * of (N,C,1,1), (C,1,1), (W), (1,1,H,1) shapes, a 1x1 image resized, odd
+ * sizes, align_corners with an output of 1. */
+static void test_mobile_ops(void **state)
+{
+    (void)state;
+    bpt_wspec ws = {0.6, BPF_ENC_BINARY, 1};
+    for (int part = 0; part < 6; part++) {
+        bpt_builder *b = bpt_new(g_seed ^ (0x30b1u + (unsigned)part), ws);
+        assert_non_null(b);
+        uint32_t d1[4] = {1, 5, 7, 3}, d2[4] = {1, 5, 1, 1}, d3[4] = {1, 3, 1, 1};
+        uint32_t x = bpt_input(b, "x", 4, d1), z = bpt_input(b, "z", 4, d2);
+        uint32_t one = bpt_input(b, "one", 4, d3);
+        if (part == 0) {
+            bpt_output(b, mob_unary(b, BPF_OP_SIGMOID, x, 0, 0));
+            bpt_output(b, mob_unary(b, BPF_OP_HARDSIGMOID, x, 0.2f, 0.5f));
+            bpt_output(b, mob_unary(b, BPF_OP_HARDSWISH, x, 0, 0));
+            bpt_output(b, mob_binary(b, BPF_OP_MUL, mob_unary(b, BPF_OP_CLIP, x, 0.0f, 6.0f),
+                                     mob_unary(b, BPF_OP_CLIP, z, -INFINITY, 0.5f)));
+        } else if (part == 1) {
+            uint32_t cd[3] = {5, 1, 1}, wd[1] = {3}, hd[4] = {1, 1, 7, 1};
+            bpt_output(b, mob_binary(b, BPF_OP_ADD, x, bpt_const(b, "c", 3, cd, NULL)));
+            bpt_output(b, mob_binary(b, BPF_OP_MUL, x, bpt_const(b, "w", 1, wd, NULL)));
+            bpt_output(b, mob_binary(b, BPF_OP_MUL, x, bpt_const(b, "hc", 4, hd, NULL)));
+        } else if (part == 2) {
+            uint32_t hd[4] = {1, 1, 7, 1};
+            uint32_t h = mob_binary(b, BPF_OP_ADD, x, bpt_const(b, "h", 4, hd, NULL));
+            uint32_t in3[3] = {h, mob_binary(b, BPF_OP_MUL, x, z), x};
+            bpt_output(b, mob_concat(b, 3, in3, 1));
+            uint32_t in2[2] = {x, mob_unary(b, BPF_OP_SIGMOID, x, 0, 0)};
+            bpt_output(b, mob_concat(b, 2, in2, 3));
+            uint32_t in4[4] = {x, x, h, x};
+            bpt_output(b, mob_concat(b, 4, in4, 2));
+        } else if (part == 3) {
+            bpt_output(b, mob_resize(b, x, BPF_RESIZE_NEAREST, BPF_RESIZE_ASYMMETRIC,
+                                     BPF_RESIZE_FLOOR, 2.0f, 2.0f));
+            bpt_output(b, mob_resize(b, x, BPF_RESIZE_LINEAR, BPF_RESIZE_HALF_PIXEL, 0, 2.0f,
+                                     1.5f));
+            bpt_output(b, mob_resize(b, x, BPF_RESIZE_LINEAR, BPF_RESIZE_ALIGN_CORNERS, 0,
+                                     0.2f, 2.5f));
+            bpt_output(b, mob_resize(b, mob_resize(b, x, BPF_RESIZE_NEAREST,
+                                                   BPF_RESIZE_HALF_PIXEL,
+                                                   BPF_RESIZE_ROUND_PREFER_CEIL, 0.7f, 3.0f),
+                                     BPF_RESIZE_NEAREST, BPF_RESIZE_PYTORCH_HALF_PIXEL,
+                                     BPF_RESIZE_ROUND_PREFER_FLOOR, 1.0f, 0.5f));
+        } else if (part == 4) {
+            /* a 1x1 image */
+            bpt_output(b, mob_resize(b, one, BPF_RESIZE_LINEAR, BPF_RESIZE_PYTORCH_HALF_PIXEL,
+                                     0, 3.0f, 2.0f));
+            bpt_output(b, mob_resize(b, one, BPF_RESIZE_NEAREST, BPF_RESIZE_ASYMMETRIC,
+                                     BPF_RESIZE_CEIL, 4.0f, 1.0f));
+        } else {
+            int32_t s2[8] = {2, 2, 1, 1, 1, 1, 1, 1}, s1[8] = {1, 3, 0, 2, 1, 0, 0, 2};
+            bpt_output(b, mob_convt(b, x, 4, 3, 3, s2, 1));
+            bpt_output(b, mob_convt(b, x, 2, 2, 5, s1, 0));
+            bpt_output(b, mob_convt(b, one, 3, 2, 2, s2, 1));
+        }
+        void *buf = NULL;
+        size_t size = 0;
+        int st = bpt_write(b, &buf, &size);
+        bpt_free(b);
+        char name[32];
+        snprintf(name, sizeof name, "mobile ops %d", part);
+        check_buf(name, st, buf, size, 15);
+    }
+}
+
 /* Folded per-channel scales (SPEC.md 8.2): a BATCHNORM -> LAYERSCALE chain
  * then a relu after a conv, a LAYERSCALE feeding an add, a linear's
  * BATCHNORM whose output is a graph output; and nodes that must not fold:
@@ -423,6 +553,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reciprocal),
         cmocka_unit_test(test_op_zoo),
         cmocka_unit_test(test_folds),
+        cmocka_unit_test(test_mobile_ops),
         cmocka_unit_test(test_gelu_exp_sweep),
         cmocka_unit_test(test_zoo_resnet),
         cmocka_unit_test(test_zoo_convnext),

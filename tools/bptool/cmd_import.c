@@ -163,8 +163,8 @@ static void bp_tool_import_summary(const char *path, const void *buf, size_t siz
                mi->digits_per_weight, mi->macs / 1e9);
     bp_model_free(m);
     printf("normalised: %d batch norms folded into layers, %d other affines folded, %d GELU, "
-           "%d LayerNorm recognised\n", r->n_folded_bn, r->n_affine_folded, r->n_gelu,
-           r->n_layernorm);
+           "%d LayerNorm, %d HardSwish recognised\n", r->n_folded_bn, r->n_affine_folded,
+           r->n_gelu, r->n_layernorm, r->n_hardswish);
     if (r->n_qdq_layers || r->n_dropped_q)
         printf("QDQ: %u layer inputs take their QuantizeLinear scale (%d approximated); %d "
                "QuantizeLinear/DequantizeLinear pairs elsewhere are kept in float\n",

@@ -1050,6 +1050,64 @@ static int bp_onnx_infer(bp_onnx_graph *g, bp_onnx_node *n)
             d[i] = x->dims[perm[i]];
         return bp_onnx_set_shape_only(g, y, x->dtype, x->ndim, d);
     }
+    if (!strcmp(op, "Concat")) {
+        int64_t a = bp_onnx_norm_axis(bp_onnx_attr_int(n, "axis", 0), x->ndim);
+        if (a < 0 || a >= x->ndim)
+            return bp_onnx_node_fail(g, n, "axis out of range");
+        nd = x->ndim;
+        memcpy(d, x->dims, (size_t)nd * sizeof *d);
+        d[a] = 0;
+        for (int k = 0; k < n->n_in; k++) {
+            const bp_onnx_value *v = n->in[k] >= 0 ? &g->v[n->in[k]] : NULL;
+            if (!v || v->ndim != nd)
+                return 0; /* unknown, or the mapper's message */
+            for (int i = 0; i < nd; i++)
+                if (i != a && v->dims[i] != x->dims[i])
+                    return bp_onnx_node_fail(g, n, "input %d differs in dimension %d", k, i);
+            d[a] += v->dims[a];
+        }
+        return bp_onnx_set_shape_only(g, y, x->dtype, nd, d);
+    }
+    if (!strcmp(op, "Resize") && x->ndim == 4) {
+        /* opset 10: (X, scales); 11+: (X, roi, scales, sizes) */
+        int si = g->opset < 11 ? 1 : 2, zi = 3;
+        const bp_onnx_value *sc = n->n_in > si && n->in[si] >= 0 ? &g->v[n->in[si]] : NULL;
+        const bp_onnx_value *sz = n->n_in > zi && n->in[zi] >= 0 ? &g->v[n->in[zi]] : NULL;
+        if (sz && sz->is_const && sz->i && sz->n == 4) {
+            for (int i = 0; i < 4; i++)
+                d[i] = sz->i[i];
+        } else if (sc && sc->is_const && sc->f && sc->n == 4) {
+            for (int i = 0; i < 4; i++) {
+                double o = floor((double)x->dims[i] * (double)sc->f[i]);
+                if (!(o >= 0.0 && o <= (double)BP_ONNX_MAX_ACT_ELEMS))
+                    return bp_onnx_node_fail(g, n, "scale %g gives no output size",
+                                             (double)sc->f[i]);
+                d[i] = (int64_t)o;
+            }
+        } else {
+            return 0;
+        }
+        return bp_onnx_set_shape_only(g, y, x->dtype, 4, d);
+    }
+    if (!strcmp(op, "ConvTranspose") && x->ndim == 4) {
+        const bp_onnx_value *w = n->n_in > 1 && n->in[1] >= 0 ? &g->v[n->in[1]] : NULL;
+        if (!w || w->ndim != 4)
+            return 0;
+        int64_t st[2] = {1, 1}, pd[4] = {0, 0, 0, 0}, op_[2] = {0, 0}, dl[2] = {1, 1};
+        bp_onnx_attr_ints(n, "strides", st, 2);
+        bp_onnx_attr_ints(n, "pads", pd, 4);
+        bp_onnx_attr_ints(n, "output_padding", op_, 2);
+        bp_onnx_attr_ints(n, "dilations", dl, 2);
+        d[0] = x->dims[0];
+        d[1] = w->dims[1] * bp_onnx_attr_int(n, "group", 1);
+        for (int i = 0; i < 2; i++) {
+            d[2 + i] = (x->dims[2 + i] - 1) * st[i] - pd[i] - pd[i + 2] +
+                       dl[i] * (w->dims[2 + i] - 1) + 1 + op_[i];
+            if (d[2 + i] < 1 || st[i] < 1 || dl[i] < 1)
+                return bp_onnx_node_fail(g, n, "gives no output size");
+        }
+        return bp_onnx_set_shape_only(g, y, BP_ONNX_FLOAT, 4, d);
+    }
     if (!strcmp(op, "Gemm") || !strcmp(op, "MatMul")) {
         const bp_onnx_value *w = n->n_in > 1 && n->in[1] >= 0 ? &g->v[n->in[1]] : NULL;
         if (!w || w->ndim != 2 || x->ndim < 1)

@@ -639,6 +639,7 @@ int bp_tool_onnx_import(const bp_tool_import_opts *o, const void *onnx, size_t s
     res->n_requant = g.n_requant;
     res->n_folded_bn = g.n_folded_bn;
     res->n_gelu = g.n_gelu;
+    res->n_hardswish = g.n_hardswish;
     res->n_layernorm = g.n_layernorm;
     res->n_affine_folded = g.n_affine_folded;
     bp_onnx_meta(&bg, &g, o, res);

@@ -38,6 +38,7 @@ typedef struct bp_tool_import_result {
     double max_diff, mean_diff, ref_max; /* imported vs float reference outputs */
     uint32_t top1_agree;
     int n_dropped_q, n_requant, n_folded_bn, n_gelu, n_layernorm, n_affine_folded;
+    int n_hardswish; /* decomposed x * Clip(x + 3, 0, 6) / 6 patterns */
 } bp_tool_import_result;
 
 /* Imports an ONNX model held in memory into a malloc'd .bp buffer (free with

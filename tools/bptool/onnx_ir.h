@@ -113,7 +113,7 @@ typedef struct bp_onnx_graph {
     /* notes printed after a successful import (dropped QDQ pairs, ...) */
     int n_dropped_q;
     int n_requant;
-    int n_folded_bn, n_gelu, n_layernorm, n_affine_folded;
+    int n_folded_bn, n_gelu, n_layernorm, n_affine_folded, n_hardswish;
 } bp_onnx_graph;
 
 /* onnx_load.c */

@@ -4,6 +4,7 @@
  * nothing and channels-last blocks (Transpose -> LayerNorm -> MatMul ->
  * Transpose) run as channel ops on NCHW. Ops the engine lacks fail here,
  * naming the node and the op. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,12 @@ typedef struct bp_onnx_mapper {
 } bp_onnx_mapper;
 
 static const char bp_onnx_supported[] =
-    "supported: Conv, Gemm, MatMul (constant weights), BatchNormalization, Relu, GELU, "
-    "LayerNormalization, Add, Sub/Mul/Div by constants, MaxPool, AveragePool, "
-    "GlobalAveragePool, ReduceMean (spatial), Flatten/Reshape/Squeeze/Unsqueeze/Transpose "
-    "(views), Softmax, QuantizeLinear/DequantizeLinear";
+    "supported: Conv, Gemm, MatMul (constant weights), ConvTranspose (constant weights, "
+    "group 1), BatchNormalization, Relu, GELU, Sigmoid, HardSigmoid, HardSwish, Clip, "
+    "LayerNormalization, Add and Mul (broadcasting), Sub/Div by constants, Concat, Resize "
+    "(nearest, linear), MaxPool, AveragePool, GlobalAveragePool, ReduceMean (spatial), "
+    "Flatten/Reshape/Squeeze/Unsqueeze/Transpose (views), Softmax, "
+    "QuantizeLinear/DequantizeLinear";
 
 static const bpf_tensor *bp_onnx_et(const bp_onnx_mapper *mp, int vid)
 {
@@ -251,6 +254,101 @@ static int bp_onnx_map_unary(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
     return 0;
 }
 
+/* An elementwise activation with float attributes f0, f1. */
+static int bp_onnx_map_act(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op, float f0, float f1)
+{
+    if (bp_onnx_act_in(mp, n, 0))
+        return -1;
+    const bp_onnx_value *x = &mp->g->v[n->in[0]];
+    bp_node_desc *e = bp_onnx_begin(mp, n, op, x->bt);
+    if (e) {
+        e->floats[0] = f0;
+        e->floats[1] = f1;
+    }
+    uint32_t t = bp_onnx_emit_same(mp, e);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
+    bp_onnx_bind(mp, n->out[0], t, x->ax);
+    return 0;
+}
+
+static int bp_onnx_map_clip(bp_onnx_mapper *mp, bp_onnx_node *n)
+{
+    bp_onnx_graph *g = mp->g;
+    float lo = -INFINITY, hi = INFINITY;
+    if (g->opset < 11) {
+        lo = bp_onnx_attr_float(n, "min", -INFINITY);
+        hi = bp_onnx_attr_float(n, "max", INFINITY);
+    } else {
+        for (int k = 1; k < n->n_in && k < 3; k++) {
+            if (n->in[k] < 0)
+                continue;
+            const bp_onnx_value *c = &g->v[n->in[k]];
+            if (!c->is_const || c->n != 1 || !c->f)
+                return bp_onnx_node_fail(g, n, "its %s is not a constant float scalar",
+                                         k == 1 ? "min" : "max");
+            *(k == 1 ? &lo : &hi) = c->f[0];
+        }
+    }
+    if (isnan(lo) || isnan(hi) || !(lo <= hi))
+        return bp_onnx_node_fail(g, n, "min %g and max %g (need min <= max)", (double)lo,
+                                 (double)hi);
+    return bp_onnx_map_act(mp, n, BPF_OP_CLIP, lo, hi);
+}
+
+/* Engine-layout copy of a constant b that broadcasts (numpy rules) to the
+ * ONNX value x: the engine rank of x, b's sizes on the engine axes of the
+ * axes it spans, 1 elsewhere. */
+static uint32_t bp_onnx_bcast_const(bp_onnx_mapper *mp, const bp_onnx_node *n, int cv, int x)
+{
+    const bp_onnx_value *c = &mp->g->v[cv], *xv = &mp->g->v[x];
+    const bpf_tensor *xt = bp_onnx_et(mp, x);
+    uint32_t dims[BPF_MAX_DIMS];
+    int src[BPF_MAX_DIMS]; /* engine axis -> b's ONNX axis, or -1 */
+    for (uint32_t e = 0; e < xt->ndim; e++) {
+        dims[e] = 1;
+        src[e] = -1;
+    }
+    int off = xv->ndim - c->ndim;
+    for (int j = 0; j < c->ndim; j++) {
+        if (c->dims[j] == 1)
+            continue;
+        int e = xv->ax[off + j];
+        if (e < 1) /* unit or batch axis of x: not a per-image broadcast */
+            return BP_ONNX_NT - 1;
+        dims[e] = (uint32_t)c->dims[j];
+        src[e] = j;
+    }
+    size_t total = 1;
+    for (uint32_t e = 0; e < xt->ndim; e++)
+        total *= dims[e];
+    float *d = malloc(total * sizeof *d);
+    if (!d)
+        return BP_ONNX_NT;
+    int64_t cstr[BP_ONNX_MAX_DIMS];
+    int64_t st = 1;
+    for (int j = c->ndim - 1; j >= 0; j--) {
+        cstr[j] = st;
+        st *= c->dims[j];
+    }
+    for (size_t k = 0; k < total; k++) {
+        size_t rem = k;
+        int64_t o = 0;
+        for (int e = (int)xt->ndim - 1; e >= 0; e--) {
+            size_t coord = rem % dims[e];
+            rem /= dims[e];
+            if (src[e] >= 0)
+                o += (int64_t)coord * cstr[src[e]];
+        }
+        d[k] = c->f[o];
+    }
+    char name[512];
+    snprintf(name, sizeof name, "%s.const", n->name);
+    uint32_t t = bp_tool_const_data(mp->bg, name, xt->ndim, dims, d);
+    free(d);
+    return t;
+}
+
 /* Engine-layout copy of a constant with the same ONNX shape as x. */
 static uint32_t bp_onnx_full_const(bp_onnx_mapper *mp, const bp_onnx_node *n, int cv, int x)
 {
@@ -285,7 +383,87 @@ static uint32_t bp_onnx_full_const(bp_onnx_mapper *mp, const bp_onnx_node *n, in
     return t;
 }
 
-static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n)
+static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op);
+
+static int bp_onnx_same_dims(const bp_onnx_value *a, const bp_onnx_value *b)
+{
+    return a->ndim == b->ndim && !memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof a->dims[0]);
+}
+
+/* b (an activation) broadcasts to a in the engine's layout: the same
+ * engine rank, and every axis where b has a size > 1 lands on a's engine
+ * axis for it. */
+static int bp_onnx_act_bcast_ok(const bp_onnx_mapper *mp, int a, int b)
+{
+    const bp_onnx_value *av = &mp->g->v[a], *bv = &mp->g->v[b];
+    const bpf_tensor *ta = bp_onnx_et(mp, a), *tb = bp_onnx_et(mp, b);
+    if (ta->ndim != tb->ndim || bv->ndim > av->ndim)
+        return 0;
+    int off = av->ndim - bv->ndim;
+    for (int j = 0; j < bv->ndim; j++) {
+        if (bv->dims[j] != 1 && (bv->ax[j] != av->ax[off + j] || bv->ax[j] < 0))
+            return 0;
+        if (bv->dims[j] != 1 && bv->dims[j] != av->dims[off + j])
+            return 0;
+    }
+    for (uint32_t e = 0; e < tb->ndim; e++)
+        if (tb->dims[e] != 1 && tb->dims[e] != ta->dims[e])
+            return 0;
+    return 1;
+}
+
+/* Add / Mul with numpy broadcasting: the operand of the output's shape
+ * goes first (a constant only second). */
+static int bp_onnx_map_binary(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
+{
+    bp_onnx_graph *g = mp->g;
+    if (n->n_in != 2 || n->in[0] < 0 || n->in[1] < 0)
+        return bp_onnx_node_fail(g, n, "needs two inputs");
+    int a = n->in[0], b = n->in[1];
+    const bp_onnx_value *y = &g->v[n->out[0]];
+    if (g->v[a].is_const || (!g->v[b].is_const && !bp_onnx_same_dims(&g->v[a], y))) {
+        int t = a;
+        a = b;
+        b = t;
+    }
+    if (bp_onnx_act_in(mp, n, a == n->in[0] ? 0 : 1))
+        return -1;
+    const bp_onnx_value *av = &g->v[a], *bv = &g->v[b];
+    if (!bp_onnx_same_dims(av, y))
+        return bp_onnx_node_fail(g, n, "both operands broadcast (the engine broadcasts the "
+                                 "second operand to the first only)");
+    if (bp_onnx_same_dims(av, bv) && (op == BPF_OP_ADD || bv->is_const))
+        return bp_onnx_map_add(mp, n, op);
+    uint32_t bt;
+    if (bv->is_const) {
+        if (!bv->f)
+            return bp_onnx_node_fail(g, n, "has an integer constant operand");
+        bt = bp_onnx_bcast_const(mp, n, b, a);
+        if (bt == BP_ONNX_NT - 1)
+            return bp_onnx_node_fail(g, n, "its constant varies along the batch axis");
+        if (bt == BP_ONNX_NT)
+            return bp_onnx_oom(mp);
+    } else {
+        if (bv->bt == BP_ONNX_NT)
+            return bp_onnx_node_fail(g, n, "input '%s' was not mapped", bv->name);
+        if (!bp_onnx_act_bcast_ok(mp, a, b))
+            return bp_onnx_node_fail(g, n, "its operands are laid out differently (one is "
+                                     "transposed or reshaped)");
+        bt = bv->bt;
+    }
+    bp_node_desc *e = bp_onnx_begin(mp, n, op, av->bt);
+    if (e) {
+        e->n_in = 2;
+        e->in[1] = bt;
+    }
+    uint32_t t = bp_onnx_emit_same(mp, e);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
+    bp_onnx_bind(mp, n->out[0], t, g->v[a].ax);
+    return 0;
+}
+
+static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
 {
     bp_onnx_graph *g = mp->g;
     if (n->n_in != 2 || n->in[0] < 0 || n->in[1] < 0)
@@ -320,7 +498,7 @@ static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n)
                                      "transposed)");
         bt = bv->bt;
     }
-    bp_node_desc *e = bp_onnx_begin(mp, n, BPF_OP_ADD, av->bt);
+    bp_node_desc *e = bp_onnx_begin(mp, n, op, av->bt);
     if (e) {
         e->n_in = 2;
         e->in[1] = bt;
@@ -562,6 +740,9 @@ static int bp_onnx_map_gap(bp_onnx_mapper *mp, bp_onnx_node *n, int reduce)
     for (int i = 1; i < yv->ndim; i++)
         if (yv->dims[i] != 1)
             ax[i] = 1; /* only the channel axis is left */
+    if (yv->ndim == 4 && yv->dims[1] == (int64_t)xt->dims[1] && ax[1] == 1)
+        for (int i = 0; i < 4; i++)
+            ax[i] = (int8_t)i; /* (N, C, 1, 1) kept: NCHW, as a 1x1 conv reads it */
     bp_onnx_bind(mp, n->out[0], t, ax);
     return 0;
 }
@@ -617,6 +798,187 @@ static int bp_onnx_map_softmax(bp_onnx_mapper *mp, bp_onnx_node *n)
     return 0;
 }
 
+/* Concat of 2..4 activations laid out alike, along a non-batch axis. */
+static int bp_onnx_map_concat(bp_onnx_mapper *mp, bp_onnx_node *n)
+{
+    bp_onnx_graph *g = mp->g;
+    if (n->n_in < 2 || n->n_in > (int)BPF_MAX_IO)
+        return bp_onnx_node_fail(g, n, "concatenates %d inputs (2..%u)", n->n_in, BPF_MAX_IO);
+    for (int k = 0; k < n->n_in; k++)
+        if (bp_onnx_act_in(mp, n, k))
+            return -1;
+    const bp_onnx_value *x = &g->v[n->in[0]];
+    int64_t a = bp_onnx_attr_int(n, "axis", 0);
+    a = a < 0 ? a + x->ndim : a;
+    int e = bp_onnx_eaxis(x, (int)a);
+    if (e < 1)
+        return bp_onnx_node_fail(g, n, "concatenates along the batch or a unit axis");
+    const bpf_tensor *t0 = bp_onnx_et(mp, n->in[0]);
+    uint32_t dims[BPF_MAX_DIMS];
+    memcpy(dims, t0->dims, sizeof dims);
+    dims[e] = 0;
+    bp_node_desc *en = bp_tool_node(mp->bg, n->name, BPF_OP_CONCAT);
+    if (!en)
+        return bp_onnx_built_fail(mp, n);
+    en->n_in = (uint32_t)n->n_in;
+    en->ints[0] = e;
+    for (int k = 0; k < n->n_in; k++) {
+        const bp_onnx_value *v = &g->v[n->in[k]];
+        const bpf_tensor *t = bp_onnx_et(mp, n->in[k]);
+        int same = v->ndim == x->ndim && t->ndim == t0->ndim &&
+                   !memcmp(v->ax, x->ax, (size_t)x->ndim);
+        for (uint32_t d = 0; same && d < t->ndim; d++)
+            same = (int)d == e || t->dims[d] == t0->dims[d];
+        if (!same)
+            return bp_onnx_node_fail(g, n, "input %d is laid out differently from input 0", k);
+        en->in[k] = v->bt;
+        dims[e] += t->dims[e];
+    }
+    uint32_t t = bp_tool_out(mp->bg, en, t0->ndim, dims);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
+    bp_onnx_bind(mp, n->out[0], t, x->ax);
+    return 0;
+}
+
+/* The string attribute name equals one of opts[]: its index, or def when
+ * absent, -1 otherwise. */
+static int bp_onnx_attr_choice(const bp_onnx_node *n, const char *name,
+                               const char *const *opts, int def)
+{
+    const Onnx__AttributeProto *a = bp_onnx_attr(n, name);
+    if (!a || !a->has_s)
+        return def;
+    for (int i = 0; opts[i]; i++)
+        if (strlen(opts[i]) == a->s.len && !memcmp(opts[i], a->s.data, a->s.len))
+            return i;
+    return -1;
+}
+
+static int bp_onnx_map_resize(bp_onnx_mapper *mp, bp_onnx_node *n)
+{
+    bp_onnx_graph *g = mp->g;
+    if (bp_onnx_act_in(mp, n, 0))
+        return -1;
+    int x = n->in[0];
+    const bp_onnx_value *xv = &g->v[x], *yv = &g->v[n->out[0]];
+    if (!bp_onnx_is_identity(mp, x) || xv->ndim != 4 || yv->ndim != 4)
+        return bp_onnx_node_fail(g, n, "its input is not an NCHW activation");
+    static const char *const modes[] = {"nearest", "linear", NULL};
+    static const char *const cts[] = {"asymmetric", "half_pixel", "align_corners",
+                                      "pytorch_half_pixel", NULL};
+    static const char *const rnds[] = {"floor", "round_prefer_floor", "round_prefer_ceil",
+                                       "ceil", NULL};
+    int mode = bp_onnx_attr_choice(n, "mode", modes, 0);
+    int ct = g->opset < 11 ? 0 : bp_onnx_attr_choice(n, "coordinate_transformation_mode", cts, 1);
+    int rnd = g->opset < 11 ? 0 : bp_onnx_attr_choice(n, "nearest_mode", rnds, 1);
+    if (mode < 0 || ct < 0 || (mode == 0 && rnd < 0))
+        return bp_onnx_node_fail(g, n, "mode, coordinate_transformation_mode or nearest_mode "
+                                 "is not supported (nearest or linear; asymmetric, half_pixel, "
+                                 "align_corners or pytorch_half_pixel; floor, ceil or "
+                                 "round_prefer_floor/ceil)");
+    if (bp_onnx_attr_int(n, "antialias", 0) || bp_onnx_attr(n, "axes") ||
+        bp_onnx_attr(n, "keep_aspect_ratio_policy"))
+        return bp_onnx_node_fail(g, n, "antialias, axes and keep_aspect_ratio_policy are not "
+                                 "supported");
+    if (mode == 1)
+        rnd = 0;
+    if (yv->dims[0] != xv->dims[0] || yv->dims[1] != xv->dims[1])
+        return bp_onnx_node_fail(g, n, "resizes the batch or channel axis");
+    int si = g->opset < 11 ? 1 : 2;
+    const bp_onnx_value *sc = n->n_in > si && n->in[si] >= 0 ? &g->v[n->in[si]] : NULL;
+    float s[2];
+    for (int k = 0; k < 2; k++) {
+        /* scales given: those; sizes given: out / in, as ONNX Runtime computes it */
+        s[k] = sc && sc->is_const && sc->f && sc->n == 4
+                   ? sc->f[2 + k]
+                   : (float)yv->dims[2 + k] / (float)xv->dims[2 + k];
+        if (!(s[k] > 0.0f) ||
+            floor((double)xv->dims[2 + k] * (double)s[k]) != (double)yv->dims[2 + k])
+            return bp_onnx_node_fail(g, n, "scale %g does not give the output size %lld "
+                                     "(floor(%lld * scale))", (double)s[k],
+                                     (long long)yv->dims[2 + k], (long long)xv->dims[2 + k]);
+    }
+    uint32_t dims[4] = {1, (uint32_t)yv->dims[1], (uint32_t)yv->dims[2], (uint32_t)yv->dims[3]};
+    bp_node_desc *e = bp_onnx_begin(mp, n, BPF_OP_RESIZE, xv->bt);
+    if (!e)
+        return bp_onnx_built_fail(mp, n);
+    e->ints[0] = mode;
+    e->ints[1] = ct;
+    e->ints[2] = rnd;
+    e->floats[0] = s[0];
+    e->floats[1] = s[1];
+    uint32_t t = bp_onnx_emit(mp, e, 4, dims);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
+    bp_onnx_bind_identity(mp, n->out[0], t);
+    return 0;
+}
+
+/* ConvTranspose with constant float weights: a float op on every backend. */
+static int bp_onnx_map_convtranspose(bp_onnx_mapper *mp, bp_onnx_node *n)
+{
+    bp_onnx_graph *g = mp->g;
+    if (bp_onnx_act_in(mp, n, 0))
+        return -1;
+    int x = n->in[0];
+    const bp_onnx_value *xv = &g->v[x], *yv = &g->v[n->out[0]];
+    const bp_onnx_value *w = n->n_in > 1 && n->in[1] >= 0 ? &g->v[n->in[1]] : NULL;
+    const bp_onnx_value *b = n->n_in > 2 && n->in[2] >= 0 ? &g->v[n->in[2]] : NULL;
+    if (!bp_onnx_is_identity(mp, x) || xv->ndim != 4 || yv->ndim != 4)
+        return bp_onnx_node_fail(g, n, "its input is not an NCHW activation");
+    if (!w || !w->is_const || !w->f || w->ndim != 4 || (b && (!b->is_const || !b->f)))
+        return bp_onnx_node_fail(g, n, "needs constant float weights (and bias)");
+    int64_t st[2] = {1, 1}, pd[4] = {0, 0, 0, 0}, op_[2] = {0, 0}, dl[2] = {1, 1};
+    bp_onnx_attr_ints(n, "strides", st, 2);
+    bp_onnx_attr_ints(n, "pads", pd, 4);
+    bp_onnx_attr_ints(n, "output_padding", op_, 2);
+    bp_onnx_attr_ints(n, "dilations", dl, 2);
+    const Onnx__AttributeProto *ap = bp_onnx_attr(n, "auto_pad");
+    if (bp_onnx_attr_int(n, "group", 1) != 1 || dl[0] != 1 || dl[1] != 1 ||
+        bp_onnx_attr(n, "output_shape") ||
+        (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
+        return bp_onnx_node_fail(g, n, "group, dilation, auto_pad and output_shape are not "
+                                 "supported (group 1, dilation 1, explicit pads)");
+    int32_t iv[8] = {(int32_t)st[0], (int32_t)st[1], (int32_t)pd[0], (int32_t)pd[1],
+                     (int32_t)pd[2], (int32_t)pd[3], (int32_t)op_[0], (int32_t)op_[1]};
+    for (int k = 0; k < 8; k++) {
+        int64_t v = k < 2 ? st[k] : k < 6 ? pd[k - 2] : op_[k - 6];
+        int64_t hi = k < 2 ? 64 : k < 6 ? 64 : st[k - 6] - 1;
+        if (v < (k < 2 ? 1 : 0) || v > hi)
+            return bp_onnx_node_fail(g, n, "stride, pads or output_padding out of range "
+                                     "(stride 1..64, pads 0..64, output_padding < stride)");
+    }
+    if (w->dims[0] != xv->dims[1] || w->dims[2] > 64 || w->dims[3] > 64 ||
+        (b && (int64_t)b->n != w->dims[1]))
+        return bp_onnx_node_fail(g, n, "weight or bias shape does not match its input");
+    uint32_t wd[4] = {(uint32_t)w->dims[0], (uint32_t)w->dims[1], (uint32_t)w->dims[2],
+                      (uint32_t)w->dims[3]};
+    char name[512];
+    snprintf(name, sizeof name, "%s.weight", n->name);
+    uint32_t wt = bp_tool_const_data(mp->bg, name, 4, wd, w->f);
+    uint32_t bt = BP_ONNX_NT;
+    if (b) {
+        snprintf(name, sizeof name, "%s.bias", n->name);
+        bt = bp_tool_const_data(mp->bg, name, 1, &wd[1], b->f);
+    }
+    if (wt == BP_ONNX_NT || (b && bt == BP_ONNX_NT))
+        return bp_onnx_oom(mp);
+    uint32_t dims[4] = {1, (uint32_t)yv->dims[1], (uint32_t)yv->dims[2], (uint32_t)yv->dims[3]};
+    bp_node_desc *e = bp_onnx_begin(mp, n, BPF_OP_CONVTRANSPOSE, xv->bt);
+    if (!e)
+        return bp_onnx_built_fail(mp, n);
+    e->n_in = b ? 3 : 2;
+    e->in[1] = wt;
+    e->in[2] = b ? bt : 0;
+    memcpy(e->ints, iv, sizeof iv);
+    uint32_t t = bp_onnx_emit(mp, e, 4, dims);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
+    bp_onnx_bind_identity(mp, n->out[0], t);
+    return 0;
+}
+
 static int bp_onnx_map_node(bp_onnx_mapper *mp, bp_onnx_node *n)
 {
     bp_onnx_graph *g = mp->g;
@@ -638,7 +1000,24 @@ static int bp_onnx_map_node(bp_onnx_mapper *mp, bp_onnx_node *n)
     if (!strcmp(op, "bp.Gelu"))
         return bp_onnx_map_unary(mp, n, BPF_OP_GELU);
     if (!strcmp(op, "Add") || (!strcmp(op, "Sum") && n->n_in == 2))
-        return bp_onnx_map_add(mp, n);
+        return bp_onnx_map_binary(mp, n, BPF_OP_ADD);
+    if (!strcmp(op, "Mul"))
+        return bp_onnx_map_binary(mp, n, BPF_OP_MUL);
+    if (!strcmp(op, "Sigmoid"))
+        return bp_onnx_map_act(mp, n, BPF_OP_SIGMOID, 0.0f, 0.0f);
+    if (!strcmp(op, "HardSigmoid"))
+        return bp_onnx_map_act(mp, n, BPF_OP_HARDSIGMOID, bp_onnx_attr_float(n, "alpha", 0.2f),
+                               bp_onnx_attr_float(n, "beta", 0.5f));
+    if (!strcmp(op, "HardSwish"))
+        return bp_onnx_map_act(mp, n, BPF_OP_HARDSWISH, 0.0f, 0.0f);
+    if (!strcmp(op, "Clip"))
+        return bp_onnx_map_clip(mp, n);
+    if (!strcmp(op, "Concat"))
+        return bp_onnx_map_concat(mp, n);
+    if (!strcmp(op, "Resize"))
+        return bp_onnx_map_resize(mp, n);
+    if (!strcmp(op, "ConvTranspose"))
+        return bp_onnx_map_convtranspose(mp, n);
     if (!strcmp(op, "bp.Affine"))
         return bp_onnx_map_channel_op(mp, n, BPF_OP_BATCHNORM);
     if (!strcmp(op, "bp.LayerNorm"))

@@ -1,7 +1,7 @@
 /* onnx_norm.c: normalises the folded graph before mapping: drops no-op
  * nodes, reads QuantizeLinear/DequantizeLinear pairs into activation scales,
  * turns Conv/Gemm/MatMul with constant weights into layers, recognises the
- * decomposed GELU (erf form) and LayerNorm patterns, turns BatchNormalization
+ * decomposed GELU (erf form), HardSwish and LayerNorm patterns, turns BatchNormalization
  * and Add/Sub/Mul/Div by constants into per-channel affines, and folds an
  * affine into the layer before it (BatchNorm folding) where that is exact. */
 #include <math.h>
@@ -470,6 +470,98 @@ static int bp_onnx_match_gelu(bp_onnx_graph *g, bp_onnx_node *erf)
     return 1;
 }
 
+/* Clip's bounds: inputs 1 and 2 (opset 11+, each optional) or the min/max
+ * attributes. 0 if a bound is not a constant scalar. */
+static int bp_onnx_clip_bounds(const bp_onnx_graph *g, const bp_onnx_node *n, float *lo,
+                               float *hi)
+{
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (g->opset < 11) {
+        *lo = bp_onnx_attr_float(n, "min", -INFINITY);
+        *hi = bp_onnx_attr_float(n, "max", INFINITY);
+        return 1;
+    }
+    if (n->n_in > 1 && n->in[1] >= 0 && !bp_onnx_scalar(g, n->in[1], lo))
+        return 0;
+    if (n->n_in > 2 && n->in[2] >= 0 && !bp_onnx_scalar(g, n->in[2], hi))
+        return 0;
+    return 1;
+}
+
+/* x / 6 written as Div by 6 or Mul by 1/6: the other operand, else -1. */
+static int bp_onnx_div6(const bp_onnx_graph *g, const bp_onnx_node *n)
+{
+    float c;
+    if (n->n_in != 2)
+        return -1;
+    if (!strcmp(n->op, "Div") && bp_onnx_scalar(g, n->in[1], &c) && c == 6.0f)
+        return n->in[0];
+    if (!strcmp(n->op, "Mul"))
+        for (int k = 0; k < 2; k++)
+            if (bp_onnx_scalar(g, n->in[k], &c) && bp_onnx_near(c, 1.0f / 6.0f))
+                return n->in[1 - k];
+    return -1;
+}
+
+/* Decomposed HardSwish: x * Clip(x + 3, 0, 6) / 6 (ReLU6 may export as Relu
+ * then Clip; the division may come before or after the product). The last
+ * node becomes HardSwish(x). */
+static int bp_onnx_match_hardswish(bp_onnx_graph *g, bp_onnx_node *clip)
+{
+    float lo, hi, c;
+    if (!bp_onnx_clip_bounds(g, clip, &lo, &hi) || lo != 0.0f || hi != 6.0f ||
+        g->v[clip->in[0]].n_uses != 1)
+        return 0;
+    bp_onnx_node *relu = bp_onnx_prod(g, clip->in[0]), *add = relu;
+    if (relu && !strcmp(relu->op, "Relu")) {
+        if (g->v[relu->in[0]].n_uses != 1)
+            return 0;
+        add = bp_onnx_prod(g, relu->in[0]);
+    } else {
+        relu = NULL;
+    }
+    if (!add || strcmp(add->op, "Add") || add->n_in != 2)
+        return 0;
+    int x = -1;
+    for (int k = 0; k < 2; k++)
+        if (bp_onnx_scalar(g, add->in[k], &c) && c == 3.0f)
+            x = add->in[1 - k];
+    if (x < 0 || !bp_onnx_is_act(g, x))
+        return 0;
+    bp_onnx_node *u = bp_onnx_sole_user(g, clip->out[0]), *last = NULL, *mid = NULL;
+    if (!u)
+        return 0;
+    if (!strcmp(u->op, "Mul") && bp_onnx_other(u, clip->out[0]) == x) { /* (x * clip) / 6 */
+        bp_onnx_node *d = bp_onnx_sole_user(g, u->out[0]);
+        if (d && bp_onnx_div6(g, d) == u->out[0]) {
+            mid = u;
+            last = d;
+        }
+    } else if (bp_onnx_div6(g, u) == clip->out[0]) { /* x * (clip / 6) */
+        bp_onnx_node *m = bp_onnx_sole_user(g, u->out[0]);
+        if (m && !strcmp(m->op, "Mul") && bp_onnx_other(m, u->out[0]) == x) {
+            mid = u;
+            last = m;
+        }
+    }
+    if (!last)
+        return 0;
+    bp_onnx_node *dead[4] = {add, relu, clip, mid};
+    for (int k = 0; k < 4; k++)
+        if (dead[k])
+            bp_onnx_kill(g, dead[k]);
+    for (int k = 0; k < last->n_in; k++)
+        if (last->in[k] >= 0)
+            g->v[last->in[k]].n_uses--;
+    last->op = "HardSwish";
+    last->n_in = 1;
+    last->in[0] = x;
+    g->v[x].n_uses++;
+    g->n_hardswish++;
+    return 1;
+}
+
 /* Per-axis constant of a broadcast against x's rank r: returns the axis
  * (-1 for a scalar), or -2 if c varies along more than one axis or does
  * not broadcast onto x without growing it. */
@@ -875,6 +967,8 @@ int bp_onnx_normalize(bp_onnx_graph *g)
         int r = 0;
         if (!strcmp(n->op, "Erf"))
             r = bp_onnx_match_gelu(g, n);
+        else if (!strcmp(n->op, "Clip"))
+            r = bp_onnx_match_hardswish(g, n);
         else if (!strcmp(n->op, "ReduceMean"))
             r = bp_onnx_match_layernorm(g, n);
         else if (!strcmp(n->op, "LayerNormalization"))

@@ -75,6 +75,14 @@ static const char *bp_op_name(uint32_t op)
     case BPF_OP_FLATTEN: return "flatten";
     case BPF_OP_SOFTMAX: return "softmax";
     case BPF_OP_BATCHNORM: return "batchnorm";
+    case BPF_OP_SIGMOID: return "sigmoid";
+    case BPF_OP_HARDSIGMOID: return "hardsigmoid";
+    case BPF_OP_HARDSWISH: return "hardswish";
+    case BPF_OP_CLIP: return "clip";
+    case BPF_OP_MUL: return "mul";
+    case BPF_OP_CONCAT: return "concat";
+    case BPF_OP_RESIZE: return "resize";
+    case BPF_OP_CONVTRANSPOSE: return "convtranspose";
     }
     return "?";
 }
@@ -122,6 +130,33 @@ static size_t bp_const_f32(const bpf_model *f, uint32_t t)
     return (size_t)(T->nbytes / sizeof(float));
 }
 
+/* An ADD/MUL whose second operand broadcasts to the first (formats/SPEC.md
+ * 7): its dims, right-aligned, equal the first's or are 1; an activation
+ * has the first's rank (its batch then lines up). */
+static int bp_step_bcast_ok(const bp_session *s, const bp_step *st)
+{
+    const bpf_model *f = s->m->f;
+    uint32_t a = st->in[0], b = st->in[1];
+    uint32_t an = f->tensors[a].ndim, bn = f->tensors[b].ndim;
+    if (bn > an || (!bp_is_const(f, b) && bn != an)) return 0;
+    if (bp_is_const(f, b) && bp_const_f32(f, b) == 0) return 0;
+    for (uint32_t d = 0; d < bn; d++) {
+        uint32_t bd = s->tdims[b][bn - 1 - d], ad = s->tdims[a][an - 1 - d];
+        if (bd != ad && bd != 1) return 0;
+    }
+    return 1;
+}
+
+/* The ADD/MUL step reads its second operand with broadcasting. */
+static int bp_step_bcast(const bp_session *s, const bp_step *st)
+{
+    const bpf_model *f = s->m->f;
+    if ((st->op != BPF_OP_ADD && st->op != BPF_OP_MUL) || st->n_in != 2) return 0;
+    uint32_t b = st->in[1];
+    size_t be = bp_is_const(f, b) ? bp_const_f32(f, b) * s->N : s->telems[b];
+    return be != s->telems[st->in[0]];
+}
+
 /* Checks a step's operands against the op (sizes only: everything the run
  * loop indexes must be inside its buffer). */
 static bp_status bp_step_check(bp_session *s, const bp_step *st)
@@ -159,6 +194,7 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
                            st->node, nm, L->c_in, L->c_out);
         break;
     }
+    case BPF_OP_SIGMOID: case BPF_OP_HARDSIGMOID: case BPF_OP_HARDSWISH: case BPF_OP_CLIP:
     case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_FLATTEN: case BPF_OP_SOFTMAX:
         if (xe != ye)
             return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s' (%s): %zu elements in, %zu out",
@@ -172,13 +208,14 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
                            "over its only axis, the batch; it runs at batch 1 only (batch %u "
                            "asked)", st->node, nm, x, s->N);
         break;
-    case BPF_OP_ADD: {
+    case BPF_OP_ADD: case BPF_OP_MUL: {
         if (st->n_in != 2)
-            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add has %u inputs", st->node, nm,
-                           st->n_in);
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': %s has %u inputs", st->node, nm,
+                           bp_op_name(st->op), st->n_in);
         /* a constant operand holds one image and is added to each */
         uint32_t b = st->in[1];
         size_t be = bp_is_const(f, b) ? bp_const_f32(f, b) * s->N : s->telems[b];
+        if (be != xe && ye == xe && bp_step_bcast_ok(s, st)) break;
         if (be != xe || ye != xe)
             return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': add operands of %zu and %zu "
                            "elements (%s) -> %zu at batch %u", st->node, nm, xe, be,
@@ -218,6 +255,48 @@ static bp_status bp_step_check(bp_session *s, const bp_step *st)
             return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': globalavgpool shapes", st->node,
                            nm);
         break;
+    case BPF_OP_CONCAT: {
+        int32_t ax = nd->ints[0];
+        int ok = st->n_in >= 2 && yn == xn && ax >= 1 && (uint32_t)ax < xn;
+        uint64_t sum = 0;
+        for (uint32_t k = 0; ok && k < st->n_in; k++) {
+            uint32_t t = st->in[k];
+            ok = !bp_is_const(f, t) && f->tensors[t].ndim == xn;
+            for (uint32_t d = 0; ok && d < xn; d++)
+                ok = d == (uint32_t)ax ? 1 : s->tdims[t][d] == yd[d];
+            if (ok) sum += s->tdims[t][ax];
+        }
+        if (!ok || sum != yd[ax])
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': concat operands (activations of one "
+                           "rank, equal but along axis %d) do not give the output shape",
+                           st->node, nm, ax);
+        break;
+    }
+    case BPF_OP_RESIZE:
+        if (xn != 4 || yn != 4 || xd[0] != yd[0] || xd[1] != yd[1])
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': resize needs (N,C,H,W) in and out "
+                           "with the same N and C", st->node, nm);
+        break;
+    case BPF_OP_CONVTRANSPOSE: {
+        const bpf_tensor *w = &f->tensors[st->in[1]];
+        const int32_t *a = nd->ints;
+        int ok = xn == 4 && yn == 4 && st->n_in >= 2 && bp_const_f32(f, st->in[1]) &&
+                 w->ndim == 4 && w->dims[0] == xd[1] && yd[1] == w->dims[1] && yd[0] == xd[0] &&
+                 a[0] >= 1 && a[1] >= 1 &&
+                 bp_const_f32(f, st->in[1]) == (size_t)w->dims[0] * w->dims[1] * w->dims[2] *
+                                                     w->dims[3];
+        if (ok && st->n_in == 3) ok = bp_const_f32(f, st->in[2]) == w->dims[1];
+        for (int k = 0; ok && k < 2; k++) {
+            int64_t o = ((int64_t)xd[2 + k] - 1) * a[k] - a[2 + k] - a[4 + k] +
+                        (int64_t)w->dims[2 + k] + a[6 + k];
+            ok = o >= 1 && o == (int64_t)yd[2 + k];
+        }
+        if (!ok)
+            return bp_fail(BP_ERR_BAD_GRAPH, "node %u '%s': convtranspose operands (x, f32 "
+                           "weight (C,C_out,kh,kw), bias) do not give the output shape",
+                           st->node, nm);
+        break;
+    }
     default:
         return bp_fail(BP_ERR_UNSUPPORTED, "node %u '%s': op %u is not supported", st->node,
                        nm, st->op);
@@ -336,11 +415,20 @@ static bp_status bp_plan_layouts(bp_session *s)
                 sp->cv_res = bp_t_differs(s, sp->residual) ? BP_CV_TO_NCHW : BP_CV_NONE;
             sp->cv_out = (uint8_t)dy;
             break;
-        case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_FLATTEN: case BPF_OP_ADD:
+        case BPF_OP_ADD: case BPF_OP_MUL: case BPF_OP_CONCAT:
+            if (sp->op == BPF_OP_CONCAT || bp_step_bcast(s, sp)) {
+                /* read in place: every 4-D activation's bytes are valid
+                 * channels-last (C == 1 or H*W == 1: the same bytes) */
+                sp->cl = (uint8_t)dy;
+                break;
+            }
+            /* fall through */
+        case BPF_OP_RELU: case BPF_OP_GELU: case BPF_OP_FLATTEN: case BPF_OP_SIGMOID:
+        case BPF_OP_HARDSIGMOID: case BPF_OP_HARDSWISH: case BPF_OP_CLIP:
             /* elementwise (flatten: a copy) in out's storage order */
             sp->cl = 1;
             sp->cv_in0 = bp_cv_to_out(s, x, y);
-            if (sp->op == BPF_OP_ADD && !sp->bconst)
+            if ((sp->op == BPF_OP_ADD || sp->op == BPF_OP_MUL) && !sp->bconst)
                 sp->cv_in1 = bp_cv_to_out(s, sp->in[1], y);
             if (sp->bconst && dy) {
                 bp_status st = bp_const_to_cl(s, sp);
@@ -358,6 +446,10 @@ static bp_status bp_plan_layouts(bp_session *s)
             break;
         case BPF_OP_MAXPOOL: case BPF_OP_AVGPOOL:
             sp->cl = 1; /* 4-D in and out */
+            break;
+        case BPF_OP_RESIZE: case BPF_OP_CONVTRANSPOSE: /* NCHW only */
+            sp->cv_in0 = dx ? BP_CV_TO_NCHW : BP_CV_NONE;
+            sp->cv_out = (uint8_t)dy;
             break;
         case BPF_OP_GLOBALAVGPOOL: /* 4-D in; writes (n, c) order */
             sp->cl = 1;
@@ -613,7 +705,8 @@ static bp_status bp_plan(bp_session *s)
         sp->residual = BP_NO_TENSOR;
         sp->opname = bp_op_name(nd->op);
         /* a constant first add operand goes second (IEEE a + b == b + a) */
-        if (nd->op == BPF_OP_ADD && nd->n_in == 2 && bp_is_const(f, nd->in[0]) &&
+        if ((nd->op == BPF_OP_ADD || nd->op == BPF_OP_MUL) && nd->n_in == 2 &&
+            bp_is_const(f, nd->in[0]) &&
             !bp_is_const(f, nd->in[1])) {
             sp->in[0] = nd->in[1];
             sp->in[1] = nd->in[0];
@@ -628,7 +721,8 @@ static bp_status bp_plan(bp_session *s)
         }
         st = bp_step_check(s, sp);
         if (st) goto done;
-        if (sp->op == BPF_OP_ADD && bp_is_const(f, sp->in[1]))
+        if ((sp->op == BPF_OP_ADD || sp->op == BPF_OP_MUL) && bp_is_const(f, sp->in[1]) &&
+            !bp_step_bcast(s, sp))
             sp->bconst = (const float *)f->tensors[sp->in[1]].data;
         ns++;
     }
@@ -855,6 +949,64 @@ static const float *bp_operand(const bp_session *s, uint32_t t, const float *p, 
     return sc;
 }
 
+/* Storage order of a step whose cl is set: 4-D tensors as [N][H][W][C]. */
+static const int bp_cl_perm[4] = {0, 2, 3, 1};
+
+/* ADD/MUL with b broadcast: b's stride per output dim (0 where b has 1),
+ * iterated in out's storage order. */
+static void bp_exec_bcast(const bp_session *s, const bp_step *sp, const float *a, float *y)
+{
+    const bpf_model *f = s->m->f;
+    uint32_t b = sp->in[1], o = sp->out;
+    uint32_t r = f->tensors[o].ndim, bn = f->tensors[b].ndim;
+    const uint32_t *od = s->tdims[o], *bd = s->tdims[b];
+    size_t own[BPF_MAX_DIMS] = {0}, lstr[BPF_MAX_DIMS] = {0}, dims[BPF_MAX_DIMS],
+           bstr[BPF_MAX_DIMS];
+    if (sp->cl && bn == 4 && !bp_is_const(f, b)) {
+        own[0] = (size_t)bd[1] * bd[2] * bd[3];
+        own[1] = 1;
+        own[2] = (size_t)bd[3] * bd[1];
+        own[3] = bd[1];
+    } else {
+        size_t st = 1;
+        for (uint32_t d = bn; d-- > 0;) {
+            own[d] = st;
+            st *= bd[d];
+        }
+    }
+    for (uint32_t d = 0; d < bn; d++) lstr[r - bn + d] = bd[d] == 1 ? 0 : own[d];
+    for (uint32_t d = 0; d < r; d++) {
+        uint32_t p = sp->cl && r == 4 ? (uint32_t)bp_cl_perm[d] : d;
+        dims[d] = od[p];
+        bstr[d] = lstr[p];
+    }
+    bp_op_binary_bcast(sp->op == BPF_OP_MUL, a, bp_tensor_ptr(s, b), y, r, dims, bstr,
+                       s->threads);
+}
+
+/* CONCAT along the node's axis, in out's storage order. */
+static void bp_exec_concat(const bp_session *s, const bp_step *sp, float *y)
+{
+    const bpf_model *f = s->m->f;
+    uint32_t r = f->tensors[sp->out].ndim, ax = (uint32_t)f->nodes[sp->node].ints[0];
+    const float *in[BPF_MAX_IO];
+    size_t len[BPF_MAX_IO], outer = 1;
+    uint32_t sax = ax; /* the axis in storage order */
+    if (sp->cl && r == 4) sax = ax == 1 ? 3 : ax - 1;
+    for (uint32_t k = 0; k < sp->n_in; k++) {
+        const uint32_t *d = s->tdims[sp->in[k]];
+        size_t l = 1;
+        for (uint32_t i = 0; i < r; i++) {
+            uint32_t p = sp->cl && r == 4 ? (uint32_t)bp_cl_perm[i] : i;
+            if (i >= sax) l *= d[p];
+            else if (k == 0) outer *= d[p];
+        }
+        len[k] = l;
+        in[k] = bp_tensor_ptr(s, sp->in[k]);
+    }
+    bp_op_concat(in, len, sp->n_in, y, outer, s->threads);
+}
+
 static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook hook,
                               void *ctx)
 {
@@ -888,17 +1040,41 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     }
     case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
     case BPF_OP_GELU: bp_op_gelu(&s->kt, x, y, xe, T); break;
+    case BPF_OP_SIGMOID: bp_op_sigmoid(x, y, xe, T); break;
+    case BPF_OP_HARDSIGMOID: bp_op_hardsigmoid(x, y, xe, nd->floats[0], nd->floats[1], T); break;
+    case BPF_OP_HARDSWISH: bp_op_hardswish(x, y, xe, T); break;
+    case BPF_OP_CLIP: bp_op_clip(x, y, xe, nd->floats[0], nd->floats[1], T); break;
     case BPF_OP_ADD:
-        if (sp->bconst) {
-            size_t pe = xe / s->N; /* the constant's elements */
-            for (uint32_t n = 0; n < s->N; n++)
-                bp_op_add(x + n * pe, sp->bconst, y + n * pe, pe, T);
+    case BPF_OP_MUL: {
+        void (*fn)(const float *, const float *, float *, size_t, int) =
+            sp->op == BPF_OP_MUL ? bp_op_mul : bp_op_add;
+        if (bp_step_bcast(s, sp)) {
+            bp_exec_bcast(s, sp, x, y);
             break;
         }
-        bp_op_add(x, bp_operand(s, sp->in[1], bp_tensor_ptr(s, sp->in[1]), sp->cv_in1, sp->out,
-                                s->scratch[1]),
-                  y, xe, T);
+        if (sp->bconst) {
+            size_t pe = xe / s->N; /* the constant's elements */
+            for (uint32_t n = 0; n < s->N; n++) fn(x + n * pe, sp->bconst, y + n * pe, pe, T);
+            break;
+        }
+        fn(x, bp_operand(s, sp->in[1], bp_tensor_ptr(s, sp->in[1]), sp->cv_in1, sp->out,
+                         s->scratch[1]),
+           y, xe, T);
         break;
+    }
+    case BPF_OP_CONCAT: bp_exec_concat(s, sp, y); break;
+    case BPF_OP_RESIZE:
+        bp_op_resize(x, y, (size_t)s->N * xd[1], xd[2], xd[3], s->tdims[sp->out][2],
+                     s->tdims[sp->out][3], nd->ints, nd->floats, T);
+        break;
+    case BPF_OP_CONVTRANSPOSE: {
+        const bpf_tensor *w = &f->tensors[sp->in[1]];
+        bp_op_convtranspose(x, (const float *)w->data,
+                            sp->n_in == 3 ? (const float *)f->tensors[sp->in[2]].data : NULL, y,
+                            s->N, xd[1], xd[2], xd[3], w->dims[1], w->dims[2], w->dims[3],
+                            s->tdims[sp->out][2], s->tdims[sp->out][3], nd->ints, T);
+        break;
+    }
     case BPF_OP_LAYERNORM:
         if (sp->n_qout)
             bp_op_layernorm_q(&s->kt, x, bp_tensor_ptr(s, sp->in[1]),

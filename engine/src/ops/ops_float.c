@@ -108,6 +108,56 @@ void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads)
     BP_PAR_FOR(n >= BP_PAR_MIN, threads, i, n, { y[i] = a[i] + b[i]; });
 }
 
+/* ---- elementwise activations (formats/SPEC.md 7.2): one f32 result per
+ * element from that element alone, so any layout and any split of the
+ * range give the same bits. ---- */
+
+BP_MULTI_ISA static void bp_sigmoid_run(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = (float)(1.0 / (1.0 + (double)bp_exp1(-(double)x[i])));
+}
+
+#define BP_ACT_BLOCK 4096
+
+void bp_op_sigmoid(const float *x, float *y, size_t n, int threads)
+{
+    size_t nb = (n + BP_ACT_BLOCK - 1) / BP_ACT_BLOCK;
+    BP_PAR_FOR(n >= BP_PAR_MIN / 8, threads, b, nb, {
+        size_t i0 = b * BP_ACT_BLOCK;
+        bp_sigmoid_run(x + i0, y + i0, n - i0 < BP_ACT_BLOCK ? n - i0 : BP_ACT_BLOCK);
+    });
+}
+
+void bp_op_hardsigmoid(const float *x, float *y, size_t n, float alpha, float beta,
+                       int threads)
+{
+    BP_PAR_FOR(n >= BP_PAR_MIN, threads, i, n, {
+        float t = x[i] * alpha + beta;
+        t = t > 0.0f ? t : 0.0f;
+        y[i] = t < 1.0f ? t : 1.0f;
+    });
+}
+
+void bp_op_hardswish(const float *x, float *y, size_t n, int threads)
+{
+    BP_PAR_FOR(n >= BP_PAR_MIN, threads, i, n, {
+        float v = x[i];
+        float t = v + 3.0f;
+        t = t > 0.0f ? t : 0.0f;
+        t = t < 6.0f ? t : 6.0f;
+        y[i] = (v * t) / 6.0f;
+    });
+}
+
+void bp_op_clip(const float *x, float *y, size_t n, float lo, float hi, int threads)
+{
+    BP_PAR_FOR(n >= BP_PAR_MIN, threads, i, n, {
+        float v = x[i];
+        v = v < lo ? lo : v;
+        y[i] = v > hi ? hi : v;
+    });
+}
+
 void bp_op_channel_affine(const float *x, const float *s, const float *t, float *y,
                           size_t N, size_t C, size_t HW, int threads)
 {
