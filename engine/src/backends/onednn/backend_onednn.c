@@ -1,6 +1,7 @@
 /* oneDNN 2.6 dense baselines: "onednn-int8" (u8/s8 x s8 conv / inner product,
  * bit-identical to "reference" where the weights fit s8) and "onednn-f32"
  * (dequantized weights, float activations: the float reference for users). */
+#include <math.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,6 +127,24 @@ typedef struct bp_dnnl_layer {
     int exact;
     const char *why;
     char impl[96];
+    /* Quantized activation paths (bp_backend.layer_qinput / layer_set_qout) */
+    bp_layer_desc desc;         /* the desc the layer was built from (its pointers
+                                 * live as long as the session) */
+    const bp_kernel_table *kt;  /* quantize / GELU kernels (NULL: scalar loops) */
+    int gelu_fused;             /* d->act GELU as oneDNN's gelu_erf post-op */
+    int src_q;                  /* src is u8/s8 in a plain layout: qinput offered */
+    size_t src_strides[4];      /* of that plain layout, elements (= bytes) */
+    int qin;                    /* qinput granted: x may be NULL */
+    uint32_t n_q;
+    bp_qdest q[BP_QDEST_MAX];
+    float *fbuf;                /* f32 output when run with y == NULL and no qprim */
+    int qerr;                   /* set_qout ran out of memory */
+    /* direct path: oneDNN writes q[0]'s bytes itself (dst u8/s8) */
+    dnnl_primitive_t qprim;
+    dnnl_memory_t qdst, qwei, qscratch, qres; /* qwei NULL: shares wei */
+    dnnl_exec_arg_t qargs[8];
+    int qnargs;
+    char qimpl[96];
 } bp_dnnl_layer;
 
 /* oneDNN (OpenMP runtime) takes its thread count from omp_get_max_threads()
@@ -289,6 +308,12 @@ static void bp_dnnl_destroy(void *state)
     if (s->scratch) dnnl_memory_destroy(s->scratch);
     if (s->res) dnnl_memory_destroy(s->res);
     free(s->res_copy);
+    if (s->qprim) dnnl_primitive_destroy(s->qprim);
+    if (s->qdst) dnnl_memory_destroy(s->qdst);
+    if (s->qwei) dnnl_memory_destroy(s->qwei);
+    if (s->qscratch) dnnl_memory_destroy(s->qscratch);
+    if (s->qres) dnnl_memory_destroy(s->qres);
+    free(s->fbuf);
     if (s->strm) dnnl_stream_destroy(s->strm);
     if (s->eng) dnnl_engine_destroy(s->eng);
     for (int i = 0; i < 4; i++) {
@@ -351,10 +376,11 @@ typedef struct bp_dnnl_mds {
 
 /* Creates the primitive desc for one residual mode. Post-op chain, in the
  * order of the canonical epilogue: [int8: binary add bias] -> [residual]
- * -> [relu]. */
+ * -> [relu | gelu_erf when s->gelu_fused] -> [qinv > 0: linear x * qinv,
+ * the reader's quantization, before oneDNN's conversion to a u8/s8 dst]. */
 static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
-                                     const bp_dnnl_mds *m, int mode, dnnl_primitive_desc_t *pd,
-                                     int *bias_po, int *res_po)
+                                     const bp_dnnl_mds *m, int mode, float qinv,
+                                     dnnl_primitive_desc_t *pd, int *bias_po, int *res_po)
 {
     const bpf_layer *L = d->L;
     const int linear = L->kind == BPF_LAYER_LINEAR;
@@ -383,6 +409,10 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
     }
     if (st == dnnl_success && d->act == BP_EPI_RELU)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (st == dnnl_success && d->act == BP_EPI_GELU && s->gelu_fused)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
+    if (st == dnnl_success && qinv > 0.0f)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, qinv, 0.0f);
     if (st == dnnl_success && dnnl_post_ops_len(po) > 0) st = dnnl_primitive_attr_set_post_ops(attr, po);
     const dnnl_memory_desc_t *op_bias = s->int8 && !s->shift_s8 ? NULL : &m->bias;
     if (st == dnnl_success && linear) {
@@ -462,6 +492,74 @@ static int bp_dnnl_pad_risky(const bp_layer_desc *d)
            bp_dnnl_pad_only_window(d->W, d->OW, L->kw, L->stride_w, L->dil_w, L->pad_l);
 }
 
+/* The plain (g)oihw weights, which are exactly w_dense row-major (row j =
+ * g*Co/G + o, column k = (ci, dy, dx)): int8 clamped to s8 (counted in
+ * *n_clamped), f32 dequantized by the (folded) weight scales. NULL when out
+ * of memory. */
+static void *bp_dnnl_plain_weights(const bp_dnnl_layer *s, const bp_layer_desc *d,
+                                   uint64_t *n_clamped)
+{
+    const bpf_layer *L = d->L;
+    const size_t Co = L->c_out, nw = Co * L->K;
+    void *w = malloc(nw * (s->int8 ? 1 : sizeof(float)));
+    if (!w) return NULL;
+    if (s->int8) {
+        int8_t *w8 = w;
+        for (size_t i = 0; i < nw; i++) {
+            int v = d->w_dense[i];
+            if (v > 127 || v < -128) {
+                ++*n_clamped;
+                v = v > 127 ? 127 : -128;
+            }
+            w8[i] = (int8_t)v;
+        }
+    } else {
+        float *wf = w;
+        const float *ws = d->w_scale ? d->w_scale : L->w_scale; /* with folds */
+        for (size_t j = 0; j < Co; j++)
+            for (size_t k = 0; k < L->K; k++)
+                wf[j * L->K + k] = (float)d->w_dense[j * L->K + k] * ws[j];
+    }
+    return w;
+}
+
+/* Reorders plain weights (layout plain_md) into `to` (layout md), once; for
+ * s8 sources oneDNN's reorder also computes its s8s8 compensation. */
+static dnnl_status_t bp_dnnl_reorder_weights(const bp_dnnl_layer *s, const dnnl_memory_desc_t *plain_md,
+                                             void *plain, const dnnl_memory_desc_t *md,
+                                             dnnl_memory_t to)
+{
+    dnnl_memory_t from = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rprim = NULL;
+    dnnl_status_t st = dnnl_memory_create(&from, plain_md, s->eng, plain);
+    if (st == dnnl_success)
+        st = dnnl_reorder_primitive_desc_create(&rpd, plain_md, s->eng, md, s->eng, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_create(&rprim, rpd);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        st = dnnl_primitive_execute(rprim, s->strm, 2, ra);
+    }
+    if (st == dnnl_success) st = dnnl_stream_wait(s->strm);
+    if (rprim) dnnl_primitive_destroy(rprim);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (from) dnnl_memory_destroy(from);
+    return st;
+}
+
+/* $BP_ONEDNN_GELU: "fused" (default) runs a layer's GELU as oneDNN's
+ * eltwise gelu_erf post-op, as a oneDNN user would (fast; its rounding, so
+ * the session is inexact); "exact" runs it after oneDNN with the engine's
+ * GELU kernel (formats/SPEC.md 7.3, bit-identical to "reference"). */
+static int bp_dnnl_gelu_fused(void)
+{
+    const char *e = getenv("BP_ONEDNN_GELU");
+    if (!e || !*e || !strcmp(e, "fused")) return 1;
+    if (!strcmp(e, "exact")) return 0;
+    fprintf(stderr, "bitprune: BP_ONEDNN_GELU='%s' is not fused or exact; ignored\n", e);
+    return 1;
+}
+
 static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *env, int int8,
                                 void **state)
 {
@@ -490,11 +588,12 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->nhwc = !linear && d->layout == BP_LAYOUT_NHWC;
     s->exact = 1;
     s->why = "";
+    s->desc = *d;
+    s->kt = env->kt;
+    s->gelu_fused = d->act == BP_EPI_GELU && bp_dnnl_gelu_fused();
 
     int old_thr = bp_dnnl_threads_enter(threads);
-    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    dnnl_primitive_t rprim = NULL;
-    dnnl_memory_t wplain = NULL;
+    dnnl_primitive_desc_t pd = NULL;
     void *wtmp = NULL;
 
     BP_DNNL_TRY(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "dnnl_engine_create");
@@ -572,7 +671,7 @@ search:
         const int mode = s->fuse_residual ? res_modes[m] : BP_RES_NONE;
         dnnl_primitive_desc_t cand = NULL;
         int bpo = -1, rpo = -1;
-        dnnl_status_t cs = bp_dnnl_make_pd(d, s, &mds, mode, &cand, &bpo, &rpo);
+        dnnl_status_t cs = bp_dnnl_make_pd(d, s, &mds, mode, 0.0f, &cand, &bpo, &rpo);
         if (cs != dnnl_success) {
             pst = cs;
             continue;
@@ -629,6 +728,14 @@ search:
         goto fail;
     }
     s->src_direct = !int8 && !s->pad_src && src_plain;
+    /* A plain u8/s8 source with contiguous channels (nhwc, or a linear's nc),
+     * not shifted: the layer before may write it (layer_qinput). */
+    if (int8 && !s->shift_s8 && q_src->format_desc.blocking.inner_nblks == 0 &&
+        q_src->offset0 == 0 && q_src->format_desc.blocking.strides[1] == 1) {
+        s->src_q = 1;
+        for (int i = 0; i < q_src->ndims && i < 4; i++)
+            s->src_strides[i] = (size_t)q_src->format_desc.blocking.strides[i];
+    }
 
     /* Memories: oneDNN allocates (aligned) here, never in layer_run; direct
      * ones get the caller's x / y pointer at run time. */
@@ -658,45 +765,18 @@ search:
     if (scr_bytes > 0)
         BP_DNNL_TRY(dnnl_memory_create(&s->scratch, q_scr, s->eng, DNNL_MEMORY_ALLOCATE), "scratchpad memory");
 
-    /* Weights: plain (g)oihw, which is exactly w_dense row-major (row j =
-     * g*Co/G + o, column k = (ci, dy, dx)), reordered once into the
-     * primitive's layout (for s8 sources the reorder also computes oneDNN's
-     * s8s8 compensation). */
+    /* Weights: plain (bp_dnnl_plain_weights), reordered once into the
+     * primitive's layout. */
     const size_t nw = (size_t)Co * L->K;
     dnnl_memory_desc_t wplain_md;
     dnnl_format_tag_t wtag = wnd == 2 ? dnnl_ab : wnd == 4 ? dnnl_abcd : dnnl_abcde;
     BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wplain_md, wnd, wdims, wei_dt, wtag), "plain weights md");
-    wtmp = malloc(nw * (int8 ? 1 : sizeof(float)));
+    wtmp = bp_dnnl_plain_weights(s, d, &s->n_clamped);
     if (!wtmp) {
         st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
         goto fail;
     }
-    if (int8) {
-        int8_t *w8 = wtmp;
-        for (size_t i = 0; i < nw; i++) {
-            int v = d->w_dense[i];
-            if (v > 127 || v < -128) {
-                s->n_clamped++;
-                v = v > 127 ? 127 : -128;
-            }
-            w8[i] = (int8_t)v;
-        }
-    } else {
-        float *wf = wtmp;
-        const float *ws = d->w_scale ? d->w_scale : L->w_scale; /* with folds */
-        for (size_t j = 0; j < (size_t)Co; j++)
-            for (size_t k = 0; k < L->K; k++)
-                wf[j * L->K + k] = (float)d->w_dense[j * L->K + k] * ws[j];
-    }
-    BP_DNNL_TRY(dnnl_memory_create(&wplain, &wplain_md, s->eng, wtmp), "plain weights memory");
-    BP_DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, &wplain_md, s->eng, q_wei, s->eng, NULL),
-                "weights reorder desc");
-    BP_DNNL_TRY(dnnl_primitive_create(&rprim, rpd), "weights reorder");
-    {
-        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, wplain}, {DNNL_ARG_TO, s->wei}};
-        BP_DNNL_TRY(dnnl_primitive_execute(rprim, s->strm, 2, ra), "weights reorder execute");
-        BP_DNNL_TRY(dnnl_stream_wait(s->strm), "stream wait");
-    }
+    BP_DNNL_TRY(bp_dnnl_reorder_weights(s, &wplain_md, wtmp, q_wei, s->wei), "weights reorder");
 
     /* Bias: oneDNN's own bias for f32; a per-channel binary-add operand for int8. */
     BP_DNNL_TRY(dnnl_memory_create(&s->bias, int8 ? po_bias_md : bias_md, s->eng,
@@ -791,15 +871,16 @@ search:
                 q_wei->extra.scale_adjust != 1.0f)) {
         s->exact = 0;
         s->why = "no VNNI: oneDNN int8 saturates u8*s8 pairs at 16 bits or halves weights";
+    } else if (s->gelu_fused) {
+        s->exact = 0;
+        s->why = "GELU fused as oneDNN's gelu_erf post-op (its rounding, not SPEC.md 7.3): "
+                 "speed-only; BP_ONEDNN_GELU=exact keeps GELU exact";
     }
 
     st = BP_OK;
     *state = s;
     s = NULL;
 fail:
-    if (rprim) dnnl_primitive_destroy(rprim);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (wplain) dnnl_memory_destroy(wplain);
     free(wtmp);
     if (pd) dnnl_primitive_desc_destroy(pd);
     bp_dnnl_threads_leave(threads, old_thr);
@@ -956,16 +1037,104 @@ static void bp_dnnl_pack(const bp_dnnl_lay *ly, void *buf, const float *t, uint3
     for (int64_t r = 0; r < rows; r++) fn(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
 }
 
+/* ---- Quantized outputs written by the engine's kernels ---- */
+
+/* n floats -> u8/s8 at inv (the kernels, or bp_quant_* without a table). */
+static void bp_dnnl_quant_run(const bp_kernel_table *kt, bp_act_type t, const float *x, uint8_t *q,
+                              size_t n, float inv)
+{
+    if (t == BP_ACT_S8) {
+        if (kt) kt->quantize_s8(x, (int8_t *)q, n, inv);
+        else for (size_t i = 0; i < n; i++) ((int8_t *)q)[i] = bp_quant_s8(x[i], inv);
+    } else {
+        if (kt) kt->quantize_u8(x, q, n, inv);
+        else for (size_t i = 0; i < n; i++) q[i] = bp_quant_u8(x[i], inv);
+    }
+}
+
+/* The layer's float output y (the engine's layout: channels contiguous for
+ * nhwc convs and linears, else NCHW planes) quantized into q: runs of
+ * contiguous channels (cstride 1) or of pixels (xstride 1), else element
+ * by element. */
+static void bp_dnnl_qput(const bp_dnnl_layer *s, const bp_qdest *q, const float *y)
+{
+    const size_t Co = s->Co, OH = s->OH, OW = s->OW, xs = q->xstride ? q->xstride : 1;
+    const int cl = s->nhwc || s->desc.L->kind == BPF_LAYER_LINEAR;
+    const int64_t rows = (int64_t)s->N * OH;
+#pragma omp parallel for num_threads(s->threads) if ((int64_t)s->N * Co * OH * OW >= 65536) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const size_t n = (size_t)r / OH, oy = (size_t)r % OH;
+        uint8_t *row = q->base + n * q->nstride + q->off + oy * q->ldrow;
+        if (cl) {
+            const float *yr = y + (size_t)r * OW * Co;
+            if (q->cstride == 1 && xs == Co)
+                bp_dnnl_quant_run(s->kt, q->type, yr, row, OW * Co, q->inv);
+            else if (q->cstride == 1)
+                for (size_t ox = 0; ox < OW; ox++)
+                    bp_dnnl_quant_run(s->kt, q->type, yr + ox * Co, row + ox * xs, Co, q->inv);
+            else
+                for (size_t ox = 0; ox < OW; ox++)
+                    for (size_t c = 0; c < Co; c++)
+                        bp_dnnl_quant_run(NULL, q->type, yr + ox * Co + c,
+                                          row + ox * xs + c * q->cstride, 1, q->inv);
+        } else {
+            for (size_t c = 0; c < Co; c++) {
+                const float *yc = y + ((n * Co + c) * OH + oy) * OW;
+                uint8_t *qc = row + c * q->cstride;
+                if (xs == 1) bp_dnnl_quant_run(s->kt, q->type, yc, qc, OW, q->inv);
+                else
+                    for (size_t ox = 0; ox < OW; ox++)
+                        bp_dnnl_quant_run(NULL, q->type, yc + ox, qc + ox * xs, 1, q->inv);
+            }
+        }
+    }
+}
+
+/* After oneDNN wrote the float output y: an unfused GELU (the engine's,
+ * formats/SPEC.md 7.3), then the quantized outputs. */
+static void bp_dnnl_finish(const bp_dnnl_layer *s, float *y)
+{
+    const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
+    if (s->desc.act == BP_EPI_GELU && !s->gelu_fused) {
+        const size_t chunk = 4096;
+        const int64_t nc = (int64_t)((ny + chunk - 1) / chunk);
+#pragma omp parallel for num_threads(s->threads) if (ny >= 65536) schedule(static)
+        for (int64_t i = 0; i < nc; i++) {
+            float *p = y + (size_t)i * chunk;
+            const size_t m = ny - (size_t)i * chunk < chunk ? ny - (size_t)i * chunk : chunk;
+            if (s->kt) s->kt->gelu_f32(p, p, m);
+            else for (size_t k = 0; k < m; k++) p[k] = bp_gelu(p[k]);
+        }
+    }
+    for (uint32_t k = 0; k < s->n_q; k++) bp_dnnl_qput(s, &s->q[k], y);
+}
+
+/* Runs the direct primitive: oneDNN writes q[0]'s bytes. */
+static dnnl_status_t bp_dnnl_run_q(bp_dnnl_layer *s, const float *residual)
+{
+    dnnl_status_t ds = dnnl_success;
+    int old = bp_dnnl_threads_enter(s->threads);
+    if (residual) ds = dnnl_memory_set_data_handle(s->qres, (void *)(uintptr_t)residual);
+    if (ds == dnnl_success) ds = dnnl_primitive_execute(s->qprim, s->strm, s->qnargs, s->qargs);
+    if (ds == dnnl_success) ds = dnnl_stream_wait(s->strm);
+    bp_dnnl_threads_leave(s->threads, old);
+    return ds;
+}
+
 static bp_status bp_dnnl_run(void *state, const float *x, const float *residual, float *y)
 {
     bp_dnnl_layer *s = state;
     if (!s) return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "null layer state");
-    if (!x || !y) return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "null %s", !x ? "input" : "output");
+    if ((!x && !s->qin) || (!y && !s->n_q))
+        return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "null %s", !x ? "input" : "output");
+    if (s->qerr) return bp_dnnl_fail(BP_ERR_NOMEM, s->name, "out of memory for quantized outputs");
     if (s->fuse_residual != (residual != NULL))
         return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "residual %s but layer built %s it",
                             residual ? "given" : "missing", s->fuse_residual ? "with" : "without");
     dnnl_status_t ds = dnnl_success;
-    if (s->src_direct) {
+    if (!x) {
+        /* layer_qinput: the step before wrote the source bytes */
+    } else if (s->src_direct) {
         /* oneDNN only reads its source. */
         ds = dnnl_memory_set_data_handle(s->src, (void *)(uintptr_t)x);
         if (ds != dnnl_success) goto dnnl_fail;
@@ -976,6 +1145,12 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
                      !s->int8 ? 0 : s->shift_s8 ? 3 : s->s8_src ? 2 : 1,
                      s->inv_scale, s->nhwc, s->threads);
     }
+    if (!y && s->qprim) {
+        ds = bp_dnnl_run_q(s, residual);
+        if (ds != dnnl_success) goto dnnl_fail;
+        return BP_OK;
+    }
+    if (!y) y = s->fbuf;
     const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
     if (s->dst_direct) {
         ds = dnnl_memory_set_data_handle(s->dst, y);
@@ -1003,6 +1178,7 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
     if (ds == dnnl_success) ds = dnnl_stream_wait(s->strm);
     bp_dnnl_threads_leave(s->threads, old);
     if (ds != dnnl_success) goto dnnl_fail;
+    bp_dnnl_finish(s, y);
     return BP_OK;
 dnnl_fail:
     return bp_dnnl_fail(BP_ERR_BACKEND, s->name, "%s: execution failed: %s", s->impl,
@@ -1023,7 +1199,186 @@ static int bp_dnnl_exact(const void *state, const char **why)
     return s ? s->exact : 0;
 }
 
+/* ---- Quantized activation paths ---- */
+
+/* The source bytes, when the layout is plain with contiguous channels:
+ * (n, c, y, x) at n*sn + c + (y + h0)*sh + (x + w0)*sw (a linear: n*sn + c). */
+static int bp_dnnl_qinput(void *state, bp_qdest *q)
+{
+    bp_dnnl_layer *s = state;
+    if (!s || !q || !s->src_q || !s->src_buf) return -1;
+    const int linear = s->desc.L->kind == BPF_LAYER_LINEAR;
+    memset(q, 0, sizeof *q);
+    q->base = s->src_buf;
+    q->type = s->s8_src ? BP_ACT_S8 : BP_ACT_U8;
+    q->inv = s->inv_scale;
+    q->nstride = s->src_strides[0];
+    q->cstride = 1;
+    q->ldrow = linear ? 1 : s->src_strides[2];
+    q->xstride = linear ? 1 : s->src_strides[3];
+    q->off = linear ? 0 : s->src_lay.h0 * q->ldrow + s->src_lay.w0 * q->xstride;
+    s->qin = 1;
+    return 0;
+}
+
+/* Whether oneDNN's own conversion of the chain's result, x * inv
+ * (eltwise linear, one rounding: beta is 0) then saturation and
+ * cvtps2dq's round-half-even, gives bp_quant_u8/s8's bytes. It does for
+ * every finite and infinite value. NaN differs for s8: oneDNN saturates
+ * with min(x, 127) first, which maps NaN to 127 (bp_quant_s8: 0); for u8
+ * max(x, 0) maps it to 0 as bp_quant_u8 does. A NaN needs a non-finite
+ * operand: a residual (any float), or inv = inf (0 * inf), or a non-finite
+ * scale or bias; those s8 outputs keep the float path. */
+static int bp_dnnl_qdirect_exact(const bp_dnnl_layer *s, const bp_qdest *q)
+{
+    if (!(q->inv > 0.0f) || !isfinite(q->inv)) return 0;
+    if (q->type != BP_ACT_S8) return 1;
+    if (s->fuse_residual) return 0;
+    for (uint32_t j = 0; j < s->Co; j++)
+        if (!isfinite(s->desc.out_scale[j]) || !isfinite(s->desc.bias[j])) return 0;
+    return 1;
+}
+
+/* Builds the direct primitive: the same source memory, weights (shared when
+ * the layouts agree) and post-ops as the float one, then x * q->inv, into a
+ * u8/s8 dst that is q's bytes (strided view of the reader's source). Kept
+ * only when oneDNN picks an implementation as good as the float one's. */
+static dnnl_status_t bp_dnnl_make_qprim(bp_dnnl_layer *s, const bp_qdest *q)
+{
+    const bp_layer_desc *d = &s->desc;
+    const bpf_layer *L = d->L;
+    const int linear = L->kind == BPF_LAYER_LINEAR;
+    const_dnnl_primitive_desc_t fpd = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    void *wplain = NULL;
+    bp_dnnl_mds m;
+    dnnl_status_t st = dnnl_primitive_get_primitive_desc(s->prim, &fpd);
+    if (st != dnnl_success) return st;
+    const dnnl_memory_desc_t *f_src = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *f_wei = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *f_po_bias = dnnl_primitive_desc_query_md(
+        fpd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1);
+    if (!f_src || !f_wei || !f_po_bias) return dnnl_invalid_arguments;
+    m.src = *f_src;
+    m.po_bias = *f_po_bias;
+    const dnnl_data_type_t dt = q->type == BP_ACT_S8 ? dnnl_s8 : dnnl_u8;
+    const size_t xs = q->xstride ? q->xstride : 1;
+    if (linear) {
+        m.ddims[0] = s->N; m.ddims[1] = s->Co;
+        dnnl_dims_t str = {(dnnl_dim_t)q->nstride, (dnnl_dim_t)q->cstride};
+        st = dnnl_memory_desc_init_by_strides(&m.dst, 2, m.ddims, dt, str);
+    } else {
+        m.ddims[0] = s->N; m.ddims[1] = s->Co; m.ddims[2] = s->OH; m.ddims[3] = s->OW;
+        dnnl_dims_t str = {(dnnl_dim_t)q->nstride, (dnnl_dim_t)q->cstride,
+                           (dnnl_dim_t)(q->ldrow ? q->ldrow : 1), (dnnl_dim_t)xs};
+        st = dnnl_memory_desc_init_by_strides(&m.dst, 4, m.ddims, dt, str);
+    }
+    if (st == dnnl_success)
+        st = dnnl_memory_desc_init_by_tag(&m.wei, f_wei->ndims, f_wei->dims, dnnl_s8,
+                                          dnnl_format_tag_any);
+    if (st == dnnl_success) {
+        dnnl_dims_t bd = {s->Co};
+        st = dnnl_memory_desc_init_by_tag(&m.bias, 1, bd, dnnl_f32, dnnl_a);
+    }
+    int bias_po = -1, res_po = -1;
+    const int mode = s->fuse_residual ? BP_RES_BINARY_NCHW : BP_RES_NONE;
+    if (st == dnnl_success) st = bp_dnnl_make_pd(d, s, &m, mode, q->inv, &pd, &bias_po, &res_po);
+    if (st != dnnl_success) return st;
+    const char *impl = NULL;
+    st = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    if (st == dnnl_success && bp_dnnl_impl_rank(impl) < bp_dnnl_impl_rank(s->impl))
+        st = dnnl_unimplemented;
+    if (st == dnnl_success) snprintf(s->qimpl, sizeof s->qimpl, "%s", impl ? impl : "?");
+    const dnnl_memory_desc_t *q_wei = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *q_scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (st == dnnl_success && (!q_wei || !q_scr)) st = dnnl_runtime_error;
+    if (st == dnnl_success && !dnnl_memory_desc_equal(q_wei, f_wei)) {
+        uint64_t nc = 0;
+        dnnl_memory_desc_t plain_md;
+        wplain = bp_dnnl_plain_weights(s, d, &nc);
+        st = wplain ? dnnl_success : dnnl_out_of_memory;
+        if (st == dnnl_success)
+            st = dnnl_memory_desc_init_by_tag(&plain_md, f_wei->ndims, f_wei->dims, dnnl_s8,
+                                              f_wei->ndims == 2 ? dnnl_ab : f_wei->ndims == 4
+                                                  ? dnnl_abcd : dnnl_abcde);
+        if (st == dnnl_success) st = dnnl_memory_create(&s->qwei, q_wei, s->eng, DNNL_MEMORY_ALLOCATE);
+        if (st == dnnl_success) st = bp_dnnl_reorder_weights(s, &plain_md, wplain, q_wei, s->qwei);
+    }
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&s->qdst, &m.dst, s->eng, q->base + q->off);
+    if (st == dnnl_success && dnnl_memory_desc_get_size(q_scr) > 0) {
+        /* runs are sequential: the float primitive's scratchpad when it is big enough */
+        void *h = NULL;
+        if (s->scratch && dnnl_memory_desc_get_size(q_scr) <= dnnl_memory_desc_get_size(
+                              dnnl_primitive_desc_query_md(fpd, dnnl_query_scratchpad_md, 0)))
+            st = dnnl_memory_get_data_handle(s->scratch, &h);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&s->qscratch, q_scr, s->eng, h ? h : DNNL_MEMORY_ALLOCATE);
+    }
+    if (st == dnnl_success && res_po >= 0) {
+        const dnnl_memory_desc_t *q_res = dnnl_primitive_desc_query_md(
+            pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_po) | DNNL_ARG_SRC_1);
+        st = q_res ? dnnl_memory_create(&s->qres, q_res, s->eng, DNNL_MEMORY_NONE)
+                   : dnnl_runtime_error;
+    }
+    if (st == dnnl_success) st = dnnl_primitive_create(&s->qprim, pd);
+    if (st == dnnl_success) {
+        int na = 0;
+        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
+        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->qwei ? s->qwei : s->wei};
+        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->qdst};
+        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(bias_po) | DNNL_ARG_SRC_1,
+                                           s->bias};
+        if (s->comp) s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->comp};
+        if (s->qscratch) s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->qscratch};
+        if (s->qres)
+            s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_po) | DNNL_ARG_SRC_1,
+                                               s->qres};
+        s->qnargs = na;
+    }
+    free(wplain);
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) {
+        if (s->qprim) dnnl_primitive_destroy(s->qprim);
+        if (s->qdst) dnnl_memory_destroy(s->qdst);
+        if (s->qwei) dnnl_memory_destroy(s->qwei);
+        if (s->qscratch) dnnl_memory_destroy(s->qscratch);
+        if (s->qres) dnnl_memory_destroy(s->qres);
+        s->qprim = NULL;
+        s->qdst = s->qwei = s->qscratch = s->qres = NULL;
+    }
+    return st;
+}
+
+/* One reader whose bytes oneDNN can produce exactly: the direct primitive
+ * (run when the session wants no float output, y == NULL). Otherwise, and
+ * for several readers, oneDNN writes f32 and the quantize kernels write
+ * each reader's bytes (bp_dnnl_finish). */
+static void bp_dnnl_set_qout(void *state, const bp_qdest *q, uint32_t n)
+{
+    bp_dnnl_layer *s = state;
+    if (!s || !q) return;
+    s->n_q = n < BP_QDEST_MAX ? n : BP_QDEST_MAX;
+    memcpy(s->q, q, s->n_q * sizeof *q);
+    const int gelu_after = s->desc.act == BP_EPI_GELU && !s->gelu_fused; /* bp_dnnl_finish */
+    if (s->int8 && s->n_q == 1 && !gelu_after && bp_dnnl_qdirect_exact(s, &q[0])) {
+        int old = bp_dnnl_threads_enter(s->threads);
+        dnnl_status_t st = bp_dnnl_make_qprim(s, &q[0]);
+        bp_dnnl_threads_leave(s->threads, old);
+        if (getenv("BP_ONEDNN_DEBUG"))
+            fprintf(stderr, "onednn: '%s' quantized output %s: %s\n", s->name,
+                    st == dnnl_success ? "direct" : "by kernels", st == dnnl_success ? s->qimpl
+                    : dnnl_status2str(st));
+    }
+    if (!s->qprim && !s->fbuf) {
+        size_t nb = (sizeof(float) * (size_t)s->N * s->Co * s->OH * s->OW + 63) & ~(size_t)63;
+        s->fbuf = aligned_alloc(64, nb);
+        s->qerr = !s->fbuf;
+    }
+}
+
 const bp_backend bp_backend_onednn_int8 = {"onednn-int8", bp_dnnl_create_int8, bp_dnnl_run,
-    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, NULL, NULL};
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, bp_dnnl_qinput,
+    bp_dnnl_set_qout};
 const bp_backend bp_backend_onednn_f32 = {"onednn-f32", bp_dnnl_create_f32, bp_dnnl_run,
     bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, NULL, NULL};
