@@ -1188,7 +1188,7 @@ dnnl_fail:
 static const char *bp_dnnl_kernel(const void *state)
 {
     const bp_dnnl_layer *s = state;
-    return s ? s->impl : "none";
+    return !s ? "none" : s->qprim ? s->qimpl : s->impl;
 }
 
 static int bp_dnnl_exact(const void *state, const char **why)
@@ -1288,7 +1288,9 @@ static dnnl_status_t bp_dnnl_make_qprim(bp_dnnl_layer *s, const bp_qdest *q)
     st = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
     if (st == dnnl_success && bp_dnnl_impl_rank(impl) < bp_dnnl_impl_rank(s->impl))
         st = dnnl_unimplemented;
-    if (st == dnnl_success) snprintf(s->qimpl, sizeof s->qimpl, "%s", impl ? impl : "?");
+    if (st == dnnl_success)
+        snprintf(s->qimpl, sizeof s->qimpl, "%s (->q8: dst %s)", impl ? impl : "?",
+                 dt == dnnl_s8 ? "s8" : "u8");
     const dnnl_memory_desc_t *q_wei = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *q_scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (st == dnnl_success && (!q_wei || !q_scr)) st = dnnl_runtime_error;
