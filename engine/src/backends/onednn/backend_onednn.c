@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "engine.h"
+#include "onednn_layer.h"
 #include "quant.h"
 
 /* Exactness of onednn-int8 (checked bit for bit by tests/engine/onednn):
@@ -56,9 +57,7 @@
 
 /* Sets the engine's thread-local error ("onednn layer '<name>': ...") and
  * returns st. */
-static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
+bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -66,100 +65,6 @@ static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return bp_fail(st, "onednn layer '%s': %s", layer ? layer : "?", msg);
-}
-
-enum {
-    BP_RES_NONE = 0,
-    BP_RES_BINARY_NCHW, /* binary add, src1 = the caller's residual as is (in the
-                         * engine's layout, NCHW or NHWC: s->nhwc) */
-    BP_RES_SUM,         /* sum post-op over dst preloaded with the residual */
-    BP_RES_BINARY_DST,  /* binary add, src1 = residual copied into dst's layout */
-};
-
-/* An activation layout: per logical dimension (n, c, h, w) element offsets
- * (a blocked layout's offset is a sum of one term per dimension), and
- * cl_ws != 0 when channels are contiguous (offset c) and pixels of a row are
- * cl_ws apart (nhwc-like): the fast tiled path. */
-typedef struct bp_dnnl_lay {
-    size_t *off[4];
-    size_t cl_ws;
-    uint32_t h0, w0; /* logical (h, w) sits at (h + h0, w + w0): explicit padding */
-} bp_dnnl_lay;
-
-/* A reorder primitive from/to a caller NCHW buffer (handle set per run). */
-typedef struct bp_dnnl_reorder {
-    dnnl_primitive_t prim;
-    dnnl_memory_t user;    /* the engine's side (plain NCHW/NHWC), no buffer of its own */
-    dnnl_memory_t scratch;
-    dnnl_exec_arg_t args[3];
-    int nargs;
-} bp_dnnl_reorder;
-
-typedef struct bp_dnnl_layer {
-    const char *name;   /* node name (lives as long as the session) */
-    int int8;           /* 1: onednn-int8, 0: onednn-f32 */
-    int s8_src;         /* int8 with s8 activations */
-    int shift_s8;       /* s8 source run as u8 = s8 + 128 on a pre-padded input (below) */
-    int pad_src;        /* conv source padded explicitly (shift_s8 or bp_dnnl_pad_risky) */
-    int threads;
-    int fuse_residual;
-    uint32_t N, C, H, W, Co, OH, OW;
-    float inv_scale;
-    dnnl_engine_t eng;
-    dnnl_stream_t strm;
-    dnnl_primitive_t prim;
-    dnnl_memory_t src, wei, dst, bias, scratch, res;
-    dnnl_memory_t comp; /* shift_s8: oneDNN bias = -128 * sum_k w[j][k] */
-    int res_mode;       /* BP_RES_*: how the fused residual reaches oneDNN */
-    float *res_copy;    /* BP_RES_BINARY_NCHW with dst_direct: for y == residual */
-    void *src_buf;      /* u8/s8/f32 in the layout the primitive chose */
-    size_t src_bytes, dst_bytes;
-    int nhwc;           /* conv with engine activations channels-last (d->layout) */
-    int src_direct;     /* f32 src layout is the engine's: hand x to oneDNN */
-    int dst_direct;     /* dst layout is the engine's: oneDNN writes y */
-    bp_dnnl_lay src_lay, dst_lay;
-    dnnl_exec_arg_t args[8];
-    int nargs;
-    /* oneDNN reorders between the engine's f32 NCHW and the primitive's f32
-     * layouts (prim NULL when not needed) */
-    bp_dnnl_reorder in_ro, out_ro, res_ro; /* in_ro: f32 source only */
-    uint64_t n_clamped; /* weights clamped to [-128, 127] (int8) */
-    int exact;
-    const char *why;
-    char impl[96];
-    /* Quantized activation paths (bp_backend.layer_qinput / layer_set_qout) */
-    bp_layer_desc desc;         /* the desc the layer was built from (its pointers
-                                 * live as long as the session) */
-    const bp_kernel_table *kt;  /* quantize / GELU kernels (NULL: scalar loops) */
-    int gelu_fused;             /* d->act GELU as oneDNN's gelu_erf post-op */
-    int src_q;                  /* src is u8/s8 in a plain layout: qinput offered */
-    size_t src_strides[4];      /* of that plain layout, elements (= bytes) */
-    int qin;                    /* qinput granted: x may be NULL */
-    uint32_t n_q;
-    bp_qdest q[BP_QDEST_MAX];
-    float *fbuf;                /* f32 output when run with y == NULL and no qprim */
-    int qerr;                   /* set_qout ran out of memory */
-    /* direct path: oneDNN writes q[0]'s bytes itself (dst u8/s8) */
-    dnnl_primitive_t qprim;
-    dnnl_memory_t qdst, qwei, qscratch, qres; /* qwei NULL: shares wei */
-    dnnl_exec_arg_t qargs[8];
-    int qnargs;
-    char qimpl[96];
-} bp_dnnl_layer;
-
-/* oneDNN (OpenMP runtime) takes its thread count from omp_get_max_threads()
- * of the calling thread, both when a primitive is created (it sizes its
- * work split) and when it runs: so set it around both, then restore. */
-static int bp_dnnl_threads_enter(int want)
-{
-    int old = omp_get_max_threads();
-    if (want > 0 && want != old) omp_set_num_threads(want);
-    return old;
-}
-
-static void bp_dnnl_threads_leave(int want, int old)
-{
-    if (want > 0 && want != old) omp_set_num_threads(old);
 }
 
 static int bp_dnnl_has_vnni(void)
@@ -360,7 +265,7 @@ static bp_status bp_dnnl_check_desc(const bp_layer_desc *d, const bp_backend_env
 
 /* Preference among oneDNN implementations: brgemm-based (brgconv, brdgmm,
  * brgemm) > other jit > gemm-based > reference. */
-static int bp_dnnl_impl_rank(const char *impl)
+int bp_dnnl_impl_rank(const char *impl)
 {
     if (!impl || strncmp(impl, "ref", 3) == 0) return 0;
     if (strstr(impl, "gemm") && !strstr(impl, "brg") && !strstr(impl, "brdgmm")) return 1;
@@ -368,17 +273,11 @@ static int bp_dnnl_impl_rank(const char *impl)
     return 2;
 }
 
-/* Memory descriptors of one layer (format_tag_any where oneDNN chooses). */
-typedef struct bp_dnnl_mds {
-    dnnl_memory_desc_t src, wei, dst, bias, po_bias;
-    dnnl_dims_t ddims;
-} bp_dnnl_mds;
-
 /* Creates the primitive desc for one residual mode. Post-op chain, in the
  * order of the canonical epilogue: [int8: binary add bias] -> [residual]
  * -> [relu | gelu_erf when s->gelu_fused] -> [qinv > 0: linear x * qinv,
  * the reader's quantization, before oneDNN's conversion to a u8/s8 dst]. */
-static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
+dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
                                      const bp_dnnl_mds *m, int mode, float qinv,
                                      dnnl_primitive_desc_t *pd, int *bias_po, int *res_po)
 {
@@ -496,7 +395,7 @@ static int bp_dnnl_pad_risky(const bp_layer_desc *d)
  * g*Co/G + o, column k = (ci, dy, dx)): int8 clamped to s8 (counted in
  * *n_clamped), f32 dequantized by the (folded) weight scales. NULL when out
  * of memory. */
-static void *bp_dnnl_plain_weights(const bp_dnnl_layer *s, const bp_layer_desc *d,
+void *bp_dnnl_plain_weights(const bp_dnnl_layer *s, const bp_layer_desc *d,
                                    uint64_t *n_clamped)
 {
     const bpf_layer *L = d->L;
@@ -525,7 +424,7 @@ static void *bp_dnnl_plain_weights(const bp_dnnl_layer *s, const bp_layer_desc *
 
 /* Reorders plain weights (layout plain_md) into `to` (layout md), once; for
  * s8 sources oneDNN's reorder also computes its s8s8 compensation. */
-static dnnl_status_t bp_dnnl_reorder_weights(const bp_dnnl_layer *s, const dnnl_memory_desc_t *plain_md,
+dnnl_status_t bp_dnnl_reorder_weights(const bp_dnnl_layer *s, const dnnl_memory_desc_t *plain_md,
                                              void *plain, const dnnl_memory_desc_t *md,
                                              dnnl_memory_t to)
 {
@@ -1037,90 +936,6 @@ static void bp_dnnl_pack(const bp_dnnl_lay *ly, void *buf, const float *t, uint3
     for (int64_t r = 0; r < rows; r++) fn(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
 }
 
-/* ---- Quantized outputs written by the engine's kernels ---- */
-
-/* n floats -> u8/s8 at inv (the kernels, or bp_quant_* without a table). */
-static void bp_dnnl_quant_run(const bp_kernel_table *kt, bp_act_type t, const float *x, uint8_t *q,
-                              size_t n, float inv)
-{
-    if (t == BP_ACT_S8) {
-        if (kt) kt->quantize_s8(x, (int8_t *)q, n, inv);
-        else for (size_t i = 0; i < n; i++) ((int8_t *)q)[i] = bp_quant_s8(x[i], inv);
-    } else {
-        if (kt) kt->quantize_u8(x, q, n, inv);
-        else for (size_t i = 0; i < n; i++) q[i] = bp_quant_u8(x[i], inv);
-    }
-}
-
-/* The layer's float output y (the engine's layout: channels contiguous for
- * nhwc convs and linears, else NCHW planes) quantized into q: runs of
- * contiguous channels (cstride 1) or of pixels (xstride 1), else element
- * by element. */
-static void bp_dnnl_qput(const bp_dnnl_layer *s, const bp_qdest *q, const float *y)
-{
-    const size_t Co = s->Co, OH = s->OH, OW = s->OW, xs = q->xstride ? q->xstride : 1;
-    const int cl = s->nhwc || s->desc.L->kind == BPF_LAYER_LINEAR;
-    const int64_t rows = (int64_t)s->N * OH;
-#pragma omp parallel for num_threads(s->threads) if ((int64_t)s->N * Co * OH * OW >= 65536) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const size_t n = (size_t)r / OH, oy = (size_t)r % OH;
-        uint8_t *row = q->base + n * q->nstride + q->off + oy * q->ldrow;
-        if (cl) {
-            const float *yr = y + (size_t)r * OW * Co;
-            if (q->cstride == 1 && xs == Co)
-                bp_dnnl_quant_run(s->kt, q->type, yr, row, OW * Co, q->inv);
-            else if (q->cstride == 1)
-                for (size_t ox = 0; ox < OW; ox++)
-                    bp_dnnl_quant_run(s->kt, q->type, yr + ox * Co, row + ox * xs, Co, q->inv);
-            else
-                for (size_t ox = 0; ox < OW; ox++)
-                    for (size_t c = 0; c < Co; c++)
-                        bp_dnnl_quant_run(NULL, q->type, yr + ox * Co + c,
-                                          row + ox * xs + c * q->cstride, 1, q->inv);
-        } else {
-            for (size_t c = 0; c < Co; c++) {
-                const float *yc = y + ((n * Co + c) * OH + oy) * OW;
-                uint8_t *qc = row + c * q->cstride;
-                if (xs == 1) bp_dnnl_quant_run(s->kt, q->type, yc, qc, OW, q->inv);
-                else
-                    for (size_t ox = 0; ox < OW; ox++)
-                        bp_dnnl_quant_run(NULL, q->type, yc + ox, qc + ox * xs, 1, q->inv);
-            }
-        }
-    }
-}
-
-/* After oneDNN wrote the float output y: an unfused GELU (the engine's,
- * formats/SPEC.md 7.3), then the quantized outputs. */
-static void bp_dnnl_finish(const bp_dnnl_layer *s, float *y)
-{
-    const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
-    if (s->desc.act == BP_EPI_GELU && !s->gelu_fused) {
-        const size_t chunk = 4096;
-        const int64_t nc = (int64_t)((ny + chunk - 1) / chunk);
-#pragma omp parallel for num_threads(s->threads) if (ny >= 65536) schedule(static)
-        for (int64_t i = 0; i < nc; i++) {
-            float *p = y + (size_t)i * chunk;
-            const size_t m = ny - (size_t)i * chunk < chunk ? ny - (size_t)i * chunk : chunk;
-            if (s->kt) s->kt->gelu_f32(p, p, m);
-            else for (size_t k = 0; k < m; k++) p[k] = bp_gelu(p[k]);
-        }
-    }
-    for (uint32_t k = 0; k < s->n_q; k++) bp_dnnl_qput(s, &s->q[k], y);
-}
-
-/* Runs the direct primitive: oneDNN writes q[0]'s bytes. */
-static dnnl_status_t bp_dnnl_run_q(bp_dnnl_layer *s, const float *residual)
-{
-    dnnl_status_t ds = dnnl_success;
-    int old = bp_dnnl_threads_enter(s->threads);
-    if (residual) ds = dnnl_memory_set_data_handle(s->qres, (void *)(uintptr_t)residual);
-    if (ds == dnnl_success) ds = dnnl_primitive_execute(s->qprim, s->strm, s->qnargs, s->qargs);
-    if (ds == dnnl_success) ds = dnnl_stream_wait(s->strm);
-    bp_dnnl_threads_leave(s->threads, old);
-    return ds;
-}
-
 static bp_status bp_dnnl_run(void *state, const float *x, const float *residual, float *y)
 {
     bp_dnnl_layer *s = state;
@@ -1197,186 +1012,6 @@ static int bp_dnnl_exact(const void *state, const char **why)
     const char *w = s ? s->why : "no layer state";
     if (why) *why = w;
     return s ? s->exact : 0;
-}
-
-/* ---- Quantized activation paths ---- */
-
-/* The source bytes, when the layout is plain with contiguous channels:
- * (n, c, y, x) at n*sn + c + (y + h0)*sh + (x + w0)*sw (a linear: n*sn + c). */
-static int bp_dnnl_qinput(void *state, bp_qdest *q)
-{
-    bp_dnnl_layer *s = state;
-    if (!s || !q || !s->src_q || !s->src_buf) return -1;
-    const int linear = s->desc.L->kind == BPF_LAYER_LINEAR;
-    memset(q, 0, sizeof *q);
-    q->base = s->src_buf;
-    q->type = s->s8_src ? BP_ACT_S8 : BP_ACT_U8;
-    q->inv = s->inv_scale;
-    q->nstride = s->src_strides[0];
-    q->cstride = 1;
-    q->ldrow = linear ? 1 : s->src_strides[2];
-    q->xstride = linear ? 1 : s->src_strides[3];
-    q->off = linear ? 0 : s->src_lay.h0 * q->ldrow + s->src_lay.w0 * q->xstride;
-    s->qin = 1;
-    return 0;
-}
-
-/* Whether oneDNN's own conversion of the chain's result, x * inv
- * (eltwise linear, one rounding: beta is 0) then saturation and
- * cvtps2dq's round-half-even, gives bp_quant_u8/s8's bytes. It does for
- * every finite and infinite value. NaN differs for s8: oneDNN saturates
- * with min(x, 127) first, which maps NaN to 127 (bp_quant_s8: 0); for u8
- * max(x, 0) maps it to 0 as bp_quant_u8 does. A NaN needs a non-finite
- * operand: a residual (any float), or inv = inf (0 * inf), or a non-finite
- * scale or bias; those s8 outputs keep the float path. */
-static int bp_dnnl_qdirect_exact(const bp_dnnl_layer *s, const bp_qdest *q)
-{
-    if (!(q->inv > 0.0f) || !isfinite(q->inv)) return 0;
-    if (q->type != BP_ACT_S8) return 1;
-    if (s->fuse_residual) return 0;
-    for (uint32_t j = 0; j < s->Co; j++)
-        if (!isfinite(s->desc.out_scale[j]) || !isfinite(s->desc.bias[j])) return 0;
-    return 1;
-}
-
-/* Builds the direct primitive: the same source memory, weights (shared when
- * the layouts agree) and post-ops as the float one, then x * q->inv, into a
- * u8/s8 dst that is q's bytes (strided view of the reader's source). Kept
- * only when oneDNN picks an implementation as good as the float one's. */
-static dnnl_status_t bp_dnnl_make_qprim(bp_dnnl_layer *s, const bp_qdest *q)
-{
-    const bp_layer_desc *d = &s->desc;
-    const bpf_layer *L = d->L;
-    const int linear = L->kind == BPF_LAYER_LINEAR;
-    const_dnnl_primitive_desc_t fpd = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    void *wplain = NULL;
-    bp_dnnl_mds m;
-    dnnl_status_t st = dnnl_primitive_get_primitive_desc(s->prim, &fpd);
-    if (st != dnnl_success) return st;
-    const dnnl_memory_desc_t *f_src = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *f_wei = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *f_po_bias = dnnl_primitive_desc_query_md(
-        fpd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1);
-    if (!f_src || !f_wei || !f_po_bias) return dnnl_invalid_arguments;
-    m.src = *f_src;
-    m.po_bias = *f_po_bias;
-    const dnnl_data_type_t dt = q->type == BP_ACT_S8 ? dnnl_s8 : dnnl_u8;
-    const size_t xs = q->xstride ? q->xstride : 1;
-    if (linear) {
-        m.ddims[0] = s->N; m.ddims[1] = s->Co;
-        dnnl_dims_t str = {(dnnl_dim_t)q->nstride, (dnnl_dim_t)q->cstride};
-        st = dnnl_memory_desc_init_by_strides(&m.dst, 2, m.ddims, dt, str);
-    } else {
-        m.ddims[0] = s->N; m.ddims[1] = s->Co; m.ddims[2] = s->OH; m.ddims[3] = s->OW;
-        dnnl_dims_t str = {(dnnl_dim_t)q->nstride, (dnnl_dim_t)q->cstride,
-                           (dnnl_dim_t)(q->ldrow ? q->ldrow : 1), (dnnl_dim_t)xs};
-        st = dnnl_memory_desc_init_by_strides(&m.dst, 4, m.ddims, dt, str);
-    }
-    if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(&m.wei, f_wei->ndims, f_wei->dims, dnnl_s8,
-                                          dnnl_format_tag_any);
-    if (st == dnnl_success) {
-        dnnl_dims_t bd = {s->Co};
-        st = dnnl_memory_desc_init_by_tag(&m.bias, 1, bd, dnnl_f32, dnnl_a);
-    }
-    int bias_po = -1, res_po = -1;
-    const int mode = s->fuse_residual ? BP_RES_BINARY_NCHW : BP_RES_NONE;
-    if (st == dnnl_success) st = bp_dnnl_make_pd(d, s, &m, mode, q->inv, &pd, &bias_po, &res_po);
-    if (st != dnnl_success) return st;
-    const char *impl = NULL;
-    st = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    if (st == dnnl_success && bp_dnnl_impl_rank(impl) < bp_dnnl_impl_rank(s->impl))
-        st = dnnl_unimplemented;
-    if (st == dnnl_success)
-        snprintf(s->qimpl, sizeof s->qimpl, "%s (->q8: dst %s)", impl ? impl : "?",
-                 dt == dnnl_s8 ? "s8" : "u8");
-    const dnnl_memory_desc_t *q_wei = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *q_scr = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    if (st == dnnl_success && (!q_wei || !q_scr)) st = dnnl_runtime_error;
-    if (st == dnnl_success && !dnnl_memory_desc_equal(q_wei, f_wei)) {
-        uint64_t nc = 0;
-        dnnl_memory_desc_t plain_md;
-        wplain = bp_dnnl_plain_weights(s, d, &nc);
-        st = wplain ? dnnl_success : dnnl_out_of_memory;
-        if (st == dnnl_success)
-            st = dnnl_memory_desc_init_by_tag(&plain_md, f_wei->ndims, f_wei->dims, dnnl_s8,
-                                              f_wei->ndims == 2 ? dnnl_ab : f_wei->ndims == 4
-                                                  ? dnnl_abcd : dnnl_abcde);
-        if (st == dnnl_success) st = dnnl_memory_create(&s->qwei, q_wei, s->eng, DNNL_MEMORY_ALLOCATE);
-        if (st == dnnl_success) st = bp_dnnl_reorder_weights(s, &plain_md, wplain, q_wei, s->qwei);
-    }
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&s->qdst, &m.dst, s->eng, q->base + q->off);
-    if (st == dnnl_success && dnnl_memory_desc_get_size(q_scr) > 0) {
-        /* runs are sequential: the float primitive's scratchpad when it is big enough */
-        void *h = NULL;
-        if (s->scratch && dnnl_memory_desc_get_size(q_scr) <= dnnl_memory_desc_get_size(
-                              dnnl_primitive_desc_query_md(fpd, dnnl_query_scratchpad_md, 0)))
-            st = dnnl_memory_get_data_handle(s->scratch, &h);
-        if (st == dnnl_success)
-            st = dnnl_memory_create(&s->qscratch, q_scr, s->eng, h ? h : DNNL_MEMORY_ALLOCATE);
-    }
-    if (st == dnnl_success && res_po >= 0) {
-        const dnnl_memory_desc_t *q_res = dnnl_primitive_desc_query_md(
-            pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_po) | DNNL_ARG_SRC_1);
-        st = q_res ? dnnl_memory_create(&s->qres, q_res, s->eng, DNNL_MEMORY_NONE)
-                   : dnnl_runtime_error;
-    }
-    if (st == dnnl_success) st = dnnl_primitive_create(&s->qprim, pd);
-    if (st == dnnl_success) {
-        int na = 0;
-        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
-        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->qwei ? s->qwei : s->wei};
-        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->qdst};
-        s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(bias_po) | DNNL_ARG_SRC_1,
-                                           s->bias};
-        if (s->comp) s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->comp};
-        if (s->qscratch) s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->qscratch};
-        if (s->qres)
-            s->qargs[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(res_po) | DNNL_ARG_SRC_1,
-                                               s->qres};
-        s->qnargs = na;
-    }
-    free(wplain);
-    dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success) {
-        if (s->qprim) dnnl_primitive_destroy(s->qprim);
-        if (s->qdst) dnnl_memory_destroy(s->qdst);
-        if (s->qwei) dnnl_memory_destroy(s->qwei);
-        if (s->qscratch) dnnl_memory_destroy(s->qscratch);
-        if (s->qres) dnnl_memory_destroy(s->qres);
-        s->qprim = NULL;
-        s->qdst = s->qwei = s->qscratch = s->qres = NULL;
-    }
-    return st;
-}
-
-/* One reader whose bytes oneDNN can produce exactly: the direct primitive
- * (run when the session wants no float output, y == NULL). Otherwise, and
- * for several readers, oneDNN writes f32 and the quantize kernels write
- * each reader's bytes (bp_dnnl_finish). */
-static void bp_dnnl_set_qout(void *state, const bp_qdest *q, uint32_t n)
-{
-    bp_dnnl_layer *s = state;
-    if (!s || !q) return;
-    s->n_q = n < BP_QDEST_MAX ? n : BP_QDEST_MAX;
-    memcpy(s->q, q, s->n_q * sizeof *q);
-    const int gelu_after = s->desc.act == BP_EPI_GELU && !s->gelu_fused; /* bp_dnnl_finish */
-    if (s->int8 && s->n_q == 1 && !gelu_after && bp_dnnl_qdirect_exact(s, &q[0])) {
-        int old = bp_dnnl_threads_enter(s->threads);
-        dnnl_status_t st = bp_dnnl_make_qprim(s, &q[0]);
-        bp_dnnl_threads_leave(s->threads, old);
-        if (getenv("BP_ONEDNN_DEBUG"))
-            fprintf(stderr, "onednn: '%s' quantized output %s: %s\n", s->name,
-                    st == dnnl_success ? "direct" : "by kernels", st == dnnl_success ? s->qimpl
-                    : dnnl_status2str(st));
-    }
-    if (!s->qprim && !s->fbuf) {
-        size_t nb = (sizeof(float) * (size_t)s->N * s->Co * s->OH * s->OW + 63) & ~(size_t)63;
-        s->fbuf = aligned_alloc(64, nb);
-        s->qerr = !s->fbuf;
-    }
 }
 
 const bp_backend bp_backend_onednn_int8 = {"onednn-int8", bp_dnnl_create_int8, bp_dnnl_run,
