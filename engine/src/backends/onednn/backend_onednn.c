@@ -1,5 +1,6 @@
 /* oneDNN 2.6 dense baselines: "onednn-int8" (u8/s8 x s8 conv / inner product,
- * bit-identical to "reference" where the weights fit s8) and "onednn-f32"
+ * bit-identical to "reference" where the weights fit s8 and GELU is not
+ * fused, with quantized activation paths in onednn_qpath.c) and "onednn-f32"
  * (dequantized weights, float activations: the float reference for users). */
 #include <math.h>
 #include <omp.h>
@@ -18,13 +19,21 @@
 
 /* Exactness of onednn-int8 (checked bit for bit by tests/engine/onednn):
  * the canonical epilogue is t = (float)acc * out_scale[j]; t += bias[j];
- * [t += residual]; [relu], each step rounded to float. oneDNN 2.x would add
- * its own bias to the int32 accumulator *before* scaling, so we give it no
- * bias; instead: per-channel output scales (mask 1<<1) -> binary-add post-op
- * with a per-channel f32 bias tensor -> the residual (a sum post-op over dst
- * preloaded with it, or a binary add; see BP_RES_*) -> eltwise relu post-op,
- * dst f32. Each post-op is one separately rounded f32 operation in that
- * order, which is the epilogue (verified bit for bit, no fallback needed).
+ * [t += residual]; [relu | gelu], each step rounded to float. oneDNN 2.x
+ * would add its own bias to the int32 accumulator *before* scaling, so we
+ * give it no bias; instead: per-channel output scales (mask 1<<1) ->
+ * binary-add post-op with a per-channel f32 bias tensor -> the residual (a
+ * sum post-op over dst preloaded with it, or a binary add; see BP_RES_*) ->
+ * eltwise relu post-op, dst f32. Each post-op is one separately rounded f32
+ * operation in that order, which is the epilogue (verified bit for bit).
+ * GELU (fused into the layer on the quantized path) is by default oneDNN's
+ * eltwise gelu_erf post-op, which rounds its own way: such a layer reports
+ * itself inexact (speed-only). BP_ONEDNN_GELU=exact instead runs the
+ * engine's GELU kernel over the f32 output (bp_dnnl_finish). A layer whose
+ * output only feeds one other conv/linear may instead end the chain with an
+ * eltwise linear x * inv (the reader's 1/act_scale) into a u8/s8 dst: the
+ * saturating round-half-even conversion of bp_quant_u8/s8 (onednn_qpath.c
+ * says when it differs and falls back).
  * s8 sources of padded convs run shifted to u8 (bp_dnnl_shift_ok), exactly;
  * they and convs oneDNN mishandles padded (bp_dnnl_pad_risky) get their
  * source padded explicitly. u8 x s8 products are summed exactly in int32 by
@@ -48,12 +57,24 @@
  * engine's buffer; a residual is read in place (binary post-op) or preloaded
  * into y (sum post-op). Callers that zero d->layout (the layer tests,
  * onednn_layer_timing) get the NCHW path: packing from NCHW and oneDNN
- * reorders back to NCHW. Inner products are 2-D: the same in both. */
+ * reorders back to NCHW. Inner products are 2-D: the same in both.
+ *
+ * Quantized activation paths (onednn-int8 only; BP_ACT_PATH=float turns
+ * them off): a layer whose u8/s8 source is plain with contiguous channels
+ * (not the shifted s8 source) offers it to the step before (layer_qinput),
+ * which then writes those bytes and runs it with x = NULL. A writer with
+ * one such reader and no float output runs a second primitive whose dst is
+ * the reader's source (dst u8/s8, profile kernel "... (->q8: dst u8)");
+ * otherwise oneDNN writes f32 and the engine's quantize kernels write each
+ * reader's bytes. */
 
 /* Memory: layer_create allocates every buffer (oneDNN memories, user-mode
- * scratchpads, reordered weights); layer_run allocates nothing itself, but
- * dnnl_primitive_execute builds its argument map with ~16-19 small C++
- * allocations per call (oneDNN 2.6, not avoidable through its C API). */
+ * scratchpads, reordered weights), layer_set_qout those of the quantized
+ * outputs (the direct primitive, sharing the weights when oneDNN picks the
+ * same layout, and its scratchpad when it fits; or an f32 buffer); layer_run
+ * allocates nothing itself, but dnnl_primitive_execute builds its argument
+ * map with ~16-19 small C++ allocations per call (oneDNN 2.6, not avoidable
+ * through its C API). */
 
 /* Sets the engine's thread-local error ("onednn layer '<name>': ...") and
  * returns st. */
