@@ -656,7 +656,7 @@ static void test_residual_in_place(void **unused)
 static void test_quantized_output(void **unused)
 {
     (void)unused;
-    const size_t picks[] = {0, 1, 2, 3, 4, 11, 12, 16, 17, 19, 20, 23, 25};
+    const size_t picks[] = {0, 3, 4, 12, 17, 20, 23};
     int direct = 0, total = 0;
     g_layout = BP_LAYOUT_NHWC;
     for (size_t pi = 0; pi < sizeof picks / sizeof picks[0]; pi++)
