@@ -246,7 +246,8 @@ BP_API const char *bp_model_meta(const bp_model *m, const char *key);
  *   "bitplane"     add-shift-add over per-bit CSR planes, best SIMD kernel;
  *   "csr"          sparse multiply-add over the nonzero weights (baseline);
  *   "onednn-int8"  oneDNN dense u8/s8 x s8 (exact unless a weight is beyond
- *                  s8; see bp_session_info.exact);
+ *                  s8, or a GELU runs as oneDNN's gelu_erf, the default;
+ *                  $BP_ONEDNN_GELU=exact; see bp_session_info.exact);
  *   "onednn-f32"   oneDNN dense f32 with dequantized weights (inexact). */
 typedef struct bp_session_opts {
     size_t size;         /* sizeof(bp_session_opts) as compiled by the caller */

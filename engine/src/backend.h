@@ -58,13 +58,15 @@ typedef struct bp_backend_env {
  * (quantized at its own act scale), so the step producing that input can
  * write them directly. Input element (n, c, y, x) of an (N, C, H, W) input
  * (linear: H = W = 1) is the byte at
- *   base + n*nstride + c*cstride + off + y*ldrow + x
- * (u8, or s8 reinterpreted). Bytes not addressed so (zero borders of padded
- * planes) are the reader's and never written. */
+ *   base + n*nstride + c*cstride + off + y*ldrow + x*xstride
+ * (u8, or s8 reinterpreted; xstride 0 means 1: planar rows, the only kind
+ * LayerNorm and the integer backends write; channels-last readers have
+ * cstride 1 and xstride >= C). Bytes not addressed so (zero borders of
+ * padded planes) are the reader's and never written. */
 #define BP_QDEST_MAX 4
 typedef struct bp_qdest {
     uint8_t *base;
-    size_t nstride, cstride, ldrow, off;
+    size_t nstride, cstride, ldrow, off, xstride;
     bp_act_type type;
     float inv;               /* 1.0f / the reader's act_scale */
 } bp_qdest;

@@ -186,6 +186,7 @@ static int bp_q_writer(const bp_session *s, const bp_step *sp)
 static int bp_q_reader(const bp_session *s, const bp_step *c, uint32_t t, bp_qdest *q)
 {
     if (!c->lstate || c->in[0] != t || c->residual == t) return 0;
+    memset(q, 0, sizeof *q);
     return s->be->layer_qinput(c->lstate, q) == 0;
 }
 
@@ -208,7 +209,9 @@ static void bp_fuse_qpath(bp_session *s, uint32_t i)
     for (uint32_t j = i + 1; j < s->n_steps; j++) {
         bp_step *c = &s->steps[j];
         if (!bp_reads(c, t)) continue;
-        if (nq < BP_QDEST_MAX && bp_q_reader(s, c, t, &q[nq])) {
+        /* LayerNorm writes planar rows only (bp_qdest.xstride <= 1) */
+        if (nq < BP_QDEST_MAX && bp_q_reader(s, c, t, &q[nq]) &&
+            (sp->lstate || q[nq].xstride <= 1)) {
             c->in_io = BP_IO_QUANT;
             nq++;
         } else {
@@ -242,8 +245,7 @@ bp_status bp_fuse_qpaths(bp_session *s)
 {
     s->tnofloat = calloc(s->n_tensors ? s->n_tensors : 1, 1);
     if (!s->tnofloat) return bp_fail(BP_ERR_NOMEM, "session: out of memory while planning");
-    if (s->act_path != BP_ACT_PATH_QUANT || !s->be->layer_qinput || !s->be->layer_set_qout ||
-        s->nhwc)
+    if (s->act_path != BP_ACT_PATH_QUANT || !s->be->layer_qinput || !s->be->layer_set_qout)
         return BP_OK;
     for (uint32_t i = 0; i < s->n_steps; i++)
         if (bp_q_writer(s, &s->steps[i])) bp_fuse_qpath(s, i);

@@ -647,6 +647,106 @@ static void test_residual_in_place(void **unused)
     }
 }
 
+/* Quantized outputs (layer_set_qout): the layer writes its reader's u8/s8
+ * bytes, from oneDNN's own conversion (dst u8/s8, "dst" in the kernel name)
+ * or by the quantize kernels after an f32 output. Bytes must be
+ * bp_quant_u8/s8 of the oracle's float output, in a dense nhwc reader and
+ * in the interior of a bordered one (borders untouched); ties (outputs at
+ * k + 1/2 steps), saturation, and NaN/+-inf residuals included. */
+static void test_quantized_output(void **unused)
+{
+    (void)unused;
+    const size_t picks[] = {0, 3, 4, 12, 17, 20, 23};
+    int direct = 0, total = 0;
+    g_layout = BP_LAYOUT_NHWC;
+    for (size_t pi = 0; pi < sizeof picks / sizeof picks[0]; pi++)
+        for (int v = 0; v < 4; v++)
+            for (int qt = 0; qt < 2; qt++)
+                for (int border = 0; border < 2; border++) {
+                    layer_case c = sweep[picks[pi]];
+                    apply_variant(&c, v);
+                    if (c.linear && border) continue;
+                    built_layer b;
+                    build_layer(&c, &b);
+                    /* ties: t = acc / 2 (+ an integer bias), read at inv 1/8 */
+                    const int ties = (v & 1) == 0;
+                    const float inv = ties ? 0.125f : 1.0f / 0.07f;
+                    if (ties)
+                        for (uint32_t j = 0; j < c.c_out; j++) {
+                            b.out_scale[j] = 0.5f;
+                            b.bias[j] = (float)rng_int(-3, 3);
+                        }
+                    if (c.residual) /* non-finite residuals */
+                        for (size_t i = 0; i < b.ny; i += 7)
+                            b.res[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+                    float *want = malloc(b.ny * sizeof(float));
+                    assert_non_null(want);
+                    oracle_int(&b, 0, want);
+                    const uint32_t N = b.d.N, Co = c.c_out, OH = b.d.OH, OW = b.d.OW;
+                    const size_t bw = border ? 1 : 0, ld = (OW + 2 * bw) * Co;
+                    const size_t img = (OH + 2 * bw) * ld, nb = N * img;
+                    uint8_t *qb = malloc(nb), *exp = malloc(nb);
+                    assert_non_null(qb);
+                    assert_non_null(exp);
+                    memset(qb, 0xA5, nb);
+                    memset(exp, 0xA5, nb);
+                    bp_qdest q = {qb, img, 1, ld, bw * ld + bw * Co, Co,
+                                  qt ? BP_ACT_S8 : BP_ACT_U8, inv};
+                    if (c.linear) q = (bp_qdest){qb, Co, 1, 1, 0, 1, q.type, inv};
+                    for (uint32_t n = 0; n < N; n++)
+                        for (uint32_t co = 0; co < Co; co++)
+                            for (uint32_t oy = 0; oy < OH; oy++)
+                                for (uint32_t ox = 0; ox < OW; ox++) {
+                                    float t = want[(((size_t)n * Co + co) * OH + oy) * OW + ox];
+                                    uint8_t *e = exp + n * q.nstride + co + q.off + oy * q.ldrow +
+                                                 ox * q.xstride;
+                                    if (qt) *(int8_t *)e = bp_quant_s8(t, inv);
+                                    else *e = bp_quant_u8(t, inv);
+                                }
+                    bp_backend_env env = {1, ~0u, NULL};
+                    void *st = NULL;
+                    bp_layer_desc d = b.d;
+                    d.layout = BP_LAYOUT_NHWC;
+                    assert_int_equal(bp_backend_onednn_int8.layer_create(&d, &env, &st), BP_OK);
+                    bp_backend_onednn_int8.layer_set_qout(st, &q, 1);
+                    const char *impl = bp_backend_onednn_int8.layer_kernel(st);
+                    direct += strstr(impl, "(->q8: dst ") != NULL;
+                    total++;
+                    const size_t hw = c.linear ? 1 : (size_t)b.d.H * b.d.W, ohw = (size_t)OH * OW;
+                    float *xl = c.linear ? b.x : to_layout(b.x, N, c.c_in, hw, 1);
+                    float *rl = c.linear ? b.res : to_layout(b.res, N, Co, ohw, 1);
+                    float *yl = malloc(b.ny * sizeof(float) + 1);
+                    assert_non_null(yl);
+                    for (int withy = 0; withy < 2; withy++) {
+                        memset(qb, 0xA5, nb);
+                        assert_int_equal(bp_backend_onednn_int8.layer_run(
+                                             st, xl, c.residual ? rl : NULL, withy ? yl : NULL),
+                                         BP_OK);
+                        if (!cpu_has_vnni()) continue;
+                        for (size_t i = 0; i < nb; i++)
+                            if (qb[i] != exp[i]) {
+                                print_message("%s v%d %s border %zu y %d (%s): byte %zu = %d, "
+                                              "want %d\n", c.tag, v, qt ? "s8" : "u8", bw, withy,
+                                              impl, i, qt ? (int)(int8_t)qb[i] : qb[i],
+                                              qt ? (int)(int8_t)exp[i] : exp[i]);
+                                fail();
+                            }
+                    }
+                    bp_backend_onednn_int8.layer_destroy(st);
+                    if (!c.linear) {
+                        free(xl);
+                        free(rl);
+                    }
+                    free(yl); free(want); free(qb); free(exp);
+                    free_layer(&b);
+                }
+    unsetenv("BP_ONEDNN_NO_S8_SHIFT");
+    g_layout = BP_LAYOUT_NCHW;
+    print_message("quantized outputs: %d of %d layers written by oneDNN (dst u8/s8)\n", direct,
+                  total);
+    if (eff_isa_has(dnnl_cpu_isa_avx512_core_vnni)) assert_true(direct > 0);
+}
+
 /* The sweeps with the engine's activations channels-last (d.layout NHWC:
  * oneDNN reads the nhwc source and writes the nhwc output in place). */
 static void test_int8_sweep_exact_nhwc(void **unused)
@@ -767,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_residual_in_place),
         cmocka_unit_test(test_int8_sweep_exact_nhwc),
         cmocka_unit_test(test_int8_wide_weights_inexact_nhwc),
+        cmocka_unit_test(test_quantized_output),
         cmocka_unit_test(test_f32_sweep_tolerance_nhwc),
         cmocka_unit_test(test_residual_in_place_nhwc),
         cmocka_unit_test(test_bad_use),

@@ -1,6 +1,8 @@
 /* oneDNN 2.6 dense baselines: "onednn-int8" (u8/s8 x s8 conv / inner product,
- * bit-identical to "reference" where the weights fit s8) and "onednn-f32"
+ * bit-identical to "reference" where the weights fit s8 and GELU is not
+ * fused, with quantized activation paths in onednn_qpath.c) and "onednn-f32"
  * (dequantized weights, float activations: the float reference for users). */
+#include <math.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,17 +14,26 @@
 
 #include "backend.h"
 #include "engine.h"
+#include "onednn_layer.h"
 #include "quant.h"
 
 /* Exactness of onednn-int8 (checked bit for bit by tests/engine/onednn):
  * the canonical epilogue is t = (float)acc * out_scale[j]; t += bias[j];
- * [t += residual]; [relu], each step rounded to float. oneDNN 2.x would add
- * its own bias to the int32 accumulator *before* scaling, so we give it no
- * bias; instead: per-channel output scales (mask 1<<1) -> binary-add post-op
- * with a per-channel f32 bias tensor -> the residual (a sum post-op over dst
- * preloaded with it, or a binary add; see BP_RES_*) -> eltwise relu post-op,
- * dst f32. Each post-op is one separately rounded f32 operation in that
- * order, which is the epilogue (verified bit for bit, no fallback needed).
+ * [t += residual]; [relu | gelu], each step rounded to float. oneDNN 2.x
+ * would add its own bias to the int32 accumulator *before* scaling, so we
+ * give it no bias; instead: per-channel output scales (mask 1<<1) ->
+ * binary-add post-op with a per-channel f32 bias tensor -> the residual (a
+ * sum post-op over dst preloaded with it, or a binary add; see BP_RES_*) ->
+ * eltwise relu post-op, dst f32. Each post-op is one separately rounded f32
+ * operation in that order, which is the epilogue (verified bit for bit).
+ * GELU (fused into the layer on the quantized path) is by default oneDNN's
+ * eltwise gelu_erf post-op, which rounds its own way: such a layer reports
+ * itself inexact (speed-only). BP_ONEDNN_GELU=exact instead runs the
+ * engine's GELU kernel over the f32 output (bp_dnnl_finish). A layer whose
+ * output only feeds one other conv/linear may instead end the chain with an
+ * eltwise linear x * inv (the reader's 1/act_scale) into a u8/s8 dst: the
+ * saturating round-half-even conversion of bp_quant_u8/s8 (onednn_qpath.c
+ * says when it differs and falls back).
  * s8 sources of padded convs run shifted to u8 (bp_dnnl_shift_ok), exactly;
  * they and convs oneDNN mishandles padded (bp_dnnl_pad_risky) get their
  * source padded explicitly. u8 x s8 products are summed exactly in int32 by
@@ -46,18 +57,28 @@
  * engine's buffer; a residual is read in place (binary post-op) or preloaded
  * into y (sum post-op). Callers that zero d->layout (the layer tests,
  * onednn_layer_timing) get the NCHW path: packing from NCHW and oneDNN
- * reorders back to NCHW. Inner products are 2-D: the same in both. */
+ * reorders back to NCHW. Inner products are 2-D: the same in both.
+ *
+ * Quantized activation paths (onednn-int8 only; BP_ACT_PATH=float turns
+ * them off): a layer whose u8/s8 source is plain with contiguous channels
+ * (not the shifted s8 source) offers it to the step before (layer_qinput),
+ * which then writes those bytes and runs it with x = NULL. A writer with
+ * one such reader and no float output runs a second primitive whose dst is
+ * the reader's source (dst u8/s8, profile kernel "... (->q8: dst u8)");
+ * otherwise oneDNN writes f32 and the engine's quantize kernels write each
+ * reader's bytes. */
 
 /* Memory: layer_create allocates every buffer (oneDNN memories, user-mode
- * scratchpads, reordered weights); layer_run allocates nothing itself, but
- * dnnl_primitive_execute builds its argument map with ~16-19 small C++
- * allocations per call (oneDNN 2.6, not avoidable through its C API). */
+ * scratchpads, reordered weights), layer_set_qout those of the quantized
+ * outputs (the direct primitive, sharing the weights when oneDNN picks the
+ * same layout, and its scratchpad when it fits; or an f32 buffer); layer_run
+ * allocates nothing itself, but dnnl_primitive_execute builds its argument
+ * map with ~16-19 small C++ allocations per call (oneDNN 2.6, not avoidable
+ * through its C API). */
 
 /* Sets the engine's thread-local error ("onednn layer '<name>': ...") and
  * returns st. */
-static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
+bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -65,82 +86,6 @@ static bp_status bp_dnnl_fail(bp_status st, const char *layer, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return bp_fail(st, "onednn layer '%s': %s", layer ? layer : "?", msg);
-}
-
-enum {
-    BP_RES_NONE = 0,
-    BP_RES_BINARY_NCHW, /* binary add, src1 = the caller's residual as is (in the
-                         * engine's layout, NCHW or NHWC: s->nhwc) */
-    BP_RES_SUM,         /* sum post-op over dst preloaded with the residual */
-    BP_RES_BINARY_DST,  /* binary add, src1 = residual copied into dst's layout */
-};
-
-/* An activation layout: per logical dimension (n, c, h, w) element offsets
- * (a blocked layout's offset is a sum of one term per dimension), and
- * cl_ws != 0 when channels are contiguous (offset c) and pixels of a row are
- * cl_ws apart (nhwc-like): the fast tiled path. */
-typedef struct bp_dnnl_lay {
-    size_t *off[4];
-    size_t cl_ws;
-    uint32_t h0, w0; /* logical (h, w) sits at (h + h0, w + w0): explicit padding */
-} bp_dnnl_lay;
-
-/* A reorder primitive from/to a caller NCHW buffer (handle set per run). */
-typedef struct bp_dnnl_reorder {
-    dnnl_primitive_t prim;
-    dnnl_memory_t user;    /* the engine's side (plain NCHW/NHWC), no buffer of its own */
-    dnnl_memory_t scratch;
-    dnnl_exec_arg_t args[3];
-    int nargs;
-} bp_dnnl_reorder;
-
-typedef struct bp_dnnl_layer {
-    const char *name;   /* node name (lives as long as the session) */
-    int int8;           /* 1: onednn-int8, 0: onednn-f32 */
-    int s8_src;         /* int8 with s8 activations */
-    int shift_s8;       /* s8 source run as u8 = s8 + 128 on a pre-padded input (below) */
-    int pad_src;        /* conv source padded explicitly (shift_s8 or bp_dnnl_pad_risky) */
-    int threads;
-    int fuse_residual;
-    uint32_t N, C, H, W, Co, OH, OW;
-    float inv_scale;
-    dnnl_engine_t eng;
-    dnnl_stream_t strm;
-    dnnl_primitive_t prim;
-    dnnl_memory_t src, wei, dst, bias, scratch, res;
-    dnnl_memory_t comp; /* shift_s8: oneDNN bias = -128 * sum_k w[j][k] */
-    int res_mode;       /* BP_RES_*: how the fused residual reaches oneDNN */
-    float *res_copy;    /* BP_RES_BINARY_NCHW with dst_direct: for y == residual */
-    void *src_buf;      /* u8/s8/f32 in the layout the primitive chose */
-    size_t src_bytes, dst_bytes;
-    int nhwc;           /* conv with engine activations channels-last (d->layout) */
-    int src_direct;     /* f32 src layout is the engine's: hand x to oneDNN */
-    int dst_direct;     /* dst layout is the engine's: oneDNN writes y */
-    bp_dnnl_lay src_lay, dst_lay;
-    dnnl_exec_arg_t args[8];
-    int nargs;
-    /* oneDNN reorders between the engine's f32 NCHW and the primitive's f32
-     * layouts (prim NULL when not needed) */
-    bp_dnnl_reorder in_ro, out_ro, res_ro; /* in_ro: f32 source only */
-    uint64_t n_clamped; /* weights clamped to [-128, 127] (int8) */
-    int exact;
-    const char *why;
-    char impl[96];
-} bp_dnnl_layer;
-
-/* oneDNN (OpenMP runtime) takes its thread count from omp_get_max_threads()
- * of the calling thread, both when a primitive is created (it sizes its
- * work split) and when it runs: so set it around both, then restore. */
-static int bp_dnnl_threads_enter(int want)
-{
-    int old = omp_get_max_threads();
-    if (want > 0 && want != old) omp_set_num_threads(want);
-    return old;
-}
-
-static void bp_dnnl_threads_leave(int want, int old)
-{
-    if (want > 0 && want != old) omp_set_num_threads(old);
 }
 
 static int bp_dnnl_has_vnni(void)
@@ -289,6 +234,12 @@ static void bp_dnnl_destroy(void *state)
     if (s->scratch) dnnl_memory_destroy(s->scratch);
     if (s->res) dnnl_memory_destroy(s->res);
     free(s->res_copy);
+    if (s->qprim) dnnl_primitive_destroy(s->qprim);
+    if (s->qdst) dnnl_memory_destroy(s->qdst);
+    if (s->qwei) dnnl_memory_destroy(s->qwei);
+    if (s->qscratch) dnnl_memory_destroy(s->qscratch);
+    if (s->qres) dnnl_memory_destroy(s->qres);
+    free(s->fbuf);
     if (s->strm) dnnl_stream_destroy(s->strm);
     if (s->eng) dnnl_engine_destroy(s->eng);
     for (int i = 0; i < 4; i++) {
@@ -335,7 +286,7 @@ static bp_status bp_dnnl_check_desc(const bp_layer_desc *d, const bp_backend_env
 
 /* Preference among oneDNN implementations: brgemm-based (brgconv, brdgmm,
  * brgemm) > other jit > gemm-based > reference. */
-static int bp_dnnl_impl_rank(const char *impl)
+int bp_dnnl_impl_rank(const char *impl)
 {
     if (!impl || strncmp(impl, "ref", 3) == 0) return 0;
     if (strstr(impl, "gemm") && !strstr(impl, "brg") && !strstr(impl, "brdgmm")) return 1;
@@ -343,18 +294,13 @@ static int bp_dnnl_impl_rank(const char *impl)
     return 2;
 }
 
-/* Memory descriptors of one layer (format_tag_any where oneDNN chooses). */
-typedef struct bp_dnnl_mds {
-    dnnl_memory_desc_t src, wei, dst, bias, po_bias;
-    dnnl_dims_t ddims;
-} bp_dnnl_mds;
-
 /* Creates the primitive desc for one residual mode. Post-op chain, in the
  * order of the canonical epilogue: [int8: binary add bias] -> [residual]
- * -> [relu]. */
-static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
-                                     const bp_dnnl_mds *m, int mode, dnnl_primitive_desc_t *pd,
-                                     int *bias_po, int *res_po)
+ * -> [relu | gelu_erf when s->gelu_fused] -> [qinv > 0: linear x * qinv,
+ * the reader's quantization, before oneDNN's conversion to a u8/s8 dst]. */
+dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
+                                     const bp_dnnl_mds *m, int mode, float qinv,
+                                     dnnl_primitive_desc_t *pd, int *bias_po, int *res_po)
 {
     const bpf_layer *L = d->L;
     const int linear = L->kind == BPF_LAYER_LINEAR;
@@ -383,6 +329,10 @@ static dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer
     }
     if (st == dnnl_success && d->act == BP_EPI_RELU)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (st == dnnl_success && d->act == BP_EPI_GELU && s->gelu_fused)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
+    if (st == dnnl_success && qinv > 0.0f)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, qinv, 0.0f);
     if (st == dnnl_success && dnnl_post_ops_len(po) > 0) st = dnnl_primitive_attr_set_post_ops(attr, po);
     const dnnl_memory_desc_t *op_bias = s->int8 && !s->shift_s8 ? NULL : &m->bias;
     if (st == dnnl_success && linear) {
@@ -462,6 +412,74 @@ static int bp_dnnl_pad_risky(const bp_layer_desc *d)
            bp_dnnl_pad_only_window(d->W, d->OW, L->kw, L->stride_w, L->dil_w, L->pad_l);
 }
 
+/* The plain (g)oihw weights, which are exactly w_dense row-major (row j =
+ * g*Co/G + o, column k = (ci, dy, dx)): int8 clamped to s8 (counted in
+ * *n_clamped), f32 dequantized by the (folded) weight scales. NULL when out
+ * of memory. */
+void *bp_dnnl_plain_weights(const bp_dnnl_layer *s, const bp_layer_desc *d,
+                                   uint64_t *n_clamped)
+{
+    const bpf_layer *L = d->L;
+    const size_t Co = L->c_out, nw = Co * L->K;
+    void *w = malloc(nw * (s->int8 ? 1 : sizeof(float)));
+    if (!w) return NULL;
+    if (s->int8) {
+        int8_t *w8 = w;
+        for (size_t i = 0; i < nw; i++) {
+            int v = d->w_dense[i];
+            if (v > 127 || v < -128) {
+                ++*n_clamped;
+                v = v > 127 ? 127 : -128;
+            }
+            w8[i] = (int8_t)v;
+        }
+    } else {
+        float *wf = w;
+        const float *ws = d->w_scale ? d->w_scale : L->w_scale; /* with folds */
+        for (size_t j = 0; j < Co; j++)
+            for (size_t k = 0; k < L->K; k++)
+                wf[j * L->K + k] = (float)d->w_dense[j * L->K + k] * ws[j];
+    }
+    return w;
+}
+
+/* Reorders plain weights (layout plain_md) into `to` (layout md), once; for
+ * s8 sources oneDNN's reorder also computes its s8s8 compensation. */
+dnnl_status_t bp_dnnl_reorder_weights(const bp_dnnl_layer *s, const dnnl_memory_desc_t *plain_md,
+                                             void *plain, const dnnl_memory_desc_t *md,
+                                             dnnl_memory_t to)
+{
+    dnnl_memory_t from = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rprim = NULL;
+    dnnl_status_t st = dnnl_memory_create(&from, plain_md, s->eng, plain);
+    if (st == dnnl_success)
+        st = dnnl_reorder_primitive_desc_create(&rpd, plain_md, s->eng, md, s->eng, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_create(&rprim, rpd);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        st = dnnl_primitive_execute(rprim, s->strm, 2, ra);
+    }
+    if (st == dnnl_success) st = dnnl_stream_wait(s->strm);
+    if (rprim) dnnl_primitive_destroy(rprim);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (from) dnnl_memory_destroy(from);
+    return st;
+}
+
+/* $BP_ONEDNN_GELU: "fused" (default) runs a layer's GELU as oneDNN's
+ * eltwise gelu_erf post-op, as a oneDNN user would (fast; its rounding, so
+ * the session is inexact); "exact" runs it after oneDNN with the engine's
+ * GELU kernel (formats/SPEC.md 7.3, bit-identical to "reference"). */
+static int bp_dnnl_gelu_fused(void)
+{
+    const char *e = getenv("BP_ONEDNN_GELU");
+    if (!e || !*e || !strcmp(e, "fused")) return 1;
+    if (!strcmp(e, "exact")) return 0;
+    fprintf(stderr, "bitprune: BP_ONEDNN_GELU='%s' is not fused or exact; ignored\n", e);
+    return 1;
+}
+
 static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *env, int int8,
                                 void **state)
 {
@@ -490,11 +508,12 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->nhwc = !linear && d->layout == BP_LAYOUT_NHWC;
     s->exact = 1;
     s->why = "";
+    s->desc = *d;
+    s->kt = env->kt;
+    s->gelu_fused = d->act == BP_EPI_GELU && bp_dnnl_gelu_fused();
 
     int old_thr = bp_dnnl_threads_enter(threads);
-    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-    dnnl_primitive_t rprim = NULL;
-    dnnl_memory_t wplain = NULL;
+    dnnl_primitive_desc_t pd = NULL;
     void *wtmp = NULL;
 
     BP_DNNL_TRY(dnnl_engine_create(&s->eng, dnnl_cpu, 0), "dnnl_engine_create");
@@ -572,7 +591,7 @@ search:
         const int mode = s->fuse_residual ? res_modes[m] : BP_RES_NONE;
         dnnl_primitive_desc_t cand = NULL;
         int bpo = -1, rpo = -1;
-        dnnl_status_t cs = bp_dnnl_make_pd(d, s, &mds, mode, &cand, &bpo, &rpo);
+        dnnl_status_t cs = bp_dnnl_make_pd(d, s, &mds, mode, 0.0f, &cand, &bpo, &rpo);
         if (cs != dnnl_success) {
             pst = cs;
             continue;
@@ -629,6 +648,14 @@ search:
         goto fail;
     }
     s->src_direct = !int8 && !s->pad_src && src_plain;
+    /* A plain u8/s8 source with contiguous channels (nhwc, or a linear's nc),
+     * not shifted: the layer before may write it (layer_qinput). */
+    if (int8 && !s->shift_s8 && q_src->format_desc.blocking.inner_nblks == 0 &&
+        q_src->offset0 == 0 && q_src->format_desc.blocking.strides[1] == 1) {
+        s->src_q = 1;
+        for (int i = 0; i < q_src->ndims && i < 4; i++)
+            s->src_strides[i] = (size_t)q_src->format_desc.blocking.strides[i];
+    }
 
     /* Memories: oneDNN allocates (aligned) here, never in layer_run; direct
      * ones get the caller's x / y pointer at run time. */
@@ -658,45 +685,18 @@ search:
     if (scr_bytes > 0)
         BP_DNNL_TRY(dnnl_memory_create(&s->scratch, q_scr, s->eng, DNNL_MEMORY_ALLOCATE), "scratchpad memory");
 
-    /* Weights: plain (g)oihw, which is exactly w_dense row-major (row j =
-     * g*Co/G + o, column k = (ci, dy, dx)), reordered once into the
-     * primitive's layout (for s8 sources the reorder also computes oneDNN's
-     * s8s8 compensation). */
+    /* Weights: plain (bp_dnnl_plain_weights), reordered once into the
+     * primitive's layout. */
     const size_t nw = (size_t)Co * L->K;
     dnnl_memory_desc_t wplain_md;
     dnnl_format_tag_t wtag = wnd == 2 ? dnnl_ab : wnd == 4 ? dnnl_abcd : dnnl_abcde;
     BP_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wplain_md, wnd, wdims, wei_dt, wtag), "plain weights md");
-    wtmp = malloc(nw * (int8 ? 1 : sizeof(float)));
+    wtmp = bp_dnnl_plain_weights(s, d, &s->n_clamped);
     if (!wtmp) {
         st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
         goto fail;
     }
-    if (int8) {
-        int8_t *w8 = wtmp;
-        for (size_t i = 0; i < nw; i++) {
-            int v = d->w_dense[i];
-            if (v > 127 || v < -128) {
-                s->n_clamped++;
-                v = v > 127 ? 127 : -128;
-            }
-            w8[i] = (int8_t)v;
-        }
-    } else {
-        float *wf = wtmp;
-        const float *ws = d->w_scale ? d->w_scale : L->w_scale; /* with folds */
-        for (size_t j = 0; j < (size_t)Co; j++)
-            for (size_t k = 0; k < L->K; k++)
-                wf[j * L->K + k] = (float)d->w_dense[j * L->K + k] * ws[j];
-    }
-    BP_DNNL_TRY(dnnl_memory_create(&wplain, &wplain_md, s->eng, wtmp), "plain weights memory");
-    BP_DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, &wplain_md, s->eng, q_wei, s->eng, NULL),
-                "weights reorder desc");
-    BP_DNNL_TRY(dnnl_primitive_create(&rprim, rpd), "weights reorder");
-    {
-        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, wplain}, {DNNL_ARG_TO, s->wei}};
-        BP_DNNL_TRY(dnnl_primitive_execute(rprim, s->strm, 2, ra), "weights reorder execute");
-        BP_DNNL_TRY(dnnl_stream_wait(s->strm), "stream wait");
-    }
+    BP_DNNL_TRY(bp_dnnl_reorder_weights(s, &wplain_md, wtmp, q_wei, s->wei), "weights reorder");
 
     /* Bias: oneDNN's own bias for f32; a per-channel binary-add operand for int8. */
     BP_DNNL_TRY(dnnl_memory_create(&s->bias, int8 ? po_bias_md : bias_md, s->eng,
@@ -791,15 +791,16 @@ search:
                 q_wei->extra.scale_adjust != 1.0f)) {
         s->exact = 0;
         s->why = "no VNNI: oneDNN int8 saturates u8*s8 pairs at 16 bits or halves weights";
+    } else if (s->gelu_fused) {
+        s->exact = 0;
+        s->why = "GELU fused as oneDNN's gelu_erf post-op (its rounding, not SPEC.md 7.3): "
+                 "speed-only; BP_ONEDNN_GELU=exact keeps GELU exact";
     }
 
     st = BP_OK;
     *state = s;
     s = NULL;
 fail:
-    if (rprim) dnnl_primitive_destroy(rprim);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (wplain) dnnl_memory_destroy(wplain);
     free(wtmp);
     if (pd) dnnl_primitive_desc_destroy(pd);
     bp_dnnl_threads_leave(threads, old_thr);
@@ -960,12 +961,16 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
 {
     bp_dnnl_layer *s = state;
     if (!s) return bp_dnnl_fail(BP_ERR_INVALID_ARG, NULL, "null layer state");
-    if (!x || !y) return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "null %s", !x ? "input" : "output");
+    if ((!x && !s->qin) || (!y && !s->n_q))
+        return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "null %s", !x ? "input" : "output");
+    if (s->qerr) return bp_dnnl_fail(BP_ERR_NOMEM, s->name, "out of memory for quantized outputs");
     if (s->fuse_residual != (residual != NULL))
         return bp_dnnl_fail(BP_ERR_INVALID_ARG, s->name, "residual %s but layer built %s it",
                             residual ? "given" : "missing", s->fuse_residual ? "with" : "without");
     dnnl_status_t ds = dnnl_success;
-    if (s->src_direct) {
+    if (!x) {
+        /* layer_qinput: the step before wrote the source bytes */
+    } else if (s->src_direct) {
         /* oneDNN only reads its source. */
         ds = dnnl_memory_set_data_handle(s->src, (void *)(uintptr_t)x);
         if (ds != dnnl_success) goto dnnl_fail;
@@ -976,6 +981,12 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
                      !s->int8 ? 0 : s->shift_s8 ? 3 : s->s8_src ? 2 : 1,
                      s->inv_scale, s->nhwc, s->threads);
     }
+    if (!y && s->qprim) {
+        ds = bp_dnnl_run_q(s, residual);
+        if (ds != dnnl_success) goto dnnl_fail;
+        return BP_OK;
+    }
+    if (!y) y = s->fbuf;
     const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
     if (s->dst_direct) {
         ds = dnnl_memory_set_data_handle(s->dst, y);
@@ -1003,6 +1014,7 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
     if (ds == dnnl_success) ds = dnnl_stream_wait(s->strm);
     bp_dnnl_threads_leave(s->threads, old);
     if (ds != dnnl_success) goto dnnl_fail;
+    bp_dnnl_finish(s, y);
     return BP_OK;
 dnnl_fail:
     return bp_dnnl_fail(BP_ERR_BACKEND, s->name, "%s: execution failed: %s", s->impl,
@@ -1012,7 +1024,7 @@ dnnl_fail:
 static const char *bp_dnnl_kernel(const void *state)
 {
     const bp_dnnl_layer *s = state;
-    return s ? s->impl : "none";
+    return !s ? "none" : s->qprim ? s->qimpl : s->impl;
 }
 
 static int bp_dnnl_exact(const void *state, const char **why)
@@ -1024,6 +1036,7 @@ static int bp_dnnl_exact(const void *state, const char **why)
 }
 
 const bp_backend bp_backend_onednn_int8 = {"onednn-int8", bp_dnnl_create_int8, bp_dnnl_run,
-    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, NULL, NULL};
+    bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, bp_dnnl_qinput,
+    bp_dnnl_set_qout};
 const bp_backend bp_backend_onednn_f32 = {"onednn-f32", bp_dnnl_create_f32, bp_dnnl_run,
     bp_dnnl_destroy, bp_dnnl_kernel, bp_dnnl_exact, BP_LAYOUT_NHWC, NULL, NULL};
