@@ -192,31 +192,7 @@ BPK_INLINE void bpk_epi_row(const int32_t *a, const float *res, float s_, float 
         bpk_epi_store(y, i, bpk_epi8(a, res, i, s, b, act, 1, n - i), out, vi, 1, n - i);
 }
 
-BPK_INLINE void bpk_epi_rows(const bp_epi_rows *e, size_t nrows, size_t n, void *y, size_t ldy,
-                             int out)
-{
-    const size_t esz = out == 0 ? sizeof(float) : 1;
-    for (size_t r = 0; r < nrows; r++) {
-        const int32_t *a = e->acc + r * e->lda;
-        const float *res = e->res ? e->res + r * e->ldr : NULL;
-        void *yr = (char *)y + r * ldy * esz;
-        const float s = e->scale[r], b = e->bias[r];
-        switch (e->act) {
-        case BP_EPI_RELU:
-            if (res) bpk_epi_row(a, res, s, b, BP_EPI_RELU, out, e->inv, yr, n);
-            else bpk_epi_row(a, NULL, s, b, BP_EPI_RELU, out, e->inv, yr, n);
-            break;
-        case BP_EPI_GELU:
-            if (res) bpk_epi_row(a, res, s, b, BP_EPI_GELU, out, e->inv, yr, n);
-            else bpk_epi_row(a, NULL, s, b, BP_EPI_GELU, out, e->inv, yr, n);
-            break;
-        default:
-            if (res) bpk_epi_row(a, res, s, b, BP_EPI_NONE, out, e->inv, yr, n);
-            else bpk_epi_row(a, NULL, s, b, BP_EPI_NONE, out, e->inv, yr, n);
-            break;
-        }
-    }
-}
+#include "epilogue_rows_x86.h"
 
 void bp_epilogue_f32_avx2(const bp_epi_rows *e, size_t nrows, size_t n, float *y, size_t ldy)
 {
