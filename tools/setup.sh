@@ -6,7 +6,8 @@ set -euo pipefail
 
 pkgs=(gcc g++ meson ninja-build pkg-config libdnnl-dev libxxhash-dev
       libcmocka-dev libbenchmark-dev binutils valgrind librsvg2-bin
-      libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-torch python3-onnx)
+      libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-torch python3-onnx
+      zlib1g-dev dataset-fashion-mnist)
 cross=0
 for a in "$@"; do
     case "$a" in
