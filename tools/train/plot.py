@@ -6,10 +6,32 @@ BP(mult) for reference; 4-bit-base Bit-Pruning when present. Energy: ASIC
 45 nm FIX8 costs of the paper's Table 1, effectual operations (zero weights
 and zero activations skipped), as `bptool eval` reports them.
 
-  plot.py results.json -o plot.svg [--model asic45_fix8]"""
+  plot.py RESULTS -o plot.svg [--model asic45_fix8]
+
+RESULTS: a sweep's results.json, or its directory (every */eval.json in it,
+so a sweep still running can be plotted)."""
 import argparse
+import glob
 import json
 import math
+import os
+
+
+def load_results(path):
+    """(arch, list of eval.json records with method/eta/bits set)."""
+    if os.path.isdir(path):
+        rs = []
+        for f in sorted(glob.glob(os.path.join(path, "*", "eval.json"))):
+            with open(f) as fh:
+                r = json.load(fh)
+            t = r["train"]
+            r.update(name=os.path.basename(os.path.dirname(f)), method=t["method"],
+                     eta=t["eta"], bits=t["bits"])
+            rs.append(r)
+        return (rs[0]["train"]["arch"] if rs else ""), rs
+    with open(path) as fh:
+        res = json.load(fh)
+    return res.get("arch", ""), res["results"]
 
 SERIES = [  # label, method, bits, ops key, colour, marker
     ("BP, add-shift-add (binary)", "bp", 8, "add_shift_add_binary_wx", "#1f77b4", "circle"),
@@ -59,9 +81,7 @@ def main():
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--model", default="asic45_fix8")
     a = ap.parse_args()
-    with open(a.results) as f:
-        res = json.load(f)
-    rs = res["results"]
+    arch, rs = load_results(a.results)
     pts = []
     for lab, meth, bits, key, col, mk in SERIES:
         p = [(r["ops"][key]["energy_uj"][a.model] * 1e3, 100 * r["top1"]) for r in rs
@@ -84,7 +104,7 @@ def main():
     o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
          'font-size="12">' % (W, H), '<rect width="100%" height="100%" fill="white"/>',
          '<text x="%d" y="18" font-size="14">%s: top-1 on Fashion-MNIST test (engine) vs energy '
-         'per image</text>' % (L, res.get("arch", ""))]
+         'per image</text>' % (L, arch)]
     for t in nice_ticks(x0, x1):
         o.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#ddd"/>' % (X(t), X(t), T, T + ph))
         o.append('<text x="%.1f" y="%d" text-anchor="middle">%g</text>' % (X(t), T + ph + 16, t))
