@@ -6,7 +6,7 @@ BP(mult) for reference; 4-bit-base Bit-Pruning when present. Energy: ASIC
 45 nm FIX8 costs of the paper's Table 1, effectual operations (zero weights
 and zero activations skipped), as `bptool eval` reports them.
 
-  plot.py RESULTS -o plot.svg [--model asic45_fix8]
+  plot.py RESULTS -o plot.svg [--model asic45_fix8] [--save-json FILE]
 
 RESULTS: a sweep's results.json, or its directory (every */eval.json in it,
 so a sweep still running can be plotted)."""
@@ -80,8 +80,12 @@ def main():
     ap.add_argument("results")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--model", default="asic45_fix8")
+    ap.add_argument("--save-json", default="", help="also write the collected results here")
     a = ap.parse_args()
     arch, rs = load_results(a.results)
+    if a.save_json:
+        with open(a.save_json, "w") as f:
+            json.dump({"arch": arch, "results": rs}, f, indent=1)
     pts = []
     for lab, meth, bits, key, col, mk in SERIES:
         p = [(r["ops"][key]["energy_uj"][a.model] * 1e3, 100 * r["top1"]) for r in rs

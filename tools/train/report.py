@@ -69,18 +69,22 @@ def main():
     base = [r for r in rs if r["method"] == "none"]
     print("\nClaim 1 (BP in add-shift-add vs WP in mult-add at matched accuracy): for each WP "
           "point, the lowest-energy BP point at least as accurate.\n")
-    print("| WP η | WP top-1 | WP E mult-add [nJ] | best BP E bin [nJ] | ratio BP/WP | "
-          "best BP E CSD [nJ] | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    eb_m = E(base[0], "sparse_mult_add_wx", md) if base else float("nan")
+    eb_a = E(base[0], "add_shift_add_binary_wx", md) if base else float("nan")
+    print("| WP η | WP top-1 | WP E mult-add [nJ] (vs base) | best BP E bin [nJ] (vs base) | "
+          "ratio BP/WP | best BP E CSD [nJ] | ratio | WP(add) E bin [nJ] | BP/WP(add) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     bpb = [(E(r, "add_shift_add_binary_wx", md), r["top1"]) for r in bp8]
     bpc = [(E(r, "add_shift_add_csd_wx", md), r["top1"]) for r in bp8]
     for r in wp8:
         ew = E(r, "sparse_mult_add_wx", md)
         b, c = best_at(bpb, r["top1"]), best_at(bpc, r["top1"])
-        print("| %g | %.2f%% | %.2f | %s | %s | %s | %s |" % (
-            r["eta"], 100 * r["top1"], ew, "%.2f" % b if b else "none as accurate",
+        print("| %g | %.2f%% | %.2f (%.2f) | %s | %s | %s | %s | %.2f | %s |" % (
+            r["eta"], 100 * r["top1"], ew, ew / eb_m,
+            "%.2f (%.2f)" % (b, b / eb_a) if b else "none as accurate",
             "%.2f" % (b / ew) if b else "-", "%.2f" % c if c else "-",
-            "%.2f" % (c / ew) if c else "-"))
+            "%.2f" % (c / ew) if c else "-", E(r, "add_shift_add_binary_wx", md),
+            "%.2f" % (b / E(r, "add_shift_add_binary_wx", md)) if b else "-"))
     print("\nClaim 3 (8-bit base vs 4-bit base Bit-Pruning): for each 4-bit point, the "
           "lowest-energy 8-bit BP point at least as accurate.\n")
     print("| 4-bit η | 4-bit top-1 | 4-bit E bin [nJ] | best 8-bit E bin [nJ] | ratio 8/4 |")
