@@ -8,10 +8,12 @@ set -euo pipefail
 # the minimal build: library, bptool, bpbench
 pkgs_min=(gcc binutils meson ninja-build pkg-config libxxhash-dev)
 # everything else is optional: oneDNN backends, bptool import (ONNX), bpmicro,
-# the test suites and what they run, the Python binding
+# the test suites and what they run, the Python binding, zlib and the
+# Fashion-MNIST test set for `bptool eval`
 pkgs=("${pkgs_min[@]}" g++ libdnnl-dev libcmocka-dev libbenchmark-dev valgrind
       librsvg2-bin libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-torch
-      python3-onnx python3-cffi python3-numpy python3-pytest)
+      python3-onnx python3-cffi python3-numpy python3-pytest zlib1g-dev
+      dataset-fashion-mnist)
 cross=0
 for a in "$@"; do
     case "$a" in

@@ -6,6 +6,7 @@
 
 #include "bitprune.h"
 #include "bptool.h"
+#include "eval_data.h"
 #include "onnx_import.h"
 
 static const char bp_tool_usage[] =
@@ -23,6 +24,8 @@ static const char bp_tool_usage[] =
     "  prune IN -o OUT    re-project the weights of a model (--lambda, --sparsity,\n"
     "                     --encoding), keeping graph and scales\n"
     "  import M.onnx -o F convert an ONNX model (float or QDQ) into a .bp model\n"
+    "  eval FILE --data fashion-mnist\n"
+    "                     top-1 accuracy on a test set, operation counts, energy\n"
     "\n"
     "Files are written atomically (a temporary file in the same directory,\n"
     "renamed over the destination); a destination that is not a regular file\n"
@@ -38,7 +41,7 @@ int main(int argc, char **argv)
      * the process, so the temporary file of an atomic write is cleaned up. */
     signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
-        fputs("bptool: missing COMMAND (gen, info, verify, prune, import)\n"
+        fputs("bptool: missing COMMAND (gen, info, verify, prune, import, eval)\n"
               "try 'bptool --help'\n", stderr);
         return 2;
     }
@@ -61,7 +64,9 @@ int main(int argc, char **argv)
         return bp_tool_cmd_prune(argc - 1, argv + 1);
     if (!strcmp(c, "import"))
         return bp_tool_cmd_import(argc - 1, argv + 1);
-    fprintf(stderr, "bptool: unknown command '%s' (gen, info, verify, prune, import)\n"
+    if (!strcmp(c, "eval"))
+        return bp_tool_cmd_eval(argc - 1, argv + 1);
+    fprintf(stderr, "bptool: unknown command '%s' (gen, info, verify, prune, import, eval)\n"
                     "try 'bptool --help'\n", c);
     return 2;
 }
