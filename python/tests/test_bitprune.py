@@ -38,7 +38,7 @@ def test_classify_bitplane_equals_reference(model, rng):
         assert r.dtype == np.float32
         assert np.all(np.isfinite(r))
         assert r.tobytes() == b.tobytes(), t.name  # bit for bit
-    logits = ref[[t.name for t in model.info.outputs].index("fc.out")]
+    logits = ref[[t.name for t in model.info.outputs].index("fc")]
     assert 0 <= int(np.argmax(logits[0])) < logits.shape[1]
     assert np.ptp(logits) > 0  # not a constant output
 

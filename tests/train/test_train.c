@@ -54,7 +54,7 @@ static void read_expect(const char *name, expect *e)
 static void eval_backend(bp_model *m, const char *backend, uint32_t n, uint8_t *pred, float *logits)
 {
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = backend;
     so.threads = 1;
     so.batch = 100;

@@ -75,7 +75,7 @@ static int bp_tool_eval_count(const bp_model *m, const bp_model_info *mi, const 
     for (uint32_t i0 = 0; i0 < n;) {
         uint32_t b = n - i0 < 100 ? n - i0 : 100;
         bp_session_opts so;
-        bp_session_opts_default(&so);
+        bp_session_opts_init(&so);
         so.backend = "reference";
         so.threads = 1;
         so.batch = b;
@@ -256,7 +256,7 @@ int bp_tool_cmd_eval(int argc, char **argv)
     uint32_t n = limit && limit < ds.n ? (uint32_t)limit : ds.n;
     uint32_t cn = climit < n ? (uint32_t)climit : n;
     bp_session_opts so;
-    bp_session_opts_default(&so);
+    bp_session_opts_init(&so);
     so.backend = backend;
     so.threads = (int)threads;
     so.batch = (uint32_t)(batch < n ? batch : n);
