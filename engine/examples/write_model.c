@@ -49,11 +49,13 @@ static int write_model(const char *path)
         s1[j] = 0.01f;
         b1[j] = 0.05f * (float)(j - 4);
     }
-    bp_conv2d_params p = {0};
+    bp_conv2d_params p;
+    bp_conv2d_params_init(&p);
     p.c_out = 8;
     p.kh = p.kw = 3;
     p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1;
-    bp_layer_weights lw = {0};
+    bp_layer_weights lw;
+    bp_layer_weights_init(&lw);
     lw.w = w1;
     lw.w_scale = s1;
     lw.bias = b1;
@@ -66,13 +68,15 @@ static int write_model(const char *path)
     /* conv2: depthwise (groups = channels) 3x3, stride 2. K = 1 * 3 * 3 = 9. */
     static int16_t w2[8 * 9];
     fill_weights(w2, 8 * 9, 64, 2);
-    bp_conv2d_params dw = {0};
+    bp_conv2d_params dw;
+    bp_conv2d_params_init(&dw);
     dw.c_out = 8;
     dw.kh = dw.kw = 3;
     dw.stride_h = dw.stride_w = 2;
     dw.pad_t = dw.pad_l = 1; /* asymmetric padding is allowed */
     dw.groups = 8;
-    bp_layer_weights lw2 = {0};
+    bp_layer_weights lw2;
+    bp_layer_weights_init(&lw2);
     lw2.w = w2;             /* scales default to 1, bias to 0 */
     lw2.act_dtype = BP_DTYPE_U8; /* after a relu the input is non-negative */
     lw2.act_scale = 0.05f;
@@ -87,7 +91,8 @@ static int write_model(const char *path)
     static int16_t w3[4 * 8];
     static const float s3[4] = {0.002f, 0.002f, 0.002f, 0.002f};
     fill_weights(w3, 4 * 8, 100, 3);
-    bp_layer_weights lw3 = {0};
+    bp_layer_weights lw3;
+    bp_layer_weights_init(&lw3);
     lw3.w = w3;
     lw3.w_scale = s3;
     lw3.act_dtype = BP_DTYPE_S8;
@@ -95,7 +100,8 @@ static int write_model(const char *path)
     CHECK(bp_builder_linear(b, "fc", y, 4, &lw3, &y));
 
     /* An op through the generic node function: softmax over the classes. */
-    bp_node_desc nd = {0};
+    bp_node_desc nd;
+    bp_node_desc_init(&nd);
     nd.name = "prob";
     nd.op = BP_OP_SOFTMAX;
     nd.n_in = 1;

@@ -77,10 +77,15 @@ enum { BP_DTYPE_U8 = 2, BP_DTYPE_S8 = 3 };
 /* Digits of the stored weight planes. */
 enum { BP_ENCODING_BINARY = 0, BP_ENCODING_CSD = 1 };
 
+/* The parameter structs below start with `size_t size`, the caller's
+ * sizeof (set by their bp_*_init, which also zeroes every field), so that
+ * later versions can append fields (README, "ABI and SONAME policy"). */
+
 /* Geometry of a 2-D convolution. Zero strides, dilations and groups mean 1,
- * so a zero-initialised struct with c_out, kh and kw set is a stride-1,
+ * so an initialised struct with c_out, kh and kw set is a stride-1,
  * unpadded, dense convolution. */
 typedef struct bp_conv2d_params {
+    size_t size;            /* sizeof(bp_conv2d_params): bp_conv2d_params_init */
     uint32_t c_out;
     uint32_t kh, kw;
     uint32_t stride_h, stride_w;
@@ -96,6 +101,7 @@ typedef struct bp_conv2d_params {
  *   y = (float)(sum_k w[j][k] * q(x)[k]) * (w_scale[j] * act_scale) + bias[j]
  * with q(x) = saturate(round_half_even(x * (1 / act_scale))) in u8 or s8. */
 typedef struct bp_layer_weights {
+    size_t size;            /* sizeof(bp_layer_weights): bp_layer_weights_init */
     const int16_t *w;       /* c_out x K, row-major, |w| <= 255; NULL: all zero */
     const float *w_scale;   /* [c_out], finite; NULL: all 1 */
     const float *bias;      /* [c_out], finite; NULL: all 0 */
@@ -108,6 +114,7 @@ typedef struct bp_layer_weights {
 
 /* Attributes of MAXPOOL / AVGPOOL. Zero strides mean 1. */
 typedef struct bp_pool2d_params {
+    size_t size;            /* sizeof(bp_pool2d_params): bp_pool2d_params_init */
     uint32_t kh, kw;
     uint32_t stride_h, stride_w;
     uint32_t pad_t, pad_l, pad_b, pad_r;
@@ -116,6 +123,7 @@ typedef struct bp_pool2d_params {
 /* One node for bp_builder_node: any op of the format except CONV2D and
  * LINEAR (those need a layer). Unused inputs and attributes must be 0. */
 typedef struct bp_node_desc {
+    size_t size;            /* sizeof(bp_node_desc): bp_node_desc_init */
     const char *name;       /* node name; its output tensor gets the same name */
     uint32_t op;            /* BP_OP_* or another op code of the format */
     uint32_t n_in;          /* 1..4 */
@@ -125,6 +133,20 @@ typedef struct bp_node_desc {
     uint32_t out_ndim;      /* 1..6 */
     uint32_t out_dims[6];   /* the output shape; out_dims[0] is the batch, 1 */
 } bp_node_desc;
+
+/* Zero every field and set size. */
+#define BP_BUILDER_STRUCT_INIT_(T)                                                      \
+    static inline void T##_init(T *v)                                                  \
+    {                                                                                  \
+        unsigned char *p = (unsigned char *)v;                                         \
+        for (size_t i = 0; i < sizeof *v; i++) p[i] = 0;                               \
+        v->size = sizeof *v;                                                           \
+    }
+BP_BUILDER_STRUCT_INIT_(bp_conv2d_params)
+BP_BUILDER_STRUCT_INIT_(bp_layer_weights)
+BP_BUILDER_STRUCT_INIT_(bp_pool2d_params)
+BP_BUILDER_STRUCT_INIT_(bp_node_desc)
+#undef BP_BUILDER_STRUCT_INIT_
 
 /* ---- Builder ---- */
 BP_API bp_status bp_builder_create(bp_builder **out);

@@ -342,6 +342,10 @@ BP_API bp_status bp_builder_node(bp_builder *b, const bp_node_desc *d, uint32_t 
     bp_status st = bb_check(b, fn);
     if (st) return st;
     if (!d) return bp_fail(BP_ERR_INVALID_ARG, "%s: desc is NULL", fn);
+    bp_node_desc dv;
+    memset(&dv, 0, sizeof dv);
+    if ((st = bp_struct_read(&bp_sd_node_desc, d, &dv, fn, "desc"))) return st;
+    d = &dv;
     char nbuf[64];
     const char *name = d->name;
     if (!name) {
@@ -483,6 +487,10 @@ static bp_status bb_pool(bp_builder *b, const char *fn, const char *name, uint32
     bp_status st = bb_begin(b, fn, &name, op, nbuf, sizeof nbuf, x, out);
     if (st) return st;
     if (!p) return bp_fail(BP_ERR_INVALID_ARG, "%s: node '%s': params is NULL", fn, name);
+    bp_pool2d_params pv;
+    memset(&pv, 0, sizeof pv);
+    if ((st = bp_struct_read(&bp_sd_pool2d_params, p, &pv, fn, "params"))) return st;
+    p = &pv;
     if ((st = bb_need_4d(b, fn, name, x))) return st;
     uint32_t sh = p->stride_h ? p->stride_h : 1, sw = p->stride_w ? p->stride_w : 1;
     if (p->kh < 1 || p->kw < 1 || p->kh > BPF_MAX_KERNEL || p->kw > BPF_MAX_KERNEL ||
@@ -634,8 +642,13 @@ BP_API bp_status bp_builder_batchnorm(bp_builder *b, const char *name, uint32_t 
 static bp_status bb_weights(const char *fn, const char *name, bpf_layer *L, bb_layer *ls,
                             const bp_layer_weights *w)
 {
-    static const bp_layer_weights zero = {0};
-    if (!w) w = &zero;
+    bp_layer_weights wv;
+    memset(&wv, 0, sizeof wv);
+    if (w) {
+        bp_status st = bp_struct_read(&bp_sd_layer_weights, w, &wv, fn, "weights");
+        if (st) return st;
+    }
+    w = &wv;
     uint32_t c_out = L->c_out, K = L->K;
     uint32_t act_dtype = w->act_dtype ? w->act_dtype : BPF_DT_S8;
     float act_scale = w->act_scale != 0.0f ? w->act_scale : 1.0f;
@@ -758,6 +771,10 @@ BP_API bp_status bp_builder_conv2d(bp_builder *b, const char *name, uint32_t x,
     bp_status st = bb_begin(b, fn, &name, BPF_OP_CONV2D, nbuf, sizeof nbuf, x, out);
     if (st) return st;
     if (!p) return bp_fail(BP_ERR_INVALID_ARG, "%s: layer '%s': params is NULL", fn, name);
+    bp_conv2d_params pv;
+    memset(&pv, 0, sizeof pv);
+    if ((st = bp_struct_read(&bp_sd_conv2d_params, p, &pv, fn, "params"))) return st;
+    p = &pv;
     if ((st = bb_need_4d(b, fn, name, x))) return st;
     const bpf_tensor *X = &b->tensors[x];
     bpf_layer L;

@@ -43,7 +43,9 @@ typedef struct bp_struct_desc {
 } bp_struct_desc;
 extern const bp_struct_desc bp_sd_model_opts, bp_sd_session_opts, bp_sd_tensor_view,
     bp_sd_tensor_info, bp_sd_layer_info, bp_sd_model_info, bp_sd_session_info,
-    bp_sd_layer_profile, bp_sd_layer_counts;
+    bp_sd_layer_profile, bp_sd_layer_counts,
+    /* bitprune_builder.h */
+    bp_sd_conv2d_params, bp_sd_layer_weights, bp_sd_pool2d_params, bp_sd_node_desc;
 /* BP_OK if size can be a version of d; else BP_ERR_INVALID_ARG naming fn,
  * what (the argument) and the struct. */
 bp_status bp_struct_size_check(const bp_struct_desc *d, size_t size, const char *fn,

@@ -5,6 +5,7 @@
  * status naming the struct for a size that cannot be a version of it. */
 #include <string.h>
 
+#include "bitprune_builder.h"
 #include "engine.h"
 
 #define BP_ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
@@ -22,6 +23,10 @@ const bp_struct_desc bp_sd_model_info = BP_DESC(bp_model_info, n_inputs);
 const bp_struct_desc bp_sd_session_info = BP_DESC(bp_session_info, backend);
 const bp_struct_desc bp_sd_layer_profile = BP_DESC(bp_layer_profile, name);
 const bp_struct_desc bp_sd_layer_counts = BP_DESC(bp_layer_counts, dots);
+const bp_struct_desc bp_sd_conv2d_params = BP_DESC(bp_conv2d_params, c_out);
+const bp_struct_desc bp_sd_layer_weights = BP_DESC(bp_layer_weights, w);
+const bp_struct_desc bp_sd_pool2d_params = BP_DESC(bp_pool2d_params, kh);
+const bp_struct_desc bp_sd_node_desc = BP_DESC(bp_node_desc, name);
 
 bp_status bp_struct_size_check(const bp_struct_desc *d, size_t size, const char *fn,
                                const char *what)

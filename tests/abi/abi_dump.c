@@ -1,4 +1,5 @@
-/* abi_dump: prints the binary layout of bitprune.h as this compiler sees it
+/* abi_dump: prints the binary layout of the public headers (bitprune.h,
+ * bitprune_builder.h) as this compiler sees it
  * (every public struct's size, alignment and field offsets and sizes, the
  * status codes and the integer constants), one fact per line, for
  * check_abi.py to compare with the recorded baseline. */
@@ -6,6 +7,7 @@
 #include <stdio.h>
 
 #include "bitprune.h"
+#include "bitprune_builder.h"
 
 #define FIELD(T, f) \
     printf("field %s.%s %zu %zu\n", #T, #f, offsetof(T, f), sizeof(((T *)0)->f));
@@ -35,6 +37,18 @@
 #define LAYER_COUNTS(T, F) \
     F(T, size) F(T, dots) F(T, macs_dense) F(T, mults_w) F(T, mults_wx) \
     F(T, adds_binary_w) F(T, adds_binary_wx) F(T, adds_csd_w) F(T, adds_csd_wx) F(T, M)
+#define CONV2D_PARAMS(T, F) \
+    F(T, size) F(T, c_out) F(T, kh) F(T, kw) F(T, stride_h) F(T, stride_w) F(T, pad_t) \
+    F(T, pad_l) F(T, pad_b) F(T, pad_r) F(T, dil_h) F(T, dil_w) F(T, groups)
+#define LAYER_WEIGHTS(T, F) \
+    F(T, size) F(T, w) F(T, w_scale) F(T, bias) F(T, w_max) F(T, encoding) F(T, act_dtype) \
+    F(T, act_scale)
+#define POOL2D_PARAMS(T, F) \
+    F(T, size) F(T, kh) F(T, kw) F(T, stride_h) F(T, stride_w) F(T, pad_t) F(T, pad_l) \
+    F(T, pad_b) F(T, pad_r)
+#define NODE_DESC(T, F) \
+    F(T, size) F(T, name) F(T, op) F(T, n_in) F(T, in) F(T, ints) F(T, floats) \
+    F(T, out_ndim) F(T, out_dims)
 
 #define ENUM(e) printf("enum %s %d\n", #e, (int)(e));
 #define CONST(c) printf("const %s %lld\n", #c, (long long)(c));
@@ -50,6 +64,10 @@ int main(void)
     STRUCT(bp_session_info, SESSION_INFO)
     STRUCT(bp_layer_profile, LAYER_PROFILE)
     STRUCT(bp_layer_counts, LAYER_COUNTS)
+    STRUCT(bp_conv2d_params, CONV2D_PARAMS)
+    STRUCT(bp_layer_weights, LAYER_WEIGHTS)
+    STRUCT(bp_pool2d_params, POOL2D_PARAMS)
+    STRUCT(bp_node_desc, NODE_DESC)
     ENUM(BP_OK) ENUM(BP_ERR_INVALID_ARG) ENUM(BP_ERR_NOMEM) ENUM(BP_ERR_IO)
     ENUM(BP_ERR_TRUNCATED) ENUM(BP_ERR_BAD_MAGIC) ENUM(BP_ERR_VERSION) ENUM(BP_ERR_CHECKSUM)
     ENUM(BP_ERR_BAD_SECTION) ENUM(BP_ERR_BAD_PLANES) ENUM(BP_ERR_BAD_GRAPH) ENUM(BP_ERR_LIMIT)

@@ -15,6 +15,7 @@ which refuses to record a breaking change while the SONAME is unchanged.
 
 Usage: check_abi.py [--update] DUMP_EXE LIBRARY HEADER BASELINE
 """
+import os
 import re
 import subprocess
 import sys
@@ -61,13 +62,16 @@ def parse(lines):
     return abi
 
 
-def self_checks(abi, header):
-    """Rules the current interface must follow whatever the baseline says."""
+def self_checks(abi, headers):
+    """Rules the current interface must follow whatever the baseline says.
+    headers: the public headers, separated by os.pathsep."""
     errs = []
-    text = open(header, encoding="utf-8").read()
-    for name in re.findall(r"typedef struct (\w+) \{", text):
-        if name not in abi["structs"]:
-            errs.append(f"struct {name} is in bitprune.h but not in abi_dump.c: add it")
+    for header in headers.split(os.pathsep):
+        text = open(header, encoding="utf-8").read()
+        for name in re.findall(r"typedef struct (\w+) \{", text):
+            if name not in abi["structs"]:
+                errs.append(f"struct {name} is in {os.path.basename(header)} but not in "
+                            "abi_dump.c: add it")
     for name, s in abi["structs"].items():
         f = s["fields"]
         if not f or f[0][0] != "size" or f[0][1] != 0:

@@ -4,10 +4,14 @@
 
 int main(void)
 {
-    bp_conv2d_params p = {0};
-    bp_layer_weights w = {0};
-    bp_pool2d_params q = {0};
-    bp_node_desc d = {0};
+    bp_conv2d_params p;
+    bp_conv2d_params_init(&p);
+    bp_layer_weights w;
+    bp_layer_weights_init(&w);
+    bp_pool2d_params q;
+    bp_pool2d_params_init(&q);
+    bp_node_desc d;
+    bp_node_desc_init(&d);
     (void)p; (void)w; (void)q; (void)d;
     return BP_OK + (int)sizeof(bp_builder *) * 0 + BP_OP_RELU * 0;
 }

@@ -3,7 +3,8 @@
 
 int main()
 {
-    bp_node_desc d = {};
+    bp_node_desc d;
+    bp_node_desc_init(&d);
     // volatile: the reference survives optimization, so the link proves the
     // header gives C linkage at every build type.
     bp_status (*volatile fn)(bp_builder *, const bp_node_desc *, uint32_t *) = bp_builder_node;

@@ -177,7 +177,7 @@ static int16_t *bpt_draw(bpt_builder *b, bpf_layer *proto, const int16_t *w_in,
     }
     proto->w_max = (uint32_t)wmax;
     proto->M = bp_digits_positions(wmax ? wmax : 1, (bp_encoding)proto->encoding);
-    memset(wt, 0, sizeof *wt);
+    bp_layer_weights_init(wt);
     wt->w = w;
     wt->w_scale = ws;
     wt->bias = bs;
@@ -248,7 +248,7 @@ uint32_t bpt_conv_w(bpt_builder *b, const char *name, uint32_t x, uint32_t c_out
     L.encoding = b->ws.encoding;
     L.act_dtype = act_s8 ? BPF_DT_S8 : BPF_DT_U8;
     L.act_scale = act_scale;
-    bp_conv2d_params cp = {c_out, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups};
+    bp_conv2d_params cp = {sizeof(bp_conv2d_params), c_out, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups};
     return bpt_layer_add(b, name, x, &L, &cp, w, w_scale, bias);
 }
 
@@ -297,7 +297,7 @@ uint32_t bpt_op(bpt_builder *b, uint32_t op, uint32_t n_in, const uint32_t *in,
                 const int32_t *ints, const float *floats, uint32_t ndim, const uint32_t *dims)
 {
     bp_node_desc d;
-    memset(&d, 0, sizeof d);
+    bp_node_desc_init(&d);
     d.op = op;
     d.n_in = n_in;
     if (n_in <= 4) memcpy(d.in, in, n_in * sizeof *in);
@@ -417,7 +417,7 @@ uint32_t bpt_batchnorm(bpt_builder *b, uint32_t x, const float *scale, const flo
 uint32_t bpt_pool(bpt_builder *b, uint32_t x, int is_max, uint32_t k, uint32_t s,
                   uint32_t pad)
 {
-    bp_pool2d_params p = {k, k, s, s, pad, pad, pad, pad};
+    bp_pool2d_params p = {sizeof(bp_pool2d_params), k, k, s, s, pad, pad, pad, pad};
     uint32_t y = BP_BUILDER_NONE;
     bp_status st = is_max ? bp_builder_maxpool(b->b, NULL, x, &p, &y)
                           : bp_builder_avgpool(b->b, NULL, x, &p, &y);

@@ -84,8 +84,8 @@ static void test_conv_geometry(void **state)
         OK(bp_builder_create(&b));
         uint32_t x, y, d[4] = {1, C, H, W};
         OK(bp_builder_input(b, "x", 4, d, &x));
-        bp_conv2d_params p = {CO, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW, G};
-        bp_layer_weights lw = {w, ws, bias, 0, enc, BP_DTYPE_S8, 0.03f};
+        bp_conv2d_params p = {sizeof(bp_conv2d_params), CO, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW, G};
+        bp_layer_weights lw = {sizeof(bp_layer_weights), w, ws, bias, 0, enc, BP_DTYPE_S8, 0.03f};
         OK(bp_builder_conv2d(b, "conv", x, &p, &lw, &y));
         uint32_t nd, od[6];
         OK(bp_builder_tensor_shape(b, y, &nd, od));
@@ -168,17 +168,17 @@ static void test_all_ops(void **state)
     OK(bp_builder_input(b, "image", 4, d, &x));
     int16_t w1[8 * 72];
     rand_weights(&rs, w1, 8 * 72, 127);
-    bp_conv2d_params p = {8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    bp_layer_weights lw = {w1, NULL, NULL, 127, BP_ENCODING_BINARY, BP_DTYPE_S8, 0.05f};
+    bp_conv2d_params p = {sizeof(bp_conv2d_params), 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    bp_layer_weights lw = {sizeof(bp_layer_weights), w1, NULL, NULL, 127, BP_ENCODING_BINARY, BP_DTYPE_S8, 0.05f};
     OK(bp_builder_conv2d(b, "c1", x, &p, &lw, &t));
     float gam[8], bet[8];
     bpt_fill_uniform(&rs, gam, 8, 0.5f, 1.5f);
     bpt_fill_uniform(&rs, bet, 8, -0.5f, 0.5f);
     OK(bp_builder_batchnorm(b, "bn", t, gam, bet, &t));
     OK(bp_builder_relu(b, NULL, t, &t));
-    bp_pool2d_params mp = {3, 3, 2, 2, 1, 1, 1, 1};
+    bp_pool2d_params mp = {sizeof(bp_pool2d_params), 3, 3, 2, 2, 1, 1, 1, 1};
     OK(bp_builder_maxpool(b, "mp", t, &mp, &u));
-    bp_pool2d_params ap = {2, 2, 1, 1, 0, 1, 1, 0};
+    bp_pool2d_params ap = {sizeof(bp_pool2d_params), 2, 2, 1, 1, 0, 1, 1, 0};
     OK(bp_builder_avgpool(b, "ap", u, &ap, &u));
     OK(bp_builder_layernorm(b, "ln", u, gam, NULL, 1e-5f, &u));
     OK(bp_builder_gelu(b, "gelu", u, &u));
@@ -198,9 +198,9 @@ static void test_all_ops(void **state)
     OK(bp_builder_flatten(b, "flat", u, &u));
     int16_t w2[6 * 8];
     rand_weights(&rs, w2, 6 * 8, 200);
-    bp_layer_weights lw2 = {w2, NULL, NULL, 0, BP_ENCODING_CSD, BP_DTYPE_S8, 0.02f};
+    bp_layer_weights lw2 = {sizeof(bp_layer_weights), w2, NULL, NULL, 0, BP_ENCODING_CSD, BP_DTYPE_S8, 0.02f};
     OK(bp_builder_linear(b, "fc", u, 6, &lw2, &u));
-    bp_node_desc nd2 = {"prob", BP_OP_SOFTMAX, 1, {u}, {0}, {0}, 2, {1, 6}};
+    bp_node_desc nd2 = {sizeof(bp_node_desc), "prob", BP_OP_SOFTMAX, 1, {u}, {0}, {0}, 2, {1, 6}};
     uint32_t prob;
     OK(bp_builder_node(b, &nd2, &prob));
     assert_int_equal(bp_builder_layer_count(b), 3);
@@ -211,7 +211,7 @@ static void test_all_ops(void **state)
     /* Weights set after the graph (as a converter that calibrates does). */
     int16_t w0[5 * 8];
     rand_weights(&rs, w0, 5 * 8, 90);
-    bp_layer_weights lw0 = {w0, NULL, NULL, 0, BP_ENCODING_BINARY, BP_DTYPE_S8, 0.1f};
+    bp_layer_weights lw0 = {sizeof(bp_layer_weights), w0, NULL, NULL, 0, BP_ENCODING_BINARY, BP_DTYPE_S8, 0.1f};
     OK(bp_builder_set_layer_weights(b, 1, &lw0));
     OK(bp_builder_set_layer_act(b, 1, BP_DTYPE_S8, 0.07f));
     OK(bp_builder_output(b, prob));
@@ -264,10 +264,78 @@ static bp_builder *small(uint32_t *x, uint32_t *y)
     OK(bp_builder_create(&b));
     uint32_t d[4] = {1, 4, 6, 6};
     OK(bp_builder_input(b, "in", 4, d, x));
-    bp_conv2d_params p = {4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    bp_conv2d_params p = {sizeof(bp_conv2d_params), 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     OK(bp_builder_conv2d(b, "conv", *x, &p, NULL, y));
     OK(bp_builder_relu(b, "relu", *y, y));
     return b;
+}
+
+/* The parameter structs are size-versioned: a size that no version has is
+ * refused naming the struct; an older caller's (a prefix) gets defaults for
+ * the rest; a newer caller's is accepted only when the unknown bytes are 0. */
+static void test_struct_sizes(void **state)
+{
+    (void)state;
+    uint32_t x, y, id;
+    bp_builder *b = small(&x, &y);
+    bp_conv2d_params p;
+    bp_conv2d_params_init(&p);
+    assert_int_equal(p.size, sizeof p);
+    p.c_out = 2;
+    p.kh = p.kw = 1;
+    p.size = 0;
+    expect_err(bp_builder_conv2d(b, "c0", y, &p, NULL, &id), BP_ERR_INVALID_ARG,
+               "bp_conv2d_params", "size 0");
+    p.size = 3;
+    expect_err(bp_builder_conv2d(b, "c3", y, &p, NULL, &id), BP_ERR_INVALID_ARG,
+               "bp_conv2d_params", "size 3");
+    /* an older caller whose struct ended after pad_t (32 bytes, a multiple
+     * of the alignment): the other pads and the rest default to 0 */
+    p.size = offsetof(bp_conv2d_params, pad_l);
+    p.pad_l = 7; /* beyond its size: must not be read */
+    OK(bp_builder_conv2d(b, "old", y, &p, NULL, &id));
+    uint32_t nd, dims[6];
+    OK(bp_builder_tensor_shape(b, id, &nd, dims));
+    assert_int_equal(dims[3], 6); /* unpadded 1x1: 6, not 6 + 7 */
+    /* a newer caller: zero extra bytes accepted, a set one refused */
+    struct {
+        bp_conv2d_params p;
+        uint32_t extra;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.p.size = sizeof newer;
+    newer.p.c_out = 2;
+    newer.p.kh = newer.p.kw = 1;
+    OK(bp_builder_conv2d(b, "newer", y, &newer.p, NULL, &id));
+    newer.extra = 1;
+    expect_err(bp_builder_conv2d(b, "newer1", y, &newer.p, NULL, &id), BP_ERR_INVALID_ARG,
+               "bp_conv2d_params", "newer");
+    bp_layer_weights w;
+    bp_layer_weights_init(&w);
+    w.size = 1;
+    bp_conv2d_params_init(&p);
+    p.c_out = 2;
+    p.kh = p.kw = 1;
+    expect_err(bp_builder_conv2d(b, "cw", y, &p, &w, &id), BP_ERR_INVALID_ARG,
+               "bp_layer_weights", "size 1");
+    bp_pool2d_params pp;
+    bp_pool2d_params_init(&pp);
+    pp.kh = pp.kw = 2;
+    pp.size = 0;
+    expect_err(bp_builder_maxpool(b, "mp", y, &pp, &id), BP_ERR_INVALID_ARG, "bp_pool2d_params",
+               NULL);
+    bp_node_desc d;
+    bp_node_desc_init(&d);
+    d.op = BP_OP_RELU;
+    d.n_in = 1;
+    d.in[0] = y;
+    d.out_ndim = 4;
+    OK(bp_builder_tensor_shape(b, y, &d.out_ndim, d.out_dims));
+    d.name = "r1";
+    OK(bp_builder_node(b, &d, &id));
+    d.size = sizeof d + 4096;
+    expect_err(bp_builder_node(b, &d, &id), BP_ERR_INVALID_ARG, "bp_node_desc", NULL);
+    bp_builder_free(b);
 }
 
 static void test_null_args(void **state)
@@ -277,9 +345,9 @@ static void test_null_args(void **state)
     float f[4] = {0};
     void *buf = &id;
     size_t size = 5;
-    bp_conv2d_params p = {1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    bp_pool2d_params pp = {1, 1, 0, 0, 0, 0, 0, 0};
-    bp_node_desc nd0 = {"n", BP_OP_RELU, 1, {0}, {0}, {0}, 2, {1, 2}};
+    bp_conv2d_params p = {sizeof(bp_conv2d_params), 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    bp_pool2d_params pp = {sizeof(bp_pool2d_params), 1, 1, 0, 0, 0, 0, 0, 0};
+    bp_node_desc nd0 = {sizeof(bp_node_desc), "n", BP_OP_RELU, 1, {0}, {0}, {0}, 2, {1, 2}};
     expect_err(bp_builder_create(NULL), BP_ERR_INVALID_ARG, "NULL", NULL);
     bp_builder_free(NULL);
     expect_err(bp_builder_input(NULL, "a", 2, dims, &id), BP_ERR_INVALID_ARG, "bp_builder_input",
@@ -379,7 +447,7 @@ static void test_bad_graph(void **state)
     uint32_t v2[2] = {1, 6}, v4[4] = {1, 4, 6, 5};
     uint32_t flat, other;
     OK(bp_builder_flatten(b, "flat", y, &flat));
-    bp_conv2d_params p = {4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+    bp_conv2d_params p = {sizeof(bp_conv2d_params), 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1};
     expect_err(bp_builder_conv2d(b, "c2d", flat, &p, NULL, &id), BP_ERR_BAD_GRAPH, "'c2d'",
                "(1,144)");
     expect_err(bp_builder_linear(b, "lin4", y, 3, NULL, &id), BP_ERR_BAD_GRAPH, "'lin4'",
@@ -398,22 +466,22 @@ static void test_bad_graph(void **state)
     expect_err(bp_builder_batchnorm(b, "bnn", y, nanv, NULL, &id), BP_ERR_BAD_GRAPH, "'bnn'",
                "scale[1]");
     /* conv geometry */
-    bp_conv2d_params g3 = {4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 3};
+    bp_conv2d_params g3 = {sizeof(bp_conv2d_params), 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 3};
     expect_err(bp_builder_conv2d(b, "grp", y, &g3, NULL, &id), BP_ERR_BAD_GRAPH, "'grp'",
                "groups 3");
-    bp_conv2d_params big = {4, 5, 5, 1, 1, 0, 0, 0, 0, 2, 2, 1};
+    bp_conv2d_params big = {sizeof(bp_conv2d_params), 4, 5, 5, 1, 1, 0, 0, 0, 0, 2, 2, 1};
     expect_err(bp_builder_conv2d(b, "bigk", y, &big, NULL, &id), BP_ERR_BAD_GRAPH, "'bigk'",
                "smaller");
-    bp_conv2d_params k65 = {4, 65, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+    bp_conv2d_params k65 = {sizeof(bp_conv2d_params), 4, 65, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
     expect_err(bp_builder_conv2d(b, "k65", y, &k65, NULL, &id), BP_ERR_LIMIT, "'k65'", "65");
-    bp_conv2d_params c0 = {0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+    bp_conv2d_params c0 = {sizeof(bp_conv2d_params), 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
     expect_err(bp_builder_conv2d(b, "c0", y, &c0, NULL, &id), BP_ERR_LIMIT, "'c0'", "c_out 0");
-    bp_pool2d_params pp = {2, 2, 1, 1, 2, 0, 0, 0};
+    bp_pool2d_params pp = {sizeof(bp_pool2d_params), 2, 2, 1, 1, 2, 0, 0, 0};
     expect_err(bp_builder_maxpool(b, "mpad", y, &pp, &id), BP_ERR_BAD_GRAPH, "'mpad'", "padding");
-    bp_pool2d_params p7 = {7, 7, 1, 1, 0, 0, 0, 0};
+    bp_pool2d_params p7 = {sizeof(bp_pool2d_params), 7, 7, 1, 1, 0, 0, 0, 0};
     expect_err(bp_builder_avgpool(b, "ap7", y, &p7, &id), BP_ERR_BAD_GRAPH, "'ap7'", "window");
     /* generic node: unknown op, layer ops, slots, dims */
-    bp_node_desc nd = {"gen", 99, 1, {y}, {0}, {0}, 4, {1, 4, 6, 6}};
+    bp_node_desc nd = {sizeof(bp_node_desc), "gen", 99, 1, {y}, {0}, {0}, 4, {1, 4, 6, 6}};
     expect_err(bp_builder_node(b, &nd, &id), BP_ERR_BAD_GRAPH, "'gen'", "unknown op code 99");
     nd.op = 0;
     expect_err(bp_builder_node(b, &nd, &id), BP_ERR_BAD_GRAPH, "'gen'", "unknown op");
@@ -434,7 +502,7 @@ static void test_bad_graph(void **state)
     /* weights */
     int16_t w[4 * 36] = {0};
     w[37] = 300;
-    bp_layer_weights lw = {w, NULL, NULL, 0, 0, BP_DTYPE_S8, 0.1f};
+    bp_layer_weights lw = {sizeof(bp_layer_weights), w, NULL, NULL, 0, 0, BP_DTYPE_S8, 0.1f};
     expect_err(bp_builder_set_layer_weights(b, 0, &lw), BP_ERR_LIMIT, "'conv'", "[1][1] = 300");
     w[37] = -20;
     lw.w_max = 15;
@@ -473,7 +541,7 @@ static void test_bad_graph(void **state)
     /* A generic node whose output shape is wrong: caught by validation,
      * naming the node. */
     b = small(&x, &y);
-    bp_node_desc bad = {"wrongshape", BP_OP_RELU, 1, {y}, {0}, {0}, 4, {1, 4, 6, 7}};
+    bp_node_desc bad = {sizeof(bp_node_desc), "wrongshape", BP_OP_RELU, 1, {y}, {0}, {0}, 4, {1, 4, 6, 7}};
     OK(bp_builder_node(b, &bad, &id));
     OK(bp_builder_output(b, id));
     expect_err(bp_builder_validate(b), BP_ERR_BAD_GRAPH, "wrongshape", NULL);
@@ -485,13 +553,13 @@ static void test_bad_graph(void **state)
 
     /* A generic node with a wrong input count and an unused attribute. */
     b = small(&x, &y);
-    bp_node_desc two = {"addone", BP_OP_ADD, 1, {y}, {0}, {0}, 4, {1, 4, 6, 6}};
+    bp_node_desc two = {sizeof(bp_node_desc), "addone", BP_OP_ADD, 1, {y}, {0}, {0}, 4, {1, 4, 6, 6}};
     OK(bp_builder_node(b, &two, &id));
     OK(bp_builder_output(b, id));
     expect_err(bp_builder_validate(b), BP_ERR_BAD_GRAPH, "addone", NULL);
     bp_builder_free(b);
     b = small(&x, &y);
-    bp_node_desc attr = {"relu_attr", BP_OP_RELU, 1, {y}, {5}, {0}, 4, {1, 4, 6, 6}};
+    bp_node_desc attr = {sizeof(bp_node_desc), "relu_attr", BP_OP_RELU, 1, {y}, {5}, {0}, 4, {1, 4, 6, 6}};
     OK(bp_builder_node(b, &attr, &id));
     OK(bp_builder_output(b, id));
     expect_err(bp_builder_validate(b), BP_ERR_BAD_GRAPH, "relu_attr", NULL);
@@ -603,13 +671,13 @@ static void test_random_calls(void **state)
                 break;
             }
             case 1: {
-                bp_conv2d_params p = {1 + s % 6, 1 + (s >> 3) % 4, 1 + (s >> 5) % 4,
+                bp_conv2d_params p = {sizeof(bp_conv2d_params), 1 + s % 6, 1 + (s >> 3) % 4, 1 + (s >> 5) % 4,
                                       (s >> 7) % 3, (s >> 9) % 3, (s >> 11) % 3,
                                       (s >> 13) % 3, (s >> 15) % 3, (s >> 17) % 3,
                                       (s >> 19) % 3, (s >> 21) % 3, (s >> 23) % 3};
                 int16_t w[6 * 64 * 16];
                 rand_weights(&rs, w, sizeof w / sizeof w[0], 255);
-                bp_layer_weights lw = {w, NULL, NULL, (s >> 25) % 2 ? 255 : 0, (s >> 26) % 2,
+                bp_layer_weights lw = {sizeof(bp_layer_weights), w, NULL, NULL, (s >> 25) % 2 ? 255 : 0, (s >> 26) % 2,
                                        2 + (s >> 27) % 2, 0.05f};
                 st = bp_builder_conv2d(b, NULL, t, &p, (s >> 28) % 4 ? &lw : NULL, &id);
                 break;
@@ -621,7 +689,7 @@ static void test_random_calls(void **state)
             case 4: st = bp_builder_gelu(b, NULL, t, &id); break;
             case 5: st = bp_builder_add(b, NULL, t, t2, &id); break;
             case 6: {
-                bp_pool2d_params p = {1 + s % 3, 1 + (s >> 2) % 3, (s >> 4) % 3, (s >> 6) % 3,
+                bp_pool2d_params p = {sizeof(bp_pool2d_params), 1 + s % 3, 1 + (s >> 2) % 3, (s >> 4) % 3, (s >> 6) % 3,
                                       (s >> 8) % 2, (s >> 9) % 2, (s >> 10) % 2, (s >> 11) % 2};
                 st = s & (1u << 20) ? bp_builder_maxpool(b, NULL, t, &p, &id)
                                     : bp_builder_avgpool(b, NULL, t, &p, &id);
@@ -635,7 +703,7 @@ static void test_random_calls(void **state)
                                   : bp_builder_batchnorm(b, NULL, t, NULL, NULL, &id);
                 break;
             case 10: {
-                bp_node_desc nd = {NULL, s % 16, 1 + (s >> 4) % 3, {t, t2, (s >> 6) % 2 ? t : 0},
+                bp_node_desc nd = {sizeof(bp_node_desc), NULL, s % 16, 1 + (s >> 4) % 3, {t, t2, (s >> 6) % 2 ? t : 0},
                                    {0}, {0}, 1 + (s >> 8) % 4, {1, 1 + (s >> 10) % 4, 1, 1}};
                 st = bp_builder_node(b, &nd, &id);
                 break;
@@ -677,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_null_args),     cmocka_unit_test(test_handles),
         cmocka_unit_test(test_bad_graph),     cmocka_unit_test(test_limits),
         cmocka_unit_test(test_write_file),    cmocka_unit_test(test_random_calls),
+        cmocka_unit_test(test_struct_sizes),
     };
     return cmocka_run_group_tests_name("builder", tests, NULL, NULL);
 }

@@ -111,7 +111,7 @@ bp_node_desc *bp_tool_node(bp_tool_graph *g, const char *name, uint32_t op)
 {
     if (g->failed)
         return NULL;
-    memset(&g->pending, 0, sizeof g->pending);
+    bp_node_desc_init(&g->pending);
     g->pending.name = name;
     g->pending.op = op;
     return &g->pending;
@@ -155,7 +155,7 @@ uint32_t bp_tool_layer_op(bp_tool_graph *g, const char *name, uint32_t x, const 
     if (l->kind == BPF_LAYER_LINEAR) {
         st = bp_builder_linear(g->b, name, x, l->c_out, NULL, &y);
     } else {
-        bp_conv2d_params p = {l->c_out,  l->kh,    l->kw,    l->stride_h, l->stride_w,
+        bp_conv2d_params p = {sizeof(bp_conv2d_params), l->c_out,  l->kh,    l->kw,    l->stride_h, l->stride_w,
                               l->pad_t,  l->pad_l, l->pad_b, l->pad_r,    l->dil_h,
                               l->dil_w,  l->groups};
         st = bp_builder_conv2d(g->b, name, x, &p, NULL, &y);
@@ -255,7 +255,7 @@ uint32_t bp_tool_layerscale(bp_tool_graph *g, const char *name, uint32_t x, floa
 uint32_t bp_tool_maxpool(bp_tool_graph *g, const char *name, uint32_t x, uint32_t k,
                          uint32_t stride, uint32_t pad)
 {
-    bp_pool2d_params p = {k, k, stride, stride, pad, pad, pad, pad};
+    bp_pool2d_params p = {sizeof(bp_pool2d_params), k, k, stride, stride, pad, pad, pad, pad};
     uint32_t y = BP_TOOL_NONE;
     bp_status st = g->failed ? BP_OK : bp_builder_maxpool(g->b, name, x, &p, &y);
     return g->failed ? BP_TOOL_NONE : bp_tool_made(g, st, y);
@@ -297,7 +297,7 @@ bp_status bp_tool_graph_write(bp_tool_graph *g, uint32_t n_out, const uint32_t *
     for (uint32_t li = 0; li < g->n_layers; li++) {
         const bpf_layer *l = &g->layers[li];
         const bp_tool_layer *L = &g->lsrc[li];
-        bp_layer_weights w = {L->w,       L->w_scale,   L->bias,      l->w_max,
+        bp_layer_weights w = {sizeof(bp_layer_weights), L->w,       L->w_scale,   L->bias,      l->w_max,
                               l->encoding, l->act_dtype, l->act_scale};
         bp_status st = bp_builder_set_layer_weights(g->b, li, &w);
         if (st)
