@@ -139,8 +139,15 @@ static void mo_compare(bpt_builder *b, uint32_t n_in, const char *const *backend
 static void test_float_graph_all_backends(void **unused)
 {
     (void)unused;
-    static const char *const all[] = {"reference", "bitplane", "csr", "onednn-int8",
-                                      "onednn-f32"};
+    static const char *const every[] = {"reference", "bitplane", "csr", "onednn-int8",
+                                        "onednn-f32"};
+    /* the ones this library was built with (the oneDNN pair is optional) */
+    const char *all[5];
+    int n_all = 0;
+    for (int i = 0; i < 5; i++)
+        for (uint32_t k = 0; k < bp_backend_count(); k++)
+            if (!strcmp(every[i], bp_backend_name(k))) all[n_all++] = every[i];
+    assert_true(n_all >= 3);
     bpt_wspec ws = {1.0, 0, 0};
     for (int part = 0; part < 3; part++) {
         bpt_builder *b = bpt_new(g_seed ^ (0xa11u + (unsigned)part), ws);
@@ -182,7 +189,7 @@ static void test_float_graph_all_backends(void **unused)
         }
         char what[32];
         snprintf(what, sizeof what, "float graph %d", part);
-        mo_compare(b, 3, all, 5, what);
+        mo_compare(b, 3, all, n_all, what);
         bpt_free(b);
     }
 }
