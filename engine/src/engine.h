@@ -286,6 +286,11 @@ void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const 
 #define BP_MULTI_ISA
 #endif
 
+/* Test hook (tests/engine): 1 makes every float op and layer that can split
+ * its work use the session's threads however small the work, so that tests
+ * on small models exercise the splits. 0 (the default) in normal use. */
+extern int bp_threads_force;
+
 /* for (size_t i = 0; i < n; i++) body, on a team of `threads` (static
  * schedule) when par holds and threads > 1, else on the calling thread.
  * libgomp allocates and frees a team descriptor for every parallel region
@@ -296,7 +301,7 @@ void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const 
     do {                                                                            \
         const size_t bp_pf_n_ = (n);                                                \
         const int bp_pf_t_ = (threads);                                             \
-        if (bp_pf_t_ > 1 && (par)) {                                                \
+        if (bp_pf_t_ > 1 && ((par) || bp_threads_force)) {                          \
             _Pragma("omp parallel for num_threads(bp_pf_t_) schedule(static)")      \
             for (size_t i = 0; i < bp_pf_n_; i++) __VA_ARGS__                       \
         } else {                                                                    \

@@ -84,6 +84,8 @@ BP_MULTI_ISA static void bp_softmax_row(const float *x, float *y, size_t n, size
         for (size_t i = 0; i < n; i++) y[i * st] = (float)((double)y[i * st] / s);
 }
 
+int bp_threads_force = 0;
+
 /* Parallel only when there is enough work to pay for the team. */
 #define BP_PAR_MIN 16384
 
