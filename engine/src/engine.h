@@ -140,6 +140,15 @@ typedef struct bp_step {
 typedef void (*bp_layer_hook)(void *ctx, const bp_step *st, const float *x,
                               size_t n_elems);
 
+/* Layout-conversion scratch of a channels-last session (bp_session.scratch). */
+enum {
+    BP_SC_IN0 = 0, /* first operand brought into the order the op reads */
+    BP_SC_IN1,     /* second operand, or a layer's residual */
+    BP_SC_OUT,     /* NCHW-order output, converted into out's storage after */
+    BP_SC_VIA,     /* the NCHW middle of a channels-last -> channels-last reshape */
+    BP_SC_COUNT
+};
+
 struct bp_session {
     uint32_t magic;
     bp_model *m;
@@ -164,7 +173,7 @@ struct bp_session {
                                       * are stored channels-last */
     uint8_t *tconv;                  /* per tensor: graph input/output converted from/to
                                       * the user's NCHW (lives in the arena) */
-    float *scratch[4];               /* layout conversions (BP_SC_*), NULL if unused */
+    float *scratch[BP_SC_COUNT];     /* layout conversions (BP_SC_*), NULL if unused */
     unsigned char *scratch_mem;
     float **tconst_cl;               /* per tensor: a constant add operand converted
                                       * once to channels-last, or NULL */

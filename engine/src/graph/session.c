@@ -298,7 +298,7 @@ static bp_status bp_plan_layouts(bp_session *s)
 {
     if (!s->nhwc) return BP_OK;
     const bpf_model *f = s->m->f;
-    size_t need[4] = {0, 0, 0, 0}; /* elements, each at most some telems */
+    size_t need[BP_SC_COUNT] = {0}; /* elements, each at most some telems */
     for (uint32_t i = 0; i < s->n_steps; i++) {
         bp_step *sp = &s->steps[i];
         uint32_t x = sp->in[0], y = sp->out;
@@ -346,17 +346,15 @@ static bp_status bp_plan_layouts(bp_session *s)
             break;
         }
         size_t big = s->telems[x] > s->telems[y] ? s->telems[x] : s->telems[y];
-        uint8_t cv_in[2] = {sp->cv_in0, sp->cv_in1};
-        for (int k = 0; k < 2; k++)
-            if (cv_in[k] && need[k] < big) need[k] = big;
-        if (sp->cv_res && need[1] < big) need[1] = big;
-        if (sp->cv_out && need[2] < big) need[2] = big;
+        if (sp->cv_in0 && need[BP_SC_IN0] < big) need[BP_SC_IN0] = big;
+        if ((sp->cv_in1 || sp->cv_res) && need[BP_SC_IN1] < big) need[BP_SC_IN1] = big;
+        if (sp->cv_out && need[BP_SC_OUT] < big) need[BP_SC_OUT] = big;
         if ((sp->cv_in0 == BP_CV_VIA_NCHW || sp->cv_in1 == BP_CV_VIA_NCHW ||
-             sp->cv_res == BP_CV_VIA_NCHW) && need[3] < big)
-            need[3] = big;
+             sp->cv_res == BP_CV_VIA_NCHW) && need[BP_SC_VIA] < big)
+            need[BP_SC_VIA] = big;
     }
-    size_t total = 0, off[4], a;
-    for (int k = 0; k < 4; k++) {
+    size_t total = 0, off[BP_SC_COUNT], a;
+    for (int k = 0; k < BP_SC_COUNT; k++) {
         off[k] = total;
         if (bp_align64_overflows(need[k] * sizeof(float), &a) ||
             bp_add_overflows(total, a, &total))
@@ -373,7 +371,7 @@ static bp_status bp_plan_layouts(bp_session *s)
     if (!s->scratch_mem)
         return bp_fail(BP_ERR_NOMEM, "session: cannot allocate %zu bytes of layout scratch",
                        total);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < BP_SC_COUNT; k++)
         if (need[k]) s->scratch[k] = (float *)(s->scratch_mem + off[k]);
     s->arena_bytes = a;
     return BP_OK;
@@ -815,7 +813,7 @@ static const float *bp_operand(const bp_session *s, uint32_t t, const float *p, 
     size_t N, C, HW;
     if (cv == BP_CV_NONE) return p;
     if (cv == BP_CV_TO_NCHW || cv == BP_CV_VIA_NCHW) {
-        float *dst = cv == BP_CV_TO_NCHW ? sc : s->scratch[3];
+        float *dst = cv == BP_CV_TO_NCHW ? sc : s->scratch[BP_SC_VIA];
         bp_t_nchw(s, t, &N, &C, &HW);
         bp_op_nhwc_to_nchw(p, dst, N, C, HW, s->threads);
         if (cv == BP_CV_TO_NCHW) return dst;
@@ -834,9 +832,9 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     const float *x = sp->in_io == BP_IO_QUANT
                          ? NULL
                          : bp_operand(s, sp->in[0], bp_tensor_ptr(s, sp->in[0]), sp->cv_in0,
-                                      sp->out, s->scratch[0]);
+                                      sp->out, s->scratch[BP_SC_IN0]);
     float *yt = s->tbuf[sp->out]; /* NULL when only quantized (BP_IO_QUANT) */
-    float *y = sp->cv_out ? s->scratch[2] : yt; /* cv_out: NCHW order first */
+    float *y = sp->cv_out ? s->scratch[BP_SC_OUT] : yt; /* cv_out: NCHW order first */
     const uint32_t *xd = s->tdims[sp->in[0]];
     size_t xe = s->telems[sp->in[0]];
     int T = s->threads;
@@ -852,7 +850,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
         const float *r = NULL;
         if (sp->residual != BP_NO_TENSOR)
             r = bp_operand(s, sp->residual, bp_tensor_ptr(s, sp->residual), sp->cv_res,
-                           sp->out, s->scratch[1]);
+                           sp->out, s->scratch[BP_SC_IN1]);
         bp_status st = s->be->layer_run(sp->lstate, x, r, y);
         if (st) return st;
         break;
@@ -867,7 +865,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
             break;
         }
         bp_op_add(x, bp_operand(s, sp->in[1], bp_tensor_ptr(s, sp->in[1]), sp->cv_in1, sp->out,
-                                s->scratch[1]),
+                                s->scratch[BP_SC_IN1]),
                   y, xe, T);
         break;
     case BPF_OP_LAYERNORM:
