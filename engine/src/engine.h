@@ -154,6 +154,7 @@ struct bp_session {
     bp_model *m;
     const bp_backend *be;
     bp_backend_env env;
+    bp_team *team;                   /* NCHW (integer) sessions at > 1 thread */
     bp_kernel_table kt;
     uint32_t N;
     int threads;
@@ -245,10 +246,10 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads);
 /* The same values, also (y may be NULL: only) quantized into q[0..nq); rows of
- * W pixels (HW a multiple of W). */
+ * W pixels (HW a multiple of W). On team when there is one, else OpenMP. */
 void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
                        const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
-                       size_t N, size_t C, size_t HW, size_t W, int threads);
+                       size_t N, size_t C, size_t HW, size_t W, int threads, bp_team *team);
 /* ints: kh,kw,sh,sw,pt,pl,pb,pr. is_max: max pool, else average excluding pad. */
 void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
                 uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads);
@@ -294,6 +295,17 @@ void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const 
 #else
 #define BP_MULTI_ISA
 #endif
+
+/* ---- worker team (engine/src/graph/team.c) ----
+ * fn(ctx, i, slot) for every item i < n, on the calling thread (slot 0) and
+ * the team's workers (slots 1 .. bp_team_slots - 1); returns when all are
+ * done. A worker that wakes after the items are gone skips the job. The
+ * integer backends and their float ops run on it; t NULL: all on the caller. */
+typedef void (*bp_team_fn)(void *ctx, size_t i, unsigned slot);
+bp_status bp_team_new(int threads, bp_team **out); /* *out NULL for threads <= 1 */
+void bp_team_free(bp_team *t);
+void bp_team_run(bp_team *t, size_t n, bp_team_fn fn, void *ctx);
+unsigned bp_team_slots(const bp_team *t);
 
 /* Test hook (tests/engine): 1 makes every float op and layer that can split
  * its work use the session's threads however small the work, so that tests

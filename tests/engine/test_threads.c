@@ -229,7 +229,16 @@ static void test_threads_layernorm(void **state)
                 /* quantizing form: float rows and u8 bytes (rows of HW pixels) */
                 bp_qdest qd = {q, C * HW, HW, HW, 0, BP_ACT_U8, inv};
                 memset(y, 0, ne * sizeof(float));
-                bp_op_layernorm_q(&kt, x, g, be, 1e-5f, y, &qd, 1, N, C, HW, HW, th);
+                bp_op_layernorm_q(&kt, x, g, be, 1e-5f, y, &qd, 1, N, C, HW, HW, th, NULL);
+                assert_true(bpt_first_diff(want, y, ne) < 0);
+                for (size_t i = 0; i < ne; i++) assert_int_equal(q[i], bp_quant_u8(want[i], inv));
+                /* on a worker team of th threads */
+                bp_team *team = NULL;
+                assert_int_equal(bp_team_new(th, &team), BP_OK);
+                memset(y, 0, ne * sizeof(float));
+                memset(q, 0, ne);
+                bp_op_layernorm_q(&kt, x, g, be, 1e-5f, y, &qd, 1, N, C, HW, HW, th, team);
+                bp_team_free(team);
                 assert_true(bpt_first_diff(want, y, ne) < 0);
                 for (size_t i = 0; i < ne; i++) assert_int_equal(q[i], bp_quant_u8(want[i], inv));
                 /* channels-last */

@@ -88,6 +88,7 @@ static void bp_session_destroy(bp_session *s)
     free(s->tconst_cl);
     bp_aligned_free(s->scratch_mem);
     bp_aligned_free(s->arena);
+    bp_team_free(s->team); /* after the layers: none runs any more */
     if (s->m) bp_model_release(s->m);
     s->magic = 0;
     free(s);
@@ -659,6 +660,7 @@ static bp_status bp_create_layers(bp_session *s)
         d->fuse_residual = sp->residual != BP_NO_TENSOR;
         d->act = sp->act;
         d->layout = s->nhwc && L->kind == BPF_LAYER_CONV ? BP_LAYOUT_NHWC : BP_LAYOUT_NCHW;
+        d->team = s->team;
         bp_status st = s->be->layer_create(d, &s->env, &sp->lstate);
         if (st) {
             sp->lstate = NULL;
@@ -707,7 +709,9 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     s->nhwc = be->layout == BP_LAYOUT_NHWC;
     s->act_path = path;
     bp_error_clear();
-    bp_status st = bp_plan(s);
+    /* oneDNN (channels-last) sessions run on oneDNN's own threads */
+    bp_status st = s->nhwc ? BP_OK : bp_team_new(threads, &s->team);
+    if (!st) st = bp_plan(s);
     if (!st) st = bp_create_layers(s);
     if (!st) st = bp_fuse_qpaths(s);
     if (!st) st = bp_plan_memory(s, s->tfixed);
@@ -869,10 +873,10 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
                   y, xe, T);
         break;
     case BPF_OP_LAYERNORM:
-        if (sp->n_qout)
+        if (sp->n_qout || !cl) /* NCHW: the same values with no quantized output */
             bp_op_layernorm_q(&s->kt, x, bp_tensor_ptr(s, sp->in[1]),
                               bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y, sp->qout,
-                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, T);
+                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, T, s->team);
         else
             (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
                 x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0],

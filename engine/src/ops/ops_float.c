@@ -170,31 +170,58 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
 /* Channels per quantized chunk: the float rows of one chunk stay in L1. */
 #define BP_LN_QCH 16
 
+typedef struct bp_ln_job {
+    const bp_kernel_table *kt;
+    const float *x, *gamma, *beta;
+    float eps;
+    float *y;
+    const bp_qdest *q;
+    uint32_t nq;
+    size_t C, HW, W, nblk, blk;
+} bp_ln_job;
+
+/* Item it: pixel block it % nblk of image it / nblk. */
+static void bp_ln_q_item(const bp_ln_job *j, size_t it)
+{
+    const size_t C = j->C, HW = j->HW;
+    size_t n = it / j->nblk, p0 = (it % j->nblk) * j->blk;
+    size_t np = HW - p0 < j->blk ? HW - p0 : j->blk;
+    const float *xb = j->x + n * C * HW + p0;
+    double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
+    float tmp[BP_LN_QCH * BP_LN_BLOCK];
+    bp_ln_stats(xb, j->eps, C, HW, np, mean, r);
+    for (size_t c0 = 0; c0 < C; c0 += BP_LN_QCH) {
+        size_t c1 = C - c0 < BP_LN_QCH ? C : c0 + BP_LN_QCH;
+        float *rows = j->y ? j->y + (n * C + c0) * HW + p0 : tmp;
+        size_t ys = j->y ? HW : np;
+        bp_ln_rows(xb, HW, mean, r, j->gamma, j->beta, c0, c1, rows, ys, np);
+        for (uint32_t k = 0; k < j->nq; k++)
+            bp_qdest_put_f32(j->kt, &j->q[k], (uint32_t)n, (uint32_t)c0, (uint32_t)(c1 - c0),
+                             p0, np, j->W, rows, ys);
+    }
+}
+
+static void bp_ln_q_team_item(void *ctx, size_t it, unsigned slot)
+{
+    (void)slot;
+    bp_ln_q_item(ctx, it);
+}
+
 void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
                        const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
-                       size_t N, size_t C, size_t HW, size_t W, int threads)
+                       size_t N, size_t C, size_t HW, size_t W, int threads, bp_team *team)
 {
     size_t nblk = bp_ln_nblk(N, HW, threads);
     size_t blk = (HW + nblk - 1) / nblk;
     nblk = (HW + blk - 1) / blk;
     size_t items = N * nblk;
-    BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
-        size_t n = it / nblk, p0 = (it % nblk) * blk;
-        size_t np = HW - p0 < blk ? HW - p0 : blk;
-        const float *xb = x + n * C * HW + p0;
-        double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
-        float tmp[BP_LN_QCH * BP_LN_BLOCK];
-        bp_ln_stats(xb, eps, C, HW, np, mean, r);
-        for (size_t c0 = 0; c0 < C; c0 += BP_LN_QCH) {
-            size_t c1 = C - c0 < BP_LN_QCH ? C : c0 + BP_LN_QCH;
-            float *rows = y ? y + (n * C + c0) * HW + p0 : tmp;
-            size_t ys = y ? HW : np;
-            bp_ln_rows(xb, HW, mean, r, gamma, beta, c0, c1, rows, ys, np);
-            for (uint32_t k = 0; k < nq; k++)
-                bp_qdest_put_f32(kt, &q[k], (uint32_t)n, (uint32_t)c0, (uint32_t)(c1 - c0), p0,
-                                 np, W, rows, ys);
-        }
-    });
+    bp_ln_job j = {kt, x, gamma, beta, eps, y, q, nq, C, HW, W, nblk, blk};
+    int par = items > 1 && (N * C * HW >= BP_PAR_MIN || bp_threads_force);
+    if (team && par) {
+        bp_team_run(team, items, bp_ln_q_team_item, &j);
+        return;
+    }
+    BP_PAR_FOR(par, threads, it, items, { bp_ln_q_item(&j, it); });
 }
 
 /* Eight pixels' double statistics in one vector (GCC/Clang vector

@@ -13,7 +13,6 @@
  * the input layout allows, so that small maps still fill the kernels'
  * 64-pixel vectors at batch > 1. Every output element is computed by one
  * item in a fixed order: results do not depend on the thread count. */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +51,8 @@ typedef struct bp_int_layer {
     int s8;
     bp_kernel_table kt;
     int threads;
+    bp_team *team;       /* the session's (NULL at one thread) */
+    uint32_t qparts;     /* parts the input quantization is split into */
     int bmerge;          /* pixel tiles run over the batch's pixels, image after
                             image (padded, im2col; direct and s2d at batch > 1
                             when P leaves vector lanes idle: their quantized
@@ -159,6 +160,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->s8 = F->act_dtype == BPF_DT_S8;
     L->kt = *env->kt;
     L->threads = env->threads > 0 ? env->threads : 1;
+    L->team = d->team; /* bp_team_slots(team) == threads: scratch is per slot */
+    L->qparts = 4u * (uint32_t)L->threads;
     L->N = d->N;
     L->c_in = F->c_in;
     L->c_out = F->c_out;
@@ -778,9 +781,11 @@ static void bp_int_share(size_t n, size_t tid, size_t nt, size_t *lo, size_t *hi
     *hi = *lo + q + (tid < r ? 1 : 0);
 }
 
-/* Thread tid of nt quantizes its share of the layer input into xq (every
- * element is computed the same way whatever the split). */
-static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, size_t nt)
+/* Part tid of nt of the layer input quantized into xq (every element is
+ * computed the same way whatever the split); tmp: the running thread's
+ * scratch. */
+static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, size_t nt,
+                            unsigned char *tmp)
 {
     const float inv = L->d.act_inv_scale;
     uint8_t *const xq = L->xq;
@@ -800,7 +805,6 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
     case BP_PATH_S2D: {
         /* plane (n, ci) becomes rows ci*kh*kw.. of image n (row stride xrow;
          * with bmerge the images sit side by side in each row) */
-        uint8_t *tmp = L->scratch + L->scratch_stride * tid;
         const size_t kk = (size_t)L->kh * L->kw;
         const size_t img_off = L->bmerge ? L->P : (size_t)L->c_in * kk * L->P;
         bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
@@ -820,7 +824,6 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
          * copied row by row into the padded planes */
         const size_t H = L->H, W = L->W;
         const size_t off = (size_t)L->pt_ * L->Wp + L->pl_;
-        uint8_t *tmp = L->scratch + L->scratch_stride * tid;
         bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
         for (size_t q = lo; q < hi; q++) {
             bp_int_quantize_run(L, x + q * L->HW, tmp, L->HW);
@@ -849,28 +852,39 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
     }
 }
 
-/* A layer run on one thread enters no OpenMP construct: libgomp would
- * allocate a team descriptor (and a work share for the dynamic loop) on
- * every call. */
+typedef struct bp_int_job {
+    const bp_int_layer *L;
+    const float *x, *res;
+    float *y;
+} bp_int_job;
+
+static void bp_int_quantize_part(void *ctx, size_t i, unsigned slot)
+{
+    const bp_int_job *j = ctx;
+    const bp_int_layer *L = j->L;
+    bp_int_quantize(L, j->x, i, L->qparts, L->scratch + L->scratch_stride * slot);
+}
+
+static void bp_int_item_job(void *ctx, size_t i, unsigned slot)
+{
+    const bp_int_job *j = ctx;
+    const bp_int_layer *L = j->L;
+    bp_int_item(L, i, L->scratch + L->scratch_stride * slot, j->res, j->y);
+}
+
+/* Quantization parts, then work items, on the session's team (small layers
+ * on the calling thread alone). */
 static bp_status bp_int_run(void *state, const float *x, const float *res, float *y)
 {
     bp_int_layer *L = state;
-    if (L->threads <= 1 || (L->serial && !bp_threads_force)) {
-        if (x) bp_int_quantize(L, x, 0, 1);
+    if (!L->team || (L->serial && !bp_threads_force)) {
+        if (x) bp_int_quantize(L, x, 0, 1, L->scratch);
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, L->scratch, res, y);
         return BP_OK;
     }
-#pragma omp parallel num_threads(L->threads)
-    {
-        size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
-        if (x) {
-            bp_int_quantize(L, x, tid, nt);
-#pragma omp barrier
-        }
-        unsigned char *scr = L->scratch + L->scratch_stride * tid;
-#pragma omp for schedule(dynamic, 1)
-        for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, scr, res, y);
-    }
+    bp_int_job job = {L, x, res, y};
+    if (x) bp_team_run(L->team, L->qparts, bp_int_quantize_part, &job);
+    bp_team_run(L->team, L->n_items, bp_int_item_job, &job);
     return BP_OK;
 }
 
