@@ -841,7 +841,12 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     float *y = sp->cv_out ? s->scratch[BP_SC_OUT] : yt; /* cv_out: NCHW order first */
     const uint32_t *xd = s->tdims[sp->in[0]];
     size_t xe = s->telems[sp->in[0]];
-    int T = s->threads;
+    /* Sessions with a worker team run the float ops other than LayerNorm
+     * (small next to the layers in the zoo: pooling, adds and activations
+     * not fused) on the calling thread: an OpenMP team of its own, idle
+     * between them, would be woken for each and on a loaded machine costs
+     * milliseconds per op (measured: globalavgpool of convnext-t 26 ms). */
+    int T = s->team ? 1 : s->threads;
     const bpf_node *nd = &f->nodes[sp->node];
     uint32_t xn = f->tensors[sp->in[0]].ndim;
     size_t hw = 1;
@@ -876,7 +881,8 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
         if (sp->n_qout || !cl) /* NCHW: the same values with no quantized output */
             bp_op_layernorm_q(&s->kt, x, bp_tensor_ptr(s, sp->in[1]),
                               bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y, sp->qout,
-                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, T, s->team);
+                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, s->threads,
+                              s->team);
         else
             (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
                 x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0],
