@@ -3,10 +3,11 @@
  * 1, 2 and 3 threads and at batch 1, 2 and 3 must give exactly the outputs
  * of one-image reference runs at 1 thread, on single layers whose small maps
  * take the batch-merged pixel ranges (7x7, 14x14), on short chains and on
- * the model zoo; and LayerNorm must equal formats/SPEC.md's formula,
- * restated here, at every block split. */
+ * the model zoo; LayerNorm must equal formats/SPEC.md's formula, restated
+ * here, at every block split; the worker team must run each item once. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -252,10 +253,48 @@ static void test_threads_layernorm(void **state)
     bp_threads_force = 0;
 }
 
+/* The worker team: every item of every job runs exactly once, on a slot the
+ * team has, and the job's writes are visible when bp_team_run returns. */
+typedef struct team_job {
+    _Atomic unsigned *count;
+    unsigned slots;
+    _Atomic unsigned bad_slot;
+} team_job;
+
+static void team_item(void *ctx, size_t i, unsigned slot)
+{
+    team_job *j = ctx;
+    if (slot >= j->slots) atomic_fetch_add(&j->bad_slot, 1);
+    atomic_fetch_add(&j->count[i], 1);
+}
+
+static void test_threads_team(void **state)
+{
+    (void)state;
+    for (int th = 1; th <= 3; th++) {
+        bp_team *t = NULL;
+        assert_int_equal(bp_team_new(th, &t), BP_OK);
+        assert_true(th == 1 ? t == NULL : t != NULL);
+        assert_int_equal(bp_team_slots(t), (unsigned)th);
+        static const size_t sizes[] = {0, 1, 2, 3, 7, 64, 301};
+        _Atomic unsigned count[301];
+        for (int rep = 0; rep < 200; rep++) {
+            size_t n = sizes[rep % 7];
+            for (size_t i = 0; i < n; i++) atomic_init(&count[i], 0);
+            team_job j = {count, (unsigned)th, 0};
+            bp_team_run(t, n, team_item, &j);
+            assert_int_equal(atomic_load(&j.bad_slot), 0);
+            for (size_t i = 0; i < n; i++) assert_int_equal(atomic_load(&count[i]), 1);
+        }
+        bp_team_free(t);
+    }
+}
+
 int bpt_suite_threads(uint64_t seed)
 {
     g_seed = seed;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_threads_team),
         cmocka_unit_test(test_threads_layernorm),
         cmocka_unit_test(test_threads_layers),
         cmocka_unit_test(test_threads_block),
