@@ -316,8 +316,9 @@ extern int bp_threads_force;
  * schedule) when par holds and threads > 1, else on the calling thread.
  * libgomp allocates and frees a team descriptor for every parallel region
  * that runs on one thread (num_threads(1) or a false if clause); the float
- * ops and the integer backends never enter one, so their runs allocate
- * nothing. The body (a braced block) computes each i the same way either way. */
+ * ops never enter one, so their runs allocate nothing (the integer backends
+ * use the session's bp_team, no OpenMP). The body (a braced block) computes
+ * each i the same way either way. */
 #define BP_PAR_FOR(par, threads, i, n, ...)                                         \
     do {                                                                            \
         const size_t bp_pf_n_ = (n);                                                \
