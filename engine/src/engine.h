@@ -154,7 +154,7 @@ struct bp_session {
     bp_model *m;
     const bp_backend *be;
     bp_backend_env env;
-    bp_team *team;                   /* NCHW (integer) sessions at > 1 thread */
+    bp_team *team;                   /* integer backends at > 1 thread, else NULL */
     bp_kernel_table kt;
     uint32_t N;
     int threads;

@@ -709,8 +709,9 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     s->nhwc = be->layout == BP_LAYOUT_NHWC;
     s->act_path = path;
     bp_error_clear();
-    /* oneDNN (channels-last) sessions run on oneDNN's own threads */
-    bp_status st = s->nhwc ? BP_OK : bp_team_new(threads, &s->team);
+    /* the integer backends (those with quantized paths) run on a worker
+     * team; oneDNN and the float calibration backend on OpenMP */
+    bp_status st = be->layer_qinput ? bp_team_new(threads, &s->team) : BP_OK;
     if (!st) st = bp_plan(s);
     if (!st) st = bp_create_layers(s);
     if (!st) st = bp_fuse_qpaths(s);
