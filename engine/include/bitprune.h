@@ -17,7 +17,9 @@
  * Threading: a loaded bp_model is immutable; any number of sessions on any
  * number of threads may use one model at once. A bp_session is used by one
  * thread at a time (it owns its activation buffers); create one per thread.
- * Each session runs its layers on its own OpenMP team of `threads` threads.
+ * Each session runs its layers on `threads` threads: the calling thread and
+ * worker threads the session owns (reference, bitplane, csr), or oneDNN's
+ * OpenMP team (onednn-int8, onednn-f32).
  *
  * Handles: the library keeps a registry of the live bp_model and bp_session
  * handles it returned and consults it before reading anything through a
@@ -252,7 +254,7 @@ BP_API const char *bp_model_meta(const bp_model *m, const char *key);
 typedef struct bp_session_opts {
     size_t size;         /* sizeof(bp_session_opts) as compiled by the caller */
     const char *backend; /* default "bitplane"; bp_backend_name lists them */
-    int threads;         /* OpenMP threads of this session; 0: all cores
+    int threads;         /* threads of this session; 0: all cores
                             (omp_get_num_procs); 1..1024 */
     uint32_t batch;      /* N >= 1 (<= 65536), default 1 */
     const char *isa;     /* cap: "scalar", "avx2", "avx512", "avx512vnni",

@@ -22,6 +22,9 @@ enum {
     BP_LAYOUT_NHWC = 1, /* channels-last: [N][H][W][C] */
 };
 
+/* A session's worker team (engine/src/graph/team.c). */
+typedef struct bp_team bp_team;
+
 typedef struct bp_layer_desc {
     const char *name;        /* node name */
     const bpf_layer *L;      /* geometry, scales, planes, act quantization */
@@ -46,6 +49,9 @@ typedef struct bp_layer_desc {
                               * with layer_qinput */
     int layout;              /* BP_LAYOUT_*: of x, residual and y in layer_run
                               * (conv only; 0 = NCHW when a caller zeroes the desc) */
+    bp_team *team;           /* the session's worker team, of env->threads threads
+                              * (the integer backends run their work on it), or
+                              * NULL: everything on the calling thread */
 } bp_layer_desc;
 
 typedef struct bp_backend_env {

@@ -176,11 +176,21 @@ typedef struct bp_step {
 typedef void (*bp_layer_hook)(void *ctx, const bp_step *st, const float *x,
                               size_t n_elems);
 
+/* Layout-conversion scratch of a channels-last session (bp_session.scratch). */
+enum {
+    BP_SC_IN0 = 0, /* first operand brought into the order the op reads */
+    BP_SC_IN1,     /* second operand, or a layer's residual */
+    BP_SC_OUT,     /* NCHW-order output, converted into out's storage after */
+    BP_SC_VIA,     /* the NCHW middle of a channels-last -> channels-last reshape */
+    BP_SC_COUNT
+};
+
 struct bp_session {
     uint32_t magic;
     bp_model *m;
     const bp_backend *be;
     bp_backend_env env;
+    bp_team *team;                   /* integer backends at > 1 thread, else NULL */
     bp_kernel_table kt;
     uint32_t N;
     int threads;
@@ -202,7 +212,7 @@ struct bp_session {
                                       * are stored channels-last */
     uint8_t *tconv;                  /* per tensor: graph input/output converted from/to
                                       * the user's NCHW (lives in the arena) */
-    float *scratch[4];               /* layout conversions (BP_SC_*), NULL if unused */
+    float *scratch[BP_SC_COUNT];     /* layout conversions (BP_SC_*), NULL if unused */
     unsigned char *scratch_mem;
     float **tconst_cl;               /* per tensor: a constant add operand converted
                                       * once to channels-last, or NULL */
@@ -274,10 +284,10 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads);
 /* The same values, also (y may be NULL: only) quantized into q[0..nq); rows of
- * W pixels (HW a multiple of W). */
+ * W pixels (HW a multiple of W). On team when there is one, else OpenMP. */
 void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
                        const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
-                       size_t N, size_t C, size_t HW, size_t W, int threads);
+                       size_t N, size_t C, size_t HW, size_t W, int threads, bp_team *team);
 /* ints: kh,kw,sh,sw,pt,pl,pb,pr. is_max: max pool, else average excluding pad. */
 void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32_t W,
                 uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads);
@@ -349,17 +359,34 @@ void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const 
 #define BP_MULTI_ISA
 #endif
 
+/* ---- worker team (engine/src/graph/team.c) ----
+ * fn(ctx, i, slot) for every item i < n, on the calling thread (slot 0) and
+ * the team's workers (slots 1 .. bp_team_slots - 1); returns when all are
+ * done. A worker that wakes after the items are gone skips the job. The
+ * integer backends and their float ops run on it; t NULL: all on the caller. */
+typedef void (*bp_team_fn)(void *ctx, size_t i, unsigned slot);
+bp_status bp_team_new(int threads, bp_team **out); /* *out NULL for threads <= 1 */
+void bp_team_free(bp_team *t);
+void bp_team_run(bp_team *t, size_t n, bp_team_fn fn, void *ctx);
+unsigned bp_team_slots(const bp_team *t);
+
+/* Test hook (tests/engine): 1 makes every float op and layer that can split
+ * its work use the session's threads however small the work, so that tests
+ * on small models exercise the splits. 0 (the default) in normal use. */
+extern int bp_threads_force;
+
 /* for (size_t i = 0; i < n; i++) body, on a team of `threads` (static
  * schedule) when par holds and threads > 1, else on the calling thread.
  * libgomp allocates and frees a team descriptor for every parallel region
  * that runs on one thread (num_threads(1) or a false if clause); the float
- * ops and the integer backends never enter one, so their runs allocate
- * nothing. The body (a braced block) computes each i the same way either way. */
+ * ops never enter one, so their runs allocate nothing (the integer backends
+ * use the session's bp_team, no OpenMP). The body (a braced block) computes
+ * each i the same way either way. */
 #define BP_PAR_FOR(par, threads, i, n, ...)                                         \
     do {                                                                            \
         const size_t bp_pf_n_ = (n);                                                \
         const int bp_pf_t_ = (threads);                                             \
-        if (bp_pf_t_ > 1 && (par)) {                                                \
+        if (bp_pf_t_ > 1 && ((par) || bp_threads_force)) {                          \
             _Pragma("omp parallel for num_threads(bp_pf_t_) schedule(static)")      \
             for (size_t i = 0; i < bp_pf_n_; i++) __VA_ARGS__                       \
         } else {                                                                    \

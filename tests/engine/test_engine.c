@@ -1,5 +1,5 @@
 /* Entry point of the engine suite: runs every cmocka group (a group can be
- * picked with the first argument: models, ops, conv, api, fusion). */
+ * picked with the first argument: models, ops, conv, api, fusion, threads). */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,5 +16,6 @@ int main(int argc, char **argv)
     if (!only || !strcmp(only, "models")) fails += bpt_suite_models(seed);
     if (!only || !strcmp(only, "api")) fails += bpt_suite_api(seed);
     if (!only || !strcmp(only, "fusion")) fails += bpt_suite_fusion(seed);
+    if (!only || !strcmp(only, "threads")) fails += bpt_suite_threads(seed);
     return fails ? 1 : 0;
 }

@@ -9,5 +9,6 @@ int bpt_suite_ops(uint64_t seed);
 int bpt_suite_conv(uint64_t seed);
 int bpt_suite_api(uint64_t seed);
 int bpt_suite_fusion(uint64_t seed);
+int bpt_suite_threads(uint64_t seed);
 
 #endif

@@ -117,6 +117,7 @@ static void bp_session_destroy(bp_session *s)
     free(s->tconst_cl);
     bp_aligned_free(s->scratch_mem);
     bp_aligned_free(s->arena);
+    bp_team_free(s->team); /* after the layers: none runs any more */
     if (s->m) bp_model_release(s->m);
     s->magic = 0;
     free(s);
@@ -398,7 +399,7 @@ static bp_status bp_plan_layouts(bp_session *s)
 {
     if (!s->nhwc) return BP_OK;
     const bpf_model *f = s->m->f;
-    size_t need[4] = {0, 0, 0, 0}; /* elements, each at most some telems */
+    size_t need[BP_SC_COUNT] = {0}; /* elements, each at most some telems */
     for (uint32_t i = 0; i < s->n_steps; i++) {
         bp_step *sp = &s->steps[i];
         uint32_t x = sp->in[0], y = sp->out;
@@ -459,17 +460,15 @@ static bp_status bp_plan_layouts(bp_session *s)
             break;
         }
         size_t big = s->telems[x] > s->telems[y] ? s->telems[x] : s->telems[y];
-        uint8_t cv_in[2] = {sp->cv_in0, sp->cv_in1};
-        for (int k = 0; k < 2; k++)
-            if (cv_in[k] && need[k] < big) need[k] = big;
-        if (sp->cv_res && need[1] < big) need[1] = big;
-        if (sp->cv_out && need[2] < big) need[2] = big;
+        if (sp->cv_in0 && need[BP_SC_IN0] < big) need[BP_SC_IN0] = big;
+        if ((sp->cv_in1 || sp->cv_res) && need[BP_SC_IN1] < big) need[BP_SC_IN1] = big;
+        if (sp->cv_out && need[BP_SC_OUT] < big) need[BP_SC_OUT] = big;
         if ((sp->cv_in0 == BP_CV_VIA_NCHW || sp->cv_in1 == BP_CV_VIA_NCHW ||
-             sp->cv_res == BP_CV_VIA_NCHW) && need[3] < big)
-            need[3] = big;
+             sp->cv_res == BP_CV_VIA_NCHW) && need[BP_SC_VIA] < big)
+            need[BP_SC_VIA] = big;
     }
-    size_t total = 0, off[4], a;
-    for (int k = 0; k < 4; k++) {
+    size_t total = 0, off[BP_SC_COUNT], a;
+    for (int k = 0; k < BP_SC_COUNT; k++) {
         off[k] = total;
         if (bp_align64_overflows(need[k] * sizeof(float), &a) ||
             bp_add_overflows(total, a, &total))
@@ -486,7 +485,7 @@ static bp_status bp_plan_layouts(bp_session *s)
     if (!s->scratch_mem)
         return bp_fail(BP_ERR_NOMEM, "session: cannot allocate %zu bytes of layout scratch",
                        total);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < BP_SC_COUNT; k++)
         if (need[k]) s->scratch[k] = (float *)(s->scratch_mem + off[k]);
     s->arena_bytes = a;
     return BP_OK;
@@ -776,6 +775,7 @@ static bp_status bp_create_layers(bp_session *s)
         d->fuse_residual = sp->residual != BP_NO_TENSOR;
         d->act = sp->act;
         d->layout = s->nhwc && L->kind == BPF_LAYER_CONV ? BP_LAYOUT_NHWC : BP_LAYOUT_NCHW;
+        d->team = s->team;
         bp_status st = s->be->layer_create(d, &s->env, &sp->lstate);
         if (st) {
             sp->lstate = NULL;
@@ -824,7 +824,10 @@ bp_status bp_session_create_with(const bp_model *mc, const bp_backend *be, int t
     s->nhwc = be->layout == BP_LAYOUT_NHWC;
     s->act_path = path;
     bp_error_clear();
-    bp_status st = bp_plan(s);
+    /* the integer backends (those with quantized paths) run on a worker
+     * team; oneDNN and the float calibration backend on OpenMP */
+    bp_status st = be->layer_qinput ? bp_team_new(threads, &s->team) : BP_OK;
+    if (!st) st = bp_plan(s);
     if (!st) st = bp_create_layers(s);
     if (!st) st = bp_fuse_qpaths(s);
     if (!st) st = bp_plan_memory(s, s->tfixed);
@@ -938,7 +941,7 @@ static const float *bp_operand(const bp_session *s, uint32_t t, const float *p, 
     size_t N, C, HW;
     if (cv == BP_CV_NONE) return p;
     if (cv == BP_CV_TO_NCHW || cv == BP_CV_VIA_NCHW) {
-        float *dst = cv == BP_CV_TO_NCHW ? sc : s->scratch[3];
+        float *dst = cv == BP_CV_TO_NCHW ? sc : s->scratch[BP_SC_VIA];
         bp_t_nchw(s, t, &N, &C, &HW);
         bp_op_nhwc_to_nchw(p, dst, N, C, HW, s->threads);
         if (cv == BP_CV_TO_NCHW) return dst;
@@ -1015,12 +1018,17 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     const float *x = sp->in_io == BP_IO_QUANT
                          ? NULL
                          : bp_operand(s, sp->in[0], bp_tensor_ptr(s, sp->in[0]), sp->cv_in0,
-                                      sp->out, s->scratch[0]);
+                                      sp->out, s->scratch[BP_SC_IN0]);
     float *yt = s->tbuf[sp->out]; /* NULL when only quantized (BP_IO_QUANT) */
-    float *y = sp->cv_out ? s->scratch[2] : yt; /* cv_out: NCHW order first */
+    float *y = sp->cv_out ? s->scratch[BP_SC_OUT] : yt; /* cv_out: NCHW order first */
     const uint32_t *xd = s->tdims[sp->in[0]];
     size_t xe = s->telems[sp->in[0]];
-    int T = s->threads;
+    /* Sessions with a worker team run the float ops other than LayerNorm
+     * (small next to the layers in the zoo: pooling, adds and activations
+     * not fused) on the calling thread: an OpenMP team of its own, idle
+     * between them, would be woken for each and on a loaded machine costs
+     * milliseconds per op (measured: globalavgpool of convnext-t 26 ms). */
+    int T = s->team ? 1 : s->threads;
     const bpf_node *nd = &f->nodes[sp->node];
     uint32_t xn = f->tensors[sp->in[0]].ndim;
     size_t hw = 1;
@@ -1033,7 +1041,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
         const float *r = NULL;
         if (sp->residual != BP_NO_TENSOR)
             r = bp_operand(s, sp->residual, bp_tensor_ptr(s, sp->residual), sp->cv_res,
-                           sp->out, s->scratch[1]);
+                           sp->out, s->scratch[BP_SC_IN1]);
         bp_status st = s->be->layer_run(sp->lstate, x, r, y);
         if (st) return st;
         break;
@@ -1058,7 +1066,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
             break;
         }
         fn(x, bp_operand(s, sp->in[1], bp_tensor_ptr(s, sp->in[1]), sp->cv_in1, sp->out,
-                         s->scratch[1]),
+                         s->scratch[BP_SC_IN1]),
            y, xe, T);
         break;
     }
@@ -1076,10 +1084,11 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
         break;
     }
     case BPF_OP_LAYERNORM:
-        if (sp->n_qout)
+        if (sp->n_qout || !cl) /* NCHW: the same values with no quantized output */
             bp_op_layernorm_q(&s->kt, x, bp_tensor_ptr(s, sp->in[1]),
                               bp_tensor_ptr(s, sp->in[2]), nd->floats[0], y, sp->qout,
-                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, T);
+                              sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, s->threads,
+                              s->team);
         else
             (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
                 x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0],

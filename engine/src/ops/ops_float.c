@@ -84,6 +84,8 @@ BP_MULTI_ISA static void bp_softmax_row(const float *x, float *y, size_t n, size
         for (size_t i = 0; i < n; i++) y[i * st] = (float)((double)y[i * st] / s);
 }
 
+int bp_threads_force = 0;
+
 /* Parallel only when there is enough work to pay for the team. */
 #define BP_PAR_MIN 16384
 
@@ -186,14 +188,28 @@ static void bp_ln_rows(const float *xb, size_t HW, const double *mean, const dou
                        const float *gamma, const float *beta, size_t c0, size_t c1,
                        float *yb, size_t ys, size_t np);
 
+/* Pixel blocks per image: at most BP_LN_BLOCK pixels each, of near-equal
+ * size, and (when there is work for a team) enough blocks over the batch for
+ * every thread to get the same number (7x7 and 14x14 maps are one block of
+ * 256 otherwise, which one thread would run alone). */
+static size_t bp_ln_nblk(size_t N, size_t HW, int threads)
+{
+    size_t nblk = (HW + BP_LN_BLOCK - 1) / BP_LN_BLOCK;
+    if (threads > 1)
+        while (nblk < HW && (N * nblk) % (size_t)threads) nblk++;
+    return nblk ? nblk : 1;
+}
+
 void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
                      float *y, size_t N, size_t C, size_t HW, int threads)
 {
-    size_t nblk = (HW + BP_LN_BLOCK - 1) / BP_LN_BLOCK;
+    size_t nblk = bp_ln_nblk(N, HW, threads);
+    size_t blk = (HW + nblk - 1) / nblk;
+    nblk = (HW + blk - 1) / blk;
     size_t items = N * nblk;
     BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
-        size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
-        size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
+        size_t n = it / nblk, p0 = (it % nblk) * blk;
+        size_t np = HW - p0 < blk ? HW - p0 : blk;
         const float *xb = x + n * C * HW + p0;
         double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
         bp_ln_stats(xb, eps, C, HW, np, mean, r);
@@ -204,51 +220,130 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
 /* Channels per quantized chunk: the float rows of one chunk stay in L1. */
 #define BP_LN_QCH 16
 
+typedef struct bp_ln_job {
+    const bp_kernel_table *kt;
+    const float *x, *gamma, *beta;
+    float eps;
+    float *y;
+    const bp_qdest *q;
+    uint32_t nq;
+    size_t C, HW, W, nblk, blk;
+} bp_ln_job;
+
+/* Item it: pixel block it % nblk of image it / nblk. */
+static void bp_ln_q_item(const bp_ln_job *j, size_t it)
+{
+    const size_t C = j->C, HW = j->HW;
+    size_t n = it / j->nblk, p0 = (it % j->nblk) * j->blk;
+    size_t np = HW - p0 < j->blk ? HW - p0 : j->blk;
+    const float *xb = j->x + n * C * HW + p0;
+    double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
+    float tmp[BP_LN_QCH * BP_LN_BLOCK];
+    bp_ln_stats(xb, j->eps, C, HW, np, mean, r);
+    for (size_t c0 = 0; c0 < C; c0 += BP_LN_QCH) {
+        size_t c1 = C - c0 < BP_LN_QCH ? C : c0 + BP_LN_QCH;
+        float *rows = j->y ? j->y + (n * C + c0) * HW + p0 : tmp;
+        size_t ys = j->y ? HW : np;
+        bp_ln_rows(xb, HW, mean, r, j->gamma, j->beta, c0, c1, rows, ys, np);
+        for (uint32_t k = 0; k < j->nq; k++)
+            bp_qdest_put_f32(j->kt, &j->q[k], (uint32_t)n, (uint32_t)c0, (uint32_t)(c1 - c0),
+                             p0, np, j->W, rows, ys);
+    }
+}
+
+static void bp_ln_q_team_item(void *ctx, size_t it, unsigned slot)
+{
+    (void)slot;
+    bp_ln_q_item(ctx, it);
+}
+
 void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
                        const float *beta, float eps, float *y, const bp_qdest *q, uint32_t nq,
-                       size_t N, size_t C, size_t HW, size_t W, int threads)
+                       size_t N, size_t C, size_t HW, size_t W, int threads, bp_team *team)
 {
-    size_t nblk = (HW + BP_LN_BLOCK - 1) / BP_LN_BLOCK;
+    size_t nblk = bp_ln_nblk(N, HW, threads);
+    size_t blk = (HW + nblk - 1) / nblk;
+    nblk = (HW + blk - 1) / blk;
     size_t items = N * nblk;
-    BP_PAR_FOR(items > 1 && N * C * HW >= BP_PAR_MIN, threads, it, items, {
-        size_t n = it / nblk, p0 = (it % nblk) * BP_LN_BLOCK;
-        size_t np = HW - p0 < BP_LN_BLOCK ? HW - p0 : BP_LN_BLOCK;
-        const float *xb = x + n * C * HW + p0;
-        double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
-        float tmp[BP_LN_QCH * BP_LN_BLOCK];
-        bp_ln_stats(xb, eps, C, HW, np, mean, r);
-        for (size_t c0 = 0; c0 < C; c0 += BP_LN_QCH) {
-            size_t c1 = C - c0 < BP_LN_QCH ? C : c0 + BP_LN_QCH;
-            float *rows = y ? y + (n * C + c0) * HW + p0 : tmp;
-            size_t ys = y ? HW : np;
-            bp_ln_rows(xb, HW, mean, r, gamma, beta, c0, c1, rows, ys, np);
-            for (uint32_t k = 0; k < nq; k++)
-                bp_qdest_put_f32(kt, &q[k], (uint32_t)n, (uint32_t)c0, (uint32_t)(c1 - c0), p0,
-                                 np, W, rows, ys);
+    bp_ln_job j = {kt, x, gamma, beta, eps, y, q, nq, C, HW, W, nblk, blk};
+    int par = items > 1 && (N * C * HW >= BP_PAR_MIN || bp_threads_force);
+    if (team && par) {
+        bp_team_run(team, items, bp_ln_q_team_item, &j);
+        return;
+    }
+    BP_PAR_FOR(par, threads, it, items, { bp_ln_q_item(&j, it); });
+}
+
+/* Eight pixels' double statistics in one vector (GCC/Clang vector
+ * extensions: one zmm with AVX-512, split into narrower registers by the
+ * other clones). Each lane is one pixel and does exactly the scalar ops. */
+typedef double bp_v8d __attribute__((vector_size(64)));
+typedef float bp_v8f __attribute__((vector_size(32)));
+
+/* Loads 8 floats widened to double (out by pointer: no vector-typed
+ * argument or return, whose ABI differs between the clones). */
+static inline __attribute__((always_inline)) void bp_ld8(bp_v8d *o, const float *p)
+{
+    bp_v8f f;
+    memcpy(&f, p, sizeof f);
+    *o = __builtin_convertvector(f, bp_v8d);
+}
+
+/* Sums of nv*8 pixels (nv <= 4) starting at xb, over C rows strided by HW:
+ * the nv accumulators stay in registers for the whole channel loop (the
+ * per-pixel chains are latency bound otherwise). */
+static inline __attribute__((always_inline)) void
+bp_ln_stats_v(const float *xb, size_t C, size_t HW, double Cd, int nv, double *mean, double *r)
+{
+    bp_v8d s[4], m[4];
+    for (int v = 0; v < nv; v++) s[v] = (bp_v8d){0};
+    for (size_t c = 0; c < C; c++)
+        for (int v = 0; v < nv; v++) {
+            bp_v8d a;
+            bp_ld8(&a, xb + c * HW + 8 * v);
+            s[v] += a;
         }
-    });
+    for (int v = 0; v < nv; v++) {
+        m[v] = s[v] / Cd;
+        s[v] = (bp_v8d){0};
+    }
+    for (size_t c = 0; c < C; c++)
+        for (int v = 0; v < nv; v++) {
+            bp_v8d d;
+            bp_ld8(&d, xb + c * HW + 8 * v);
+            d -= m[v];
+            s[v] += d * d;
+        }
+    for (int v = 0; v < nv; v++) {
+        memcpy(mean + 8 * v, &m[v], sizeof m[v]);
+        memcpy(r + 8 * v, &s[v], sizeof s[v]);
+    }
 }
 
 /* Mean and 1/sqrt(var + eps) of np <= BP_LN_BLOCK pixels of one image (rows
- * strided by HW); multi-ISA (BP_MULTI_ISA): vectorized across pixels, the
- * same double ops per pixel in the same order, so bit-identical to the
- * baseline build. */
+ * strided by HW), formats/SPEC.md 7.1 LAYERNORM: 32 pixels at a time in
+ * registers, then 8, then one by one; multi-ISA (BP_MULTI_ISA). The same
+ * double ops per pixel in the same order whatever the blocking, ISA or
+ * threads. */
 BP_MULTI_ISA static void bp_ln_stats(const float *xb, float eps, size_t C, size_t HW, size_t np,
                                      double *mean, double *r)
 {
-    for (size_t p = 0; p < np; p++) r[p] = 0.0;
-    for (size_t c = 0; c < C; c++)
-        for (size_t p = 0; p < np; p++) r[p] += xb[c * HW + p];
-    for (size_t p = 0; p < np; p++) {
-        mean[p] = r[p] / (double)C;
-        r[p] = 0.0;
-    }
-    for (size_t c = 0; c < C; c++)
-        for (size_t p = 0; p < np; p++) {
-            double d = xb[c * HW + p] - mean[p];
-            r[p] += d * d;
+    const double Cd = (double)C;
+    size_t p = 0;
+    for (; p + 32 <= np; p += 32) bp_ln_stats_v(xb + p, C, HW, Cd, 4, mean + p, r + p);
+    for (; p + 8 <= np; p += 8) bp_ln_stats_v(xb + p, C, HW, Cd, 1, mean + p, r + p);
+    for (size_t q = p; q < np; q++) {
+        double s = 0.0;
+        for (size_t c = 0; c < C; c++) s += xb[c * HW + q];
+        mean[q] = s / Cd;
+        s = 0.0;
+        for (size_t c = 0; c < C; c++) {
+            double d = xb[c * HW + q] - mean[q];
+            s += d * d;
         }
-    for (size_t p = 0; p < np; p++) r[p] = 1.0 / sqrt(r[p] / (double)C + (double)eps);
+        r[q] = s;
+    }
+    for (size_t q = 0; q < np; q++) r[q] = 1.0 / sqrt(r[q] / Cd + (double)eps);
 }
 
 /* Output rows c0..c1-1 of a block: row c goes to yb[(c - c0) * ys + p]. */

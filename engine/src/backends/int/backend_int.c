@@ -8,8 +8,11 @@
  * (the kernel table's, bp_arith.h) to float and/or straight into the next
  * layers' quantized input bytes (bp_int_set_qout). All three compute the
  * same int32 accumulators, so their outputs are bit-identical. Work items
- * are (group, pixel tile, row block); row blocks balance digit counts. */
-#include <omp.h>
+ * are (image, group, pixel tile, row block); row blocks balance digit
+ * counts. Pixel tiles run over the whole batch (image after image) wherever
+ * the input layout allows, so that small maps still fill the kernels'
+ * 64-pixel vectors at batch > 1. Every output element is computed by one
+ * item in a fixed order: results do not depend on the thread count. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,25 +30,34 @@ typedef enum bp_int_kind { BP_INT_REF, BP_INT_BITPLANE, BP_INT_CSR } bp_int_kind
 #define BP_PT_MAX 1024u
 #define BP_PT_MIN 64u
 
+/* How a layer's input reaches the kernel (chosen once per layer). */
+typedef enum bp_int_path {
+    BP_PATH_LINEAR,   /* K x N: one pixel per image */
+    BP_PATH_DIRECT,   /* 1x1, stride 1, no padding: the input is already K x P */
+    BP_PATH_S2D,      /* kernel == stride, no padding, no dilation (patchify,
+                         downsample): quantized space-to-depth makes the input
+                         K x P, then as direct */
+    BP_PATH_PADDED,   /* stride 1, k > 1: rows over the padded width (below) */
+    BP_PATH_IMPLICIT, /* one input channel per group, bitplane/csr: no im2col,
+                         each digit adds a run of the padded plane
+                         (bp_int_item_implicit) */
+    BP_PATH_IM2COL,   /* anything else: im2col tiles */
+} bp_int_path;
+
 typedef struct bp_int_layer {
     bp_layer_desc d;
     bp_int_kind kind;
+    bp_int_path path;
     int s8;
     bp_kernel_table kt;
     int threads;
-    int is_linear;
-    int direct;          /* 1x1, stride 1, no padding: input is already K x P */
-    int padded;          /* stride 1, k > 1: rows over the padded width (below) */
-    int s2d;             /* kernel == stride, no padding, no dilation (patchify,
-                            downsample): quantized space-to-depth, the input
-                            becomes K x P per image and runs as direct */
-    int implicit;        /* one input channel per group, k > 1, bitplane/csr:
-                            no im2col, each digit adds a run of the padded
-                            plane (bp_int_item_implicit) */
-    int merged;          /* padded or im2col: pixel tiles run over the whole batch
-                            (image after image), so small images still fill
-                            the kernels' vectors at batch > 1 */
-    size_t Hp, Wp, plane;/* padded input geometry (padded path) */
+    bp_team *team;       /* the session's (NULL at one thread) */
+    uint32_t qparts;     /* parts the input quantization is split into */
+    int bmerge;          /* pixel tiles run over the batch's pixels, image after
+                            image (padded, im2col; direct and s2d at batch > 1
+                            when P leaves vector lanes idle: their quantized
+                            input is then K x (N*P), row k holding every image) */
+    size_t Wp, plane;    /* padded input geometry (padded and implicit paths) */
     uint32_t trows;      /* output rows per tile (padded and implicit paths) */
     struct bp_impl_tap *taps; /* implicit path: taps of row j are */
     uint32_t *tap_ptr;   /* taps[tap_ptr[j] .. tap_ptr[j+1]) */
@@ -54,12 +66,14 @@ typedef struct bp_int_layer {
     uint32_t N, c_in, H, W, OH, OW, c_out, K, groups, cig, cog;
     uint32_t kh, kw, sh, sw, pt_, pl_, dh, dw;
     size_t HW, P;        /* P: pixels per image (conv) or N (linear) */
-    uint32_t images;     /* N (conv) or 1 (linear) */
+    size_t xrow;         /* direct and s2d: stride of the quantized input's rows
+                            (P, or N*P when bmerge) */
+    uint32_t images;     /* images with their own tiles: N, or 1 (linear, bmerge) */
     uint32_t pt;         /* pixel tile */
     uint32_t ntiles;
     uint32_t R;          /* row blocks per group */
-    int run_threads;     /* threads for layer_run: 1 when the layer is too
-                            small to pay for a team and its barriers */
+    int serial;          /* 1: layer_run stays on the calling thread (the layer
+                            is too small to pay for a team and its barriers) */
     uint32_t *rb;        /* [groups * (R + 1)] absolute row bounds */
     size_t n_items;
     uint8_t *xq;         /* quantized input; bytes reinterpreted as s8 when s8 */
@@ -146,7 +160,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->s8 = F->act_dtype == BPF_DT_S8;
     L->kt = *env->kt;
     L->threads = env->threads > 0 ? env->threads : 1;
-    L->is_linear = F->kind == BPF_LAYER_LINEAR;
+    L->team = d->team; /* bp_team_slots(team) == threads: scratch is per slot */
+    L->qparts = 4u * (uint32_t)L->threads;
     L->N = d->N;
     L->c_in = F->c_in;
     L->c_out = F->c_out;
@@ -164,7 +179,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->dh = F->dil_h; L->dw = F->dil_w;
     L->HW = (size_t)L->H * L->W;
 
-    if (L->is_linear) {
+    if (F->kind == BPF_LAYER_LINEAR) {
+        L->path = BP_PATH_LINEAR;
         if (L->groups != 1 || L->K != L->c_in) {
             bp_int_destroy(L);
             return bp_fail(BP_ERR_BAD_GRAPH, "layer '%s': linear with K=%u c_in=%u "
@@ -183,50 +199,58 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->P = (size_t)L->OH * L->OW;
         L->images = L->N;
         L->xq_elems = (size_t)L->N * L->c_in * L->HW;
-        L->direct = L->kh == 1 && L->kw == 1 && L->sh == 1 && L->sw == 1 &&
-                    F->pad_t == 0 && F->pad_l == 0 && F->pad_b == 0 && F->pad_r == 0 &&
-                    L->OH == L->H && L->OW == L->W;
+        int nopad = F->pad_t == 0 && F->pad_l == 0 && F->pad_b == 0 && F->pad_r == 0;
+        if (L->kh == 1 && L->kw == 1 && L->sh == 1 && L->sw == 1 && nopad &&
+            L->OH == L->H && L->OW == L->W)
+            L->path = BP_PATH_DIRECT;
+        /* Depthwise-like (one input channel per group, K = kh*kw): a row has
+         * a handful of digits out of K, so building K im2col rows wastes
+         * nearly everything; the implicit path adds shifted runs of the
+         * padded plane instead. Any stride. */
+        else if (L->cig == 1 && kind != BP_INT_REF)
+            L->path = BP_PATH_IMPLICIT;
+        /* Non-overlapping windows: quantizing straight into the im2col order
+         * (row (ci*kh+dy)*kw+dx holds pixel (oy*kh+dy, ox*kw+dx)) writes each
+         * input byte once and needs no tiles. */
+        else if (L->kh == L->sh && L->kw == L->sw && L->dh == 1 && L->dw == 1 && nopad)
+            L->path = BP_PATH_S2D;
         /* Stride 1, k > 1: the input is quantized into a zero-bordered
          * (Hp x Wp) plane and the kernel runs over "virtual" pixels r*Wp + c
          * of whole output rows, c < Wp. Then im2col row (ci, dy, dx) of a
          * tile is ONE contiguous run of the padded plane starting at
          * (oy0 + dy*dh)*Wp + dx*dw; columns c >= OW are computed and
-         * discarded (the cost: Wp/OW extra work). Valid columns read only
-         * inside their padded row. */
-        L->padded = !L->direct && L->sh == 1 && L->sw == 1; /* measured faster than
-                                                  im2col even at 4x4 (Wp/OW = 1.5) */
-        /* Depthwise-like (one input channel per group, K = kh*kw): a row has
-         * a handful of digits out of K, so building K im2col rows wastes
-         * nearly everything; the implicit path adds shifted runs of the
-         * padded plane instead. Any stride. */
-        L->implicit = !L->direct && L->cig == 1 && kind != BP_INT_REF;
-        if (L->implicit) L->padded = 0;
-        /* Non-overlapping windows: quantizing straight into the im2col order
-         * (row (ci*kh+dy)*kw+dx of image n holds pixel (oy*kh+dy, ox*kw+dx))
-         * writes each input byte once and needs no tiles. */
-        L->s2d = !L->direct && !L->implicit && L->kh == L->sh && L->kw == L->sw &&
-                 L->dh == 1 && L->dw == 1 && F->pad_t == 0 && F->pad_l == 0 &&
-                 F->pad_b == 0 && F->pad_r == 0;
-        if (L->s2d) {
-            L->padded = 0;
+         * discarded (the cost: Wp/OW extra work; measured faster than im2col
+         * even at 4x4, Wp/OW = 1.5). Valid columns read only inside their
+         * padded row. */
+        else if (L->sh == 1 && L->sw == 1)
+            L->path = BP_PATH_PADDED;
+        else
+            L->path = BP_PATH_IM2COL;
+        /* Direct and s2d at batch > 1: one pixel range over the batch when an
+         * image alone leaves lanes of the kernels' 64-pixel vectors idle
+         * (7x7: 49 of 64, 14x14: 196 of 256); batch 2 of 14x14 then fills
+         * 392 of 448, batch 3 588 of 640. */
+        if ((L->path == BP_PATH_DIRECT || L->path == BP_PATH_S2D) && L->N > 1 && L->P % 64)
+            L->bmerge = 1;
+        L->xrow = L->bmerge ? (size_t)L->N * L->P : L->P;
+        if (L->path == BP_PATH_S2D)
             L->xq_elems = (size_t)L->N * L->c_in * L->kh * L->kw * L->P;
-        }
-        if (L->padded || L->implicit) {
-            L->Hp = (size_t)L->H + F->pad_t + F->pad_b;
+        if (L->path == BP_PATH_PADDED || L->path == BP_PATH_IMPLICIT) {
             L->Wp = (size_t)L->W + F->pad_l + F->pad_r;
-            L->plane = L->Hp * L->Wp;
+            L->plane = ((size_t)L->H + F->pad_t + F->pad_b) * L->Wp;
             /* garbage columns of the last row read up to (kw-1)*dw past the
              * last plane: slack at the end */
             L->xq_elems = (size_t)L->N * L->c_in * L->plane + (size_t)(L->kw - 1) * L->dw + 64;
         }
     }
+    const bp_int_path path = L->path;
 
     /* Pixel tile: an im2col tile of K_g x pt bytes stays within BP_TILE_BYTES. */
-    L->merged = !L->is_linear && !L->direct && !L->implicit && !L->s2d;
-    if (L->merged) L->images = 1; /* tiles index pixels of the whole batch */
-    size_t pix = L->merged ? (size_t)L->N * L->P : L->P; /* pixels tiles cover */
+    if (path == BP_PATH_PADDED || path == BP_PATH_IM2COL) L->bmerge = 1;
+    if (L->bmerge) L->images = 1; /* tiles index pixels of the whole batch */
+    size_t pix = L->bmerge ? (size_t)L->N * L->P : L->P; /* pixels tiles cover */
     size_t pt = BP_PT_MAX;
-    if (L->merged) {
+    if (path == BP_PATH_IM2COL) {
         size_t fit = BP_TILE_BYTES / L->K;
         fit = fit / BP_PT_MIN * BP_PT_MIN;
         if (fit < BP_PT_MIN) fit = BP_PT_MIN;
@@ -236,7 +260,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     if (pt == 0) pt = 1;
     L->pt = (uint32_t)pt;
     size_t ntiles = (pix + pt - 1) / pt;
-    if (L->padded) {
+    if (path == BP_PATH_PADDED) {
         size_t rows_all = (size_t)L->N * L->OH;
         size_t rows = BP_TILE_BYTES / ((size_t)L->K * L->Wp);
         if (rows * L->Wp > BP_PT_MAX) rows = BP_PT_MAX / L->Wp;
@@ -248,7 +272,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         ntiles = (rows_all + rows - 1) / rows;
     }
 
-    if (L->implicit) {
+    if (path == BP_PATH_IMPLICIT) {
         /* tiles: output rows of one image whose int32 rows stay within 32 KiB */
         L->ldacc = L->sh == 1 && L->sw == 1 ? L->Wp : L->OW;
         size_t rows = 8192 / L->ldacc;
@@ -281,25 +305,28 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->n_items = tiles_total * L->R;
     L->rb = malloc(sizeof(uint32_t) * L->groups * (L->R + 1));
     L->xq = bp_aligned_alloc(L->xq_elems);
-    L->tile_bytes = (L->direct || L->is_linear || L->implicit || L->s2d)
-                        ? 0 : (((size_t)L->K * pt + 63) & ~(size_t)63);
+    L->tile_bytes = (path == BP_PATH_PADDED || path == BP_PATH_IM2COL)
+                        ? (((size_t)L->K * pt + 63) & ~(size_t)63) : 0;
     L->scratch_stride = L->tile_bytes + (size_t)BP_ROW_CHUNK * pt * sizeof(int32_t);
-    if (L->implicit) L->scratch_stride = ((size_t)pt * sizeof(int32_t) + 63) & ~(size_t)63;
-    if ((L->padded || L->implicit || L->s2d) && L->scratch_stride < L->HW) /* quantize temp */
+    if (path == BP_PATH_IMPLICIT)
+        L->scratch_stride = ((size_t)pt * sizeof(int32_t) + 63) & ~(size_t)63;
+    if ((path == BP_PATH_PADDED || path == BP_PATH_IMPLICIT || path == BP_PATH_S2D) &&
+        L->scratch_stride < L->HW) /* quantize temp */
         L->scratch_stride = (L->HW + 63) & ~(size_t)63;
     L->scratch = bp_aligned_alloc(L->scratch_stride * T);
-    if (!L->rb || !L->xq || !L->scratch || (L->implicit && bp_impl_build(L) != 0)) {
+    if (!L->rb || !L->xq || !L->scratch || (path == BP_PATH_IMPLICIT && bp_impl_build(L) != 0)) {
         bp_int_destroy(L);
         return bp_fail(BP_ERR_NOMEM, "layer '%s': out of memory for backend buffers",
                        d->name);
     }
     bp_int_row_blocks(L);
-    /* Small layers run on one thread: a fork and two barriers cost more than
-     * ~2^20 lane operations of work, and much more on a loaded machine. */
+    /* Small layers run on one thread: a fork and two barriers (a few
+     * microseconds on an idle machine) cost more than ~2^18 lane operations
+     * of work. */
     uint64_t work = 0;
     for (uint32_t j = 0; j < L->c_out; j++) work += bp_int_row_cost(L, j);
-    work *= (uint64_t)L->P * (L->is_linear ? 1u : L->N);
-    L->run_threads = work >= (1u << 20) ? L->threads : 1;
+    work *= (uint64_t)L->P * (path == BP_PATH_LINEAR ? 1u : L->N);
+    L->serial = L->threads <= 1 || work < (1u << 18);
 
     const char *kn;
     switch (kind) {
@@ -307,11 +334,12 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     case BP_INT_CSR: kn = L->s8 ? L->kt.csr_s8_name : L->kt.csr_u8_name; break;
     default: kn = L->s8 ? "bp_ref_dense_s8" : "bp_ref_dense_u8"; break;
     }
-    snprintf(L->kname, sizeof L->kname, "%s (%s)", kn ? kn : "?",
-             L->is_linear ? "linear" : L->direct ? "direct 1x1"
-                               : L->implicit ? "implicit depthwise"
-                               : L->s2d ? "space-to-depth"
-                               : L->padded ? "padded-row tiles" : "im2col tiles");
+    static const char *const path_name[] = {"linear", "direct 1x1", "space-to-depth",
+                                            "padded-row tiles", "implicit depthwise",
+                                            "im2col tiles"};
+    snprintf(L->kname, sizeof L->kname, "%s (%s%s)", kn ? kn : "?", path_name[path],
+             L->bmerge && (path == BP_PATH_DIRECT || path == BP_PATH_S2D) ? ", batch merged"
+                                                                         : "");
     int missing = kind == BP_INT_BITPLANE
                       ? (L->s8 ? L->kt.bitplane_s8 == NULL : L->kt.bitplane_u8 == NULL)
                   : kind == BP_INT_CSR ? (L->s8 ? L->kt.csr_s8 == NULL : L->kt.csr_u8 == NULL)
@@ -435,7 +463,7 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
 static void bp_int_emit(const bp_int_layer *L, const bp_epi_rows *e, uint32_t j0, uint32_t nr,
                         uint32_t img, size_t p, size_t n, float *yo, size_t ldy)
 {
-    size_t W = L->is_linear ? 1 : L->OW;
+    size_t W = L->path == BP_PATH_LINEAR ? 1 : L->OW;
     if (yo) L->kt.epilogue_f32(e, nr, n, yo, ldy);
     for (uint32_t k = 0; k < L->n_qout; k++) {
         if (yo) bp_qdest_put_f32(&L->kt, &L->qout[k], img, j0, nr, p, n, W, yo, ldy);
@@ -616,6 +644,22 @@ static void bp_int_item_padded(const bp_int_layer *L, uint32_t g, uint32_t tile,
     }
 }
 
+/* Epilogue of rows [j0, j0+nr) for the batch's pixels [gq0, gq0+np) (pixel
+ * q is pixel q % P of image q / P), split where images end; acc holds pixel
+ * gq0 at column 0, row stride lda. */
+static void bp_int_epilogue_tile(const bp_int_layer *L, const int32_t *acc, size_t lda,
+                                 uint32_t j0, uint32_t nr, size_t gq0, size_t np,
+                                 const float *res, float *y)
+{
+    const size_t P = L->P;
+    for (size_t q = gq0; q < gq0 + np;) {
+        size_t img = q / P, p = q % P;
+        size_t seg = P - p < gq0 + np - q ? P - p : gq0 + np - q;
+        bp_int_epilogue_run(L, acc + (q - gq0), lda, j0, nr, (uint32_t)img, p, seg, res, y);
+        q += seg;
+    }
+}
+
 /* One work item of the im2col path: global pixels [gp0, gp0+np) of the batch
  * (pixel q is pixel q % P of image q / P). */
 static void bp_int_item_im2col(const bp_int_layer *L, uint32_t g, uint32_t tile, uint32_t lo,
@@ -635,12 +679,7 @@ static void bp_int_item_im2col(const bp_int_layer *L, uint32_t g, uint32_t tile,
     for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
         uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
         bp_int_kernel(L, j0, nr, scr, np, np, acc);
-        for (size_t q = gp0; q < gp0 + np;) {
-            size_t img = q / P, p = q % P;
-            size_t seg = P - p < gp0 + np - q ? P - p : gp0 + np - q;
-            bp_int_epilogue_run(L, acc + (q - gp0), np, j0, nr, (uint32_t)img, p, seg, res, y);
-            q += seg;
-        }
+        bp_int_epilogue_tile(L, acc, np, j0, nr, gp0, np, res, y);
     }
 }
 
@@ -656,36 +695,34 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     const uint32_t *b = L->rb + (size_t)g * (L->R + 1);
     uint32_t lo = b[r], hi = b[r + 1];
     if (lo >= hi) return;
-    if (L->implicit) {
-        bp_int_item_implicit(L, img, g, tile, lo, hi, scr, res, y);
-        return;
+    switch (L->path) {
+    case BP_PATH_IMPLICIT: bp_int_item_implicit(L, img, g, tile, lo, hi, scr, res, y); return;
+    case BP_PATH_PADDED: bp_int_item_padded(L, g, tile, lo, hi, scr, res, y); return;
+    case BP_PATH_IM2COL: bp_int_item_im2col(L, g, tile, lo, hi, scr, res, y); return;
+    default: break;
     }
-    if (L->padded) {
-        bp_int_item_padded(L, g, tile, lo, hi, scr, res, y);
-        return;
-    }
-    if (L->merged) {
-        bp_int_item_im2col(L, g, tile, lo, hi, scr, res, y);
-        return;
-    }
+    /* direct / s2d: pixels [p0, p0+np) of image img, or of the whole batch
+     * (bmerge, img = 0); linear: images [p0, p0+np) */
+    const size_t span = L->bmerge ? (size_t)L->N * L->P : L->P;
     size_t p0 = (size_t)tile * L->pt;
-    size_t np = L->P - p0 < L->pt ? L->P - p0 : L->pt;
+    size_t np = span - p0 < L->pt ? span - p0 : L->pt;
     const uint8_t *x;
     size_t ldx;
-    if (L->is_linear) {
+    const int linear = L->path == BP_PATH_LINEAR;
+    if (linear) {
         x = L->xq + p0;
         ldx = L->N;
-    } else { /* direct 1x1 (K = cig, P = HW: the quantized NCHW input) or
-              * s2d: image img, group g is K x P */
-        x = L->xq + ((size_t)img * L->groups + g) * L->K * L->P + p0;
-        ldx = L->P;
+    } else { /* direct 1x1 (K = cig, the quantized NCHW input) or s2d: group g
+              * of image img is K rows of xrow bytes */
+        x = L->xq + ((size_t)img * L->groups + g) * L->K * L->xrow + p0;
+        ldx = L->xrow;
     }
     int32_t *acc = (int32_t *)(scr + L->tile_bytes);
     for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
         uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
         bp_int_kernel(L, j0, nr, x, ldx, np, acc);
-        if (!L->is_linear) {
-            bp_int_epilogue_run(L, acc, np, j0, nr, img, p0, np, res, y);
+        if (!linear) {
+            bp_int_epilogue_tile(L, acc, np, j0, nr, (size_t)img * L->P + p0, np, res, y);
             continue;
         }
         /* linear: y is (N, c_out), one output per row and image */
@@ -744,14 +781,17 @@ static void bp_int_share(size_t n, size_t tid, size_t nt, size_t *lo, size_t *hi
     *hi = *lo + q + (tid < r ? 1 : 0);
 }
 
-/* Thread tid of nt quantizes its share of the layer input into xq (every
- * element is computed the same way whatever the split). */
-static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, size_t nt)
+/* Part tid of nt of the layer input quantized into xq (every element is
+ * computed the same way whatever the split); tmp: the running thread's
+ * scratch. */
+static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, size_t nt,
+                            unsigned char *tmp)
 {
     const float inv = L->d.act_inv_scale;
     uint8_t *const xq = L->xq;
     size_t lo, hi;
-    if (L->is_linear) {
+    switch (L->path) {
+    case BP_PATH_LINEAR: {
         /* (N, K) float -> K x N channel-major */
         const size_t K = L->K, N = L->N;
         bp_int_share(K, tid, nt, &lo, &hi);
@@ -760,60 +800,91 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
                 float v = x[n * K + k];
                 xq[k * N + n] = L->s8 ? (uint8_t)bp_quant_s8(v, inv) : bp_quant_u8(v, inv);
             }
-    } else if (L->s2d) {
-        uint8_t *tmp = L->scratch + L->scratch_stride * tid;
+        break;
+    }
+    case BP_PATH_S2D: {
+        /* plane (n, ci) becomes rows ci*kh*kw.. of image n (row stride xrow;
+         * with bmerge the images sit side by side in each row) */
+        const size_t kk = (size_t)L->kh * L->kw;
+        const size_t img_off = L->bmerge ? L->P : (size_t)L->c_in * kk * L->P;
         bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
         for (size_t q = lo; q < hi; q++) {
+            size_t n = q / L->c_in, ci = q % L->c_in;
             bp_int_quantize_run(L, x + q * L->HW, tmp, L->HW);
-            bp_s2d_plane(tmp, L->W, xq + q * L->kh * L->kw * L->P, L->P, L->OH, L->OW,
-                         L->kh, L->kw);
+            bp_s2d_plane(tmp, L->W, xq + n * img_off + ci * kk * L->xrow, L->xrow, L->OH,
+                         L->OW, L->kh, L->kw);
         }
-    } else if (L->padded || L->implicit) {
+        break;
+    }
+    case BP_PATH_PADDED:
+    case BP_PATH_IMPLICIT: {
         /* interior of each zero-bordered plane; borders stay 0 */
         /* whole planes are quantized into the thread's scratch (long
          * vector loops; rows of 7..56 would run the scalar tails), then
          * copied row by row into the padded planes */
         const size_t H = L->H, W = L->W;
         const size_t off = (size_t)L->pt_ * L->Wp + L->pl_;
-        uint8_t *tmp = L->scratch + L->scratch_stride * tid;
         bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
         for (size_t q = lo; q < hi; q++) {
             bp_int_quantize_run(L, x + q * L->HW, tmp, L->HW);
             for (size_t iy = 0; iy < H; iy++)
                 bp_copy_run(xq + q * L->plane + off + iy * L->Wp, tmp + iy * W, W);
         }
-    } else {
+        break;
+    }
+    default:
+        if (L->path == BP_PATH_DIRECT && L->bmerge) { /* row (n, c) to c*N*P + n*P */
+            bp_int_share((size_t)L->N * L->c_in, tid, nt, &lo, &hi);
+            for (size_t q = lo; q < hi; q++) {
+                size_t n = q / L->c_in, c = q % L->c_in;
+                bp_int_quantize_run(L, x + q * L->P, xq + c * L->xrow + n * L->P, L->P);
+            }
+            break;
+        }
+        /* direct, im2col: NCHW bytes */
         const size_t n_el = L->xq_elems;
         size_t chunk = (n_el + nt - 1) / nt;
         chunk = (chunk + 63) & ~(size_t)63;
         lo = tid * chunk < n_el ? tid * chunk : n_el;
         hi = lo + chunk < n_el ? lo + chunk : n_el;
         bp_int_quantize_run(L, x + lo, xq + lo, hi - lo);
+        break;
     }
 }
 
-/* A layer run on one thread enters no OpenMP construct: libgomp would
- * allocate a team descriptor (and a work share for the dynamic loop) on
- * every call. */
+typedef struct bp_int_job {
+    const bp_int_layer *L;
+    const float *x, *res;
+    float *y;
+} bp_int_job;
+
+static void bp_int_quantize_part(void *ctx, size_t i, unsigned slot)
+{
+    const bp_int_job *j = ctx;
+    const bp_int_layer *L = j->L;
+    bp_int_quantize(L, j->x, i, L->qparts, L->scratch + L->scratch_stride * slot);
+}
+
+static void bp_int_item_job(void *ctx, size_t i, unsigned slot)
+{
+    const bp_int_job *j = ctx;
+    const bp_int_layer *L = j->L;
+    bp_int_item(L, i, L->scratch + L->scratch_stride * slot, j->res, j->y);
+}
+
+/* Quantization parts, then work items, on the session's team (small layers
+ * on the calling thread alone). */
 static bp_status bp_int_run(void *state, const float *x, const float *res, float *y)
 {
     bp_int_layer *L = state;
-    if (L->run_threads <= 1) {
-        if (x) bp_int_quantize(L, x, 0, 1);
+    if (!L->team || (L->serial && !bp_threads_force)) {
+        if (x) bp_int_quantize(L, x, 0, 1, L->scratch);
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, L->scratch, res, y);
         return BP_OK;
     }
-#pragma omp parallel num_threads(L->run_threads)
-    {
-        size_t nt = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
-        if (x) {
-            bp_int_quantize(L, x, tid, nt);
-#pragma omp barrier
-        }
-        unsigned char *scr = L->scratch + L->scratch_stride * tid;
-#pragma omp for schedule(dynamic, 1)
-        for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, scr, res, y);
-    }
+    bp_int_job job = {L, x, res, y};
+    if (x) bp_team_run(L->team, L->qparts, bp_int_quantize_part, &job);
+    bp_team_run(L->team, L->n_items, bp_int_item_job, &job);
     return BP_OK;
 }
 
@@ -822,20 +893,26 @@ static bp_status bp_int_run(void *state, const float *x, const float *res, float
 static int bp_int_qinput(void *state, bp_qdest *q)
 {
     bp_int_layer *L = state;
-    if (L->s2d) return -1;
+    if (L->path == BP_PATH_S2D) return -1;
     q->base = L->xq;
     q->type = L->s8 ? BP_ACT_S8 : BP_ACT_U8;
     q->inv = L->d.act_inv_scale;
     q->off = 0;
-    if (L->is_linear) { /* K x N: channel k of image n at k*N + n */
+    if (L->path == BP_PATH_LINEAR) { /* K x N: channel k of image n at k*N + n */
         q->nstride = 1;
         q->cstride = L->N;
         q->ldrow = 1;
-    } else if (L->padded || L->implicit) { /* interior of zero-bordered planes */
+    } else if (L->path == BP_PATH_PADDED || L->path == BP_PATH_IMPLICIT) {
+        /* interior of zero-bordered planes */
         q->cstride = L->plane;
         q->nstride = (size_t)L->c_in * L->plane;
         q->ldrow = L->Wp;
         q->off = (size_t)L->pt_ * L->Wp + L->pl_;
+    } else if (L->path == BP_PATH_DIRECT && L->bmerge) {
+        /* K x (N*P): channel c of image n at c*N*P + n*P */
+        q->cstride = L->xrow;
+        q->nstride = L->P;
+        q->ldrow = L->W;
     } else { /* NCHW bytes */
         q->cstride = L->HW;
         q->nstride = (size_t)L->c_in * L->HW;
