@@ -692,7 +692,7 @@ int main(int argc, char **argv)
             return 1;
     bpm_prox_init(1.0);
     {
-        /* DESIGN.md 3: at lambda ~ 1 the map's targets are these, |w| <= 1 -> 0. */
+        /* At lambda ~ 1 the proximal map's targets are these, |w| <= 1 -> 0. */
         static const int want[] = {0, 2, 4, 8, 16, 32, 48, 64, 96, 128};
         int seen[129] = {0}, ok = 1;
         for (int i = 0; i <= 128 * BPM_PROX_RES; i++)

@@ -80,7 +80,7 @@ static void test_prox_is_argmin(void **state)
         }
 }
 
-/* DESIGN.md §3: the targets and the zero band at lambda 1 and 2. */
+/* The proximal map (eq. 8 of the paper): its targets and zero band at lambda 1 and 2. */
 static void test_prox_design_targets(void **state)
 {
     (void)state;
