@@ -297,8 +297,13 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->ntiles = (uint32_t)ntiles;
     size_t T = (size_t)L->threads;
     L->R = 1;
-    if (T > 1 && tiles_total < 4 * T) {
-        size_t want = (4 * T + tiles_total - 1) / tiles_total;
+    /* Too few tiles for the threads: split each tile's output rows into R
+     * items. The padded and im2col paths build their tile in every item, so
+     * they get one item per thread (each thread copies the tile once); the
+     * others four, for balance. */
+    size_t per_thread = path == BP_PATH_PADDED || path == BP_PATH_IM2COL ? 1 : 4;
+    if (T > 1 && tiles_total < per_thread * T) {
+        size_t want = (per_thread * T + tiles_total - 1) / tiles_total;
         L->R = (uint32_t)(want < L->cog ? want : L->cog);
         if (L->R == 0) L->R = 1;
     }
