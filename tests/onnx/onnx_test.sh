@@ -2,9 +2,10 @@
 # onnx_test.sh: end-to-end checks of `bptool import` on ONNX models that
 # export_models.py exports with torch at test time (nothing binary is kept in
 # the repo). Exit 77 (skipped) when torch/onnx or node are missing.
-#   onnx_test.sh import BPTOOL ONNX_RUN FUZZ_ONNX SRCDIR WORKDIR
+#   onnx_test.sh import BPTOOL ONNX_RUN FUZZ_ONNX SRCDIR WORKDIR [BPBENCH]
 #     every model imports, validates, runs on all backends with the integer
-#     backends equal bit for bit; pruning/percentile/raw-calibration variants;
+#     backends equal bit for bit (and, given BPBENCH, bpbench reports every
+#     backend's agreement); pruning/percentile/raw-calibration variants;
 #     an op the engine lacks, external data, an old opset and bad inputs fail
 #     with exit 1, a message naming the cause and no output file; mutated
 #     exported models never crash the importer.
@@ -19,6 +20,7 @@ if [ "$MODE" = import ]; then
     FUZZ=$4
     SRC=$5
     WORK=$6
+    BPBENCH=${7:-}
 else
     SRC=$4
     WORK=$5
@@ -138,6 +140,21 @@ fi
 import_all
 for m in $MODELS; do
     expect 0 "bptool verify $m.bp" "$BPTOOL" verify "$W/$m.bp"
+    # bpbench runs the imported model on all five backends and reports each
+    # one's agreement with reference (exit 3 if an exact one disagrees)
+    if [ -n "$BPBENCH" ]; then
+        expect 0 "bpbench on $m.bp, every backend" "$BPBENCH" --model "$W/$m.bp" \
+            --repeat 2 --warmup 0 --threads 1 --no-counts &&
+            for be in reference bitplane csr onednn-int8 onednn-f32; do
+                n=$((n + 1))
+                if grep -Eq "^$be .*(the reference|bit-exact|max \|diff\|)" "$W/out"; then
+                    echo "ok $n - bpbench on $m.bp: $be row with its agreement"
+                else
+                    echo "not ok $n - bpbench on $m.bp: no $be row with its agreement"
+                    fails=$((fails + 1))
+                fi
+            done
+    fi
 done
 grep_in "$W/resnet_float.summary" "6 batch norms folded" "resnet_float: the 6 batch norms fold into convs"
 grep_in "$W/resnet_float.summary" "top-1 agreement" "the summary compares with the float reference"
