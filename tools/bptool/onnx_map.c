@@ -385,6 +385,24 @@ static uint32_t bp_onnx_full_const(bp_onnx_mapper *mp, const bp_onnx_node *n, in
 
 static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op);
 
+/* Emits the two-input node op(a, bt) with a's shape and binds n's output to
+ * it in a's axis order. */
+static int bp_onnx_emit_binary(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op, int a,
+                               uint32_t bt)
+{
+    bp_node_desc *e = bp_onnx_begin(mp, n, op, mp->g->v[a].bt);
+    if (e) {
+        e->n_in = 2;
+        e->in[1] = bt;
+    }
+    uint32_t t = bp_onnx_emit_same(mp, e);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
+    bp_onnx_bind(mp, n->out[0], t, mp->g->v[a].ax);
+    return 0;
+}
+
+
 static int bp_onnx_same_dims(const bp_onnx_value *a, const bp_onnx_value *b)
 {
     return a->ndim == b->ndim && !memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof a->dims[0]);
@@ -451,16 +469,7 @@ static int bp_onnx_map_binary(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
                                      "transposed or reshaped)");
         bt = bv->bt;
     }
-    bp_node_desc *e = bp_onnx_begin(mp, n, op, av->bt);
-    if (e) {
-        e->n_in = 2;
-        e->in[1] = bt;
-    }
-    uint32_t t = bp_onnx_emit_same(mp, e);
-    if (t == BP_ONNX_NT)
-        return bp_onnx_built_fail(mp, n);
-    bp_onnx_bind(mp, n->out[0], t, g->v[a].ax);
-    return 0;
+    return bp_onnx_emit_binary(mp, n, op, a, bt);
 }
 
 static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
@@ -498,16 +507,7 @@ static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
                                      "transposed)");
         bt = bv->bt;
     }
-    bp_node_desc *e = bp_onnx_begin(mp, n, op, av->bt);
-    if (e) {
-        e->n_in = 2;
-        e->in[1] = bt;
-    }
-    uint32_t t = bp_onnx_emit_same(mp, e);
-    if (t == BP_ONNX_NT)
-        return bp_onnx_built_fail(mp, n);
-    bp_onnx_bind(mp, n->out[0], t, g->v[a].ax);
-    return 0;
+    return bp_onnx_emit_binary(mp, n, op, a, bt);
 }
 
 /* bp.Affine -> BATCHNORM, bp.LayerNorm -> LAYERNORM (per channel). */
