@@ -2,8 +2,14 @@
  * threads-1 workers share the items of one job through an atomic counter.
  * The caller never waits for a worker to arrive, only for items a worker has
  * already started, so a worker the OS has not scheduled yet (a loaded
- * machine) costs nothing: the caller runs its items. Jobs allocate nothing. */
+ * machine) costs nothing: the caller runs its items. Jobs allocate nothing.
+ *
+ * Hand-offs avoid the kernel: a job is posted by one atomic store, workers
+ * spin on it for a while before sleeping, and the caller spins for workers
+ * still inside the job. A futex wake-up of an idle CPU costs tens of
+ * microseconds under a hypervisor, about the length of a small layer. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -16,27 +22,38 @@ typedef struct bp_team_worker {
 } bp_team_worker;
 
 struct bp_team {
-    pthread_mutex_t mu;
-    pthread_cond_t wake;     /* a job was posted, or quit */
-    pthread_cond_t idle;     /* busy dropped to 0 */
     unsigned n_workers;
     bp_team_worker *w;
-    /* under mu */
-    uint64_t gen;            /* job number */
-    int open;                /* workers may still join the current job */
-    int quit;
-    unsigned busy;           /* workers inside the current job */
+    /* The job: written by the caller before it publishes `posted`, read by a
+     * worker after it has joined (busy counted, job still open). */
     bp_team_fn fn;
     void *ctx;
     size_t n;
     atomic_size_t next;      /* next unclaimed item */
-    atomic_uint_fast64_t posted; /* gen, for workers spinning outside mu */
+    atomic_uint_fast64_t posted; /* job number */
+    atomic_int open;         /* workers may still join the current job */
+    atomic_uint busy;        /* workers inside the current job */
+    atomic_uint sleepers;    /* workers in (or about to enter) cond_wait */
+    atomic_int quit;
+    pthread_mutex_t mu;      /* only for sleeping and waking */
+    pthread_cond_t wake;
 };
 
 /* Workers poll this many times (about 0.1 ms of pause instructions) for the
- * next job before sleeping: steps follow each other within microseconds, a
- * futex wake-up takes longer. */
+ * next job before sleeping: steps follow each other within microseconds. */
 #define BP_TEAM_SPIN 2000
+/* The caller polls for busy workers this many times before yielding its
+ * CPU between polls. */
+#define BP_TEAM_WAIT_SPIN 20000
+
+static inline void bp_team_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 static void bp_team_items(bp_team *t, bp_team_fn fn, void *ctx, size_t n, unsigned slot)
 {
@@ -52,34 +69,35 @@ static void *bp_team_main(void *arg)
     bp_team_worker *w = arg;
     bp_team *t = w->t;
     uint64_t seen = 0;
-    pthread_mutex_lock(&t->mu);
     for (;;) {
-        if (t->quit) break;
-        if (t->gen != seen) {
-            seen = t->gen;
-            if (t->open) {
-                bp_team_fn fn = t->fn;
-                void *ctx = t->ctx;
-                size_t n = t->n;
-                t->busy++;
-                pthread_mutex_unlock(&t->mu);
-                bp_team_items(t, fn, ctx, n, w->slot);
-                pthread_mutex_lock(&t->mu);
-                if (--t->busy == 0) pthread_cond_signal(&t->idle);
-            }
-            pthread_mutex_unlock(&t->mu);
-            for (int k = 0; k < BP_TEAM_SPIN; k++) {
-                if (atomic_load_explicit(&t->posted, memory_order_relaxed) != seen) break;
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            }
-            pthread_mutex_lock(&t->mu);
-            continue;
+        uint64_t g = atomic_load(&t->posted);
+        for (int k = 0; g == seen && k < BP_TEAM_SPIN; k++) {
+            bp_team_pause();
+            g = atomic_load(&t->posted);
         }
-        pthread_cond_wait(&t->wake, &t->mu);
+        if (g == seen) {
+            /* Sleep. The caller stores `posted` then reads `sleepers`; this
+             * thread counts itself in `sleepers` then reads `posted` (all
+             * sequentially consistent): one of the two sees the other. */
+            pthread_mutex_lock(&t->mu);
+            atomic_fetch_add(&t->sleepers, 1);
+            while ((g = atomic_load(&t->posted)) == seen && !atomic_load(&t->quit))
+                pthread_cond_wait(&t->wake, &t->mu);
+            atomic_fetch_sub(&t->sleepers, 1);
+            pthread_mutex_unlock(&t->mu);
+        }
+        if (atomic_load(&t->quit)) break;
+        if (g == seen) continue;
+        seen = g;
+        /* Join: count in `busy`, then check the job is still open and still
+         * job g. The caller closes the job then waits for busy == 0, so a
+         * worker that sees it open is waited for, and one that does not
+         * leaves without touching it. */
+        atomic_fetch_add(&t->busy, 1);
+        if (atomic_load(&t->open) && atomic_load(&t->posted) == g)
+            bp_team_items(t, t->fn, t->ctx, t->n, w->slot);
+        atomic_fetch_sub_explicit(&t->busy, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&t->mu);
     return NULL;
 }
 
@@ -89,23 +107,28 @@ void bp_team_run(bp_team *t, size_t n, bp_team_fn fn, void *ctx)
         for (size_t i = 0; i < n; i++) fn(ctx, i, 0);
         return;
     }
-    pthread_mutex_lock(&t->mu);
     t->fn = fn;
     t->ctx = ctx;
     t->n = n;
     atomic_store_explicit(&t->next, 0, memory_order_relaxed);
-    t->gen++;
-    t->open = 1;
-    atomic_store_explicit(&t->posted, t->gen, memory_order_relaxed);
-    pthread_cond_broadcast(&t->wake);
-    pthread_mutex_unlock(&t->mu);
+    atomic_store(&t->open, 1);
+    atomic_fetch_add(&t->posted, 1);
+    if (atomic_load(&t->sleepers)) {
+        pthread_mutex_lock(&t->mu);
+        pthread_cond_broadcast(&t->wake);
+        pthread_mutex_unlock(&t->mu);
+    }
     bp_team_items(t, fn, ctx, n, 0);
-    /* all items are claimed; wait for those still running elsewhere (the
-     * mutex orders their writes before the return) */
-    pthread_mutex_lock(&t->mu);
-    t->open = 0;
-    while (t->busy) pthread_cond_wait(&t->idle, &t->mu);
-    pthread_mutex_unlock(&t->mu);
+    /* All items are claimed: close the job and wait for the workers still
+     * running items (the acquire pairs with their release: their writes are
+     * visible on return). */
+    atomic_store(&t->open, 0);
+    for (unsigned k = 0; atomic_load_explicit(&t->busy, memory_order_acquire); k++) {
+        if (k < BP_TEAM_WAIT_SPIN)
+            bp_team_pause();
+        else
+            sched_yield();
+    }
 }
 
 unsigned bp_team_slots(const bp_team *t)
@@ -117,12 +140,11 @@ void bp_team_free(bp_team *t)
 {
     if (!t) return;
     pthread_mutex_lock(&t->mu);
-    t->quit = 1;
+    atomic_store(&t->quit, 1);
     pthread_cond_broadcast(&t->wake);
     pthread_mutex_unlock(&t->mu);
     for (unsigned i = 0; i < t->n_workers; i++) pthread_join(t->w[i].th, NULL);
     pthread_cond_destroy(&t->wake);
-    pthread_cond_destroy(&t->idle);
     pthread_mutex_destroy(&t->mu);
     free(t->w);
     free(t);
@@ -141,9 +163,12 @@ bp_status bp_team_new(int threads, bp_team **out)
         return bp_fail(BP_ERR_NOMEM, "session: out of memory for its worker team");
     }
     pthread_cond_init(&t->wake, NULL);
-    pthread_cond_init(&t->idle, NULL);
     atomic_init(&t->next, 0);
     atomic_init(&t->posted, 0);
+    atomic_init(&t->open, 0);
+    atomic_init(&t->busy, 0);
+    atomic_init(&t->sleepers, 0);
+    atomic_init(&t->quit, 0);
     for (int i = 0; i < threads - 1; i++) {
         t->w[i].t = t;
         t->w[i].slot = (unsigned)i + 1;
