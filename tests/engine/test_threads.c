@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "model_builders.h"
@@ -258,6 +259,8 @@ static void test_threads_layernorm(void **state)
  * team has, and the job's writes are visible when bp_team_run returns. */
 typedef struct team_job {
     _Atomic unsigned *count;
+    int *stamp; /* plain writes: visible after bp_team_run only if it synchronises */
+    int rep;
     unsigned slots;
     _Atomic unsigned bad_slot;
 } team_job;
@@ -267,6 +270,7 @@ static void team_item(void *ctx, size_t i, unsigned slot)
     team_job *j = ctx;
     if (slot >= j->slots) atomic_fetch_add(&j->bad_slot, 1);
     atomic_fetch_add(&j->count[i], 1);
+    j->stamp[i] = j->rep;
 }
 
 static void test_threads_team(void **state)
@@ -279,13 +283,20 @@ static void test_threads_team(void **state)
         assert_int_equal(bp_team_slots(t), (unsigned)th);
         static const size_t sizes[] = {0, 1, 2, 3, 7, 64, 301};
         _Atomic unsigned count[301];
-        for (int rep = 0; rep < 200; rep++) {
+        int stamp[301];
+        /* many short jobs back to back: workers join late, leave early,
+         * sleep and wake between them */
+        for (int rep = 0; rep < 5000; rep++) {
             size_t n = sizes[rep % 7];
             for (size_t i = 0; i < n; i++) atomic_init(&count[i], 0);
-            team_job j = {count, (unsigned)th, 0};
+            team_job j = {count, stamp, rep, (unsigned)th, 0};
             bp_team_run(t, n, team_item, &j);
             assert_int_equal(atomic_load(&j.bad_slot), 0);
-            for (size_t i = 0; i < n; i++) assert_int_equal(atomic_load(&count[i]), 1);
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(atomic_load(&count[i]), 1);
+                assert_int_equal(stamp[i], rep);
+            }
+            if (rep % 1000 == 999) usleep(2000); /* let the workers fall asleep */
         }
         bp_team_free(t);
     }
