@@ -258,8 +258,19 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     }
     if (pt > pix) pt = pix;
     if (pt == 0) pt = 1;
-    L->pt = (uint32_t)pt;
     size_t ntiles = (pix + pt - 1) / pt;
+    if (path == BP_PATH_IM2COL && pix > BP_PT_MIN) {
+        /* Equal tiles, as many as a multiple of the threads when there are
+         * few (each thread builds only its own tiles): 256 pixels at
+         * K = 576 were 192 + 64, one thread doing 3/4 of the layer. */
+        size_t T = (size_t)L->threads;
+        size_t want = ntiles < 4 * T ? (ntiles + T - 1) / T * T : ntiles;
+        size_t even = (pix + want - 1) / want;
+        even = (even + BP_PT_MIN - 1) / BP_PT_MIN * BP_PT_MIN;
+        if (even < pt) pt = even;
+        ntiles = (pix + pt - 1) / pt;
+    }
+    L->pt = (uint32_t)pt;
     if (path == BP_PATH_PADDED) {
         size_t rows_all = (size_t)L->N * L->OH;
         size_t rows = BP_TILE_BYTES / ((size_t)L->K * L->Wp);
