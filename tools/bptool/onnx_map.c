@@ -383,7 +383,7 @@ static uint32_t bp_onnx_full_const(bp_onnx_mapper *mp, const bp_onnx_node *n, in
     return t;
 }
 
-static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op);
+static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op, int a, int b);
 
 /* Emits the two-input node op(a, bt) with a's shape and binds n's output to
  * it in a's axis order. */
@@ -451,7 +451,7 @@ static int bp_onnx_map_binary(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
         return bp_onnx_node_fail(g, n, "both operands broadcast (the engine broadcasts the "
                                  "second operand to the first only)");
     if (bp_onnx_same_dims(av, bv) && (op == BPF_OP_ADD || bv->is_const))
-        return bp_onnx_map_add(mp, n, op);
+        return bp_onnx_map_add(mp, n, op, a, b);
     uint32_t bt;
     if (bv->is_const) {
         if (!bv->f)
@@ -472,28 +472,16 @@ static int bp_onnx_map_binary(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
     return bp_onnx_emit_binary(mp, n, op, a, bt);
 }
 
-static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op)
+/* Add or Mul of two operands of one shape (a is an activation; the caller
+ * has mapped it and checked the shapes). */
+static int bp_onnx_map_add(bp_onnx_mapper *mp, bp_onnx_node *n, uint32_t op, int a, int b)
 {
     bp_onnx_graph *g = mp->g;
-    if (n->n_in != 2 || n->in[0] < 0 || n->in[1] < 0)
-        return bp_onnx_node_fail(g, n, "needs two inputs");
-    int a = n->in[0], b = n->in[1];
-    if (g->v[a].is_const) {
-        int t = a;
-        a = b;
-        b = t;
-    }
-    if (bp_onnx_act_in(mp, n, a == n->in[0] ? 0 : 1))
-        return -1;
     const bp_onnx_value *av = &g->v[a], *bv = &g->v[b];
-    if (av->ndim != bv->ndim ||
-        memcmp(av->dims, bv->dims, (size_t)av->ndim * sizeof av->dims[0]))
-        return bp_onnx_node_fail(g, n, "adds tensors of different shapes (broadcasting add is "
-                                 "not supported)");
     uint32_t bt;
     if (bv->is_const) {
         if (!bv->f)
-            return bp_onnx_node_fail(g, n, "adds an integer constant");
+            return bp_onnx_node_fail(g, n, "has an integer constant operand");
         bt = bp_onnx_full_const(mp, n, b, a);
         if (bt == BP_ONNX_NT)
             return bp_onnx_oom(mp);
