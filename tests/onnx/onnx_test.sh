@@ -26,8 +26,6 @@ else
     WORK=$5
 fi
 PY=/usr/bin/python3
-n=0
-fails=0
 
 skip() {
     echo "# SKIP $*"
@@ -41,6 +39,8 @@ fi
 W="$WORK/$MODE"
 rm -rf "$W"
 mkdir -p "$W"
+TAP_DIR=$W
+. "$(dirname "$0")/../tap.sh"
 if ! "$PY" "$SRC/export_models.py" "$W" >"$W/export.log" 2>&1; then
     echo "not ok - export_models.py failed"
     tail -n 20 "$W/export.log" | sed 's/^/#   /'
@@ -55,33 +55,6 @@ MODELS="$MODELS mobilenet_float mobilenet_qdq_ort"
 NTEST=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['n_test'])" \
         "$W/manifest.json")
 
-# expect CODE DESC CMD... : runs CMD (stdout/stderr kept in $W/out, $W/err).
-expect() {
-    local want=$1 desc=$2
-    shift 2
-    n=$((n + 1))
-    "$@" >"$W/out" 2>"$W/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        echo "not ok $n - $desc: exit $got, want $want"
-        sed 's/^/#   stdout: /' "$W/out" | tail -n 8
-        sed 's/^/#   stderr: /' "$W/err" | tail -n 8
-        fails=$((fails + 1))
-        return 1
-    fi
-    echo "ok $n - $desc"
-}
-# grep_in FILE PATTERN DESC
-grep_in() {
-    n=$((n + 1))
-    if grep -qF -- "$2" "$1"; then
-        echo "ok $n - $3"
-    else
-        echo "not ok $n - $3: '$2' not in $(basename "$1")"
-        sed 's/^/#   /' "$1" | tail -n 5
-        fails=$((fails + 1))
-    fi
-}
 # absent FILE DESC
 absent() {
     n=$((n + 1))
@@ -156,27 +129,27 @@ for m in $MODELS; do
             done
     fi
 done
-grep_in "$W/resnet_float.summary" "6 batch norms folded" "resnet_float: the 6 batch norms fold into convs"
-grep_in "$W/resnet_float.summary" "top-1 agreement" "the summary compares with the float reference"
-grep_in "$W/convnext_float.summary" "1 GELU, 3 LayerNorm, 0 HardSwish recognised" \
+grep_fixed "$W/resnet_float.summary" "6 batch norms folded" "resnet_float: the 6 batch norms fold into convs"
+grep_fixed "$W/resnet_float.summary" "top-1 agreement" "the summary compares with the float reference"
+grep_fixed "$W/convnext_float.summary" "1 GELU, 3 LayerNorm, 0 HardSwish recognised" \
     "convnext_float: GELU and 3 LayerNorms recognised"
-grep_in "$W/mobilenet_float.summary" "0 LayerNorm, 1 HardSwish recognised" \
+grep_fixed "$W/mobilenet_float.summary" "0 LayerNorm, 1 HardSwish recognised" \
     "mobilenet_float: the decomposed hardswish x * relu6(x + 3) / 6 is recognised"
-grep_in "$W/mobilenet_qdq_ort.summary" "13 layer inputs take their QuantizeLinear scale (0 approximated)" \
+grep_fixed "$W/mobilenet_qdq_ort.summary" "13 layer inputs take their QuantizeLinear scale (0 approximated)" \
     "mobilenet_qdq_ort: all activation scales come from the QDQ pairs"
-grep_in "$W/resnet_qdq_torch.summary" "7 layers (7 with QDQ integer weights)" \
+grep_fixed "$W/resnet_qdq_torch.summary" "7 layers (7 with QDQ integer weights)" \
     "resnet_qdq_torch: all 7 layers keep integer weights"
-grep_in "$W/resnet_qdq_torch.summary" \
+grep_fixed "$W/resnet_qdq_torch.summary" \
     "7 layer inputs take their QuantizeLinear scale (0 approximated)" \
     "resnet_qdq_torch: all activation scales come from the QDQ pairs"
-grep_in "$W/resnet_qdq_ort.summary" "7 layer inputs take their QuantizeLinear scale (0 approximated)" \
+grep_fixed "$W/resnet_qdq_ort.summary" "7 layer inputs take their QuantizeLinear scale (0 approximated)" \
     "resnet_qdq_ort: all activation scales come from the QDQ pairs"
 
 # variants: pruning and encodings, percentile calibration, raw + .npy calibration files
 expect 0 "import --prune bit --lambda 2 --sparsity 0.5 --encoding csd" \
     "$BPTOOL" import "$W/resnet_float.onnx" -o "$W/pruned.bp" --calib "$W/calib.npy" \
     --prune bit --lambda 2 --sparsity 0.5 --encoding csd
-grep_in "$W/out" "sparsity 0.5" "the pruned model reaches sparsity 0.5"
+grep_fixed "$W/out" "sparsity 0.5" "the pruned model reaches sparsity 0.5"
 expect 0 "pruned model: integer backends bit-exact" \
     "$RUN" "$W/pruned.bp" "$W/test.f32" "$NTEST" "$W/pruned"
 expect 0 "import QDQ --prune weight --sparsity 0.3" \
@@ -190,19 +163,19 @@ expect 0 "percentile model: integer backends bit-exact" \
     "$RUN" "$W/pct.bp" "$W/test.f32" "$NTEST" "$W/pct"
 expect 0 "import with a raw float32 and a .npy calibration file" \
     "$BPTOOL" import "$W/resnet_float.onnx" -o "$W/raw.bp" --calib "$W/test.f32" "$W/calib.npy"
-grep_in "$W/out" "on 32 calibration inputs" "both calibration files are read (16 + 16 inputs)"
+grep_fixed "$W/out" "on 32 calibration inputs" "both calibration files are read (16 + 16 inputs)"
 expect 0 "import --wmax 255 (finer weights)" \
     "$BPTOOL" import "$W/resnet_float.onnx" -o "$W/w255.bp" --calib "$W/calib.npy" --wmax 255
 expect 0 "--wmax 255 model: exact backends bit-exact" \
     "$RUN" "$W/w255.bp" "$W/test.f32" "$NTEST" "$W/w255"
-grep_in "$W/out" "onednn-int8: inexact" "--wmax 255: onednn-int8 reports itself inexact"
+grep_fixed "$W/out" "onednn-int8: inexact" "--wmax 255: onednn-int8 reports itself inexact"
 
 # failures: exit 1, a message naming the cause, no output file
 read -r SIG_NAME <"$W/unsupported.expect"
 SIG_OP=$(sed -n 2p "$W/unsupported.expect")
 expect 1 "an op the engine lacks fails" \
     "$BPTOOL" import "$W/unsupported.onnx" -o "$W/unsupported.bp"
-grep_in "$W/err" "node '$SIG_NAME' ($SIG_OP)" "the message names the node '$SIG_NAME' and the op $SIG_OP"
+grep_fixed "$W/err" "node '$SIG_NAME' ($SIG_OP)" "the message names the node '$SIG_NAME' and the op $SIG_OP"
 absent "$W/unsupported.bp" "no output file after the failure"
 "$PY" - "$W" <<'EOF'
 import onnx, sys
@@ -215,18 +188,18 @@ m.opset_import[0].version = 8
 onnx.save(m, w + "/opset8.onnx")
 EOF
 expect 1 "weights in external data fail" "$BPTOOL" import "$W/external.onnx" -o "$W/ext.bp"
-grep_in "$W/err" "external file" "the message says the data is external"
+grep_fixed "$W/err" "external file" "the message says the data is external"
 absent "$W/ext.bp" "no output file after the failure"
 expect 1 "opset 8 fails" "$BPTOOL" import "$W/opset8.onnx" -o "$W/o8.bp"
-grep_in "$W/err" "opset 8" "the message names the opset"
+grep_fixed "$W/err" "opset 8" "the message names the opset"
 head -c 1000 "$W/test.f32" >"$W/short.f32"
 expect 1 "a calibration file of a partial input fails" \
     "$BPTOOL" import "$W/resnet_float.onnx" -o "$W/bad.bp" --calib "$W/short.f32"
-grep_in "$W/err" "short.f32" "the message names the calibration file"
+grep_fixed "$W/err" "short.f32" "the message names the calibration file"
 absent "$W/bad.bp" "no output file after the failure"
 head -c 3000 "$W/resnet_float.onnx" >"$W/trunc.onnx"
 expect 1 "a truncated model fails" "$BPTOOL" import "$W/trunc.onnx" -o "$W/trunc.bp"
-grep_in "$W/err" "truncated or corrupt" "the message says the file is truncated or corrupt"
+grep_fixed "$W/err" "truncated or corrupt" "the message says the file is truncated or corrupt"
 absent "$W/trunc.bp" "no output file after the failure"
 expect 1 "a missing model fails" "$BPTOOL" import "$W/nothere.onnx" -o "$W/x.bp"
 expect 2 "missing -o is a usage error" "$BPTOOL" import "$W/resnet_float.onnx"
@@ -238,5 +211,4 @@ expect 0 "mutated exported models never crash the importer" \
     "$FUZZ" 200 "$W/resnet_qdq_torch.onnx" "$W/convnext_float.onnx" "$W/mobilenet_float.onnx"
 tail -n 2 "$W/out" | head -n 1 | sed 's/^/#   /'
 
-echo "$((n - fails)) passed, $fails failed"
-[ $fails = 0 ]
+tap_done

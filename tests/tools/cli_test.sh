@@ -11,36 +11,8 @@ BPBENCH=$2
 DATA=$3
 T=$(mktemp -d)
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
-fails=0
-n=0
-
-# expect CODE DESC CMD... : runs CMD, checks the exit code, keeps stdout/stderr.
-expect() {
-    local want=$1 desc=$2
-    shift 2
-    n=$((n + 1))
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        echo "not ok $n - $desc: exit $got, want $want"
-        sed 's/^/#   stdout: /' "$T/out" | tail -n 5
-        sed 's/^/#   stderr: /' "$T/err" | tail -n 5
-        fails=$((fails + 1))
-        return 1
-    fi
-    echo "ok $n - $desc"
-}
-# grep_in FILE PATTERN DESC
-grep_in() {
-    n=$((n + 1))
-    if grep -q -- "$2" "$1"; then
-        echo "ok $n - $3"
-    else
-        echo "not ok $n - $3: '$2' not in $(basename "$1")"
-        sed 's/^/#   /' "$1" | tail -n 5
-        fails=$((fails + 1))
-    fi
-}
+TAP_DIR=$T
+. "$(dirname "$0")/../tap.sh"
 
 # ---- help ----
 expect 0 "bptool --help" "$BPTOOL" --help
@@ -453,5 +425,4 @@ for ly in "" --log-y; do
     fi
 done
 
-echo "# $((n - fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+tap_done

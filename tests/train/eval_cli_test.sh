@@ -14,26 +14,8 @@ if [ ! -f "$D/t10k-images-idx3-ubyte.gz" ] || [ ! -f "$D/t10k-labels-idx1-ubyte.
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0
-n=0
-check() { # DESC CMD...: CMD must succeed
-    local desc=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $desc"; else echo "not ok $n - $desc"; fails=$((fails + 1)); fi
-}
-expect() { # CODE DESC CMD...
-    local want=$1 desc=$2
-    shift 2
-    n=$((n + 1))
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    if [ "$got" = "$want" ]; then echo "ok $n - $desc"; else
-        echo "not ok $n - $desc: exit $got, want $want"
-        sed 's/^/#   /' "$T/err" | tail -n 3
-        fails=$((fails + 1))
-    fi
-}
+TAP_DIR=$T
+. "$(dirname "$0")/../tap.sh"
 M=$DATA/resnet8-bp.bp
 
 expect 0 "text report" "$BPTOOL" eval "$M" --data fashion-mnist --limit 300 --count-limit 50
@@ -72,4 +54,4 @@ expect 1 "a model with another input shape" "$BPTOOL" eval "$T/r18.bp" --data fa
 expect 1 "not a model" "$BPTOOL" eval "$T/t10k-images-idx3-ubyte.gz" --data fashion-mnist
 
 echo "1..$n"
-[ "$fails" = 0 ]
+tap_done
