@@ -2,6 +2,7 @@
 sessions may share it)."""
 import os
 
+from ._handle import Handle
 from ._library import ffi, lib
 from ._records import to_record
 from .errors import StateError, check
@@ -27,9 +28,11 @@ def _tensor(t):
     return TensorInfo(ffi.string(t.name).decode(errors="replace"), tuple(t.dims[0:t.ndim]))
 
 
-class Model:
+class Model(Handle):
     """Use Model.load(path_or_bytes). close() (or a with block) releases the
     caller's reference; sessions keep the model alive."""
+
+    _free = "bp_model_free"
 
     def __init__(self, handle, keepalive):
         self._h = handle
@@ -80,27 +83,6 @@ class Model:
         """Metadata value for key ("arch", "producer", ...) or None."""
         v = lib.bp_model_meta(self.handle(), key.encode())
         return None if v == ffi.NULL else ffi.string(v).decode(errors="replace")
-
-    @property
-    def closed(self):
-        return self._h is None
-
-    def close(self):
-        if self._h is not None:
-            lib.bp_model_free(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass
 
     def __repr__(self):
         I = self.info

@@ -5,17 +5,20 @@ import threading
 
 import numpy as np
 
+from ._handle import Handle
 from ._library import ffi, lib
 from ._records import to_record
 from .errors import InvalidArgumentError, ShapeError, StateError, check
 from .model import Model
 
 
-class Session:
+class Session(Handle):
     """Session(model, backend="bitplane", threads=0, batch=1, isa=None,
     profiling=False). threads=0 uses all cores; isa caps the kernels
     ("scalar", "avx2", "avx512", "avx512vnni", "neon"). One run at a time per
     session (concurrent calls wait for each other)."""
+
+    _free = "bp_session_free"
 
     def __init__(self, model, backend="bitplane", threads=0, batch=1, isa=None,
                  profiling=False):
@@ -64,30 +67,6 @@ class Session:
         if self._h is None:
             raise StateError(lib.BP_ERR_STATE, f"Session.{what}: the session is closed")
         return self._h
-
-    @property
-    def closed(self):
-        return self._h is None
-
-    def close(self):
-        with self._lock:
-            if self._h is not None:
-                lib.bp_session_free(self._h)
-                self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            if getattr(self, "_h", None) is not None:
-                lib.bp_session_free(self._h)
-                self._h = None
-        except Exception:  # interpreter shutdown
-            pass
 
     def _read_info(self):
         p = ffi.new("bp_session_info *")
