@@ -6,7 +6,7 @@ is the judge), checks that the engine's predictions equal torch's image by
 image, and writes results.json and the plot.
 
   sweep.py --out DIR [--arch resnet8] [--small] [--jobs 2] [--base DIR/model.pt]
-           [--bp-etas 3e-6,1e-5,...] [--wp-etas 3e-5,1e-4,...] [--no-4bit]
+           [--bp-etas 3e-6,1e-5,...] [--wp-etas 3e-5,1e-4,...] [--no-4bit] [--seed 1]
 
 --small: 2 etas per method, 8-bit only (the documented quick run).
 --bp-etas / --wp-etas replace the default eta lists (the ResNet-8 ones); the
@@ -66,7 +66,8 @@ def run_one(a, base, method, eta, bits):
     if not os.path.exists(os.path.join(d, "eval.json")):
         os.makedirs(d, exist_ok=True)
         sh(train_cmd(a, d, ["--method", method, "--eta", repr(eta), "--bits", str(bits),
-                            "--init", base, "--epochs", str(a.epochs), "--lr", str(a.lr)]),
+                            "--init", base, "--epochs", str(a.epochs), "--lr", str(a.lr),
+                            "--seed", str(a.seed)]),
            os.path.join(d, "log.txt"))
         judge(a, d)
     with open(os.path.join(d, "eval.json")) as f:
@@ -89,6 +90,7 @@ def main():
     ap.add_argument("--no-4bit", action="store_true")
     ap.add_argument("--bp-etas", default="", help="comma-separated, replaces the default list")
     ap.add_argument("--wp-etas", default="", help="comma-separated, replaces the default list")
+    ap.add_argument("--seed", type=int, default=1, help="fine-tuning runs' seed (batch order)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--count-limit", type=int, default=1000)
     ap.add_argument("--bptool", default=os.path.join(ROOT, "build", "tools", "bptool", "bptool"))
