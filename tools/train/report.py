@@ -85,10 +85,11 @@ def main():
             "%.2f" % (b / ew) if b else "-", "%.2f" % c if c else "-",
             "%.2f" % (c / ew) if c else "-", E(r, "add_shift_add_binary_wx", md),
             "%.2f" % (b / E(r, "add_shift_add_binary_wx", md)) if b else "-"))
-    print("\nClaim 3 (8-bit base vs 4-bit base Bit-Pruning): for each 4-bit point, the "
-          "lowest-energy 8-bit BP point at least as accurate.\n")
-    print("| 4-bit η | 4-bit top-1 | 4-bit E bin [nJ] | best 8-bit E bin [nJ] | ratio 8/4 |")
-    print("|---|---|---|---|---|")
+    if bp4:
+        print("\nClaim 3 (8-bit base vs 4-bit base Bit-Pruning): for each 4-bit point, the "
+              "lowest-energy 8-bit BP point at least as accurate.\n")
+        print("| 4-bit η | 4-bit top-1 | 4-bit E bin [nJ] | best 8-bit E bin [nJ] | ratio 8/4 |")
+        print("|---|---|---|---|---|")
     for r in bp4:
         e4 = E(r, "add_shift_add_binary_wx", md)
         b = best_at(bpb, r["top1"])

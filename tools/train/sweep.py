@@ -5,9 +5,12 @@ each result with `bptool import`, evaluates it with `bptool eval` (the engine
 is the judge), checks that the engine's predictions equal torch's image by
 image, and writes results.json and the plot.
 
-  sweep.py --out DIR [--small] [--jobs 2] [--base DIR/model.pt]
+  sweep.py --out DIR [--arch resnet8] [--small] [--jobs 2] [--base DIR/model.pt]
+           [--bp-etas 3e-6,1e-5,...] [--wp-etas 3e-5,1e-4,...] [--no-4bit] [--seed 1]
 
---small: 2 etas per method, 8-bit only (the documented quick run)."""
+--small: 2 etas per method, 8-bit only (the documented quick run).
+--bp-etas / --wp-etas replace the default eta lists (the ResNet-8 ones); the
+4-bit points use the BP list."""
 import argparse
 import json
 import os
@@ -63,7 +66,8 @@ def run_one(a, base, method, eta, bits):
     if not os.path.exists(os.path.join(d, "eval.json")):
         os.makedirs(d, exist_ok=True)
         sh(train_cmd(a, d, ["--method", method, "--eta", repr(eta), "--bits", str(bits),
-                            "--init", base, "--epochs", str(a.epochs), "--lr", str(a.lr)]),
+                            "--init", base, "--epochs", str(a.epochs), "--lr", str(a.lr),
+                            "--seed", str(a.seed)]),
            os.path.join(d, "log.txt"))
         judge(a, d)
     with open(os.path.join(d, "eval.json")) as f:
@@ -84,6 +88,9 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--no-4bit", action="store_true")
+    ap.add_argument("--bp-etas", default="", help="comma-separated, replaces the default list")
+    ap.add_argument("--wp-etas", default="", help="comma-separated, replaces the default list")
+    ap.add_argument("--seed", type=int, default=1, help="fine-tuning runs' seed (batch order)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--count-limit", type=int, default=1000)
     ap.add_argument("--bptool", default=os.path.join(ROOT, "build", "tools", "bptool", "bptool"))
@@ -109,9 +116,13 @@ def main():
         r = json.load(f)
     r.update(name="base", method="none", eta=0.0, bits=8)
     results.append(r)
-    etas = SMALL if a.small else ETAS
+    etas = dict(SMALL if a.small else ETAS)
+    for m, v in (("bp", a.bp_etas), ("wp", a.wp_etas)):
+        if v:
+            etas[m] = [float(e) for e in v.split(",")]
     # interleaved, so a partial sweep has both methods
-    jobs = [(m, etas[m][i], 8) for i in range(len(etas["bp"])) for m in ("bp", "wp")]
+    n = max(len(etas["bp"]), len(etas["wp"]))
+    jobs = [(m, etas[m][i], 8) for i in range(n) for m in ("bp", "wp") if i < len(etas[m])]
     if not a.small and not a.no_4bit:
         jobs += [("bp", e, 4) for e in etas["bp"]]
     with ThreadPoolExecutor(a.jobs) as ex:
