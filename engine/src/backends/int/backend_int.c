@@ -505,13 +505,12 @@ static inline uint32_t bp_idx_at(const void *idx, uint32_t bytes, size_t i)
     return bytes == 2 ? ((const uint16_t *)idx)[i] : ((const uint32_t *)idx)[i];
 }
 
-/* The implicit path's taps are the kernel table's (bp_tap, tap_acc_u8/s8):
- * per weight digit (bitplane, +/- x << sh) or nonzero (csr, val * x) one run
- * of the padded plane at offset off (window tap dy, dx). The bitplane taps
- * are pure shift-adds (per digit, the same int32 sums as the kernels'
- * add-shift-add). */
-
-/* Builds the tap lists of all rows (offsets need the padded width). */
+/* Builds the tap lists of all rows (offsets need the padded width) for the
+ * kernel table's tap_acc_u8/s8: per weight digit (bitplane, +/- x << sh) or
+ * nonzero (csr, val * x) one run of the padded plane at offset off (window
+ * tap dy, dx). The bitplane taps are pure shift-adds (per digit, the same
+ * int32 sums as the kernels' add-shift-add); the sums fit int32 (|acc| <=
+ * K*255*max|w|). */
 static int bp_impl_build(bp_int_layer *L)
 {
     size_t total;
