@@ -192,7 +192,8 @@ typedef void bp_s2d_u8_fn_t(const uint8_t *src, size_t W, uint8_t *dst, size_t P
 typedef void bp_ln_stats_fn_t(const float *xb, float eps, size_t C, size_t HW, size_t np,
                               double *mean, double *r);
 /* Rows c0..c1-1 of those pixels normalised: yb[(c - c0)*ys + p] =
- * (float)((x - mean[p]) * r[p]) * gamma[c] + beta[c]. */
+ * (float)((x - mean[p]) * r[p]) * gamma[c] + beta[c]. In place allowed:
+ * yb == xb + c0*HW with ys == HW. */
 typedef void bp_ln_rows_fn_t(const float *xb, size_t HW, const double *mean, const double *r,
                              const float *gamma, const float *beta, size_t c0, size_t c1,
                              float *yb, size_t ys, size_t np);

@@ -1078,6 +1078,21 @@ static int kt_ro_ln_case(const kt_ro_kernel *k, kt_rng *r, size_t np)
         f += kt_check_f32(y, sy, ny, NULL, k->name);
         f += kt_check_gaps((const uint8_t *)y, ny * sizeof(float), ys * sizeof(float),
                            np * sizeof(float), k->name);
+        /* in place: rows c0..c1-1 of x overwritten, the rest untouched */
+        float *xi = malloc((nx + 1) * sizeof(float));
+        assert_non_null(xi);
+        memcpy(xi, x, nx * sizeof(float));
+        k->ln_rows(xi, HW, sm, sr, g, b, c0, c1, xi + c0 * HW, HW, np);
+        for (size_t i = 0; i < nx && !f; i++) {
+            const size_t c = i / HW, p = i % HW;
+            const float e = c >= c0 && c < c1 && p < np ? want[(c - c0) * ys + p] : x[i];
+            if (!kt_same_f32(xi[i], e)) {
+                printf("    in place: element %zu: got %a want %a\n", i, (double)xi[i],
+                       (double)e);
+                f++;
+            }
+        }
+        free(xi);
         if (f) printf("    c0=%zu c1=%zu ys=%zu\n", c0, c1, ys);
         free(g);
         free(b);
