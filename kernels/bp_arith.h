@@ -1,14 +1,16 @@
 /* The canonical scalar arithmetic between the integer and float domains
  * (formats/SPEC.md sections 7 and 8 define it): quantization, the layer
- * epilogue, ReLU and GELU, one element at a time. The quantize/epilogue
- * kernels (generic/epilogue_scalar.c and their SIMD twins) and the engine's
- * float operators are all written in these terms. Files using these must be
+ * epilogue, ReLU, GELU and exp, one element at a time. The quantize/epilogue
+ * kernels (generic/epilogue_scalar.c and their SIMD twins), the row ops
+ * (generic/rowops.c) and the engine's float operators are all written in
+ * these terms. Files using these must be
  * compiled with -ffp-contract=off: no product may be fused into an FMA. */
 #ifndef BP_ARITH_H
 #define BP_ARITH_H
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Round half to even for |v| <= 2^22 in the default rounding mode, without
  * a libm call, so quantization loops vectorize: adding and subtracting
@@ -86,6 +88,42 @@ static inline float bp_gelu(float xf)
     float big = a > 0.0 ? xf : -0.0f;
     r = m >= 6.0 ? big : r;
     return a == a ? r : xf;
+}
+
+/* 1/k!, k = 0..11: Taylor coefficients of exp (bp_exp1). */
+static const double bp_exp_coef[12] = {
+    0x1p+0, 0x1p+0, 0x1p-1, 0x1.5555555555555p-3, 0x1.5555555555555p-5,
+    0x1.1111111111111p-7, 0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13,
+    0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22,
+    0x1.ae64567f544e4p-26,
+};
+
+/* exp(t) rounded once to float (formats/SPEC.md 7.3), so results do not
+ * depend on the C library's expf: t = n*ln2 + r with n =
+ * round-half-even(t/ln2) (adding and subtracting 1.5 * 2^52, exact for |n| <
+ * 2^51), ln2 split in two so n*ln2hi is exact, exp(r) by its degree-11
+ * Taylor polynomial (Horner, r = r*x + c[k], each op rounded), times 2^n
+ * (exact: t is clamped to [-110, 89], so n is in [-159, 129]). Branch-free
+ * so loops vectorize. */
+static inline float bp_exp1(double t)
+{
+    double tc = t < -110.0 ? -110.0 : t;
+    tc = tc > 89.0 ? 89.0 : tc;
+    tc = tc == tc ? tc : 0.0;
+    double kd = tc * 0x1.71547652b82fep+0 + 0x1.8p52;
+    double n = kd - 0x1.8p52;
+    double r = (tc - n * 0x1.62e42fefa4p-1) - n * -0x1.8432a1b0e2634p-43;
+    double p = bp_exp_coef[11];
+    for (int k = 10; k >= 0; k--) p = p * r + bp_exp_coef[k];
+    uint64_t kb;
+    memcpy(&kb, &kd, sizeof kb);
+    uint64_t sb = (kb + 1023u) << 52; /* the low bits of kd hold n: 2^n */
+    double sc;
+    memcpy(&sc, &sb, sizeof sc);
+    float v = (float)(p * sc);
+    v = t < -110.0 ? 0.0f : v;
+    v = t > 89.0 ? INFINITY : v;
+    return t == t ? v : (float)t;
 }
 
 #endif

@@ -162,6 +162,50 @@ typedef void bp_epilogue_u8_fn_t(const bp_epi_rows *e, size_t nrows, size_t n, u
 typedef void bp_epilogue_s8_fn_t(const bp_epi_rows *e, size_t nrows, size_t n, int8_t *q,
                                  size_t ldq);
 
+/* ---- Row ops (kernels/generic/rowops.c, built once per ISA level): the
+ * loops between layers that are not a layer's matrix product. Written once
+ * in portable C and compiled per ISA (the compiler vectorizes them), so each
+ * ISA does the same operations in the same order: results are bit-identical.
+ * No argument may overlap another unless stated. ---- */
+
+/* One weight digit (bitplane: +/- x << sh) or nonzero (csr: val * x) of a
+ * tap accumulation, reading the input at offset off. */
+typedef struct bp_tap {
+    uint32_t off;
+    uint16_t sh, neg;
+    int32_t val;
+} bp_tap;
+/* acc[i] = sum over d < nt of op_d(x[t[d].off + i*sx]), i < n: csr != 0 adds
+ * t[d].val * x, else x << t[d].sh, subtracted when t[d].neg. uint32
+ * arithmetic: wraps instead of UB (the integer backends' sums fit int32). */
+typedef void bp_tap_acc_u8_fn_t(uint32_t *acc, const uint8_t *x, size_t n, size_t sx,
+                                const bp_tap *t, uint32_t nt, int csr);
+typedef void bp_tap_acc_s8_fn_t(uint32_t *acc, const int8_t *x, size_t n, size_t sx,
+                                const bp_tap *t, uint32_t nt, int csr);
+/* Space-to-depth of one byte plane (row stride W): byte (oy*kh + dy, ox*kw +
+ * dx) goes to dst[(dy*kw + dx)*P + oy*OW + ox], oy < OH, ox < OW. */
+typedef void bp_s2d_u8_fn_t(const uint8_t *src, size_t W, uint8_t *dst, size_t P, size_t OH,
+                            size_t OW, size_t kh, size_t kw);
+/* LayerNorm over C rows strided by HW (formats/SPEC.md 7.1), np pixels
+ * starting at xb: mean[p] = (sum over c in order of x) / C, and r[p] =
+ * 1 / sqrt((sum over c in order of (x - mean)^2) / C + eps), all in double. */
+typedef void bp_ln_stats_fn_t(const float *xb, float eps, size_t C, size_t HW, size_t np,
+                              double *mean, double *r);
+/* Rows c0..c1-1 of those pixels normalised: yb[(c - c0)*ys + p] =
+ * (float)((x - mean[p]) * r[p]) * gamma[c] + beta[c]. In place allowed:
+ * yb == xb + c0*HW with ys == HW. */
+typedef void bp_ln_rows_fn_t(const float *xb, size_t HW, const double *mean, const double *r,
+                             const float *gamma, const float *beta, size_t c0, size_t c1,
+                             float *yb, size_t ys, size_t np);
+/* One softmax row of n elements at stride st (formats/SPEC.md 7.2): exp by
+ * bp_exp1 of x - max, summed in order in double, each divided by the sum.
+ * y may equal x. */
+typedef void bp_softmax_f32_fn_t(const float *x, float *y, size_t n, size_t st);
+/* y[i] = (float)(1 / (1 + bp_exp1(-x[i]))) in double, i < n; y may equal x. */
+typedef void bp_sigmoid_f32_fn_t(const float *x, float *y, size_t n);
+/* q[i] = (uint8_t)(bp_quant_s8(x[i], inv) + 128): s8 stored shifted as u8. */
+typedef void bp_quantize_s8u_fn_t(const float *x, uint8_t *q, size_t n, float inv);
+
 /* ---- ref oracles (kernels/ref/): obviously correct, int64 accumulation ----
  * Dense weight is rows x K row-major int16 with leading dimension ldw. */
 void bp_ref_dense_u8(const int16_t *w, size_t ldw, uint32_t rows, uint32_t K,
@@ -238,6 +282,16 @@ typedef struct bp_kernel_table {
     bp_epilogue_s8_fn_t *epilogue_s8;
     const char *quantize_u8_name, *quantize_s8_name, *gelu_f32_name;
     const char *epilogue_f32_name, *epilogue_u8_name, *epilogue_s8_name;
+    bp_tap_acc_u8_fn_t *tap_acc_u8;
+    bp_tap_acc_s8_fn_t *tap_acc_s8;
+    bp_s2d_u8_fn_t *s2d_u8;
+    bp_ln_stats_fn_t *ln_stats;
+    bp_ln_rows_fn_t *ln_rows;
+    bp_softmax_f32_fn_t *softmax_f32;
+    bp_sigmoid_f32_fn_t *sigmoid_f32;
+    bp_quantize_s8u_fn_t *quantize_s8u;
+    const char *tap_acc_u8_name, *tap_acc_s8_name, *s2d_u8_name, *ln_stats_name;
+    const char *ln_rows_name, *softmax_f32_name, *sigmoid_f32_name, *quantize_s8u_name;
     bp_isa isa; /* best level used */
 } bp_kernel_table;
 

@@ -23,6 +23,7 @@ void bp_kernels_init(bp_kernel_table *t, unsigned mask)
         t->kind##_name = #fn;                    \
     }
     BP_EPILOGUE_KERNELS(BPK_SET_SCALAR)
+    BP_ROWOP_KERNELS(BPK_SET_SCALAR)
 #undef BPK_SET_SCALAR
     t->isa = BP_ISA_SCALAR;
 
@@ -47,6 +48,7 @@ void bp_kernels_init(bp_kernel_table *t, unsigned mask)
             t->kind##_name = #fn;                    \
         }
         BP_EPILOGUE_KERNELS(BPK_SET_EPILOGUE)
+        BP_ROWOP_KERNELS(BPK_SET_EPILOGUE)
 #undef BPK_SET_EPILOGUE
 #undef BPK_SET_BITPLANE
 #undef BPK_SET_CSR

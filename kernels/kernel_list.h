@@ -13,6 +13,7 @@
 #define BP_BITPLANE_KERNELS_X86(X)
 #define BP_CSR_KERNELS_X86(X)
 #define BP_EPILOGUE_KERNELS_X86(X)
+#define BP_ROWOP_KERNELS_X86(X)
 #endif
 
 #if defined(__aarch64__)
@@ -21,6 +22,7 @@
 #define BP_BITPLANE_KERNELS_ARM(X)
 #define BP_CSR_KERNELS_ARM(X)
 #define BP_EPILOGUE_KERNELS_ARM(X)
+#define BP_ROWOP_KERNELS_ARM(X)
 #endif
 
 #define BP_BITPLANE_KERNELS(X)                        \
@@ -47,6 +49,23 @@
     BP_EPILOGUE_KERNELS_X86(X)                                  \
     BP_EPILOGUE_KERNELS_ARM(X)
 
+/* Row ops: X(kind, fn, isa) as for the epilogue family. One portable source
+ * (generic/rowops.c) built once per level, the function names suffixed with
+ * the level (BP_ROWOP_SFX). */
+#define BP_ROWOP_KERNELS_OF(X, sfx, isa)                        \
+    X(tap_acc_u8, bp_tap_acc_u8_##sfx, isa)                     \
+    X(tap_acc_s8, bp_tap_acc_s8_##sfx, isa)                     \
+    X(s2d_u8, bp_s2d_u8_##sfx, isa)                             \
+    X(ln_stats, bp_ln_stats_##sfx, isa)                         \
+    X(ln_rows, bp_ln_rows_##sfx, isa)                           \
+    X(softmax_f32, bp_softmax_f32_##sfx, isa)                   \
+    X(sigmoid_f32, bp_sigmoid_f32_##sfx, isa)                   \
+    X(quantize_s8u, bp_quantize_s8u_##sfx, isa)
+#define BP_ROWOP_KERNELS(X)                                     \
+    BP_ROWOP_KERNELS_OF(X, scalar, BP_ISA_SCALAR)               \
+    BP_ROWOP_KERNELS_X86(X)                                     \
+    BP_ROWOP_KERNELS_ARM(X)
+
 /* Prototypes for every listed kernel. */
 #define BP_DECLARE_BITPLANE(at, fn, isa) \
     void fn(const bp_planes *w, uint32_t row0, uint32_t nrows, \
@@ -60,5 +79,6 @@ BP_BITPLANE_KERNELS(BP_DECLARE_BITPLANE)
 BP_CSR_KERNELS(BP_DECLARE_CSR)
 #define BP_DECLARE_EPILOGUE(kind, fn, isa) bp_##kind##_fn_t fn;
 BP_EPILOGUE_KERNELS(BP_DECLARE_EPILOGUE)
+BP_ROWOP_KERNELS(BP_DECLARE_EPILOGUE)
 
 #endif

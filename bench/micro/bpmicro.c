@@ -471,6 +471,93 @@ static bpm_epi_job *bpm_epi_register(unsigned mask)
     return jobs;
 }
 
+/* --------------------------------------------------------------- row ops */
+
+/* Each row op on the epilogue's 64 x 3136 floats (or bytes): taps of a
+ * depthwise 3x3 (two digits each) over 56 padded rows of 58, space-to-depth
+ * of a 224 x 224 plane by 4 x 4, LayerNorm of 64 channels in 256-pixel
+ * blocks, 64 softmax rows of 3136, sigmoid and shifted quantization of all
+ * the floats. */
+typedef struct bpm_ro_kernel {
+    const char *name;
+    const char *kind;
+    bp_isa isa;
+    void (*fn)(void);
+} bpm_ro_kernel;
+
+#define BPM_RO(kind, fn, isa) {#fn, #kind, isa, (void (*)(void))fn},
+static const bpm_ro_kernel bpm_ro_kernels[] = {
+    BP_ROWOP_KERNELS(BPM_RO)
+};
+#define BPM_NRO (sizeof(bpm_ro_kernels) / sizeof(bpm_ro_kernels[0]))
+
+static void bpm_ro_fn(bpm_state *st, void *ctx)
+{
+    const bpm_ro_kernel *k = ctx;
+    bpm_epi_buffers();
+    const size_t n = (size_t)BPM_EPI_ROWS * BPM_EPI_N;
+    const char *kd = k->kind;
+    bp_tap taps[18];
+    for (uint32_t d = 0; d < 18; d++) {
+        taps[d].off = (d / 2 / 3) * 58 + (d / 2 % 3);
+        taps[d].sh = (uint16_t)(d % 2 ? 5 : 1);
+        taps[d].neg = (uint16_t)(d % 3 == 0);
+        taps[d].val = 0;
+    }
+    const size_t nt = 55 * 58 + 56; /* virtual pixels of 56 rows of 58 */
+    static double mean[256], rs[256];
+    double elems = (double)n;
+    if (!strncmp(kd, "tap_acc", 7)) elems = (double)nt * 18;
+    else if (!strcmp(kd, "s2d_u8")) elems = 224.0 * 224.0;
+    while (bpm_keep_running(st)) {
+        uint8_t *q = bpm_epi_buf.q;
+        float *f = bpm_epi_buf.f, *y = bpm_epi_buf.y;
+        if (!strcmp(kd, "tap_acc_u8"))
+            ((bp_tap_acc_u8_fn_t *)k->fn)((uint32_t *)bpm_epi_buf.acc, q, nt, 1, taps, 18, 0);
+        else if (!strcmp(kd, "tap_acc_s8"))
+            ((bp_tap_acc_s8_fn_t *)k->fn)((uint32_t *)bpm_epi_buf.acc, (const int8_t *)q, nt, 1,
+                                          taps, 18, 0);
+        else if (!strcmp(kd, "s2d_u8"))
+            ((bp_s2d_u8_fn_t *)k->fn)(q, 224, (uint8_t *)y, 56 * 56, 56, 56, 4, 4);
+        else if (!strcmp(kd, "ln_stats") || !strcmp(kd, "ln_rows"))
+            for (size_t p0 = 0; p0 < BPM_EPI_N; p0 += 256) {
+                size_t np = BPM_EPI_N - p0 < 256 ? BPM_EPI_N - p0 : 256;
+                if (kd[3] == 's')
+                    ((bp_ln_stats_fn_t *)k->fn)(f + p0, 1e-5f, BPM_EPI_ROWS, BPM_EPI_N, np, mean,
+                                                rs);
+                else
+                    ((bp_ln_rows_fn_t *)k->fn)(f + p0, BPM_EPI_N, mean, rs, bpm_epi_buf.scale,
+                                               bpm_epi_buf.bias, 0, BPM_EPI_ROWS, y + p0,
+                                               BPM_EPI_N, np);
+            }
+        else if (!strcmp(kd, "softmax_f32"))
+            for (size_t r = 0; r < BPM_EPI_ROWS; r++)
+                ((bp_softmax_f32_fn_t *)k->fn)(f + r * BPM_EPI_N, y + r * BPM_EPI_N, BPM_EPI_N, 1);
+        else if (!strcmp(kd, "sigmoid_f32"))
+            ((bp_sigmoid_f32_fn_t *)k->fn)(f, y, n);
+        else
+            ((bp_quantize_s8u_fn_t *)k->fn)(f, q, n, 23.0f);
+    }
+    bpm_counter(st, "elem/s", elems * (double)bpm_iterations(st), BPM_COUNTER_RATE);
+}
+
+/* Registers every listed row op the CPU runs. */
+static void bpm_ro_register(unsigned mask)
+{
+    for (size_t i = 0; i < BPM_NRO; i++) {
+        const bpm_ro_kernel *k = &bpm_ro_kernels[i];
+        if (!(mask & BP_ISA_BIT(k->isa)))
+            continue;
+        char name[160];
+        const char *shape = !strncmp(k->kind, "tap_acc", 7) ? "dw3x3/56x58"
+                            : !strcmp(k->kind, "s2d_u8")   ? "224x224/4x4"
+                                                           : "64x3136";
+        snprintf(name, sizeof(name), "%s/%s", k->name, shape);
+        bpm_bench_unit_us(bpm_bench_min_time(bpm_register(name, bpm_ro_fn, (void *)k),
+                                             bpm_min_time));
+    }
+}
+
 /* ------------------------------------------------------------ summary */
 
 typedef struct bpm_row {
@@ -575,7 +662,7 @@ static void bpm_print_summary(void)
 
 /* Default: every bitplane/csr x86 kernel on all of resnet18-cifar at every
  * sparsity, and every net at 90%, CSD digits; no scalar, no P=1 heads; and
- * every quantize/epilogue kernel of those ISAs. --isa replaces the ISA
+ * every quantize/epilogue kernel and row op of those ISAs. --isa replaces the ISA
  * alternatives with that one ISA. */
 #define BPM_DEFAULT_ISAS "avx2|avx512|avx512vnni"
 #define BPM_DEFAULT_CASES                                                         \
@@ -588,7 +675,8 @@ static const char bpm_usage[] =
     "Times every bitplane and csr kernel (u8 activations) on the real layer shapes\n"
     "of bench/shapes with synthetic Bit-Pruning weights, reports each bitplane case\n"
     "as % of the ceiling probe, and closes with a summary table; then every\n"
-    "quantize, GELU and epilogue kernel on one 64 x 3136 accumulator tile.\n"
+    "quantize, GELU and epilogue kernel on one 64 x 3136 accumulator tile, and\n"
+    "every row op (taps, space-to-depth, LayerNorm, softmax, sigmoid) on as many.\n"
     "\n"
     "options:\n"
     "  --shapes=DIR                 layer shape files (default: the source tree's\n"
@@ -683,8 +771,10 @@ int main(int argc, char **argv)
     char default_filter[512];
     const char *isas = only_isa >= 0 ? bp_isa_name((bp_isa)only_isa) : BPM_DEFAULT_ISAS;
     snprintf(default_filter, sizeof default_filter,
-             "_(%s)%s|^bp_(quantize|gelu|epilogue)_(u8|s8|f32)_(%s)/", isas, BPM_DEFAULT_CASES,
-             isas);
+             "_(%s)%s|^bp_(quantize|gelu|epilogue)_(u8|s8|f32)_(%s)/|"
+             "^bp_(tap_acc_u8|tap_acc_s8|s2d_u8|ln_stats|ln_rows|softmax_f32|sigmoid_f32|"
+             "quantize_s8u)_(%s)/",
+             isas, BPM_DEFAULT_CASES, isas, isas);
 
     static const char *nets[] = {"resnet18-cifar", "resnet18", "convnext-t"};
     for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
@@ -759,6 +849,7 @@ int main(int argc, char **argv)
     bpm_epi_job *epi_jobs = bpm_epi_register(mask);
     if (!epi_jobs)
         return 1;
+    bpm_ro_register(mask);
 
     const int rc = bpm_run(&argc, argv, default_filter, bpm_on_result, NULL);
     if (rc == 0)

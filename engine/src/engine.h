@@ -281,8 +281,10 @@ void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads);
 /* x: [N, C, HW]; per-channel y = x*s[c] (+ t[c] if t). */
 void bp_op_channel_affine(const float *x, const float *s, const float *t, float *y,
                           size_t N, size_t C, size_t HW, int threads);
-void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
-                     float *y, size_t N, size_t C, size_t HW, int threads);
+/* LayerNorm, sigmoid and softmax run the row ops of kt (kernels/bp_kernels.h). */
+void bp_op_layernorm(const bp_kernel_table *kt, const float *x, const float *gamma,
+                     const float *beta, float eps, float *y, size_t N, size_t C, size_t HW,
+                     int threads);
 /* The same values, also (y may be NULL: only) quantized into q[0..nq); rows of
  * W pixels (HW a multiple of W). On team when there is one, else OpenMP. */
 void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *gamma,
@@ -293,9 +295,10 @@ void bp_op_pool(const float *x, float *y, size_t N, size_t C, uint32_t H, uint32
                 uint32_t OH, uint32_t OW, const int32_t *ints, int is_max, int threads);
 void bp_op_global_avgpool(const float *x, float *y, size_t N, size_t C, size_t HW,
                           int threads);
-void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int threads);
+void bp_op_softmax(const bp_kernel_table *kt, const float *x, float *y, size_t rows, size_t len,
+                   int threads);
 /* Elementwise activations (any layout): SIGMOID, HARDSIGMOID, HARDSWISH, CLIP. */
-void bp_op_sigmoid(const float *x, float *y, size_t n, int threads);
+void bp_op_sigmoid(const bp_kernel_table *kt, const float *x, float *y, size_t n, int threads);
 void bp_op_hardsigmoid(const float *x, float *y, size_t n, float alpha, float beta,
                        int threads);
 void bp_op_hardswish(const float *x, float *y, size_t n, int threads);
@@ -334,8 +337,8 @@ void bp_op_pool_nhwc(const float *x, float *y, size_t N, size_t C, uint32_t H, u
 void bp_op_global_avgpool_nhwc(const float *x, float *y, size_t N, size_t C, size_t HW,
                                int threads);
 /* Softmax over W (the last NCHW axis) of a channels-last [N, H, W, C] tensor. */
-void bp_op_softmax_nhwc(const float *x, float *y, size_t N, size_t C, size_t H, size_t W,
-                        int threads);
+void bp_op_softmax_nhwc(const bp_kernel_table *kt, const float *x, float *y, size_t N, size_t C,
+                        size_t H, size_t W, int threads);
 
 /* Output size of a conv/pool along one axis, 0 if the window never fits. */
 uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0,
@@ -345,19 +348,6 @@ uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0
  * blocks of about equal summed cost; bounds has R + 1 entries. */
 void bp_split_rows_by_cost(uint64_t (*cost)(const void *ctx, uint32_t j), const void *ctx,
                            uint32_t lo, uint32_t hi, uint32_t R, uint32_t *bounds);
-
-/* ---- misc ---- */
-/* Hot engine-side loops that have no kernel of their own (implicit runs,
- * space-to-depth, LayerNorm and softmax rows) are compiled for several x86
- * ISAs and picked at load time (ifunc): the engine itself is built for the
- * baseline ISA. Same IEEE float ops in the same order in every clone
- * (-ffp-contract=off), so results are bit-identical. Quantize, epilogue and
- * GELU loops go through the session's kernel table instead (BP_ISA applies). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define BP_MULTI_ISA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define BP_MULTI_ISA
-#endif
 
 /* ---- worker team (engine/src/graph/team.c) ----
  * fn(ctx, i, slot) for every item i < n, on the calling thread (slot 0) and

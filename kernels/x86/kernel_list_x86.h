@@ -29,6 +29,11 @@
     X(epilogue_u8, bp_epilogue_u8_avx512, BP_ISA_AVX512)          \
     X(epilogue_s8, bp_epilogue_s8_avx512, BP_ISA_AVX512)
 
+/* Row ops: generic/rowops.c compiled again in each ISA library. */
+#define BP_ROWOP_KERNELS_X86(X)                                   \
+    BP_ROWOP_KERNELS_OF(X, avx2, BP_ISA_AVX2)                     \
+    BP_ROWOP_KERNELS_OF(X, avx512, BP_ISA_AVX512)
+
 /* Bench only (bench/micro): the gather-add phase of a bitplane kernel alone,
  * X(atype, fn, isa, full kernel). Not dispatched; y gets raw partial sums. */
 #define BP_BITPLANE_GATHER_X86(X)                                                   \

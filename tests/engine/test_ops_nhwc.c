@@ -19,6 +19,7 @@
 #include "test_helpers.h"
 
 static uint64_t g_seed;
+static bp_kernel_table g_kt; /* the row ops of the NCHW ops (BP_ISA caps it) */
 
 typedef struct bpt_shape {
     uint32_t N, C, H, W;
@@ -106,7 +107,7 @@ static void test_layernorm_affine_nhwc(void **unused)
         assert_non_null(want);
         assert_non_null(y);
         for (int threads = 1; threads <= 2; threads++) {
-            bp_op_layernorm(x, g, b, 1e-6f, want, s->N, s->C, HW, threads);
+            bp_op_layernorm(&g_kt, x, g, b, 1e-6f, want, s->N, s->C, HW, threads);
             bp_op_layernorm_nhwc(xn, g, b, 1e-6f, y, s->N, s->C, HW, threads);
             bpt_expect_same(y, want, s, "layernorm");
             bp_op_channel_affine(x, g, b, want, s->N, s->C, HW, threads);
@@ -172,8 +173,8 @@ static void test_gap_softmax_nhwc(void **unused)
             bp_op_global_avgpool(x, want, s->N, s->C, HW, threads);
             bp_op_global_avgpool_nhwc(xn, y, s->N, s->C, HW, threads);
             assert_true(bpt_first_diff(y, want, (size_t)s->N * s->C) < 0);
-            bp_op_softmax(x, want, (size_t)s->N * s->C * s->H, s->W, threads);
-            bp_op_softmax_nhwc(xn, y, s->N, s->C, s->H, s->W, threads);
+            bp_op_softmax(&g_kt, x, want, (size_t)s->N * s->C * s->H, s->W, threads);
+            bp_op_softmax_nhwc(&g_kt, xn, y, s->N, s->C, s->H, s->W, threads);
             bpt_expect_same(y, want, s, "softmax");
         }
         free(x); free(xn); free(want); free(y);
@@ -272,6 +273,7 @@ static void test_session_mixed_shapes(void **unused)
 int main(void)
 {
     g_seed = bpt_test_seed("engine_nhwc");
+    bp_kernels_init(&g_kt, bp_isa_mask_from_env());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_layernorm_affine_nhwc),

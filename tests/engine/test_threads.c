@@ -222,7 +222,7 @@ static void test_threads_layernorm(void **state)
             const float inv = 1.0f / 0.05f;
             for (int th = 1; th <= 3; th++) {
                 memset(y, 0, ne * sizeof(float));
-                bp_op_layernorm(x, g, be, 1e-5f, y, N, C, HW, th);
+                bp_op_layernorm(&kt, x, g, be, 1e-5f, y, N, C, HW, th);
                 long d = bpt_first_diff(want, y, ne);
                 if (d >= 0)
                     printf("  layernorm C %zu HW %zu N %zu threads %d: %ld differs\n", C, HW, N,

@@ -834,6 +834,401 @@ static void test_gelu_sweep(void **state)
     printf("  gelu sweep: %zu SIMD kernel(s) checked\n", nk);
 }
 
+/* ------------------------------------------------------------ row ops */
+
+/* Every entry of BP_ROWOP_KERNELS against a reference written out here from
+ * the bp_kernels.h contract (and so the scalar entry too), and every SIMD
+ * entry against the scalar entry, bit for bit: odd lengths and every tail
+ * 0..70, strides with gaps that must stay untouched, guarded inputs, and
+ * NaN, infinities, signed zeros, subnormals and huge values for the float
+ * ones. */
+
+typedef struct kt_ro_kernel {
+    const char *name;
+    const char *kind;
+    bp_isa isa;
+    void (*any)(void);
+    bp_tap_acc_u8_fn_t *tap_acc_u8;
+    bp_tap_acc_s8_fn_t *tap_acc_s8;
+    bp_s2d_u8_fn_t *s2d_u8;
+    bp_ln_stats_fn_t *ln_stats;
+    bp_ln_rows_fn_t *ln_rows;
+    bp_softmax_f32_fn_t *softmax_f32;
+    bp_sigmoid_f32_fn_t *sigmoid_f32;
+    bp_quantize_s8u_fn_t *quantize_s8u;
+    unsigned cases;
+    int skipped; /* 1: host lacks the ISA, 2: above BP_ISA */
+} kt_ro_kernel;
+
+#define KT_RO_ENTRY(kind, fn, lv) { #fn, #kind, lv, (void (*)(void))fn, .kind = fn },
+static kt_ro_kernel kt_ro_kernels[] = {
+    BP_ROWOP_KERNELS(KT_RO_ENTRY)
+};
+#define KT_NRO (sizeof(kt_ro_kernels) / sizeof(kt_ro_kernels[0]))
+
+/* Floats for the row ops: mostly plain values in [-8, 8], sometimes a
+ * special (NaN, +-inf, +-0, subnormal, huge) or a large value. */
+static float kt_ro_float(kt_rng *r, int specials)
+{
+    static const uint32_t sp[] = {0x7fc00000u, 0xffc00001u, 0x7f800000u, 0xff800000u,
+                                  0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu,
+                                  0x7f7fffffu, 0xff7fffffu, 0x42c80000u, 0xc2c80000u};
+    unsigned u = kt_below(r, 40);
+    if (specials && u == 0) return kt_f32_bits(sp[kt_below(r, sizeof sp / sizeof sp[0])]);
+    if (u == 1) return (float)kt_range(r, -200000, 200000) / 1000.0f;
+    return (float)kt_range(r, -800000, 800000) / 100000.0f;
+}
+
+static int kt_same_f64(double a, double b)
+{
+    uint64_t x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    return x == y || (a != a && b != b);
+}
+
+static int kt_check_f64(const double *got, const double *want, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!kt_same_f64(got[i], want[i])) {
+            printf("    %s: element %zu: got %a want %a\n", what, i, got[i], want[i]);
+            return 1;
+        }
+    return 0;
+}
+
+/* Bytes [0, n) of p outside the runs that must stay 0xA5: a run of len at
+ * every multiple of ld below n is skipped. */
+static int kt_check_gaps(const uint8_t *p, size_t n, size_t ld, size_t len, const char *what)
+{
+    for (size_t b = 0; b < n; b++)
+        if ((ld == 0 || b % ld >= len) && p[b] != 0xA5) {
+            printf("    %s: write outside the runs at byte %zu\n", what, b);
+            return 1;
+        }
+    return 0;
+}
+
+static int kt_ro_tap_case(const kt_ro_kernel *k, kt_rng *r, size_t n)
+{
+    const int s8 = k->tap_acc_s8 != NULL;
+    const size_t sx = kt_below(r, 2) ? 1 : 1 + kt_below(r, 4);
+    const uint32_t nt = kt_below(r, 8) == 0 ? 0 : 1 + kt_below(r, 40);
+    const int csr = (int)kt_below(r, 2);
+    const uint32_t span = kt_below(r, 300);
+    bp_tap *t = malloc((nt + 1) * sizeof *t);
+    assert_non_null(t);
+    for (uint32_t d = 0; d < nt; d++) {
+        t[d].off = kt_below(r, span + 1);
+        t[d].sh = csr ? 0 : (uint16_t)kt_below(r, BP_M_MAX);
+        t[d].neg = csr ? 0 : (uint16_t)kt_below(r, 2);
+        t[d].val = csr ? (kt_below(r, 8) == 0 ? (kt_below(r, 2) ? BP_W_MAX : -BP_W_MAX)
+                                              : kt_range(r, -BP_W_MAX, BP_W_MAX))
+                       : 0;
+    }
+    /* the input reaches exactly to the last element read: off <= span */
+    const size_t nx = n ? span + (n - 1) * sx + 1 : span + 1;
+    kt_guarded gx, ga;
+    uint8_t *x = kt_guard_alloc(&gx, nx, 0);
+    uint32_t *acc = kt_guard_alloc(&ga, n * sizeof(uint32_t), 0);
+    uint32_t *want = malloc((n + 1) * sizeof *want), *sc = malloc((n + 1) * sizeof *sc);
+    assert_true(want && sc);
+    const int xmode = (int)kt_below(r, 3);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = xmode == 0 ? (uint8_t)kt_below(r, 256) : xmode == 1 ? (s8 ? 0x80 : 0xFF)
+                                                                    : (kt_below(r, 2) ? 0x7F : 0x80);
+    /* int64 sums, wrapped to 32 bits */
+    for (size_t i = 0; i < n; i++) {
+        int64_t s = 0;
+        for (uint32_t d = 0; d < nt; d++) {
+            uint8_t b = x[t[d].off + i * sx];
+            int64_t v = s8 ? (int64_t)(int8_t)b : (int64_t)b;
+            if (csr) s += (int64_t)t[d].val * v;
+            else s += (t[d].neg ? -1 : 1) * v * ((int64_t)1 << t[d].sh);
+        }
+        want[i] = (uint32_t)(uint64_t)s;
+    }
+    memset(acc, 0xA5, n * sizeof *acc);
+    memset(sc, 0xA5, n * sizeof *sc);
+    if (s8) {
+        bp_tap_acc_s8_scalar(sc, (const int8_t *)x, n, sx, t, nt, csr);
+        k->tap_acc_s8(acc, (const int8_t *)x, n, sx, t, nt, csr);
+    } else {
+        bp_tap_acc_u8_scalar(sc, x, n, sx, t, nt, csr);
+        k->tap_acc_u8(acc, x, n, sx, t, nt, csr);
+    }
+    int f = kt_check_bytes((uint8_t *)sc, (uint8_t *)want, n * 4, "scalar vs int64 sums");
+    f += kt_check_bytes((uint8_t *)acc, (uint8_t *)sc, n * 4, k->name);
+    if (f)
+        printf("    n=%zu sx=%zu nt=%u csr=%d span=%u (seed %" PRIu64 ")\n", n, sx, nt, csr,
+               span, kt_seed);
+    free(t);
+    free(want);
+    free(sc);
+    kt_guard_free(&gx);
+    kt_guard_free(&ga);
+    return f;
+}
+
+static int kt_ro_s2d_case(const kt_ro_kernel *k, kt_rng *r, size_t len)
+{
+    const size_t kh = 1 + kt_below(r, 4), kw = 1 + kt_below(r, 5);
+    const size_t OW = len % 41, OH = len <= 70 ? kt_below(r, 5) : 1 + kt_below(r, 12);
+    const size_t W = OW * kw + kt_below(r, 3);
+    const size_t P = OH * OW + (kt_below(r, 2) ? 0 : kt_below(r, 9));
+    const size_t nsrc = OH ? (OH * kh - 1) * W + OW * kw : 0;
+    const size_t ndst = (kh * kw - 1) * P + OH * OW;
+    kt_guarded gs, gd;
+    uint8_t *src = kt_guard_alloc(&gs, nsrc, kt_below(r, 2));
+    uint8_t *dst = kt_guard_alloc(&gd, ndst, 0);
+    uint8_t *want = malloc(ndst + 1), *sc = malloc(ndst + 1);
+    assert_true(want && sc);
+    for (size_t i = 0; i < nsrc; i++) src[i] = (uint8_t)kt_below(r, 256);
+    memset(want, 0xA5, ndst);
+    for (size_t oy = 0; oy < OH; oy++)
+        for (size_t ox = 0; ox < OW; ox++)
+            for (size_t dy = 0; dy < kh; dy++)
+                for (size_t dx = 0; dx < kw; dx++)
+                    want[(dy * kw + dx) * P + oy * OW + ox] = src[(oy * kh + dy) * W + ox * kw + dx];
+    memset(sc, 0xA5, ndst);
+    memset(dst, 0xA5, ndst);
+    bp_s2d_u8_scalar(src, W, sc, P, OH, OW, kh, kw);
+    k->s2d_u8(src, W, dst, P, OH, OW, kh, kw);
+    int f = kt_check_bytes(sc, want, ndst, "scalar vs index formula");
+    f += kt_check_bytes(dst, sc, ndst, k->name);
+    f += kt_check_gaps(dst, ndst, P, OH * OW, k->name);
+    if (f)
+        printf("    OH=%zu OW=%zu kh=%zu kw=%zu W=%zu P=%zu (seed %" PRIu64 ")\n", OH, OW, kh, kw,
+               W, P, kt_seed);
+    free(want);
+    free(sc);
+    kt_guard_free(&gs);
+    kt_guard_free(&gd);
+    return f;
+}
+
+/* LayerNorm: np pixels over C rows of stride HW; stats, then rows c0..c1-1. */
+static int kt_ro_ln_case(const kt_ro_kernel *k, kt_rng *r, size_t np)
+{
+    const size_t C = kt_below(r, 6) == 0 ? 1 + kt_below(r, 300) : 1 + kt_below(r, 24);
+    const size_t HW = np + (kt_below(r, 2) ? 0 : 1 + kt_below(r, 7));
+    static const float epss[] = {1e-5f, 1e-6f, 0.0f, 0.25f};
+    const float eps = epss[kt_below(r, 4)];
+    const int specials = kt_below(r, 3) == 0;
+    const size_t nx = (C - 1) * HW + np;
+    kt_guarded gx, gy;
+    float *x = kt_guard_alloc(&gx, nx * sizeof(float), kt_below(r, 2));
+    for (size_t i = 0; i < nx; i++) x[i] = kt_ro_float(r, specials);
+    if (np && kt_below(r, 4) == 0) /* a constant pixel: variance 0 */
+        for (size_t c = 0, p = kt_below(r, (uint32_t)np); c < C; c++) x[c * HW + p] = 1.5f;
+    double *mean = malloc((np + 1) * sizeof(double)), *rs = malloc((np + 1) * sizeof(double));
+    double *wm = malloc((np + 1) * sizeof(double)), *wr = malloc((np + 1) * sizeof(double));
+    double *sm = malloc((np + 1) * sizeof(double)), *sr = malloc((np + 1) * sizeof(double));
+    assert_true(mean && rs && wm && wr && sm && sr);
+    /* formats/SPEC.md 7.1 LAYERNORM, pixel by pixel */
+    for (size_t p = 0; p < np; p++) {
+        double s = 0.0;
+        for (size_t c = 0; c < C; c++) s += (double)x[c * HW + p];
+        wm[p] = s / (double)C;
+        double v = 0.0;
+        for (size_t c = 0; c < C; c++) {
+            double d = (double)x[c * HW + p] - wm[p];
+            v += d * d;
+        }
+        wr[p] = 1.0 / sqrt(v / (double)C + (double)eps);
+    }
+    bp_ln_stats_scalar(x, eps, C, HW, np, sm, sr);
+    int f = 0;
+    if (k->ln_stats) {
+        k->ln_stats(x, eps, C, HW, np, mean, rs);
+        f += kt_check_f64(sm, wm, np, "scalar mean vs formula");
+        f += kt_check_f64(sr, wr, np, "scalar 1/sd vs formula");
+        f += kt_check_f64(mean, sm, np, k->name);
+        f += kt_check_f64(rs, sr, np, k->name);
+    } else {
+        /* rows: statistics as computed, or made up (specials included) */
+        if (kt_below(r, 3) == 0)
+            for (size_t p = 0; p < np; p++) {
+                sm[p] = (double)kt_ro_float(r, 1);
+                sr[p] = (double)kt_ro_float(r, 1);
+            }
+        const size_t c0 = kt_below(r, (uint32_t)C), c1 = c0 + kt_below(r, (uint32_t)(C - c0 + 1));
+        const size_t ys = np + (kt_below(r, 2) ? 0 : 1 + kt_below(r, 5));
+        const size_t ny = c1 > c0 ? (c1 - c0 - 1) * ys + np : 0;
+        float *g = malloc((C + 1) * sizeof(float)), *b = malloc((C + 1) * sizeof(float));
+        float *want = malloc((ny + 1) * sizeof(float)), *sy = malloc((ny + 1) * sizeof(float));
+        assert_true(g && b && want && sy);
+        for (size_t c = 0; c < C; c++) {
+            g[c] = kt_ro_float(r, specials);
+            b[c] = kt_ro_float(r, specials);
+        }
+        float *y = kt_guard_alloc(&gy, ny * sizeof(float), 0);
+        memset(y, 0xA5, ny * sizeof(float));
+        memset(sy, 0xA5, ny * sizeof(float));
+        memset(want, 0xA5, ny * sizeof(float));
+        for (size_t c = c0; c < c1; c++)
+            for (size_t p = 0; p < np; p++) {
+                float t = (float)(((double)x[c * HW + p] - sm[p]) * sr[p]);
+                t = t * g[c];
+                want[(c - c0) * ys + p] = t + b[c];
+            }
+        bp_ln_rows_scalar(x, HW, sm, sr, g, b, c0, c1, sy, ys, np);
+        k->ln_rows(x, HW, sm, sr, g, b, c0, c1, y, ys, np);
+        f += kt_check_f32(sy, want, ny, NULL, "scalar rows vs formula");
+        f += kt_check_f32(y, sy, ny, NULL, k->name);
+        f += kt_check_gaps((const uint8_t *)y, ny * sizeof(float), ys * sizeof(float),
+                           np * sizeof(float), k->name);
+        /* in place: rows c0..c1-1 of x overwritten, the rest untouched */
+        float *xi = malloc((nx + 1) * sizeof(float));
+        assert_non_null(xi);
+        memcpy(xi, x, nx * sizeof(float));
+        k->ln_rows(xi, HW, sm, sr, g, b, c0, c1, xi + c0 * HW, HW, np);
+        for (size_t i = 0; i < nx && !f; i++) {
+            const size_t c = i / HW, p = i % HW;
+            const float e = c >= c0 && c < c1 && p < np ? want[(c - c0) * ys + p] : x[i];
+            if (!kt_same_f32(xi[i], e)) {
+                printf("    in place: element %zu: got %a want %a\n", i, (double)xi[i],
+                       (double)e);
+                f++;
+            }
+        }
+        free(xi);
+        if (f) printf("    c0=%zu c1=%zu ys=%zu\n", c0, c1, ys);
+        free(g);
+        free(b);
+        free(want);
+        free(sy);
+        kt_guard_free(&gy);
+    }
+    if (f)
+        printf("    np=%zu C=%zu HW=%zu eps=%a (seed %" PRIu64 ")\n", np, C, HW, (double)eps,
+               kt_seed);
+    free(mean);
+    free(rs);
+    free(wm);
+    free(wr);
+    free(sm);
+    free(sr);
+    kt_guard_free(&gx);
+    return f;
+}
+
+/* Softmax (strided rows, also in place) and sigmoid (also in place). */
+static int kt_ro_exp_case(const kt_ro_kernel *k, kt_rng *r, size_t n)
+{
+    const int soft = k->softmax_f32 != NULL;
+    const size_t st = soft && kt_below(r, 2) ? 1 + kt_below(r, 5) : 1;
+    const size_t nx = n ? (n - 1) * st + 1 : 0;
+    const int specials = kt_below(r, 3) == 0;
+    const int shift = soft && kt_below(r, 4) == 0; /* values near +-100: exp clamps */
+    kt_guarded gx, gy;
+    float *x = kt_guard_alloc(&gx, nx * sizeof(float), kt_below(r, 2));
+    float *y = kt_guard_alloc(&gy, nx * sizeof(float), 0);
+    float *want = malloc((nx + 1) * sizeof(float)), *sy = malloc((nx + 1) * sizeof(float));
+    float *xc = malloc((nx + 1) * sizeof(float));
+    assert_true(want && sy && xc);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = kt_ro_float(r, specials) * (shift ? 15.0f : 1.0f) + (shift ? 90.0f : 0.0f);
+    memcpy(xc, x, nx * sizeof(float));
+    memset(want, 0xA5, nx * sizeof(float));
+    if (soft) { /* formats/SPEC.md 7.2 */
+        float mx = -INFINITY;
+        for (size_t i = 0; i < n; i++)
+            if (x[i * st] > mx) mx = x[i * st];
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            want[i * st] = bp_exp1((double)x[i * st] - (double)mx);
+            s += (double)want[i * st];
+        }
+        for (size_t i = 0; i < n; i++) want[i * st] = (float)((double)want[i * st] / s);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            double e = (double)bp_exp1(-(double)x[i]);
+            want[i] = (float)(1.0 / (1.0 + e));
+        }
+    }
+    memset(sy, 0xA5, nx * sizeof(float));
+    memset(y, 0xA5, nx * sizeof(float));
+    if (soft) {
+        bp_softmax_f32_scalar(x, sy, n, st);
+        k->softmax_f32(x, y, n, st);
+    } else {
+        bp_sigmoid_f32_scalar(x, sy, n);
+        k->sigmoid_f32(x, y, n);
+    }
+    int f = kt_check_f32(sy, want, nx, xc, "scalar vs formula");
+    f += kt_check_f32(y, sy, nx, xc, k->name);
+    f += kt_check_gaps((const uint8_t *)y, nx * sizeof(float), st * sizeof(float), sizeof(float),
+                       k->name);
+    /* in place: the gaps keep the input */
+    if (soft) k->softmax_f32(x, x, n, st);
+    else k->sigmoid_f32(x, x, n);
+    for (size_t i = 0; i < nx; i++)
+        if (i % st) sy[i] = xc[i];
+    f += kt_check_f32(x, sy, nx, xc, "in place");
+    if (f) printf("    n=%zu st=%zu (seed %" PRIu64 ")\n", n, st, kt_seed);
+    free(want);
+    free(sy);
+    free(xc);
+    kt_guard_free(&gx);
+    kt_guard_free(&gy);
+    return f;
+}
+
+static int kt_ro_quant_case(const kt_ro_kernel *k, kt_rng *r, size_t n)
+{
+    const float scale = kt_below(r, 3) == 0 ? 1.0f : (float)kt_range(r, 1, 1000) / 997.0f;
+    const float inv = 1.0f / scale;
+    kt_guarded gx, gq;
+    float *x = kt_guard_alloc(&gx, n * sizeof(float), kt_below(r, 2));
+    uint8_t *q = kt_guard_alloc(&gq, n, 0);
+    uint8_t *want = malloc(n + 1), *sq = malloc(n + 1);
+    assert_true(want && sq);
+    for (size_t i = 0; i < n; i++) x[i] = kt_quant_input(r, scale);
+    for (size_t i = 0; i < n; i++) want[i] = (uint8_t)(kt_quant_indep(x[i], inv, 1) + 128);
+    memset(q, 0xA5, n);
+    bp_quantize_s8u_scalar(x, sq, n, inv);
+    k->quantize_s8u(x, q, n, inv);
+    int f = kt_check_bytes(sq, want, n, "scalar vs nearbyintf quantizer + 128");
+    f += kt_check_bytes(q, sq, n, k->name);
+    if (f) printf("    n=%zu inv=%a (seed %" PRIu64 ")\n", n, (double)inv, kt_seed);
+    free(want);
+    free(sq);
+    kt_guard_free(&gx);
+    kt_guard_free(&gq);
+    return f;
+}
+
+static void test_ro_conformance(void **state)
+{
+    kt_ro_kernel *k = *state;
+    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(k->isa))) {
+        k->skipped = 1;
+        printf("  %s: host lacks %s, not run\n", k->name, bp_isa_name(k->isa));
+        skip();
+    }
+    if (!(bp_isa_mask_from_env() & BP_ISA_BIT(k->isa))) {
+        k->skipped = 2;
+        printf("  %s: above BP_ISA=%s, not run\n", k->name, getenv("BP_ISA"));
+        skip();
+    }
+    kt_rng r = {kt_seed ^ 0x70305ull};
+    int fails = 0;
+    for (unsigned i = 0; i < KT_EPI_NLEN && fails < 3; i++) {
+        size_t n = kt_epi_len(&r, i);
+        for (int rep = 0; rep < 2 && !fails; rep++) {
+            if (k->tap_acc_u8 || k->tap_acc_s8) fails += kt_ro_tap_case(k, &r, n);
+            else if (k->s2d_u8) fails += kt_ro_s2d_case(k, &r, n);
+            else if (k->ln_stats || k->ln_rows) fails += kt_ro_ln_case(k, &r, n % 300);
+            else if (k->softmax_f32 || k->sigmoid_f32) fails += kt_ro_exp_case(k, &r, n);
+            else fails += kt_ro_quant_case(k, &r, n);
+            k->cases++;
+        }
+    }
+    printf("  %-32s [%s] %u cases, %d failed\n", k->name, bp_isa_name(k->isa), k->cases, fails);
+    assert_int_equal(fails, 0);
+}
+
 /* ------------------------------------------------------------- encodings */
 
 static int kt_popcount(unsigned v)
@@ -1268,6 +1663,21 @@ KT_EXPECT(bp, s8)
 KT_EXPECT(csr, u8)
 KT_EXPECT(csr, s8)
 
+static void kt_check_ro_entry(const char *kind, const char *name, void (*fn)(void),
+                              unsigned eff)
+{
+    const char *want = NULL;
+    void (*wfn)(void) = NULL;
+    for (size_t i = 0; i < KT_NRO; i++)
+        if (!strcmp(kt_ro_kernels[i].kind, kind) && (eff & BP_ISA_BIT(kt_ro_kernels[i].isa))) {
+            want = kt_ro_kernels[i].name;
+            wfn = kt_ro_kernels[i].any;
+        }
+    assert_non_null(name);
+    assert_string_equal(name, want);
+    assert_true(fn == wfn);
+}
+
 static void kt_check_table(const bp_kernel_table *t, unsigned mask)
 {
     const unsigned eff = (mask & bp_cpu_isa_mask()) | BP_ISA_BIT(BP_ISA_SCALAR);
@@ -1295,6 +1705,11 @@ static void kt_check_table(const bp_kernel_table *t, unsigned mask)
     assert_true((void (*)(void))t->kind == kt_ptr_##kind);
     BP_EPILOGUE_KERNELS(KT_CHECK_EPI)
 #undef KT_CHECK_EPI
+    /* row ops: the last entry of each kind within the mask */
+#define KT_CHECK_RO(kind, fn, lv) \
+    kt_check_ro_entry(#kind, t->kind##_name, (void (*)(void))t->kind, eff);
+    BP_ROWOP_KERNELS(KT_CHECK_RO)
+#undef KT_CHECK_RO
     /* the pointer matches the name */
     for (size_t i = 0; i < KT_NKERNELS; i++) {
         const kt_kernel *k = &kt_kernels[i];
@@ -1406,9 +1821,9 @@ int main(void)
 #endif
     };
     const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
-    const size_t ntests = nfixed + KT_NKERNELS + KT_NEPI;
+    const size_t ntests = nfixed + KT_NKERNELS + KT_NEPI + KT_NRO;
     struct CMUnitTest *tests = calloc(ntests, sizeof(*tests));
-    char (*names)[96] = calloc(KT_NKERNELS + KT_NEPI, sizeof(*names));
+    char (*names)[96] = calloc(KT_NKERNELS + KT_NEPI + KT_NRO, sizeof(*names));
     if (!tests || !names)
         return 1;
     memcpy(tests, fixed, sizeof(fixed));
@@ -1427,6 +1842,14 @@ int main(void)
         tests[nfixed + KT_NKERNELS + i].test_func = test_epi_conformance;
         tests[nfixed + KT_NKERNELS + i].initial_state = &kt_epi_kernels[i];
     }
+    for (size_t i = 0; i < KT_NRO; i++) {
+        const size_t j = KT_NKERNELS + KT_NEPI + i;
+        snprintf(names[j], 96, "conform %s [%s]", kt_ro_kernels[i].name,
+                 bp_isa_name(kt_ro_kernels[i].isa));
+        tests[nfixed + j].name = names[j];
+        tests[nfixed + j].test_func = test_ro_conformance;
+        tests[nfixed + j].initial_state = &kt_ro_kernels[i];
+    }
     const int rc = _cmocka_run_group_tests("kernels", tests, ntests, NULL, NULL);
 
     printf("kernels tested (seed %" PRIu64 "):\n", kt_seed);
@@ -1439,6 +1862,11 @@ int main(void)
         printf("  %-32s %-10s %s\n", kt_epi_kernels[i].name, bp_isa_name(kt_epi_kernels[i].isa),
                kt_epi_kernels[i].skipped ? "skipped: host lacks ISA"
                : kt_epi_kernels[i].cases ? "tested" : "not run");
+    for (size_t i = 0; i < KT_NRO; i++)
+        printf("  %-32s %-10s %s\n", kt_ro_kernels[i].name, bp_isa_name(kt_ro_kernels[i].isa),
+               kt_ro_kernels[i].skipped == 1 ? "skipped: host lacks ISA"
+               : kt_ro_kernels[i].skipped == 2 ? "skipped: above BP_ISA"
+               : kt_ro_kernels[i].cases ? "tested" : "not run");
     free(tests);
     free(names);
     return rc;

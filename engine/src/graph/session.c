@@ -1048,7 +1048,7 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
     }
     case BPF_OP_RELU: bp_op_relu(x, y, xe, T); break;
     case BPF_OP_GELU: bp_op_gelu(&s->kt, x, y, xe, T); break;
-    case BPF_OP_SIGMOID: bp_op_sigmoid(x, y, xe, T); break;
+    case BPF_OP_SIGMOID: bp_op_sigmoid(&s->kt, x, y, xe, T); break;
     case BPF_OP_HARDSIGMOID: bp_op_hardsigmoid(x, y, xe, nd->floats[0], nd->floats[1], T); break;
     case BPF_OP_HARDSWISH: bp_op_hardswish(x, y, xe, T); break;
     case BPF_OP_CLIP: bp_op_clip(x, y, xe, nd->floats[0], nd->floats[1], T); break;
@@ -1090,9 +1090,8 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
                               sp->n_qout, s->N, xd[1], hw, xn == 4 ? xd[3] : 1, s->threads,
                               s->team);
         else
-            (cl ? bp_op_layernorm_nhwc : bp_op_layernorm)(
-                x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]), nd->floats[0],
-                y, s->N, xd[1], hw, T);
+            bp_op_layernorm_nhwc(x, bp_tensor_ptr(s, sp->in[1]), bp_tensor_ptr(s, sp->in[2]),
+                                 nd->floats[0], y, s->N, xd[1], hw, T);
         break;
     case BPF_OP_LAYERSCALE:
         (cl ? bp_op_channel_affine_nhwc : bp_op_channel_affine)(
@@ -1116,10 +1115,10 @@ static bp_status bp_step_exec(bp_session *s, const bp_step *sp, bp_layer_hook ho
         break;
     case BPF_OP_SOFTMAX:
         if (cl) {
-            bp_op_softmax_nhwc(x, y, s->N, xd[1], xd[2], xd[3], T);
+            bp_op_softmax_nhwc(&s->kt, x, y, s->N, xd[1], xd[2], xd[3], T);
         } else {
             size_t len = xd[xn - 1];
-            bp_op_softmax(x, y, len ? xe / len : 0, len, T);
+            bp_op_softmax(&s->kt, x, y, len ? xe / len : 0, len, T);
         }
         break;
     default:

@@ -19,71 +19,6 @@ uint32_t bp_conv_out_dim(uint32_t in, uint32_t k, uint32_t stride, uint32_t pad0
     return (uint32_t)((padded - span) / stride + 1);
 }
 
-/* ---- exp: a fixed double-precision algorithm (formats/SPEC.md section
- * 7.3), so results do not depend on the C library's expf. GELU is the
- * kernel table's (kernels/bp_arith.h). ---- */
-
-/* 1/k!, k = 0..11 (Taylor coefficients of exp). */
-static const double bp_exp_c[12] = {
-    0x1p+0, 0x1p+0, 0x1p-1, 0x1.5555555555555p-3, 0x1.5555555555555p-5,
-    0x1.1111111111111p-7, 0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13,
-    0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22,
-    0x1.ae64567f544e4p-26,
-};
-
-/* c[n-1]*x^(n-1) + ... + c[0] by Horner: r = r*x + c[k], each op rounded
- * (no FMA: the engine builds with -ffp-contract=off). */
-static inline double bp_horner(const double *c, int n, double x)
-{
-    double r = c[n - 1];
-    for (int k = n - 2; k >= 0; k--) r = r * x + c[k];
-    return r;
-}
-
-/* exp(t) rounded once to float (formats/SPEC.md 7.3): t = n*ln2 + r with
- * n = round-half-even(t/ln2) (adding and subtracting 1.5 * 2^52, exact for
- * |n| < 2^51), ln2 split in two so n*ln2hi is exact, exp(r) by its
- * degree-11 Taylor polynomial, times 2^n (exact: t is clamped to
- * [-110, 89], so n is in [-159, 129]). Branch-free so loops vectorize. */
-static inline float bp_exp1(double t)
-{
-    double tc = t < -110.0 ? -110.0 : t;
-    tc = tc > 89.0 ? 89.0 : tc;
-    tc = tc == tc ? tc : 0.0;
-    double kd = tc * 0x1.71547652b82fep+0 + 0x1.8p52;
-    double n = kd - 0x1.8p52;
-    double r = (tc - n * 0x1.62e42fefa4p-1) - n * -0x1.8432a1b0e2634p-43;
-    double p = bp_horner(bp_exp_c, 12, r);
-    uint64_t kb;
-    memcpy(&kb, &kd, sizeof kb);
-    uint64_t sb = (kb + 1023u) << 52; /* the low bits of kd hold n: 2^n */
-    double sc;
-    memcpy(&sc, &sb, sizeof sc);
-    float v = (float)(p * sc);
-    v = t < -110.0 ? 0.0f : v;
-    v = t > 89.0 ? INFINITY : v;
-    return t == t ? v : (float)t;
-}
-
-/* One softmax row of n elements at stride st (formats/SPEC.md 7.2). The exp
- * and division loops of contiguous rows vectorize (multi-ISA); the max and
- * the sum run in order. */
-BP_MULTI_ISA static void bp_softmax_row(const float *x, float *y, size_t n, size_t st)
-{
-    float mx = -INFINITY;
-    for (size_t i = 0; i < n; i++) mx = x[i * st] > mx ? x[i * st] : mx;
-    if (st == 1)
-        for (size_t i = 0; i < n; i++) y[i] = bp_exp1((double)x[i] - (double)mx);
-    else
-        for (size_t i = 0; i < n; i++) y[i * st] = bp_exp1((double)x[i * st] - (double)mx);
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += y[i * st];
-    if (st == 1)
-        for (size_t i = 0; i < n; i++) y[i] = (float)((double)y[i] / s);
-    else
-        for (size_t i = 0; i < n; i++) y[i * st] = (float)((double)y[i * st] / s);
-}
-
 int bp_threads_force = 0;
 
 /* Parallel only when there is enough work to pay for the team. */
@@ -112,21 +47,17 @@ void bp_op_add(const float *a, const float *b, float *y, size_t n, int threads)
 
 /* ---- elementwise activations (formats/SPEC.md 7.2): one f32 result per
  * element from that element alone, so any layout and any split of the
- * range give the same bits. ---- */
-
-BP_MULTI_ISA static void bp_sigmoid_run(const float *x, float *y, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] = (float)(1.0 / (1.0 + (double)bp_exp1(-(double)x[i])));
-}
+ * range give the same bits. Sigmoid and softmax use the pinned exp of
+ * bp_arith.h through the kernel table's row ops. ---- */
 
 #define BP_ACT_BLOCK 4096
 
-void bp_op_sigmoid(const float *x, float *y, size_t n, int threads)
+void bp_op_sigmoid(const bp_kernel_table *kt, const float *x, float *y, size_t n, int threads)
 {
     size_t nb = (n + BP_ACT_BLOCK - 1) / BP_ACT_BLOCK;
     BP_PAR_FOR(n >= BP_PAR_MIN / 8, threads, b, nb, {
         size_t i0 = b * BP_ACT_BLOCK;
-        bp_sigmoid_run(x + i0, y + i0, n - i0 < BP_ACT_BLOCK ? n - i0 : BP_ACT_BLOCK);
+        kt->sigmoid_f32(x + i0, y + i0, n - i0 < BP_ACT_BLOCK ? n - i0 : BP_ACT_BLOCK);
     });
 }
 
@@ -176,17 +107,12 @@ void bp_op_channel_affine(const float *x, const float *s, const float *t, float 
     });
 }
 
-/* Normalises over C at every (n, pixel); statistics in double, channels
- * summed in order c = 0..C-1 for each pixel whatever the blocking, so
- * results do not depend on threads. Pixel blocks keep the channel loops
- * contiguous in memory (NCHW strides channels by H*W). */
+/* Normalises over C at every (n, pixel) with the kernel table's row ops
+ * (ln_stats, ln_rows); statistics in double, channels summed in order c =
+ * 0..C-1 for each pixel whatever the blocking, so results do not depend on
+ * threads. Pixel blocks keep the channel loops contiguous in memory (NCHW
+ * strides channels by H*W). */
 #define BP_LN_BLOCK 256
-
-static void bp_ln_stats(const float *xb, float eps, size_t C, size_t HW, size_t np,
-                        double *mean, double *r);
-static void bp_ln_rows(const float *xb, size_t HW, const double *mean, const double *r,
-                       const float *gamma, const float *beta, size_t c0, size_t c1,
-                       float *yb, size_t ys, size_t np);
 
 /* Pixel blocks per image: at most BP_LN_BLOCK pixels each, of near-equal
  * size, and (when there is work for a team) enough blocks over the batch for
@@ -200,8 +126,9 @@ static size_t bp_ln_nblk(size_t N, size_t HW, int threads)
     return nblk ? nblk : 1;
 }
 
-void bp_op_layernorm(const float *x, const float *gamma, const float *beta, float eps,
-                     float *y, size_t N, size_t C, size_t HW, int threads)
+void bp_op_layernorm(const bp_kernel_table *kt, const float *x, const float *gamma,
+                     const float *beta, float eps, float *y, size_t N, size_t C, size_t HW,
+                     int threads)
 {
     size_t nblk = bp_ln_nblk(N, HW, threads);
     size_t blk = (HW + nblk - 1) / nblk;
@@ -212,8 +139,8 @@ void bp_op_layernorm(const float *x, const float *gamma, const float *beta, floa
         size_t np = HW - p0 < blk ? HW - p0 : blk;
         const float *xb = x + n * C * HW + p0;
         double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
-        bp_ln_stats(xb, eps, C, HW, np, mean, r);
-        bp_ln_rows(xb, HW, mean, r, gamma, beta, 0, C, y + n * C * HW + p0, HW, np);
+        kt->ln_stats(xb, eps, C, HW, np, mean, r);
+        kt->ln_rows(xb, HW, mean, r, gamma, beta, 0, C, y + n * C * HW + p0, HW, np);
     });
 }
 
@@ -239,12 +166,12 @@ static void bp_ln_q_item(const bp_ln_job *j, size_t it)
     const float *xb = j->x + n * C * HW + p0;
     double mean[BP_LN_BLOCK], r[BP_LN_BLOCK];
     float tmp[BP_LN_QCH * BP_LN_BLOCK];
-    bp_ln_stats(xb, j->eps, C, HW, np, mean, r);
+    j->kt->ln_stats(xb, j->eps, C, HW, np, mean, r);
     for (size_t c0 = 0; c0 < C; c0 += BP_LN_QCH) {
         size_t c1 = C - c0 < BP_LN_QCH ? C : c0 + BP_LN_QCH;
         float *rows = j->y ? j->y + (n * C + c0) * HW + p0 : tmp;
         size_t ys = j->y ? HW : np;
-        bp_ln_rows(xb, HW, mean, r, j->gamma, j->beta, c0, c1, rows, ys, np);
+        j->kt->ln_rows(xb, HW, mean, r, j->gamma, j->beta, c0, c1, rows, ys, np);
         for (uint32_t k = 0; k < j->nq; k++)
             bp_qdest_put_f32(j->kt, &j->q[k], (uint32_t)n, (uint32_t)c0, (uint32_t)(c1 - c0),
                              p0, np, j->W, rows, ys);
@@ -272,91 +199,6 @@ void bp_op_layernorm_q(const bp_kernel_table *kt, const float *x, const float *g
         return;
     }
     BP_PAR_FOR(par, threads, it, items, { bp_ln_q_item(&j, it); });
-}
-
-/* Eight pixels' double statistics in one vector (GCC/Clang vector
- * extensions: one zmm with AVX-512, split into narrower registers by the
- * other clones). Each lane is one pixel and does exactly the scalar ops. */
-typedef double bp_v8d __attribute__((vector_size(64)));
-typedef float bp_v8f __attribute__((vector_size(32)));
-
-/* Loads 8 floats widened to double (out by pointer: no vector-typed
- * argument or return, whose ABI differs between the clones). */
-static inline __attribute__((always_inline)) void bp_ld8(bp_v8d *o, const float *p)
-{
-    bp_v8f f;
-    memcpy(&f, p, sizeof f);
-    *o = __builtin_convertvector(f, bp_v8d);
-}
-
-/* Sums of nv*8 pixels (nv <= 4) starting at xb, over C rows strided by HW:
- * the nv accumulators stay in registers for the whole channel loop (the
- * per-pixel chains are latency bound otherwise). */
-static inline __attribute__((always_inline)) void
-bp_ln_stats_v(const float *xb, size_t C, size_t HW, double Cd, int nv, double *mean, double *r)
-{
-    bp_v8d s[4], m[4];
-    for (int v = 0; v < nv; v++) s[v] = (bp_v8d){0};
-    for (size_t c = 0; c < C; c++)
-        for (int v = 0; v < nv; v++) {
-            bp_v8d a;
-            bp_ld8(&a, xb + c * HW + 8 * v);
-            s[v] += a;
-        }
-    for (int v = 0; v < nv; v++) {
-        m[v] = s[v] / Cd;
-        s[v] = (bp_v8d){0};
-    }
-    for (size_t c = 0; c < C; c++)
-        for (int v = 0; v < nv; v++) {
-            bp_v8d d;
-            bp_ld8(&d, xb + c * HW + 8 * v);
-            d -= m[v];
-            s[v] += d * d;
-        }
-    for (int v = 0; v < nv; v++) {
-        memcpy(mean + 8 * v, &m[v], sizeof m[v]);
-        memcpy(r + 8 * v, &s[v], sizeof s[v]);
-    }
-}
-
-/* Mean and 1/sqrt(var + eps) of np <= BP_LN_BLOCK pixels of one image (rows
- * strided by HW), formats/SPEC.md 7.1 LAYERNORM: 32 pixels at a time in
- * registers, then 8, then one by one; multi-ISA (BP_MULTI_ISA). The same
- * double ops per pixel in the same order whatever the blocking, ISA or
- * threads. */
-BP_MULTI_ISA static void bp_ln_stats(const float *xb, float eps, size_t C, size_t HW, size_t np,
-                                     double *mean, double *r)
-{
-    const double Cd = (double)C;
-    size_t p = 0;
-    for (; p + 32 <= np; p += 32) bp_ln_stats_v(xb + p, C, HW, Cd, 4, mean + p, r + p);
-    for (; p + 8 <= np; p += 8) bp_ln_stats_v(xb + p, C, HW, Cd, 1, mean + p, r + p);
-    for (size_t q = p; q < np; q++) {
-        double s = 0.0;
-        for (size_t c = 0; c < C; c++) s += xb[c * HW + q];
-        mean[q] = s / Cd;
-        s = 0.0;
-        for (size_t c = 0; c < C; c++) {
-            double d = xb[c * HW + q] - mean[q];
-            s += d * d;
-        }
-        r[q] = s;
-    }
-    for (size_t q = 0; q < np; q++) r[q] = 1.0 / sqrt(r[q] / Cd + (double)eps);
-}
-
-/* Output rows c0..c1-1 of a block: row c goes to yb[(c - c0) * ys + p]. */
-BP_MULTI_ISA static void bp_ln_rows(const float *xb, size_t HW, const double *mean,
-                                    const double *r, const float *gamma, const float *beta,
-                                    size_t c0, size_t c1, float *yb, size_t ys, size_t np)
-{
-    for (size_t c = c0; c < c1; c++) {
-        float g = gamma[c], b = beta[c];
-        float *yr = yb + (c - c0) * ys;
-        for (size_t p = 0; p < np; p++)
-            yr[p] = (float)((xb[c * HW + p] - mean[p]) * r[p]) * g + b;
-    }
 }
 
 /* One (n, c) plane of a max (is_max) or average pool; is_max is a constant
@@ -412,10 +254,11 @@ void bp_op_global_avgpool(const float *x, float *y, size_t N, size_t C, size_t H
     });
 }
 
-void bp_op_softmax(const float *x, float *y, size_t rows, size_t len, int threads)
+void bp_op_softmax(const bp_kernel_table *kt, const float *x, float *y, size_t rows, size_t len,
+                   int threads)
 {
     BP_PAR_FOR(rows * len >= BP_PAR_MIN, threads, r, rows,
-               { bp_softmax_row(x + r * len, y + r * len, len, 1); });
+               { kt->softmax_f32(x + r * len, y + r * len, len, 1); });
 }
 
 /* ---- channels-last (NHWC) variants and layout conversions ----
@@ -595,12 +438,12 @@ void bp_op_global_avgpool_nhwc(const float *x, float *y, size_t N, size_t C, siz
 
 /* Softmax over the last NCHW axis (W) of a channels-last [N, H, W, C]
  * tensor: rows (n, h, c), elements w at stride C. */
-void bp_op_softmax_nhwc(const float *x, float *y, size_t N, size_t C, size_t H, size_t W,
-                        int threads)
+void bp_op_softmax_nhwc(const bp_kernel_table *kt, const float *x, float *y, size_t N, size_t C,
+                        size_t H, size_t W, int threads)
 {
     size_t rows = N * H * C;
     BP_PAR_FOR(rows * W >= BP_PAR_MIN, threads, r, rows, {
         size_t nh = r / C, c = r % C;
-        bp_softmax_row(x + nh * W * C + c, y + nh * W * C + c, W, C);
+        kt->softmax_f32(x + nh * W * C + c, y + nh * W * C + c, W, C);
     });
 }

@@ -59,7 +59,7 @@ typedef struct bp_int_layer {
                             input is then K x (N*P), row k holding every image) */
     size_t Wp, plane;    /* padded input geometry (padded and implicit paths) */
     uint32_t trows;      /* output rows per tile (padded and implicit paths) */
-    struct bp_impl_tap *taps; /* implicit path: taps of row j are */
+    bp_tap *taps;        /* implicit path: taps of row j are */
     uint32_t *tap_ptr;   /* taps[tap_ptr[j] .. tap_ptr[j+1]) */
     size_t ldacc;        /* implicit path: accumulator row stride (Wp when
                             sh = sw = 1: "virtual" pixels as in the padded path) */
@@ -505,46 +505,12 @@ static inline uint32_t bp_idx_at(const void *idx, uint32_t bytes, size_t i)
     return bytes == 2 ? ((const uint16_t *)idx)[i] : ((const uint32_t *)idx)[i];
 }
 
-/* One weight digit (bitplane: +/- x << sh) or nonzero (csr: val * x) of the
- * implicit path, at offset off of the padded plane (window tap dy, dx). */
-typedef struct bp_impl_tap {
-    uint32_t off;
-    uint16_t sh, neg;
-    int32_t val;
-} bp_impl_tap;
-
-/* acc[i] = sum over taps t of op_t(x[t.off + i*sx]), i < n. uint32 arithmetic:
- * wraps instead of UB; the final sums fit int32 (|acc| <= K*255*max|w|). The
- * bitplane taps are pure shift-adds (per digit, the same int32 sums as the
- * kernels' add-shift-add). */
-#define BP_IMPL_LOOP(EXPR)                                                         \
-    do {                                                                           \
-        if (sx == 1)                                                               \
-            for (size_t i = 0; i < n; i++) { uint32_t xv = (uint32_t)(int32_t)xs[i]; EXPR; } \
-        else                                                                       \
-            for (size_t i = 0; i < n; i++) { uint32_t xv = (uint32_t)(int32_t)xs[i * sx]; EXPR; } \
-    } while (0)
-#define BP_IMPL_ACC(name, T)                                                       \
-    BP_MULTI_ISA static void name(uint32_t *restrict acc, const T *restrict x,    \
-                                  size_t n, size_t sx, const bp_impl_tap *t,       \
-                                  uint32_t nt, int csr)                            \
-    {                                                                              \
-        memset(acc, 0, n * sizeof *acc);                                           \
-        for (uint32_t d = 0; d < nt; d++) {                                        \
-            const T *xs = x + t[d].off;                                            \
-            unsigned sh = t[d].sh;                                                 \
-            uint32_t v = (uint32_t)t[d].val;                                       \
-            if (csr) BP_IMPL_LOOP(acc[i] += v * xv);                               \
-            else if (t[d].neg) BP_IMPL_LOOP(acc[i] -= xv << sh);                   \
-            else BP_IMPL_LOOP(acc[i] += xv << sh);                                 \
-        }                                                                          \
-    }
-BP_IMPL_ACC(bp_impl_acc_u8, uint8_t)
-BP_IMPL_ACC(bp_impl_acc_s8, int8_t)
-#undef BP_IMPL_ACC
-#undef BP_IMPL_LOOP
-
-/* Builds the tap lists of all rows (offsets need the padded width). */
+/* Builds the tap lists of all rows (offsets need the padded width) for the
+ * kernel table's tap_acc_u8/s8: per weight digit (bitplane, +/- x << sh) or
+ * nonzero (csr, val * x) one run of the padded plane at offset off (window
+ * tap dy, dx). The bitplane taps are pure shift-adds (per digit, the same
+ * int32 sums as the kernels' add-shift-add); the sums fit int32 (|acc| <=
+ * K*255*max|w|). */
 static int bp_impl_build(bp_int_layer *L)
 {
     size_t total;
@@ -555,7 +521,7 @@ static int bp_impl_build(bp_int_layer *L)
         total = L->d.csr->row_ptr[L->c_out];
     }
     L->tap_ptr = malloc(sizeof(uint32_t) * (L->c_out + 1));
-    L->taps = malloc(sizeof(bp_impl_tap) * (total ? total : 1));
+    L->taps = malloc(sizeof(bp_tap) * (total ? total : 1));
     if (!L->tap_ptr || !L->taps) return -1;
     size_t nt = 0;
     for (uint32_t j = 0; j < L->c_out; j++) {
@@ -567,7 +533,7 @@ static int bp_impl_build(bp_int_layer *L)
                     size_t e = ((size_t)j * P->M + m) * 2 + sg;
                     for (uint32_t i = P->row_ptr[e]; i < P->row_ptr[e + 1]; i++) {
                         uint32_t k = bp_idx_at(P->idx, P->idx_bytes, i);
-                        bp_impl_tap *t = &L->taps[nt++];
+                        bp_tap *t = &L->taps[nt++];
                         t->off = (uint32_t)((size_t)(k / L->kw) * L->dh * L->Wp +
                                             (size_t)(k % L->kw) * L->dw);
                         t->sh = (uint16_t)m;
@@ -579,7 +545,7 @@ static int bp_impl_build(bp_int_layer *L)
             const bp_csr *C = L->d.csr;
             for (uint32_t i = C->row_ptr[j]; i < C->row_ptr[j + 1]; i++) {
                 uint32_t k = bp_idx_at(C->idx, C->idx_bytes, i);
-                bp_impl_tap *t = &L->taps[nt++];
+                bp_tap *t = &L->taps[nt++];
                 t->off = (uint32_t)((size_t)(k / L->kw) * L->dh * L->Wp +
                                     (size_t)(k % L->kw) * L->dw);
                 t->sh = 0;
@@ -608,14 +574,14 @@ static void bp_int_item_implicit(const bp_int_layer *L, uint32_t img, uint32_t g
     uint32_t *acc = (uint32_t *)scr;
     int csr = L->kind == BP_INT_CSR, virt = L->sh == 1 && L->sw == 1;
     for (uint32_t j = lo; j < hi; j++) {
-        const bp_impl_tap *t = L->taps + L->tap_ptr[j];
+        const bp_tap *t = L->taps + L->tap_ptr[j];
         uint32_t nt = L->tap_ptr[j + 1] - L->tap_ptr[j];
         for (uint32_t r = 0; r < (virt ? 1u : nrow); r++) {
             const uint8_t *x = xp + (size_t)(oy0 + r) * L->sh * L->Wp;
             size_t n = virt ? (size_t)(nrow - 1) * L->Wp + L->OW : L->OW;
             uint32_t *a = acc + (size_t)r * L->ldacc;
-            if (L->s8) bp_impl_acc_s8(a, (const int8_t *)x, n, L->sw, t, nt, csr);
-            else bp_impl_acc_u8(a, x, n, L->sw, t, nt, csr);
+            if (L->s8) L->kt.tap_acc_s8(a, (const int8_t *)x, n, L->sw, t, nt, csr);
+            else L->kt.tap_acc_u8(a, x, n, L->sw, t, nt, csr);
         }
         for (uint32_t r = 0; r < nrow; r++)
             bp_int_epilogue_run(L, (const int32_t *)acc + (size_t)r * L->ldacc, L->ldacc, j, 1,
@@ -751,37 +717,6 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     }
 }
 
-/* Space-to-depth of one quantized plane (row stride W): byte (oy*kh+dy,
- * ox*kw+dx) goes to row dy*kw+dx, pixel oy*OW+ox of dst (row stride P).
- * Constant 2 and 4 wide windows get their own loops (vectorized as
- * interleaved loads). */
-BP_MULTI_ISA static void bp_s2d_plane(const uint8_t *restrict src, size_t W,
-                                      uint8_t *restrict dst, size_t P, size_t OH, size_t OW,
-                                      size_t kh, size_t kw)
-{
-    for (size_t oy = 0; oy < OH; oy++)
-        for (size_t dy = 0; dy < kh; dy++) {
-            const uint8_t *s = src + (oy * kh + dy) * W;
-            uint8_t *d = dst + dy * kw * P + oy * OW;
-            if (kw == 2) {
-                for (size_t ox = 0; ox < OW; ox++) {
-                    d[ox] = s[2 * ox];
-                    d[P + ox] = s[2 * ox + 1];
-                }
-            } else if (kw == 4) {
-                for (size_t ox = 0; ox < OW; ox++) {
-                    d[ox] = s[4 * ox];
-                    d[P + ox] = s[4 * ox + 1];
-                    d[2 * P + ox] = s[4 * ox + 2];
-                    d[3 * P + ox] = s[4 * ox + 3];
-                }
-            } else {
-                for (size_t dx = 0; dx < kw; dx++)
-                    for (size_t ox = 0; ox < OW; ox++) d[dx * P + ox] = s[ox * kw + dx];
-            }
-        }
-}
-
 /* n floats quantized at the layer's input scale, as u8 or s8 bytes. */
 static void bp_int_quantize_run(const bp_int_layer *L, const float *x, uint8_t *q, size_t n)
 {
@@ -827,7 +762,8 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
         for (size_t q = lo; q < hi; q++) {
             size_t n = q / L->c_in, ci = q % L->c_in;
             bp_int_quantize_run(L, x + q * L->HW, tmp, L->HW);
-            bp_s2d_plane(tmp, L->W, xq + n * img_off + ci * kk * L->xrow, L->xrow, L->OH,
+            /* space-to-depth: byte (oy*kh+dy, ox*kw+dx) to row dy*kw+dx */
+            L->kt.s2d_u8(tmp, L->W, xq + n * img_off + ci * kk * L->xrow, L->xrow, L->OH,
                          L->OW, L->kh, L->kw);
         }
         break;

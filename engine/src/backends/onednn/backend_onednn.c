@@ -509,7 +509,12 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     s->exact = 1;
     s->why = "";
     s->desc = *d;
-    s->kt = env->kt;
+    if (env->kt) {
+        s->kt = env->kt;
+    } else {
+        bp_kernels_init(&s->kt_own, env->isa_mask);
+        s->kt = &s->kt_own;
+    }
     s->gelu_fused = d->act == BP_EPI_GELU && bp_dnnl_gelu_fused();
 
     int old_thr = bp_dnnl_threads_enter(threads);
@@ -820,10 +825,14 @@ static bp_status bp_dnnl_create_f32(const bp_layer_desc *d, const bp_backend_env
 
 /* ---- Moving activations between float NCHW and oneDNN's layouts ----
  * mode: 0 copy f32, 1 quantize to u8, 2 quantize to s8 (bp_quant_*),
- * 3 quantize to s8 and store it + 128 as u8. */
+ * 3 quantize to s8 and store it + 128 as u8. Runs of consecutive outputs go
+ * through the kernel table (quantize_u8/s8, quantize_s8u: the same bytes as
+ * bp_quant_*); single elements scattered through offset tables are quantized
+ * here one by one. */
 #define BP_DNNL_TILE 16
+#define BP_DNNL_CTILE 64
 
-__attribute__((always_inline)) static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv)
+static inline void bp_dnnl_put(void *buf, size_t o, float v, int mode, float inv)
 {
     if (mode == 1) ((uint8_t *)buf)[o] = bp_quant_u8(v, inv);
     else if (mode == 2) ((int8_t *)buf)[o] = bp_quant_s8(v, inv);
@@ -831,34 +840,26 @@ __attribute__((always_inline)) static inline void bp_dnnl_put(void *buf, size_t 
     else ((float *)buf)[o] = v;
 }
 
-/* n consecutive elements, one mode per loop so each vectorizes. */
-__attribute__((always_inline)) static inline void bp_dnnl_put_run(void *buf, size_t o, const float *src, size_t n, int mode,
-                                   float inv)
+/* n consecutive elements. */
+static inline void bp_dnnl_put_run(const bp_kernel_table *kt, void *buf, size_t o,
+                                   const float *src, size_t n, int mode, float inv)
 {
-    if (mode == 1) {
-        uint8_t *d = (uint8_t *)buf + o;
-        for (size_t i = 0; i < n; i++) d[i] = bp_quant_u8(src[i], inv);
-    } else if (mode == 2) {
-        int8_t *d = (int8_t *)buf + o;
-        for (size_t i = 0; i < n; i++) d[i] = bp_quant_s8(src[i], inv);
-    } else if (mode == 3) {
-        uint8_t *d = (uint8_t *)buf + o;
-        for (size_t i = 0; i < n; i++) d[i] = (uint8_t)(bp_quant_s8(src[i], inv) + 128);
-    } else {
-        memcpy((float *)buf + o, src, n * sizeof(float));
-    }
+    if (mode == 1) kt->quantize_u8(src, (uint8_t *)buf + o, n, inv);
+    else if (mode == 2) kt->quantize_s8(src, (int8_t *)buf + o, n, inv);
+    else if (mode == 3) kt->quantize_s8u(src, (uint8_t *)buf + o, n, inv);
+    else memcpy((float *)buf + o, src, n * sizeof(float));
 }
 
 /* One row of the packing. From an NHWC engine tensor (src_nhwc): row (n, h);
  * into channels-last layouts a run of C channels per pixel (one run of W*C
  * when pixels are dense: nhwc), else through the offset tables. From NCHW:
  * (n, h) for channels-last layouts (nhwc and friends: channel offset c,
- * pixel offset w * cl_ws), by 16x16 (c, w) tiles so both sides stay in
- * cache lines; (n, c) for any other blocked layout, through the
- * per-dimension offset tables. */
-__attribute__((always_inline)) static inline void bp_dnnl_pack_row(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                    uint32_t H, uint32_t W, int64_t r, int mode, float inv,
-                                    int src_nhwc)
+ * pixel offset w * cl_ws), by tiles of 16 pixels x 64 channels transposed
+ * into tmp so that each pixel's channels are one run; (n, c) for any other
+ * blocked layout, through the per-dimension offset tables. */
+static void bp_dnnl_pack_row(const bp_kernel_table *kt, const bp_dnnl_lay *ly, void *buf,
+                             const float *t, uint32_t C, uint32_t H, uint32_t W, int64_t r,
+                             int mode, float inv, int src_nhwc)
 {
     const size_t HW = (size_t)H * W;
     if (src_nhwc) {
@@ -868,10 +869,11 @@ __attribute__((always_inline)) static inline void bp_dnnl_pack_row(const bp_dnnl
         if (ly->cl_ws) {
             const size_t base = ly->off[0][n] + ly->off[2][h + ly->h0] + ly->w0 * ly->cl_ws;
             if (ly->cl_ws == C) {
-                bp_dnnl_put_run(buf, base, trow, (size_t)W * C, mode, inv);
+                bp_dnnl_put_run(kt, buf, base, trow, (size_t)W * C, mode, inv);
             } else {
                 for (uint32_t w = 0; w < W; w++)
-                    bp_dnnl_put_run(buf, base + w * ly->cl_ws, trow + (size_t)w * C, C, mode, inv);
+                    bp_dnnl_put_run(kt, buf, base + w * ly->cl_ws, trow + (size_t)w * C, C,
+                                    mode, inv);
             }
         } else {
             const size_t base = ly->off[0][n] + ly->off[2][h + ly->h0];
@@ -886,13 +888,15 @@ __attribute__((always_inline)) static inline void bp_dnnl_pack_row(const bp_dnnl
         const uint32_t n = (uint32_t)(r / H), h = (uint32_t)(r % H);
         const float *trow = t + (size_t)n * C * HW + (size_t)h * W;
         const size_t base = ly->off[0][n] + ly->off[2][h + ly->h0] + ly->w0 * ws;
+        float tmp[BP_DNNL_TILE][BP_DNNL_CTILE];
         for (uint32_t w0 = 0; w0 < W; w0 += BP_DNNL_TILE) {
             const uint32_t w1 = W - w0 < BP_DNNL_TILE ? W : w0 + BP_DNNL_TILE;
-            for (uint32_t c0 = 0; c0 < C; c0 += BP_DNNL_TILE) {
-                const uint32_t c1 = C - c0 < BP_DNNL_TILE ? C : c0 + BP_DNNL_TILE;
+            for (uint32_t c0 = 0; c0 < C; c0 += BP_DNNL_CTILE) {
+                const uint32_t c1 = C - c0 < BP_DNNL_CTILE ? C : c0 + BP_DNNL_CTILE;
+                for (uint32_t c = c0; c < c1; c++)
+                    for (uint32_t w = w0; w < w1; w++) tmp[w - w0][c - c0] = trow[c * HW + w];
                 for (uint32_t w = w0; w < w1; w++)
-                    for (uint32_t c = c0; c < c1; c++)
-                        bp_dnnl_put(buf, base + w * ws + c, trow[c * HW + w], mode, inv);
+                    bp_dnnl_put_run(kt, buf, base + w * ws + c0, tmp[w - w0], c1 - c0, mode, inv);
             }
         }
     } else {
@@ -906,55 +910,16 @@ __attribute__((always_inline)) static inline void bp_dnnl_pack_row(const bp_dnnl
     }
 }
 
-typedef void bp_dnnl_pack_row_fn(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                 uint32_t H, uint32_t W, int64_t r, int mode, float inv,
-                                 int src_nhwc);
-
-static void bp_dnnl_pack_row_generic(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                     uint32_t H, uint32_t W, int64_t r, int mode, float inv,
-                                     int src_nhwc)
-{
-    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
-}
-
-#if defined(__x86_64__)
-/* The same with SSE4.1, where nearbyintf in bp_quant_* compiles to one
- * roundss/roundps (the same IEEE round-half-even result) instead of a libm
- * call. oneDNN's kernels need SSE4.1 anyway; checked at run time all the same. */
-__attribute__((target("sse4.1")))
-static void bp_dnnl_pack_row_sse41(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                   uint32_t H, uint32_t W, int64_t r, int mode, float inv,
-                                   int src_nhwc)
-{
-    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
-}
-
-/* AVX2 (8 floats per vector) for the straight nhwc quantize runs; the same
- * scalar expressions, so the same bytes (no FMA: nothing to contract).
- * bp_dnnl_pack_row is always_inline so that each wrapper compiles it for
- * its own target (a plain call would run the baseline copy). */
-__attribute__((target("avx2")))
-static void bp_dnnl_pack_row_avx2(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t C,
-                                  uint32_t H, uint32_t W, int64_t r, int mode, float inv,
-                                  int src_nhwc)
-{
-    bp_dnnl_pack_row(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
-}
-#endif
-
 /* Float t [N, C, H, W] (NCHW, or NHWC when src_nhwc) -> buf in layout ly
  * (quantizing for modes 1-3). */
-static void bp_dnnl_pack(const bp_dnnl_lay *ly, void *buf, const float *t, uint32_t N, uint32_t C,
-                         uint32_t H, uint32_t W, int mode, float inv, int src_nhwc, int threads)
+static void bp_dnnl_pack(const bp_kernel_table *kt, const bp_dnnl_lay *ly, void *buf,
+                         const float *t, uint32_t N, uint32_t C, uint32_t H, uint32_t W,
+                         int mode, float inv, int src_nhwc, int threads)
 {
-    bp_dnnl_pack_row_fn *fn = bp_dnnl_pack_row_generic;
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2")) fn = bp_dnnl_pack_row_avx2;
-    else if (__builtin_cpu_supports("sse4.1")) fn = bp_dnnl_pack_row_sse41;
-#endif
     const int64_t rows = (int64_t)N * (src_nhwc || ly->cl_ws ? H : C);
 #pragma omp parallel for num_threads(threads) if ((int64_t)N * C * H * W >= 65536) schedule(static)
-    for (int64_t r = 0; r < rows; r++) fn(ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
+    for (int64_t r = 0; r < rows; r++)
+        bp_dnnl_pack_row(kt, ly, buf, t, C, H, W, r, mode, inv, src_nhwc);
 }
 
 static bp_status bp_dnnl_run(void *state, const float *x, const float *residual, float *y)
@@ -977,7 +942,7 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
     } else if (s->int8 || s->pad_src) {
         /* bp_quant_* straight into the source layout (f32: a copy inside the
          * explicit border) */
-        bp_dnnl_pack(&s->src_lay, s->src_buf, x, s->N, s->C, s->H, s->W,
+        bp_dnnl_pack(s->kt, &s->src_lay, s->src_buf, x, s->N, s->C, s->H, s->W,
                      !s->int8 ? 0 : s->shift_s8 ? 3 : s->s8_src ? 2 : 1,
                      s->inv_scale, s->nhwc, s->threads);
     }

@@ -73,7 +73,9 @@ typedef struct bp_dnnl_layer {
     /* Quantized activation paths (bp_backend.layer_qinput / layer_set_qout) */
     bp_layer_desc desc;         /* the desc the layer was built from (its pointers
                                  * live as long as the session) */
-    const bp_kernel_table *kt;  /* quantize / GELU kernels (NULL: scalar loops) */
+    const bp_kernel_table *kt;  /* quantize / GELU / pack kernels: the session's,
+                                 * or kt_own when the env has no table */
+    bp_kernel_table kt_own;
     int gelu_fused;             /* d->act GELU as oneDNN's gelu_erf post-op */
     int src_q;                  /* src is u8/s8 in a plain layout: qinput offered */
     size_t src_strides[4];      /* of that plain layout, elements (= bytes) */

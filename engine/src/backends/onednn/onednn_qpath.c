@@ -15,16 +15,14 @@
 
 /* ---- Quantized outputs written by the engine's kernels ---- */
 
-/* n floats -> u8/s8 at inv (the kernels, or bp_quant_* without a table). */
+/* n floats -> u8/s8 at inv (the kernel table's quantizers). */
 static void bp_dnnl_quant_run(const bp_kernel_table *kt, bp_act_type t, const float *x, uint8_t *q,
                               size_t n, float inv)
 {
     if (t == BP_ACT_S8) {
-        if (kt) kt->quantize_s8(x, (int8_t *)q, n, inv);
-        else for (size_t i = 0; i < n; i++) ((int8_t *)q)[i] = bp_quant_s8(x[i], inv);
+        kt->quantize_s8(x, (int8_t *)q, n, inv);
     } else {
-        if (kt) kt->quantize_u8(x, q, n, inv);
-        else for (size_t i = 0; i < n; i++) q[i] = bp_quant_u8(x[i], inv);
+        kt->quantize_u8(x, q, n, inv);
     }
 }
 
@@ -78,8 +76,7 @@ void bp_dnnl_finish(const bp_dnnl_layer *s, float *y)
         for (int64_t i = 0; i < nc; i++) {
             float *p = y + (size_t)i * chunk;
             const size_t m = ny - (size_t)i * chunk < chunk ? ny - (size_t)i * chunk : chunk;
-            if (s->kt) s->kt->gelu_f32(p, p, m);
-            else for (size_t k = 0; k < m; k++) p[k] = bp_gelu(p[k]);
+            s->kt->gelu_f32(p, p, m);
         }
     }
     for (uint32_t k = 0; k < s->n_q; k++) bp_dnnl_qput(s, &s->q[k], y);

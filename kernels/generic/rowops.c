@@ -1,0 +1,190 @@
+/* The row ops (tap accumulation, space-to-depth, LayerNorm, softmax,
+ * sigmoid, shifted s8 quantization) in portable C. Built once per ISA level:
+ * here for the baseline (suffix _scalar), and #included by
+ * x86/rowops_<isa>.c with BP_ROWOP_SFX set, so the compiler vectorizes the
+ * same source for each ISA. No intrinsics and no contraction
+ * (-ffp-contract=off): every level does the same IEEE operations in the same
+ * order, so the results are bit-identical. */
+#include <math.h>
+#include <string.h>
+
+#include "bp_arith.h"
+#include "kernel_list.h"
+
+#ifndef BP_ROWOP_SFX
+#define BP_ROWOP_SFX scalar
+#endif
+#define BPK_RO_CAT2(a, b) a##_##b
+#define BPK_RO_CAT(a, b) BPK_RO_CAT2(a, b)
+#define BPK_RO(name) BPK_RO_CAT(name, BP_ROWOP_SFX)
+
+/* The tap loop over n outputs with input stride sx (sx == 1 gets its own
+ * loop, which vectorizes). */
+#define BPK_TAP_LOOP(EXPR)                                                          \
+    do {                                                                            \
+        if (sx == 1)                                                                \
+            for (size_t i = 0; i < n; i++) {                                        \
+                uint32_t xv = (uint32_t)(int32_t)xs[i];                             \
+                EXPR;                                                               \
+            }                                                                       \
+        else                                                                        \
+            for (size_t i = 0; i < n; i++) {                                        \
+                uint32_t xv = (uint32_t)(int32_t)xs[i * sx];                        \
+                EXPR;                                                               \
+            }                                                                       \
+    } while (0)
+#define BPK_TAP_ACC(name, T)                                                        \
+    void name(uint32_t *restrict acc, const T *restrict x, size_t n, size_t sx,     \
+              const bp_tap *t, uint32_t nt, int csr)                                \
+    {                                                                               \
+        memset(acc, 0, n * sizeof *acc);                                            \
+        for (uint32_t d = 0; d < nt; d++) {                                         \
+            const T *xs = x + t[d].off;                                             \
+            unsigned sh = t[d].sh;                                                  \
+            uint32_t v = (uint32_t)t[d].val;                                        \
+            if (csr) BPK_TAP_LOOP(acc[i] += v * xv);                                \
+            else if (t[d].neg) BPK_TAP_LOOP(acc[i] -= xv << sh);                    \
+            else BPK_TAP_LOOP(acc[i] += xv << sh);                                  \
+        }                                                                           \
+    }
+BPK_TAP_ACC(BPK_RO(bp_tap_acc_u8), uint8_t)
+BPK_TAP_ACC(BPK_RO(bp_tap_acc_s8), int8_t)
+#undef BPK_TAP_ACC
+#undef BPK_TAP_LOOP
+
+/* Constant 2 and 4 wide windows get their own loops (vectorized as
+ * interleaved loads). */
+void BPK_RO(bp_s2d_u8)(const uint8_t *restrict src, size_t W, uint8_t *restrict dst, size_t P,
+                       size_t OH, size_t OW, size_t kh, size_t kw)
+{
+    for (size_t oy = 0; oy < OH; oy++)
+        for (size_t dy = 0; dy < kh; dy++) {
+            const uint8_t *s = src + (oy * kh + dy) * W;
+            uint8_t *d = dst + dy * kw * P + oy * OW;
+            if (kw == 2) {
+                for (size_t ox = 0; ox < OW; ox++) {
+                    d[ox] = s[2 * ox];
+                    d[P + ox] = s[2 * ox + 1];
+                }
+            } else if (kw == 4) {
+                for (size_t ox = 0; ox < OW; ox++) {
+                    d[ox] = s[4 * ox];
+                    d[P + ox] = s[4 * ox + 1];
+                    d[2 * P + ox] = s[4 * ox + 2];
+                    d[3 * P + ox] = s[4 * ox + 3];
+                }
+            } else {
+                for (size_t dx = 0; dx < kw; dx++)
+                    for (size_t ox = 0; ox < OW; ox++) d[dx * P + ox] = s[ox * kw + dx];
+            }
+        }
+}
+
+/* Eight pixels' double statistics in one vector (GCC/Clang vector
+ * extensions: one zmm with AVX-512, split into narrower registers
+ * elsewhere). Each lane is one pixel and does exactly the scalar ops. */
+typedef double bpk_v8d __attribute__((vector_size(64)));
+typedef float bpk_v8f __attribute__((vector_size(32)));
+
+/* Loads 8 floats widened to double (out by pointer: no vector-typed
+ * argument or return, whose ABI depends on the ISA). */
+static inline __attribute__((always_inline)) void bpk_ld8(bpk_v8d *o, const float *p)
+{
+    bpk_v8f f;
+    memcpy(&f, p, sizeof f);
+    *o = __builtin_convertvector(f, bpk_v8d);
+}
+
+/* Sums of nv*8 pixels (nv <= 4) starting at xb, over C rows strided by HW:
+ * the nv accumulators stay in registers for the whole channel loop (the
+ * per-pixel chains are latency bound otherwise). */
+static inline __attribute__((always_inline)) void
+bpk_ln_stats_v(const float *xb, size_t C, size_t HW, double Cd, int nv, double *mean, double *r)
+{
+    bpk_v8d s[4], m[4];
+    for (int v = 0; v < nv; v++) s[v] = (bpk_v8d){0};
+    for (size_t c = 0; c < C; c++)
+        for (int v = 0; v < nv; v++) {
+            bpk_v8d a;
+            bpk_ld8(&a, xb + c * HW + 8 * v);
+            s[v] += a;
+        }
+    for (int v = 0; v < nv; v++) {
+        m[v] = s[v] / Cd;
+        s[v] = (bpk_v8d){0};
+    }
+    for (size_t c = 0; c < C; c++)
+        for (int v = 0; v < nv; v++) {
+            bpk_v8d d;
+            bpk_ld8(&d, xb + c * HW + 8 * v);
+            d -= m[v];
+            s[v] += d * d;
+        }
+    for (int v = 0; v < nv; v++) {
+        memcpy(mean + 8 * v, &m[v], sizeof m[v]);
+        memcpy(r + 8 * v, &s[v], sizeof s[v]);
+    }
+}
+
+/* 32 pixels at a time in registers, then 8, then one by one: the same
+ * double ops per pixel in the same order whatever the blocking. */
+void BPK_RO(bp_ln_stats)(const float *xb, float eps, size_t C, size_t HW, size_t np,
+                         double *mean, double *r)
+{
+    const double Cd = (double)C;
+    size_t p = 0;
+    for (; p + 32 <= np; p += 32) bpk_ln_stats_v(xb + p, C, HW, Cd, 4, mean + p, r + p);
+    for (; p + 8 <= np; p += 8) bpk_ln_stats_v(xb + p, C, HW, Cd, 1, mean + p, r + p);
+    for (size_t q = p; q < np; q++) {
+        double s = 0.0;
+        for (size_t c = 0; c < C; c++) s += xb[c * HW + q];
+        mean[q] = s / Cd;
+        s = 0.0;
+        for (size_t c = 0; c < C; c++) {
+            double d = xb[c * HW + q] - mean[q];
+            s += d * d;
+        }
+        r[q] = s;
+    }
+    for (size_t q = 0; q < np; q++) r[q] = 1.0 / sqrt(r[q] / Cd + (double)eps);
+}
+
+void BPK_RO(bp_ln_rows)(const float *xb, size_t HW, const double *mean, const double *r,
+                        const float *gamma, const float *beta, size_t c0, size_t c1, float *yb,
+                        size_t ys, size_t np)
+{
+    for (size_t c = c0; c < c1; c++) {
+        float g = gamma[c], b = beta[c];
+        float *yr = yb + (c - c0) * ys;
+        for (size_t p = 0; p < np; p++)
+            yr[p] = (float)((xb[c * HW + p] - mean[p]) * r[p]) * g + b;
+    }
+}
+
+/* The exp and division loops of contiguous rows vectorize; the max and the
+ * sum run in order. */
+void BPK_RO(bp_softmax_f32)(const float *x, float *y, size_t n, size_t st)
+{
+    float mx = -INFINITY;
+    for (size_t i = 0; i < n; i++) mx = x[i * st] > mx ? x[i * st] : mx;
+    if (st == 1)
+        for (size_t i = 0; i < n; i++) y[i] = bp_exp1((double)x[i] - (double)mx);
+    else
+        for (size_t i = 0; i < n; i++) y[i * st] = bp_exp1((double)x[i * st] - (double)mx);
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += y[i * st];
+    if (st == 1)
+        for (size_t i = 0; i < n; i++) y[i] = (float)((double)y[i] / s);
+    else
+        for (size_t i = 0; i < n; i++) y[i * st] = (float)((double)y[i * st] / s);
+}
+
+void BPK_RO(bp_sigmoid_f32)(const float *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = (float)(1.0 / (1.0 + (double)bp_exp1(-(double)x[i])));
+}
+
+void BPK_RO(bp_quantize_s8u)(const float *x, uint8_t *q, size_t n, float inv)
+{
+    for (size_t i = 0; i < n; i++) q[i] = (uint8_t)(bp_quant_s8(x[i], inv) + 128);
+}
