@@ -611,8 +611,8 @@ static void bpm_print_flat_summary(void)
     printf("\nFlat digit streams vs bitplane (u8, AVX-512; us per layer, medians when "
            "repeated; ratio = bitplane / flat, > 1: flat faster):\n");
     printf("| net | layer | K | C_o | P | sp%% | enc | dig/row | steps/row | groups/row | "
-           "bitplane us | mul us | shift us | madd us | mul | shift | madd |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "bitplane us | mul us | shift us | madd us | mul | shift | madd | best csr us |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < bpm_nrows; i++) {
         const bpm_row *r = &bpm_rows[i];
         if (r->t[bp512] <= 0)
@@ -621,12 +621,14 @@ static void bpm_print_flat_summary(void)
         double t[3];
         for (int m = 0; m < 3; m++)
             t[m] = fl[m] >= 0 && r->t[fl[m]] > 0 ? r->t[fl[m]] : NAN;
+        const int bc = bpm_best_csr(r, BP_ISA_AVX512VNNI);
         printf("| %s | %s | %u | %u | %u | %d | %s | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f | "
-               "%.1f | %.2f | %.2f | %.2f |\n",
+               "%.1f | %.2f | %.2f | %.2f | %.1f |\n",
                L->net, L->name, L->K, L->Co, L->P, r->c->sp, r->c->enc == BP_ENC_CSD ? "csd" : "bin",
                (double)r->c->ndigits / L->Co, (double)r->c->nsteps / L->Co,
                (double)r->c->ngroups / L->Co, r->t[bp512] * 1e-3, t[0] * 1e-3, t[1] * 1e-3,
-               t[2] * 1e-3, r->t[bp512] / t[0], r->t[bp512] / t[1], r->t[bp512] / t[2]);
+               t[2] * 1e-3, r->t[bp512] / t[0], r->t[bp512] / t[1], r->t[bp512] / t[2],
+               bc >= 0 ? r->t[bc] * 1e-3 : NAN);
     }
 }
 
