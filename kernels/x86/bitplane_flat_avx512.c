@@ -127,14 +127,15 @@ BPK_INLINE void bpf_bitplane(const bpk_planes_flat *f, uint32_t row0, uint32_t n
 }
 
 /* w->aux must hold streams from bpk_planes_flat_build in the kernel's mode;
- * otherwise (and for 16 <= np < 32, as the dispatched kernel does) the call
- * goes to the dispatched AVX-512 kernel, so results are always correct. */
+ * otherwise the call goes to the dispatched AVX-512 kernel, so results are
+ * always correct. Unlike that kernel, 16 <= np < 32 stays here (one masked
+ * vector) so that the A/B measures the flat streams at every P. */
 #define BPF_ENTRY(name, mode)                                                              \
     void name(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x,         \
               size_t ldx, size_t np, int32_t *y, size_t ldy)                               \
     {                                                                                      \
         const bpk_planes_flat *f = bpk_planes_flat_get(w, mode);                           \
-        if (!f || (np >= 16 && np < 32)) {                                                 \
+        if (!f) {                                                 \
             bp_bitplane_u8_256x1_avx512(w, row0, nrows, x, ldx, np, y, ldy);               \
             return;                                                                        \
         }                                                                                  \
