@@ -23,6 +23,7 @@
 
 static uint64_t ft_seed;
 
+#ifdef BP_BITPLANE_FLAT_X86
 static uint64_t ft_next(uint64_t *s) /* splitmix64 */
 {
     uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
@@ -36,7 +37,6 @@ static uint32_t ft_below(uint64_t *s, uint32_t n)
     return (uint32_t)((ft_next(s) >> 32) * n >> 32);
 }
 
-#ifdef BP_BITPLANE_FLAT_X86
 typedef struct ft_kernel {
     const char *name;
     bp_bitplane_u8_fn fn;
