@@ -35,7 +35,7 @@ static uint32_t bpk_flat_word(bpk_flat_mode mode, uint32_t s, int neg)
 /* Walks row j's plan and, if out is non-NULL, writes its groups and entries
  * from *ng and *ne on; counts them either way. */
 static void bpk_flat_row(const bp_planes *p, bpk_flat_mode mode, uint32_t j, bpk_flat_group *gout,
-                         bpk_flat_ent *eout, uint32_t *ng, uint32_t *ne)
+                         bpk_flat_ent *eout, uint64_t *ng, uint64_t *ne)
 {
     /* A group holds at most one step per plane (M <= BP_M_MAX, checked by
      * the callers), plus the flush step that opens the next group. */
@@ -49,10 +49,10 @@ static void bpk_flat_row(const bp_planes *p, bpk_flat_mode mode, uint32_t j, bpk
         const uint32_t end = more ? (st[n].flush ? n : UINT32_MAX) : n;
         if (end != UINT32_MAX && end > 0) {
             const uint32_t m_lo = st[end - 1].m;
-            bpk_flat_group gr = {*ne, 0, 0, m_lo};
+            bpk_flat_group gr = {(uint32_t)*ne, 0, 0, m_lo};
             for (int neg = 0; neg < 2; neg++) {
                 if (neg)
-                    gr.mid = *ne;
+                    gr.mid = (uint32_t)*ne;
                 for (uint32_t t = 0; t < end; t++) {
                     const uint32_t s = st[t].m - m_lo;
                     const uint32_t b = neg ? st[t].neg_begin : st[t].pos_begin;
@@ -67,7 +67,7 @@ static void bpk_flat_row(const bp_planes *p, bpk_flat_mode mode, uint32_t j, bpk
                         }
                 }
             }
-            gr.end = *ne;
+            gr.end = (uint32_t)*ne;
             if (gout)
                 gout[*ng] = gr;
             (*ng)++;
@@ -83,19 +83,22 @@ static void bpk_flat_row(const bp_planes *p, bpk_flat_mode mode, uint32_t j, bpk
     }
 }
 
-static void bpk_flat_count(const bp_planes *p, bpk_flat_mode mode, uint32_t *ng, uint32_t *ne)
+/* Counts groups and entries; -1 if entry offsets would not fit 32 bits. */
+static int bpk_flat_count(const bp_planes *p, bpk_flat_mode mode, uint64_t *ng, uint64_t *ne)
 {
     *ng = *ne = 0;
     for (uint32_t j = 0; j < p->rows; j++)
         bpk_flat_row(p, mode, j, NULL, NULL, ng, ne);
+    return *ne > UINT32_MAX || *ng > UINT32_MAX ? -1 : 0;
 }
 
 size_t bpk_planes_flat_size(const bp_planes *p, bpk_flat_mode mode)
 {
     if (!p || !p->row_ptr || p->M > BP_M_MAX)
         return 0;
-    uint32_t ng, ne;
-    bpk_flat_count(p, mode, &ng, &ne);
+    uint64_t ng, ne;
+    if (bpk_flat_count(p, mode, &ng, &ne))
+        return 0;
     return bpk_flat_align64(sizeof(bpk_planes_flat)) +
            bpk_flat_align64(((size_t)p->rows + 1) * sizeof(uint32_t)) +
            bpk_flat_align64((size_t)ng * sizeof(bpk_flat_group)) + (size_t)ne * sizeof(bpk_flat_ent);
@@ -105,8 +108,9 @@ const bpk_planes_flat *bpk_planes_flat_build(const bp_planes *p, bpk_flat_mode m
 {
     if (!p || !mem || !p->row_ptr || p->M > BP_M_MAX)
         return NULL;
-    uint32_t ng, ne;
-    bpk_flat_count(p, mode, &ng, &ne);
+    uint64_t ng, ne;
+    if (bpk_flat_count(p, mode, &ng, &ne))
+        return NULL;
     uint8_t *base = mem;
     bpk_planes_flat *h = mem;
     size_t o = bpk_flat_align64(sizeof(bpk_planes_flat));
@@ -115,20 +119,20 @@ const bpk_planes_flat *bpk_planes_flat_build(const bp_planes *p, bpk_flat_mode m
     bpk_flat_group *groups = (bpk_flat_group *)(base + o);
     o += bpk_flat_align64((size_t)ng * sizeof(bpk_flat_group));
     bpk_flat_ent *ents = (bpk_flat_ent *)(base + o);
-    uint32_t g = 0, e = 0;
+    uint64_t g = 0, e = 0;
     for (uint32_t j = 0; j < p->rows; j++) {
-        grp_ptr[j] = g;
+        grp_ptr[j] = (uint32_t)g;
         bpk_flat_row(p, mode, j, groups, ents, &g, &e);
     }
-    grp_ptr[p->rows] = g;
+    grp_ptr[p->rows] = (uint32_t)g;
     memset(h, 0, sizeof(*h));
     h->magic = BPK_PLANES_FLAT_MAGIC;
     h->rows = p->rows;
     h->K = p->K;
     h->M = p->M;
     h->mode = (uint32_t)mode;
-    h->ngroups = ng;
-    h->nents = ne;
+    h->ngroups = (uint32_t)ng;
+    h->nents = (uint32_t)ne;
     h->grp_ptr = grp_ptr;
     h->groups = groups;
     h->ents = ents;

@@ -48,10 +48,11 @@ typedef struct bpk_planes_flat {
     const bpk_flat_ent *ents;      /* nents */
 } bpk_planes_flat;
 
-/* Bytes needed for p's flat streams (0 if p is unusable); the caller owns
- * the memory, 64-byte aligned. */
+/* Bytes needed for p's flat streams (0 if p is unusable or needs 2^32 or
+ * more entries); the caller owns the memory, 64-byte aligned. */
 size_t bpk_planes_flat_size(const bp_planes *p, bpk_flat_mode mode);
-/* Builds the streams into mem and returns them (NULL on bad arguments). */
+/* Builds the streams into mem (of bpk_planes_flat_size bytes) and returns
+ * them; NULL where the size is 0. */
 const bpk_planes_flat *bpk_planes_flat_build(const bp_planes *p, bpk_flat_mode mode, void *mem);
 
 /* The flat streams of p if aux holds ones built for it in this mode. */

@@ -254,6 +254,10 @@ static void bpm_case_build(bpm_case *c)
         c->fplanes[m] = c->planes.p;
         c->faux[m] = bpm_aligned(bpk_planes_flat_size(&c->planes.p, (bpk_flat_mode)m));
         c->fplanes[m].aux = bpk_planes_flat_build(&c->planes.p, (bpk_flat_mode)m, c->faux[m]);
+        if (!c->fplanes[m].aux) {
+            fprintf(stderr, "bpmicro: cannot build flat streams for %s/%s\n", L->net, L->name);
+            exit(1);
+        }
         c->ngroups = ((const bpk_planes_flat *)c->fplanes[m].aux)->ngroups;
     }
     c->caux = bpm_aligned(bp_csr_aux_size(&c->csr.c));
