@@ -10,6 +10,8 @@
 #include "bpmicro_build.h"
 #include "gbench_shim.h"
 #include "kernel_list.h"
+#include "planes_aux.h"
+#include "planes_flat.h"
 
 #ifndef BPM_SHAPES_DIR
 #define BPM_SHAPES_DIR "bench/shapes"
@@ -188,6 +190,9 @@ typedef struct bpm_case {
     uint8_t *x;  /* groups x K x P */
     int32_t *y;  /* Co x P */
     uint64_t ndigits, nnz; /* kept after the buffers are freed */
+    void *faux[4];         /* flat digit streams per bpk_flat_mode (1..3) */
+    bp_planes fplanes[4];  /* planes with faux[mode] as aux */
+    uint64_t nsteps, ngroups; /* plan steps, merge groups (all rows) */
 } bpm_case;
 
 static void *bpm_aligned(size_t n)
@@ -208,6 +213,9 @@ static void bpm_case_free(bpm_case *c)
     bp_csr_buf_free(&c->csr);
     free(c->paux);
     free(c->caux);
+    for (int m = 0; m < 4; m++)
+        free(c->faux[m]);
+    memset(c->faux, 0, sizeof(c->faux));
     free(c->x);
     free(c->y);
     c->built = 0;
@@ -241,6 +249,17 @@ static void bpm_case_build(bpm_case *c)
     c->nnz = c->csr.nnz;
     c->paux = bpm_aligned(bp_planes_aux_size(&c->planes.p));
     bp_planes_aux_build(&c->planes.p, c->paux);
+    c->nsteps = ((const bpk_planes_aux *)c->paux)->nsteps;
+    for (int m = BPK_FLAT_MUL; m <= BPK_FLAT_MADD; m++) {
+        c->fplanes[m] = c->planes.p;
+        c->faux[m] = bpm_aligned(bpk_planes_flat_size(&c->planes.p, (bpk_flat_mode)m));
+        c->fplanes[m].aux = bpk_planes_flat_build(&c->planes.p, (bpk_flat_mode)m, c->faux[m]);
+        if (!c->fplanes[m].aux) {
+            fprintf(stderr, "bpmicro: cannot build flat streams for %s/%s\n", L->net, L->name);
+            exit(1);
+        }
+        c->ngroups = ((const bpk_planes_flat *)c->fplanes[m].aux)->ngroups;
+    }
     c->caux = bpm_aligned(bp_csr_aux_size(&c->csr.c));
     bp_csr_aux_build(&c->csr.c, c->caux);
     const size_t nx = (size_t)L->groups * L->K * L->P;
@@ -256,7 +275,8 @@ static void bpm_case_build(bpm_case *c)
 
 /* ----------------------------------------------------- kernels, probes */
 
-enum { BPM_BITPLANE, BPM_GATHER, BPM_CSR };
+/* Flat-stream kernels: kind BPM_FLAT0 + their bpk_flat_mode (1..3). */
+enum { BPM_BITPLANE, BPM_GATHER, BPM_CSR, BPM_FLAT0 };
 
 typedef struct bpm_kernel {
     const char *at;
@@ -276,6 +296,10 @@ static const bpm_kernel bpm_kernels[] = {
 #ifdef BP_BITPLANE_GATHER_X86
 #define BPM_GA(at, fn, isa, full) {#at, #fn, BPM_GATHER, isa, (bp_bitplane_u8_fn)fn, NULL, #full},
     BP_BITPLANE_GATHER_X86(BPM_GA)
+#endif
+#ifdef BP_BITPLANE_FLAT_X86
+#define BPM_FL(at, fn, isa, mode) {#at, #fn, BPM_FLAT0 + mode, isa, (bp_bitplane_u8_fn)fn, NULL, NULL},
+    BP_BITPLANE_FLAT_X86(BPM_FL)
 #endif
 };
 #define BPM_NKERNELS (sizeof(bpm_kernels) / sizeof(bpm_kernels[0]))
@@ -298,6 +322,8 @@ static void bpm_run_layer(const bpm_job *j)
         int32_t *y = c->y + (size_t)g * rpg * L->P;
         if (j->k->kind == BPM_CSR)
             j->k->csr(&c->csr.c, g * rpg, rpg, x, L->P, L->P, y, L->P);
+        else if (j->k->kind > BPM_FLAT0)
+            j->k->bp(&c->fplanes[j->k->kind - BPM_FLAT0], g * rpg, rpg, x, L->P, L->P, y, L->P);
         else
             j->k->bp(&c->planes.p, g * rpg, rpg, x, L->P, L->P, y, L->P);
     }
@@ -658,6 +684,45 @@ static void bpm_print_summary(void)
     (void)bpm_best_csr;
 }
 
+/* The flat-stream kernels against the dispatched AVX-512 bitplane kernel on
+ * the same weights: loops per row (plan steps x 2 signs vs merge groups). */
+static void bpm_print_flat_summary(void)
+{
+    const int bp512 = bpm_find_kernel("bp_bitplane_u8_256x1_avx512");
+    int fl[3] = {-1, -1, -1};
+    for (size_t k = 0; k < BPM_NKERNELS; k++)
+        if (bpm_kernels[k].kind > BPM_FLAT0 && bpm_kernels[k].kind <= BPM_FLAT0 + 3)
+            fl[bpm_kernels[k].kind - BPM_FLAT0 - 1] = (int)k;
+    int any = 0;
+    for (size_t i = 0; i < bpm_nrows && bp512 >= 0; i++)
+        for (int m = 0; m < 3; m++)
+            any |= fl[m] >= 0 && bpm_rows[i].t[fl[m]] > 0 && bpm_rows[i].t[bp512] > 0;
+    if (!any)
+        return;
+    printf("\nFlat digit streams vs bitplane (u8, AVX-512; us per layer, medians when "
+           "repeated; ratio = bitplane / flat, > 1: flat faster):\n");
+    printf("| net | layer | K | C_o | P | sp%% | enc | dig/row | steps/row | groups/row | "
+           "bitplane us | mul us | shift us | madd us | mul | shift | madd | best csr us |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < bpm_nrows; i++) {
+        const bpm_row *r = &bpm_rows[i];
+        if (r->t[bp512] <= 0)
+            continue;
+        const bpm_layer *L = r->c->L;
+        double t[3];
+        for (int m = 0; m < 3; m++)
+            t[m] = fl[m] >= 0 && r->t[fl[m]] > 0 ? r->t[fl[m]] : NAN;
+        const int bc = bpm_best_csr(r, BP_ISA_AVX512VNNI);
+        printf("| %s | %s | %u | %u | %u | %d | %s | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f | "
+               "%.1f | %.2f | %.2f | %.2f | %.1f |\n",
+               L->net, L->name, L->K, L->Co, L->P, r->c->sp, r->c->enc == BP_ENC_CSD ? "csd" : "bin",
+               (double)r->c->ndigits / L->Co, (double)r->c->nsteps / L->Co,
+               (double)r->c->ngroups / L->Co, r->t[bp512] * 1e-3, t[0] * 1e-3, t[1] * 1e-3,
+               t[2] * 1e-3, r->t[bp512] / t[0], r->t[bp512] / t[1], r->t[bp512] / t[2],
+               bc >= 0 ? r->t[bc] * 1e-3 : NAN);
+    }
+}
+
 /* ------------------------------------------------------------- main */
 
 /* Default: every bitplane/csr x86 kernel on all of resnet18-cifar at every
@@ -677,6 +742,10 @@ static const char bpm_usage[] =
     "as % of the ceiling probe, and closes with a summary table; then every\n"
     "quantize, GELU and epilogue kernel on one 64 x 3136 accumulator tile, and\n"
     "every row op (taps, space-to-depth, LayerNorm, softmax, sigmoid) on as many.\n"
+    "The bench-only flat-stream bitplane kernels (bpk_bitplane_u8_flat*) run\n"
+    "with the other AVX-512 kernels and get a second summary table; net \"synth\"\n"
+    "(a K = 768, C_o = 3072 layer at P = 49, 64, 196, 256) runs only when a\n"
+    "--benchmark_filter names it.\n"
     "\n"
     "options:\n"
     "  --shapes=DIR                 layer shape files (default: the source tree's\n"
@@ -780,6 +849,23 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
         if (bpm_load_shapes(shapes, nets[i]))
             return 1;
+    /* "synth": one K = 768, C_o = 3072 layer (ConvNeXt-T stage4.pw1) at
+     * small pixel counts, where per-loop costs dominate. */
+    static const uint32_t synth_p[] = {49, 64, 196, 256};
+    for (size_t i = 0; i < sizeof(synth_p) / sizeof(synth_p[0]); i++) {
+        bpm_layer *nl = realloc(bpm_layers, (bpm_nlayers + 1) * sizeof(*nl));
+        if (!nl)
+            return 1;
+        bpm_layers = nl;
+        bpm_layer *L = &bpm_layers[bpm_nlayers++];
+        memset(L, 0, sizeof(*L));
+        snprintf(L->net, sizeof(L->net), "synth");
+        snprintf(L->name, sizeof(L->name), "k768x3072.p%u", synth_p[i]);
+        L->K = 768;
+        L->Co = 3072;
+        L->P = synth_p[i];
+        L->groups = 1;
+    }
     bpm_prox_init(1.0);
     {
         /* At lambda ~ 1 the proximal map's targets are these, |w| <= 1 -> 0. */
@@ -852,8 +938,10 @@ int main(int argc, char **argv)
     bpm_ro_register(mask);
 
     const int rc = bpm_run(&argc, argv, default_filter, bpm_on_result, NULL);
-    if (rc == 0)
+    if (rc == 0) {
         bpm_print_summary();
+        bpm_print_flat_summary();
+    }
     if (bpm_current)
         bpm_case_free(bpm_current);
     free(cases);

@@ -45,3 +45,16 @@ void bpk_bitplane_u8_gather_128x1_avx2(const bp_planes *w, uint32_t row0, uint32
 void bpk_bitplane_u8_gather_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
                                          const uint8_t *x, size_t ldx, size_t np, int32_t *y,
                                          size_t ldy);
+
+/* Bench only (bench/micro, tests/kernels): bitplane kernels over the flat
+ * digit streams of planes_flat.h, X(atype, fn, isa, mode). Not dispatched;
+ * w->aux must hold bpk_planes_flat_build(w, mode, ...) (else they call
+ * bp_bitplane_u8_256x1_avx512). */
+#define BP_BITPLANE_FLAT_X86(X)                                                            \
+    X(u8, bpk_bitplane_u8_flatmul_256x1_avx512, BP_ISA_AVX512, BPK_FLAT_MUL)               \
+    X(u8, bpk_bitplane_u8_flatshift_256x1_avx512, BP_ISA_AVX512, BPK_FLAT_SHIFT)           \
+    X(u8, bpk_bitplane_u8_flatmadd_256x1_avx512, BP_ISA_AVX512, BPK_FLAT_MADD)
+#define BPK_DECLARE_FLAT(at, fn, isa, mode)                                               \
+    void fn(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x, size_t ldx, \
+            size_t np, int32_t *y, size_t ldy);
+BP_BITPLANE_FLAT_X86(BPK_DECLARE_FLAT)
