@@ -438,7 +438,7 @@ static double bpm_median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static int bpm_ab_case(bpm_case *c)
+static void bpm_ab_case(bpm_case *c)
 {
     bpm_case_build(c);
     const bpm_layer *L = c->L;
@@ -496,20 +496,25 @@ static int bpm_ab_case(bpm_case *c)
         med[v] = bpm_median(t[v], nr);
     const double mp8 = bpm_median(pu8, nr), mp16 = bpm_median(pi16, nr);
     const double useful = (double)c->ndigits * L->P;
+    /* 16 <= P < 32: u8 and K-block kernels both take the AVX2 16-pixel path */
+    char kbs[32];
+    if (L->P >= 16 && L->P < 32)
+        snprintf(kbs, sizeof(kbs), "avx2, none");
+    else
+        snprintf(kbs, sizeof(kbs), "%u/%u", kbl->kb, kbl->nb);
     printf("| %s | %s | %u | %u | %u | %d | %.3f | %.1f | %.0f | %.0f | %.1f | %.0f | %.0f | "
-           "%.2f | %.1f | %.2f | %u/%u | %.1f | %.2f | %.0f | %.0f |\n",
+           "%.2f | %.1f | %.2f | %s | %.1f | %.2f | %.0f | %.0f |\n",
            L->net, L->name, L->K, L->Co, L->P, c->sp, (double)c->ndigits / ((double)L->Co * L->K),
            med[AB_U8] * 1e6, 100.0 * useful / med[AB_U8] / mp8,
            100.0 * useful / med[AB_U8G] / mp8, med[AB_I16] * 1e6,
            100.0 * useful / med[AB_I16] / mp16, 100.0 * useful / med[AB_I16G] / mp16,
-           bpm_median(r_i16, nr), med[AB_WIDEN] * 1e6, bpm_median(r_i16w, nr), kbl->kb, kbl->nb,
+           bpm_median(r_i16, nr), med[AB_WIDEN] * 1e6, bpm_median(r_i16w, nr), kbs,
            med[AB_KB] * 1e6, bpm_median(r_kb, nr), mp8 * 1e-9, mp16 * 1e-9);
     fflush(stdout);
     bpk_kblock_free(kbl);
     free(x16);
     free(x16w);
     free(want);
-    return 0;
 }
 
 static int bpm_ab_run(bpm_case *cases, size_t nc, const char *re_src)
@@ -524,6 +529,28 @@ static int bpm_ab_run(bpm_case *cases, size_t nc, const char *re_src)
         regfree(&re);
         return 2;
     }
+    /* Select first: a regex that matches nothing is a usage error, before any work. */
+    char (*names)[160] = calloc(nc, sizeof(*names));
+    if (!names) {
+        regfree(&re);
+        return 1;
+    }
+    int n = 0;
+    for (size_t i = 0; i < nc; i++) {
+        const bpm_case *c = &cases[i];
+        snprintf(names[i], sizeof(names[i]), "%s/%s/sp%d/%s", c->L->net, c->L->name, c->sp,
+                 c->enc == BP_ENC_CSD ? "csd" : "bin");
+        if (regexec(&re, names[i], 0, NULL, 0) == 0)
+            n++;
+        else
+            names[i][0] = 0;
+    }
+    regfree(&re);
+    if (!n) {
+        fprintf(stderr, "bpmicro: --ab: no case matches '%s'\n", re_src);
+        free(names);
+        return 2;
+    }
     const double p8 = bp_ceiling_probe(BP_ISA_AVX512, 0.5), p16 = bpm_probe_i16(0.5);
     printf("bpmicro --ab: probes (0.5 s, pixel lane-adds/s): u8 (load, add, shift, add per 64 "
            "pixels) %.1fG, i16 (load, add per 32 pixels) %.1fG\n",
@@ -535,21 +562,11 @@ static int bpm_ab_run(bpm_case *cases, size_t nc, const char *re_src)
            "i16 us | i16 %%ceil16 | i16 gather %%ceil16 | i16/u8 | widen us | (i16+widen)/u8 | "
            "kb/blocks | kblock us | kblock/u8 | probe u8 G | probe i16 G |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    int n = 0;
-    for (size_t i = 0; i < nc; i++) {
-        char name[160];
-        const bpm_case *c = &cases[i];
-        snprintf(name, sizeof(name), "%s/%s/sp%d/%s", c->L->net, c->L->name, c->sp,
-                 c->enc == BP_ENC_CSD ? "csd" : "bin");
-        if (regexec(&re, name, 0, NULL, 0) != 0)
-            continue;
-        bpm_ab_case(&cases[i]);
-        n++;
-    }
-    regfree(&re);
-    if (!n)
-        fprintf(stderr, "bpmicro: --ab: no case matches '%s'\n", re_src);
-    return n ? 0 : 2;
+    for (size_t i = 0; i < nc; i++)
+        if (names[i][0])
+            bpm_ab_case(&cases[i]);
+    free(names);
+    return 0;
 }
 #endif
 
@@ -815,7 +832,8 @@ static const char bpm_usage[] =
     "                               bitplane kernel, its int16-activation and\n"
     "                               K-blocked variants on the cases\n"
     "                               <net>/<layer>/sp<NN>/<enc> matching REGEX\n"
-    "  --ab_rounds=N                interleaved rounds per case (default 7, <= 64)\n"
+    "  --ab_rounds=N                interleaved rounds per case (default 7, <= 64),\n"
+    "                               each variant --min_time per round\n"
     "  --kblock=KB                  K-block rows (default: 32 KiB of the tile)\n"
     "  --kblock_rows=RB             output rows per row block (default 0: all)\n"
     "  --version                    version and git commit\n"
