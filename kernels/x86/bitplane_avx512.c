@@ -217,7 +217,8 @@ BPK_INLINE void bpk_kb_end_group(__m512i *R, __m512i *O, __m512i P[][4], __m512i
 
 BPK_INLINE void bpk_kb_tile(const bpk_kblock *kb, const bp_planes *w, const bpk_planes_aux *aux,
                             uint32_t row0, uint32_t nrows, const uint8_t *xt, size_t ldx,
-                            int32_t *yt, size_t ldy, int nv, int masked, uint32_t lastw, int idx4)
+                            int32_t *yt, size_t ldy, int nv, int masked, uint32_t lastw, int idx4,
+                            int gonly)
 {
     const __mmask64 lm = bpk_tail_mask64(masked, lastw);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
@@ -246,7 +247,8 @@ BPK_INLINE void bpk_kb_tile(const bpk_kblock *kb, const bp_planes *w, const bpk_
                 for (uint32_t t = t0; t < t1; t++) {
                     const bpk_plan_step st = aux->steps[t];
                     const uint32_t *sp = kb->split + (size_t)t * 2 * (nb + 1);
-                    if (st.flush) {
+                    if (gonly) {
+                    } else if (st.flush) {
                         bpk_kb_end_group(R, O, P, slot, nv, b, lastb, st.fm, &nflush);
                         slot += BPK_KB_SLOT;
                     } else if (st.shl) {
@@ -260,6 +262,17 @@ BPK_INLINE void bpk_kb_tile(const bpk_kblock *kb, const bp_planes *w, const bpk_
                     BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, add, sp[b], sp[b + 1]);
                     BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, sub, sp[nb + 1 + b],
                                sp[nb + 2 + b]);
+                }
+                if (gonly) {
+                    /* Keep the sums observable: per row and block, one
+                     * 64-byte store of their sum into y (bench only). */
+                    __m512i t = _mm512_add_epi16(R[0], O[0]);
+#pragma GCC unroll 8
+                    for (int v = 1; v < nv; v++)
+                        t = _mm512_add_epi16(t, _mm512_add_epi16(R[v], O[v]));
+                    const uint32_t n = masked && nv == 1 ? (lastw < 16 ? lastw : 16) : 16;
+                    _mm512_mask_storeu_epi32(yt + (size_t)r * ldy, (__mmask16)((1u << n) - 1), t);
+                    continue;
                 }
                 if (t1 > t0)
                     bpk_kb_end_group(R, O, P, slot, nv, b, lastb, aux->last_gm[j], &nflush);
@@ -279,15 +292,15 @@ BPK_INLINE void bpk_kb_tile(const bpk_kblock *kb, const bp_planes *w, const bpk_
 BPK_INLINE void bpk_kb_bitplane(const bpk_kblock *kb, const bp_planes *w,
                                 const bpk_planes_aux *aux, uint32_t row0, uint32_t nrows,
                                 const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy,
-                                int idx4)
+                                int gonly, int idx4)
 {
     size_t p0 = 0;
     for (; p0 + 64 * BPK_NV <= np; p0 += 64 * BPK_NV)
-        bpk_kb_tile(kb, w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, idx4);
+        bpk_kb_tile(kb, w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, idx4, gonly);
     const size_t rem = np - p0;
     const uint32_t lw = (uint32_t)(rem - (rem - 1) / 64 * 64);
 #define BPK_TAIL(n) \
-    case n: bpk_kb_tile(kb, w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, n, 1, lw, idx4); break;
+    case n: bpk_kb_tile(kb, w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, n, 1, lw, idx4, gonly); break;
     switch ((rem + 63) / 64) {
     case 0: break;
     BPK_TAIL(1)
@@ -319,7 +332,22 @@ void bpk_bitplane_u8_kblock_256x1_avx512(const bpk_kblock *kb, const bp_planes *
         bp_bitplane_u8_256x1_avx512(w, row0, nrows, x, ldx, np, y, ldy);
         return;
     }
-    BPK_BY_IDX_WIDTH(w, bpk_kb_bitplane, kb, w, aux, row0, nrows, x, ldx, np, y, ldy);
+    BPK_BY_IDX_WIDTH(w, bpk_kb_bitplane, kb, w, aux, row0, nrows, x, ldx, np, y, ldy, 0);
+}
+
+/* Its gather-add phase alone: the same loads and adds per K block, no
+ * shifts, flushes or carries; y receives raw sums, not results. */
+void bpk_bitplane_u8_kblock_gather_256x1_avx512(const bpk_kblock *kb, const bp_planes *w,
+                                                uint32_t row0, uint32_t nrows, const uint8_t *x,
+                                                size_t ldx, size_t np, int32_t *y, size_t ldy)
+{
+    const bpk_planes_aux *aux = bpk_planes_aux_get(w);
+    if (!kb || !aux || kb->rows != w->rows || kb->K != w->K || kb->nsteps != aux->nsteps ||
+        kb->nb <= 1 || BPK_NARROW(np)) {
+        bpk_bitplane_u8_gather_256x1_avx512(w, row0, nrows, x, ldx, np, y, ldy);
+        return;
+    }
+    BPK_BY_IDX_WIDTH(w, bpk_kb_bitplane, kb, w, aux, row0, nrows, x, ldx, np, y, ldy, 1);
 }
 
 bpk_kblock *bpk_kblock_new(const bp_planes *w, uint32_t kb, uint32_t rb)

@@ -77,3 +77,7 @@ void bpk_kblock_free(bpk_kblock *k);
 void bpk_bitplane_u8_kblock_256x1_avx512(const bpk_kblock *kb, const bp_planes *w, uint32_t row0,
                                          uint32_t nrows, const uint8_t *x, size_t ldx, size_t np,
                                          int32_t *y, size_t ldy);
+/* Its gather-add phase alone (no shifts, flushes, carries; y gets raw sums). */
+void bpk_bitplane_u8_kblock_gather_256x1_avx512(const bpk_kblock *kb, const bp_planes *w,
+                                                uint32_t row0, uint32_t nrows, const uint8_t *x,
+                                                size_t ldx, size_t np, int32_t *y, size_t ldy);
