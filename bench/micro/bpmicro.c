@@ -2,6 +2,7 @@
  * synthetic Bit-Pruning weights; bitplane vs csr on the same weights, each
  * bitplane case also as % of the ceiling probe measured in this process. */
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,239 @@ static void bpm_bench_fn(bpm_state *st, void *ctx)
     if (j->k->kind != BPM_CSR && probe > 0.0)
         bpm_counter(st, "%ceil", 100.0 * useful * it / probe, BPM_COUNTER_RATE);
 }
+
+
+/* ------------------------------------------------ A/B of kernel variants */
+
+#ifdef BP_BITPLANE_GATHER_X86
+/* --ab=REGEX: the AVX-512 u8 bitplane kernel against two bench-only
+ * variants on the cases "<net>/<layer>/sp<NN>/<enc>" the regex matches:
+ * int16 activations (bpk_bitplane_i16_256x1_avx512, x widened before the
+ * timing; the widening is timed on its own) and K blocking
+ * (bpk_bitplane_u8_kblock_256x1_avx512, split table built before the
+ * timing). Rounds interleave every variant (start rotated per round), each
+ * re-warmed by one untimed call and timed for --min_time of thread CPU
+ * time, with both probes re-measured in every round; medians over rounds. */
+static int bpm_ab_rounds = 7;
+static uint32_t bpm_ab_kb, bpm_ab_rb; /* 0: auto K block, all rows */
+
+static volatile uint32_t bpm_probe_sink;
+
+static double bpm_probe_i16(double seconds)
+{
+    enum { ROWS = 32 }; /* 32 rows x 256 int16 = 16 KiB: L1-resident */
+    int16_t *buf = bpm_aligned(ROWS * 256 * sizeof(int16_t));
+    for (size_t i = 0; i < ROWS * 256; i++)
+        buf[i] = (int16_t)(i * 131u + 7u);
+    uint32_t iters = 64;
+    double best = 0.0;
+    const double end = bpm_cpu_now() + seconds;
+    do {
+        const double t0 = bpm_cpu_now();
+        bpm_probe_sink = bpk_probe_run_i16_avx512(buf, ROWS, iters);
+        const double t = bpm_cpu_now() - t0;
+        if (t < 1e-3 && iters < (1u << 28)) {
+            iters *= 2;
+            continue;
+        }
+        const double rate = (double)ROWS * 256.0 * iters / t;
+        if (rate > best)
+            best = rate;
+    } while (bpm_cpu_now() < end || best == 0.0);
+    free(buf);
+    return best;
+}
+
+enum { AB_U8, AB_U8G, AB_I16, AB_I16G, AB_KB, AB_KBG, AB_WIDEN, AB_NV };
+static const char *const bpm_ab_names[AB_NV] = {"u8", "u8 gather", "i16", "i16 gather",
+                                                "kblock", "kblock gather", "widen"};
+
+typedef struct bpm_ab_ctx {
+    const bpm_case *c;
+    const int16_t *x16;
+    const bpk_kblock *kb;
+} bpm_ab_ctx;
+
+static void bpm_ab_call(const bpm_ab_ctx *a, int v, int16_t *x16w)
+{
+    const bpm_case *c = a->c;
+    const bpm_layer *L = c->L;
+    const uint32_t rpg = L->Co / L->groups;
+    if (v == AB_WIDEN) {
+        bpk_widen_u8_i16_avx512(c->x, (size_t)L->groups * L->K * L->P, x16w);
+        return;
+    }
+    for (uint32_t g = 0; g < L->groups; g++) {
+        const size_t xo = (size_t)g * L->K * L->P;
+        int32_t *y = c->y + (size_t)g * rpg * L->P;
+        const bp_planes *w = &c->planes.p;
+        switch (v) {
+        case AB_U8: bp_bitplane_u8_256x1_avx512(w, g * rpg, rpg, c->x + xo, L->P, L->P, y, L->P); break;
+        case AB_U8G:
+            bpk_bitplane_u8_gather_256x1_avx512(w, g * rpg, rpg, c->x + xo, L->P, L->P, y, L->P);
+            break;
+        case AB_I16:
+            bpk_bitplane_i16_256x1_avx512(w, g * rpg, rpg, a->x16 + xo, L->P, L->P, y, L->P);
+            break;
+        case AB_I16G:
+            bpk_bitplane_i16_gather_256x1_avx512(w, g * rpg, rpg, a->x16 + xo, L->P, L->P, y, L->P);
+            break;
+        case AB_KB:
+            bpk_bitplane_u8_kblock_256x1_avx512(a->kb, w, g * rpg, rpg, c->x + xo, L->P, L->P, y,
+                                                L->P);
+            break;
+        default:
+            bpk_bitplane_u8_kblock_gather_256x1_avx512(a->kb, w, g * rpg, rpg, c->x + xo, L->P,
+                                                       L->P, y, L->P);
+            break;
+        }
+    }
+}
+
+static int bpm_cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double bpm_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), bpm_cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void bpm_ab_case(bpm_case *c)
+{
+    bpm_case_build(c);
+    const bpm_layer *L = c->L;
+    const size_t nx = (size_t)L->groups * L->K * L->P, ny = (size_t)L->Co * L->P;
+    int16_t *x16 = bpm_aligned(nx * sizeof(int16_t));
+    int16_t *x16w = bpm_aligned(nx * sizeof(int16_t)); /* the timed widening's output */
+    for (size_t i = 0; i < nx; i++)
+        x16[i] = c->x[i];
+    /* Auto K block: 32 KiB of the tile's activation lines (L1d is 32-48 KiB). */
+    const uint32_t lines = (uint32_t)((L->P < 256 ? L->P : 256) + 63) / 64;
+    const uint32_t kb = bpm_ab_kb ? bpm_ab_kb : 32768u / (64u * lines);
+    bpk_kblock *kbl = bpk_kblock_new(&c->planes.p, kb, bpm_ab_rb);
+    int32_t *want = bpm_aligned(ny * sizeof(int32_t));
+    if (!kbl) {
+        fprintf(stderr, "bpmicro: cannot build the K-block table\n");
+        exit(1);
+    }
+    bpm_ab_ctx a = {c, x16, kbl};
+    bpm_ab_call(&a, AB_U8, x16w);
+    memcpy(want, c->y, ny * sizeof(int32_t));
+    static const int checked[] = {AB_I16, AB_KB};
+    for (int i = 0; i < 2; i++) {
+        memset(c->y, 0xA5, ny * sizeof(int32_t));
+        bpm_ab_call(&a, checked[i], x16w);
+        if (memcmp(c->y, want, ny * sizeof(int32_t)) != 0) {
+            fprintf(stderr, "bpmicro: %s/%s: %s differs from the u8 kernel\n", L->net, L->name,
+                    bpm_ab_names[checked[i]]);
+            exit(1);
+        }
+    }
+    double t[AB_NV][64], pu8[64], pi16[64], r_i16[64], r_kb[64], r_i16w[64];
+    const int nr = bpm_ab_rounds;
+    for (int r = 0; r < nr; r++) {
+        for (int k = 0; k < AB_NV; k++) {
+            const int v = (k + r) % AB_NV;
+            bpm_ab_call(&a, v, x16w); /* re-warm after the other variants */
+            uint64_t n = 0;
+            const double t0 = bpm_cpu_now();
+            double el;
+            do {
+                bpm_ab_call(&a, v, x16w);
+                n++;
+                el = bpm_cpu_now() - t0;
+            } while (el < bpm_min_time);
+            t[v][r] = el / (double)n;
+        }
+        pu8[r] = bp_ceiling_probe(BP_ISA_AVX512, bpm_local_probe_s > 0 ? bpm_local_probe_s : 0.01);
+        pi16[r] = bpm_probe_i16(bpm_local_probe_s > 0 ? bpm_local_probe_s : 0.01);
+        r_i16[r] = t[AB_I16][r] / t[AB_U8][r];
+        r_kb[r] = t[AB_KB][r] / t[AB_U8][r];
+        r_i16w[r] = (t[AB_I16][r] + t[AB_WIDEN][r]) / t[AB_U8][r];
+    }
+    double med[AB_NV];
+    for (int v = 0; v < AB_NV; v++)
+        med[v] = bpm_median(t[v], nr);
+    const double mp8 = bpm_median(pu8, nr), mp16 = bpm_median(pi16, nr);
+    const double useful = (double)c->ndigits * L->P;
+    /* 16 <= P < 32: u8 and K-block kernels both take the AVX2 16-pixel path */
+    char kbs[32];
+    if (L->P >= 16 && L->P < 32)
+        snprintf(kbs, sizeof(kbs), "avx2, none");
+    else
+        snprintf(kbs, sizeof(kbs), "%u/%u", kbl->kb, kbl->nb);
+    printf("| %s | %s | %u | %u | %u | %d | %.3f | %.1f | %.0f | %.0f | %.1f | %.0f | %.0f | "
+           "%.2f | %.1f | %.2f | %s | %.1f | %.0f | %.2f | %.0f | %.0f |\n",
+           L->net, L->name, L->K, L->Co, L->P, c->sp, (double)c->ndigits / ((double)L->Co * L->K),
+           med[AB_U8] * 1e6, 100.0 * useful / med[AB_U8] / mp8,
+           100.0 * useful / med[AB_U8G] / mp8, med[AB_I16] * 1e6,
+           100.0 * useful / med[AB_I16] / mp16, 100.0 * useful / med[AB_I16G] / mp16,
+           bpm_median(r_i16, nr), med[AB_WIDEN] * 1e6, bpm_median(r_i16w, nr), kbs,
+           med[AB_KB] * 1e6, 100.0 * useful / med[AB_KBG] / mp8, bpm_median(r_kb, nr),
+           mp8 * 1e-9, mp16 * 1e-9);
+    fflush(stdout);
+    bpk_kblock_free(kbl);
+    free(x16);
+    free(x16w);
+    free(want);
+}
+
+static int bpm_ab_run(bpm_case *cases, size_t nc, const char *re_src)
+{
+    regex_t re;
+    if (regcomp(&re, re_src, REG_EXTENDED | REG_NOSUB) != 0) {
+        fprintf(stderr, "bpmicro: --ab: bad regex '%s'\n", re_src);
+        return 2;
+    }
+    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(BP_ISA_AVX512))) {
+        fprintf(stderr, "bpmicro: --ab needs AVX-512\n");
+        regfree(&re);
+        return 2;
+    }
+    /* Select first: a regex that matches nothing is a usage error, before any work. */
+    char (*names)[160] = calloc(nc, sizeof(*names));
+    if (!names) {
+        regfree(&re);
+        return 1;
+    }
+    int n = 0;
+    for (size_t i = 0; i < nc; i++) {
+        const bpm_case *c = &cases[i];
+        snprintf(names[i], sizeof(names[i]), "%s/%s/sp%d/%s", c->L->net, c->L->name, c->sp,
+                 c->enc == BP_ENC_CSD ? "csd" : "bin");
+        if (regexec(&re, names[i], 0, NULL, 0) == 0)
+            n++;
+        else
+            names[i][0] = 0;
+    }
+    regfree(&re);
+    if (!n) {
+        fprintf(stderr, "bpmicro: --ab: no case matches '%s'\n", re_src);
+        free(names);
+        return 2;
+    }
+    const double p8 = bp_ceiling_probe(BP_ISA_AVX512, 0.5), p16 = bpm_probe_i16(0.5);
+    printf("bpmicro --ab: probes (0.5 s, pixel lane-adds/s): u8 (load, add, shift, add per 64 "
+           "pixels) %.1fG, i16 (load, add per 32 pixels) %.1fG\n",
+           p8 * 1e-9, p16 * 1e-9);
+    printf("rounds %d, %.3f s per variant and round (thread CPU time); times: medians, us per "
+           "layer; ratios: median over rounds of variant / u8 (< 1: faster)\n\n",
+           bpm_ab_rounds, bpm_min_time);
+    printf("| net | layer | K | C_o | P | sp%% | dig/w | u8 us | u8 %%ceil | u8 gather %%ceil | "
+           "i16 us | i16 %%ceil16 | i16 gather %%ceil16 | i16/u8 | widen us | (i16+widen)/u8 | "
+           "kb/blocks | kblock us | kblock gather %%ceil | kblock/u8 | probe u8 G | probe i16 G |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < nc; i++)
+        if (names[i][0])
+            bpm_ab_case(&cases[i]);
+    free(names);
+    return 0;
+}
+#endif
 
 /* ------------------------------------------- quantize/epilogue kernels */
 
@@ -756,6 +990,14 @@ static const char bpm_usage[] =
     "  --local_probe_seconds=S      re-probe after each bitplane run (default 0.01;\n"
     "                               0: use the start-up probe)\n"
     "  --min_time=S                 minimum time per benchmark (default 0.05)\n"
+    "  --ab=REGEX                   instead of the benchmarks: A/B of the AVX-512 u8\n"
+    "                               bitplane kernel, its int16-activation and\n"
+    "                               K-blocked variants on the cases\n"
+    "                               <net>/<layer>/sp<NN>/<enc> matching REGEX\n"
+    "  --ab_rounds=N                interleaved rounds per case (default 7, <= 64),\n"
+    "                               each variant --min_time per round\n"
+    "  --kblock=KB                  K-block rows (default: 32 KiB of the tile)\n"
+    "  --kblock_rows=RB             output rows per row block (default 0: all)\n"
     "  --version                    version and git commit\n"
     "  -h, --help                   this text\n"
     "\n"
@@ -793,6 +1035,9 @@ int main(int argc, char **argv)
     const char *shapes = getenv("BP_SHAPES_DIR") ? getenv("BP_SHAPES_DIR") : BPM_SHAPES_DIR;
     double probe_s = 0.5;
     int only_isa = -1;
+    const char *ab_re = NULL;
+    int ab_rounds = 7;
+    uint32_t ab_kb = 0, ab_rb = 0;
     /* --help and --version first, before any work */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -819,6 +1064,22 @@ int main(int argc, char **argv)
         } else if (strncmp(a, "--min_time=", 11) == 0) {
             if (bpm_parse_seconds(a + 11, 0.001, 3600, &bpm_min_time))
                 return bpm_usage_err("--min_time: '%s' is not in 0.001..3600", a + 11);
+        } else if (strncmp(a, "--ab=", 5) == 0) {
+            ab_re = a + 5;
+        } else if (strncmp(a, "--ab_rounds=", 12) == 0 || strncmp(a, "--kblock=", 9) == 0 ||
+                   strncmp(a, "--kblock_rows=", 14) == 0) {
+            const char *v = strchr(a, '=') + 1;
+            char *end;
+            const long n = strtol(v, &end, 10);
+            const int rounds = a[2] == 'a';
+            if (!*v || *end || n < (rounds ? 1 : 0) || n > (rounds ? 64 : (long)BP_K_MAX))
+                return bpm_usage_err("bad value in '%s'", a);
+            if (rounds)
+                ab_rounds = (int)n;
+            else if (strncmp(a, "--kblock=", 9) == 0)
+                ab_kb = (uint32_t)n;
+            else
+                ab_rb = (uint32_t)n;
         } else if (strncmp(a, "--isa=", 6) == 0) {
             only_isa = bp_isa_parse(a + 6);
             if (only_isa < 0)
@@ -885,6 +1146,34 @@ int main(int argc, char **argv)
         printf("bpmicro: proximal map (lambda=1) targets: 0 2 4 8 16 32 48 64 96 128\n");
     }
 
+    if (ab_re) {
+#ifdef BP_BITPLANE_GATHER_X86
+        bpm_ab_rounds = ab_rounds;
+        bpm_ab_kb = ab_kb;
+        bpm_ab_rb = ab_rb;
+        const size_t nab = bpm_nlayers * BPM_NSP * 2;
+        bpm_case *abc = calloc(nab, sizeof(*abc));
+        if (!abc)
+            return 1;
+        for (size_t l = 0, n = 0; l < bpm_nlayers; l++)
+            for (size_t sp = 0; sp < BPM_NSP; sp++)
+                for (int e = 0; e < 2; e++, n++)
+                    abc[n] = (bpm_case){.L = &bpm_layers[l], .sp = bpm_sparsities[sp],
+                                        .enc = e ? BP_ENC_BINARY : BP_ENC_CSD};
+        const int rc = bpm_ab_run(abc, nab, ab_re);
+        if (bpm_current)
+            bpm_case_free(bpm_current);
+        free(abc);
+        free(bpm_layers);
+        return rc;
+#else
+        (void)ab_rounds;
+        (void)ab_kb;
+        (void)ab_rb;
+        fprintf(stderr, "bpmicro: --ab needs an x86-64 build\n");
+        return 2;
+#endif
+    }
     const unsigned mask = only_isa >= 0 ? BP_ISA_BIT(only_isa) : bp_cpu_isa_mask();
     printf("bpmicro: ceiling probe (%.2f s per ISA, pixel int16 lane-adds/s):", probe_s);
     for (int isa = 0; isa < BP_ISA_COUNT; isa++) {

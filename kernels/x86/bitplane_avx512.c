@@ -1,8 +1,10 @@
 /* AVX-512 (F/BW) bitplane kernels: per digit, 64-byte contiguous loads of
  * an activation row over a 256-pixel tile, added into int16 partial sums;
  * groups of planes merged by int16 Horner and widened to int32 once per
- * group (plan in ../planes_aux.h). */
+ * group (plan in ../planes_aux.h). Bench only: the gather-add phase alone
+ * and a K-blocked variant. */
 #include <immintrin.h>
+#include <stdlib.h>
 
 #include "kernel_list.h"
 #include "bitplane_x86.h"
@@ -180,4 +182,231 @@ void bpk_bitplane_u8_gather_256x1_avx512(const bp_planes *w, uint32_t row0, uint
         return;
     }
     BPK_BY_IDX_WIDTH(w, bpk_bitplane, w, row0, nrows, x, ldx, np, y, ldy, 0, 1);
+}
+
+/* ---- Bench only: K blocking (bpk_kblock in kernel_list_x86.h) ----
+ * Each K block sums its digits into R/O from zero, with the plan's shifts
+ * and flush points: every group sum is linear in its digits, and a block's
+ * part of a group has fewer digits than the group, so the bound holds for
+ * the part and for the parts' sum. The parts are summed in `carry` (int16,
+ * modulo 2^16), and only the last block flushes them to int32. */
+
+#define BPK_KB_SLOT (2 * BPK_NV) /* vectors per carry slot: R then O */
+
+BPK_INLINE void bpk_kb_end_group(__m512i *R, __m512i *O, __m512i P[][4], __m512i *slot, int nv,
+                                 uint32_t b, int lastb, int m, int *nflush)
+{
+    if (b > 0) {
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            R[v] = _mm512_add_epi16(R[v], _mm512_load_si512((const void *)(slot + v)));
+            O[v] = _mm512_add_epi16(O[v], _mm512_load_si512((const void *)(slot + BPK_NV + v)));
+        }
+    }
+    if (lastb) {
+        bpk_flush(R, O, P, nv, m, (*nflush)++ == 0);
+        return;
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) {
+        _mm512_store_si512((void *)(slot + v), R[v]);
+        _mm512_store_si512((void *)(slot + BPK_NV + v), O[v]);
+        R[v] = O[v] = _mm512_setzero_si512();
+    }
+}
+
+BPK_INLINE void bpk_kb_tile(const bpk_kblock *kb, const bp_planes *w, const bpk_planes_aux *aux,
+                            uint32_t row0, uint32_t nrows, const uint8_t *xt, size_t ldx,
+                            int32_t *yt, size_t ldy, int nv, int masked, uint32_t lastw, int idx4,
+                            int gonly)
+{
+    const __mmask64 lm = bpk_tail_mask64(masked, lastw);
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    const int s8 = 0;
+    const uint16_t *ix2 = (const uint16_t *)w->idx;
+    const uint32_t *ix4 = (const uint32_t *)w->idx;
+    const uint32_t nb = kb->nb, rb = kb->rb ? kb->rb : nrows;
+    __m512i *carry = kb->carry;
+    for (uint32_t ra = 0; ra < nrows; ra += rb) {
+        const uint32_t re = nrows - ra < rb ? nrows : ra + rb;
+        for (uint32_t b = 0; b < nb; b++) {
+            const int lastb = b == nb - 1;
+            for (uint32_t r = ra; r < re; r++) {
+                const uint32_t j = row0 + r;
+                __m512i R[BPK_NV], O[BPK_NV], P[BPK_NV][4];
+#pragma GCC unroll 8
+                for (int v = 0; v < nv; v++) {
+                    R[v] = O[v] = _mm512_setzero_si512();
+                    /* assigned by the first flush of the last block; zeroed
+                     * here only so GCC sees every path assign it */
+                    P[v][0] = P[v][1] = P[v][2] = P[v][3] = R[v];
+                }
+                int nflush = 0;
+                __m512i *slot = carry + (size_t)kb->slot_ptr[j] * BPK_KB_SLOT;
+                const uint32_t t0 = aux->step_ptr[j], t1 = aux->step_ptr[j + 1];
+                for (uint32_t t = t0; t < t1; t++) {
+                    const bpk_plan_step st = aux->steps[t];
+                    const uint32_t *sp = kb->split + (size_t)t * 2 * (nb + 1);
+                    if (gonly) {
+                    } else if (st.flush) {
+                        bpk_kb_end_group(R, O, P, slot, nv, b, lastb, st.fm, &nflush);
+                        slot += BPK_KB_SLOT;
+                    } else if (st.shl) {
+                        const __m128i c = _mm_cvtsi32_si128(st.shl);
+#pragma GCC unroll 8
+                        for (int v = 0; v < nv; v++) {
+                            R[v] = _mm512_sll_epi16(R[v], c);
+                            O[v] = _mm512_sll_epi16(O[v], c);
+                        }
+                    }
+                    BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, add, sp[b], sp[b + 1]);
+                    BPK_GATHER(__m512i, _mm512, si512, 8, BPK_LOAD, sub, sp[nb + 1 + b],
+                               sp[nb + 2 + b]);
+                }
+                if (gonly) {
+                    /* Keep the sums observable: per row and block, one
+                     * 64-byte store of their sum into y (bench only). */
+                    __m512i t = _mm512_add_epi16(R[0], O[0]);
+#pragma GCC unroll 8
+                    for (int v = 1; v < nv; v++)
+                        t = _mm512_add_epi16(t, _mm512_add_epi16(R[v], O[v]));
+                    const uint32_t n = masked && nv == 1 ? (lastw < 16 ? lastw : 16) : 16;
+                    _mm512_mask_storeu_epi32(yt + (size_t)r * ldy, (__mmask16)((1u << n) - 1), t);
+                    continue;
+                }
+                if (t1 > t0)
+                    bpk_kb_end_group(R, O, P, slot, nv, b, lastb, aux->last_gm[j], &nflush);
+                if (!lastb)
+                    continue;
+                int32_t *yr = yt + (size_t)r * ldy;
+#pragma GCC unroll 8
+                for (int v = 0; v < nv; v++) {
+                    const int lastv = masked && v == nv - 1;
+                    bpk_store64(yr + 64 * v, P[v], lastv, lastv ? lastw : 64);
+                }
+            }
+        }
+    }
+}
+
+BPK_INLINE void bpk_kb_bitplane(const bpk_kblock *kb, const bp_planes *w,
+                                const bpk_planes_aux *aux, uint32_t row0, uint32_t nrows,
+                                const uint8_t *x, size_t ldx, size_t np, int32_t *y, size_t ldy,
+                                int gonly, int idx4)
+{
+    size_t p0 = 0;
+    for (; p0 + 64 * BPK_NV <= np; p0 += 64 * BPK_NV)
+        bpk_kb_tile(kb, w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, BPK_NV, 0, 64, idx4, gonly);
+    const size_t rem = np - p0;
+    const uint32_t lw = (uint32_t)(rem - (rem - 1) / 64 * 64);
+#define BPK_TAIL(n) \
+    case n: bpk_kb_tile(kb, w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, n, 1, lw, idx4, gonly); break;
+    switch ((rem + 63) / 64) {
+    case 0: break;
+    BPK_TAIL(1)
+    BPK_TAIL(2)
+#if BPK_NV > 2
+    BPK_TAIL(3)
+    BPK_TAIL(4)
+#endif
+#if BPK_NV > 4
+    BPK_TAIL(5)
+    BPK_TAIL(6)
+    BPK_TAIL(7)
+    BPK_TAIL(8)
+#endif
+    default: break;
+    }
+#undef BPK_TAIL
+}
+
+void bpk_bitplane_u8_kblock_256x1_avx512(const bpk_kblock *kb, const bp_planes *w, uint32_t row0,
+                                         uint32_t nrows, const uint8_t *x, size_t ldx, size_t np,
+                                         int32_t *y, size_t ldy)
+{
+    const bpk_planes_aux *aux = bpk_planes_aux_get(w);
+    /* Without a matching split table (or with one K block) it is the u8
+     * kernel. */
+    if (!kb || !aux || kb->rows != w->rows || kb->K != w->K || kb->nsteps != aux->nsteps ||
+        kb->nb <= 1 || BPK_NARROW(np)) {
+        bp_bitplane_u8_256x1_avx512(w, row0, nrows, x, ldx, np, y, ldy);
+        return;
+    }
+    BPK_BY_IDX_WIDTH(w, bpk_kb_bitplane, kb, w, aux, row0, nrows, x, ldx, np, y, ldy, 0);
+}
+
+/* Its gather-add phase alone: the same loads and adds per K block, no
+ * shifts, flushes or carries; y receives raw sums, not results. */
+void bpk_bitplane_u8_kblock_gather_256x1_avx512(const bpk_kblock *kb, const bp_planes *w,
+                                                uint32_t row0, uint32_t nrows, const uint8_t *x,
+                                                size_t ldx, size_t np, int32_t *y, size_t ldy)
+{
+    const bpk_planes_aux *aux = bpk_planes_aux_get(w);
+    if (!kb || !aux || kb->rows != w->rows || kb->K != w->K || kb->nsteps != aux->nsteps ||
+        kb->nb <= 1 || BPK_NARROW(np)) {
+        bpk_bitplane_u8_gather_256x1_avx512(w, row0, nrows, x, ldx, np, y, ldy);
+        return;
+    }
+    BPK_BY_IDX_WIDTH(w, bpk_kb_bitplane, kb, w, aux, row0, nrows, x, ldx, np, y, ldy, 1);
+}
+
+bpk_kblock *bpk_kblock_new(const bp_planes *w, uint32_t kb, uint32_t rb)
+{
+    const bpk_planes_aux *aux = bpk_planes_aux_get(w);
+    if (!aux || kb == 0)
+        return NULL;
+    bpk_kblock *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    const uint32_t nb = w->K ? (w->K - 1) / kb + 1 : 1;
+    *k = (bpk_kblock){.kb = kb, .nb = nb, .rb = rb, .rows = w->rows, .K = w->K,
+                      .nsteps = aux->nsteps};
+    k->split = malloc((size_t)aux->nsteps * 2 * (nb + 1) * sizeof(uint32_t) + 4);
+    k->slot_ptr = malloc(((size_t)w->rows + 1) * sizeof(uint32_t));
+    if (!k->split || !k->slot_ptr) {
+        bpk_kblock_free(k);
+        return NULL;
+    }
+    uint32_t nslots = 0;
+    for (uint32_t j = 0; j < w->rows; j++) {
+        k->slot_ptr[j] = nslots;
+        const uint32_t t0 = aux->step_ptr[j], t1 = aux->step_ptr[j + 1];
+        nslots += t1 > t0; /* the group open at the end */
+        for (uint32_t t = t0; t < t1; t++) {
+            const bpk_plan_step *st = &aux->steps[t];
+            nslots += st->flush;
+            for (int s = 0; s < 2; s++) {
+                const uint32_t e = s ? st->neg_end : st->pos_end;
+                uint32_t i = s ? st->neg_begin : st->pos_begin;
+                uint32_t *sp = k->split + (size_t)t * 2 * (nb + 1) + (size_t)s * (nb + 1);
+                for (uint32_t b = 0; b < nb; b++) {
+                    /* indices within a step are ascending */
+                    while (i < e && (uint64_t)(w->idx_bytes == 2 ? ((const uint16_t *)w->idx)[i]
+                                                                 : ((const uint32_t *)w->idx)[i]) <
+                                        (uint64_t)b * kb)
+                        i++;
+                    sp[b] = i;
+                }
+                sp[nb] = e;
+            }
+        }
+    }
+    k->slot_ptr[w->rows] = nslots;
+    const size_t cbytes = ((size_t)nslots + 1) * BPK_KB_SLOT * 64;
+    k->carry = aligned_alloc(64, cbytes);
+    if (!k->carry) {
+        bpk_kblock_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void bpk_kblock_free(bpk_kblock *k)
+{
+    if (!k)
+        return;
+    free(k->split);
+    free(k->slot_ptr);
+    free(k->carry);
+    free(k);
 }

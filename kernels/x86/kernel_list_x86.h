@@ -58,3 +58,44 @@ void bpk_bitplane_u8_gather_256x1_avx512(const bp_planes *w, uint32_t row0, uint
     void fn(const bp_planes *w, uint32_t row0, uint32_t nrows, const uint8_t *x, size_t ldx, \
             size_t np, int32_t *y, size_t ldy);
 BP_BITPLANE_FLAT_X86(BPK_DECLARE_FLAT)
+
+/* Bench only (bench/micro): the AVX-512 bitplane kernel on activations
+ * already widened to int16 (x: K rows of ldx int16, u8 values 0..255 or s8
+ * values -128..127; no s8 bias), its gather-add phase alone (y gets raw
+ * partial sums), the u8 -> int16 widening of n bytes, and the probe loop of
+ * that shape (per 32 int16 pixels one load and one add; rows of 256 pixels,
+ * 64-byte aligned; returns a checksum). Not dispatched. */
+void bpk_bitplane_i16_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                   const int16_t *x, size_t ldx, size_t np, int32_t *y,
+                                   size_t ldy);
+void bpk_bitplane_i16_gather_256x1_avx512(const bp_planes *w, uint32_t row0, uint32_t nrows,
+                                          const int16_t *x, size_t ldx, size_t np, int32_t *y,
+                                          size_t ldy);
+void bpk_widen_u8_i16_avx512(const uint8_t *x, size_t n, int16_t *y);
+uint32_t bpk_probe_run_i16_avx512(const int16_t *buf, size_t rows, uint32_t iters);
+
+/* Bench only (bench/micro): the AVX-512 u8 bitplane kernel with K blocking.
+ * Per 256-pixel tile the rows are taken rb at a time (0: all), and for each
+ * such row block the K rows of x kb at a time, so the block of x being
+ * gathered (kb x 256 bytes) can stay in L1; every row walks its plan once
+ * per K block over the digits whose k falls in the block, and carries each
+ * int16 group sum (R and O, 512 bytes) between blocks in `carry`; the last
+ * block flushes and stores. Split points of every plan step per block are
+ * computed by bpk_kblock_new (needs the planes aux built; NULL if absent or
+ * out of memory). One bpk_kblock serves one call at a time. */
+typedef struct bpk_kblock {
+    uint32_t kb, nb, rb;       /* x rows per K block, K blocks, rows per row block */
+    uint32_t rows, K, nsteps;  /* of the planes it was built for */
+    uint32_t *split;           /* per plan step: nb+1 pos, then nb+1 neg split points */
+    uint32_t *slot_ptr;        /* rows+1: first carry slot of each row (one per group) */
+    void *carry;               /* slot_ptr[rows] slots of 512 bytes, 64-byte aligned */
+} bpk_kblock;
+bpk_kblock *bpk_kblock_new(const bp_planes *w, uint32_t kb, uint32_t rb);
+void bpk_kblock_free(bpk_kblock *k);
+void bpk_bitplane_u8_kblock_256x1_avx512(const bpk_kblock *kb, const bp_planes *w, uint32_t row0,
+                                         uint32_t nrows, const uint8_t *x, size_t ldx, size_t np,
+                                         int32_t *y, size_t ldy);
+/* Its gather-add phase alone (no shifts, flushes, carries; y gets raw sums). */
+void bpk_bitplane_u8_kblock_gather_256x1_avx512(const bpk_kblock *kb, const bp_planes *w,
+                                                uint32_t row0, uint32_t nrows, const uint8_t *x,
+                                                size_t ldx, size_t np, int32_t *y, size_t ldy);

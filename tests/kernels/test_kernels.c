@@ -1785,6 +1785,164 @@ static void test_isa_env(void **state)
     }
 }
 
+#if defined(__x86_64__)
+/* ------------------------------------- bench-only AVX-512 variants */
+
+/* The bench-only kernels of bench/micro on the conformance cases, against
+ * the ref bitplane oracle (itself checked against bp_ref_dense), bit-exact,
+ * with canaried outputs and page-guarded inputs: the int16-activation kernel
+ * on u8 and s8 values widened to int16 (aux NULL and built), and the
+ * K-blocked u8 kernel at a random K-block and row-block size. */
+static int kt_run_variants(unsigned ci, kt_case *c, kt_rng *r)
+{
+    kt_rng xr = {kt_seed ^ (0x7654321ull * (ci + 1))};
+    const size_t xn = c->K ? (size_t)(c->K - 1) * c->ldx + c->np : 0;
+    kt_guarded g8, g16;
+    void *x = kt_guard_alloc(&g8, xn, c->flush_front);
+    kt_fill_x(&xr, c, x);
+    int16_t *x16 = kt_guard_alloc(&g16, xn * sizeof(int16_t), c->flush_front);
+    for (size_t i = 0; i < xn; i++) /* independent widening */
+        x16[i] = c->s8 ? (int16_t)((const int8_t *)x)[i] : (int16_t)((const uint8_t *)x)[i];
+
+    const size_t nout = (size_t)c->nrows * c->np;
+    int32_t *want = malloc(nout * sizeof(int32_t) + 4);
+    int32_t *dense = malloc(nout * sizeof(int32_t) + 4);
+    const size_t nbuf = (size_t)c->nrows * c->ldy + 2 * KT_PAD;
+    int32_t *buf = malloc(nbuf * sizeof(int32_t));
+    assert_true(want && dense && buf);
+    const int16_t *wr0 = c->w + (size_t)c->row0 * c->K;
+    if (c->s8)
+        bp_ref_dense_s8(wr0, c->K, c->nrows, c->K, x, c->ldx, c->np, dense, c->np);
+    else
+        bp_ref_dense_u8(wr0, c->K, c->nrows, c->K, x, c->ldx, c->np, dense, c->np);
+
+    int16_t maxabs = 0;
+    for (size_t i = 0; i < (size_t)c->rows * c->K; i++)
+        maxabs = (int16_t)(abs(c->w[i]) > maxabs ? abs(c->w[i]) : maxabs);
+    uint32_t M = bp_digits_positions(maxabs, c->enc) + (uint32_t)c->mplus;
+    if (M > BP_M_MAX)
+        M = BP_M_MAX;
+    bp_planes_buf pb;
+    assert_int_equal(bp_planes_from_dense(c->w, c->rows, c->K, c->enc, M, &pb), 0);
+    bp_planes planes = pb.p;
+    void *idx4 = NULL;
+    if (c->idx4 && planes.idx_bytes == 2) {
+        idx4 = kt_widen_idx(planes.idx, pb.ndigits);
+        planes.idx = idx4;
+        planes.idx_bytes = 4;
+    }
+    if (c->s8)
+        bp_ref_bitplane_s8(&planes, c->row0, c->nrows, x, c->ldx, c->np, want, c->np);
+    else
+        bp_ref_bitplane_u8(&planes, c->row0, c->nrows, x, c->ldx, c->np, want, c->np);
+    int fails = 0;
+    if (nout && memcmp(want, dense, nout * sizeof(int32_t)) != 0) {
+        printf("  FAIL case %u (seed %" PRIu64 "): ref bitplane disagrees with bp_ref_dense\n",
+               ci, kt_seed);
+        fails++;
+    }
+    const kt_kernel i16k = {"bpk_bitplane_i16_256x1_avx512", BP_ISA_AVX512, 0, NULL, NULL,
+                            NULL, NULL, 0, 0};
+    const kt_kernel kbk = {"bpk_bitplane_u8_kblock_256x1_avx512", BP_ISA_AVX512, 0, NULL, NULL,
+                           NULL, NULL, 0, 0};
+    void *aux = NULL;
+    for (int use_aux = 0; use_aux < 2 && !fails; use_aux++) {
+        if (use_aux) {
+            aux = kt_aux_alloc(bp_planes_aux_size(&planes));
+            bp_planes_aux_build(&planes, aux);
+        } else {
+            planes.aux = NULL;
+        }
+        for (size_t i = 0; i < nbuf; i++)
+            buf[i] = KT_CANARY;
+        bpk_bitplane_i16_256x1_avx512(&planes, c->row0, c->nrows, x16, c->ldx, c->np,
+                                      buf + KT_PAD, c->ldy);
+        if (kt_check_out(buf, want, c)) {
+            kt_print_case("FAIL", &i16k, ci, c, use_aux ? "built" : "NULL");
+            fails++;
+        }
+    }
+    if (!c->s8 && !fails) {
+        /* K blocks of 1..K rows (K/1..K/8 for large K), all rows or a row
+         * block of 1..nrows; aux is built (the split table needs it). */
+        const uint32_t kb = c->K > 1024 ? c->K / (1 + kt_below(r, 8))
+                                        : 1 + kt_below(r, c->K ? c->K : 1);
+        const uint32_t rb = kt_below(r, 2) ? 0 : 1 + kt_below(r, c->nrows ? c->nrows : 1);
+        bpk_kblock *kbl = bpk_kblock_new(&planes, kb, rb);
+        assert_non_null(kbl);
+        for (size_t i = 0; i < nbuf; i++)
+            buf[i] = KT_CANARY;
+        bpk_bitplane_u8_kblock_256x1_avx512(kbl, &planes, c->row0, c->nrows, x, c->ldx, c->np,
+                                            buf + KT_PAD, c->ldy);
+        if (kt_check_out(buf, want, c)) {
+            char tag[64];
+            snprintf(tag, sizeof(tag), "built, kb=%u rb=%u", kb, rb);
+            kt_print_case("FAIL", &kbk, ci, c, tag);
+            fails++;
+        }
+        bpk_kblock_free(kbl);
+    }
+    free(aux);
+    free(idx4);
+    bp_planes_buf_free(&pb);
+    free(want);
+    free(dense);
+    free(buf);
+    kt_guard_free(&g8);
+    kt_guard_free(&g16);
+    return fails;
+}
+
+static void test_bench_variants(void **state)
+{
+    (void)state;
+    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(BP_ISA_AVX512))) {
+        printf("  host lacks avx512, not run\n");
+        skip();
+    }
+    if (!(bp_isa_mask_from_env() & BP_ISA_BIT(BP_ISA_AVX512))) {
+        printf("  above BP_ISA=%s, not run\n", getenv("BP_ISA"));
+        skip();
+    }
+    int fails = 0;
+    unsigned n = 0;
+    for (int s8 = 0; s8 < 2; s8++) {
+        kt_rng r = {kt_seed};
+        kt_rng vr = {kt_seed ^ 0xb10cull};
+        for (unsigned i = 0; i < KT_NCASES && fails < 5; i++) {
+            kt_case c;
+            kt_make_case(&c, &r, i, s8);
+            if (kt_verbose)
+                printf("  variants case %u s8=%d: K=%u np=%zu\n", i, s8, c.K, c.np);
+            fails += kt_run_variants(i, &c, &vr);
+            kt_free_case(&c);
+            n++;
+        }
+    }
+    /* The widening, every length 0..200 and at the guard pages. */
+    for (size_t len = 0; len <= 200 && !fails; len++) {
+        kt_rng r = {kt_seed + len};
+        kt_guarded gi, go;
+        uint8_t *in = kt_guard_alloc(&gi, len, (int)(len & 1));
+        int16_t *out = kt_guard_alloc(&go, len * sizeof(int16_t), (int)(len & 2));
+        for (size_t i = 0; i < len; i++)
+            in[i] = (uint8_t)kt_next(&r);
+        bpk_widen_u8_i16_avx512(in, len, out);
+        for (size_t i = 0; i < len; i++)
+            if (out[i] != (int16_t)in[i]) {
+                printf("  FAIL bpk_widen_u8_i16_avx512 n=%zu [%zu]: %d want %d\n", len, i,
+                       out[i], in[i]);
+                fails++;
+                break;
+            }
+        kt_guard_free(&gi);
+        kt_guard_free(&go);
+    }
+    printf("  bench-only avx512 variants: %u cases, %d failed\n", n, fails);
+    assert_int_equal(fails, 0);
+}
+#endif
+
 #if defined(__aarch64__)
 /* The NEON ceiling probe runs and returns a plausible positive rate. */
 static void test_probe_neon(void **state)
@@ -1816,6 +1974,9 @@ int main(void)
         cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_isa_env),
         cmocka_unit_test(test_gelu_sweep),
+#if defined(__x86_64__)
+        cmocka_unit_test(test_bench_variants),
+#endif
 #if defined(__aarch64__)
         cmocka_unit_test(test_probe_neon),
 #endif
