@@ -2,6 +2,7 @@
  * documents every key). Formats bp_bench_report; computes nothing. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json_out.h"
@@ -93,6 +94,8 @@ static void bp_bench_json_machine(bp_json *j, const bp_bench_report *rep)
     bp_json_bool(j, "matrix_engine", mc->has_matrix_engine);
     bp_json_str(j, "onednn_version", *mc->onednn_version ? mc->onednn_version : NULL);
     bp_json_str(j, "onednn_isa", *mc->onednn_isa ? mc->onednn_isa : NULL);
+    bp_json_str(j, "gomp_spincount", getenv("GOMP_SPINCOUNT"));
+    bp_json_str(j, "omp_wait_policy", getenv("OMP_WAIT_POLICY"));
     bp_bench_json_numarr(j, "load_average_start", mc->load_start, 3);
     bp_bench_json_numarr(j, "load_average_end", mc->load_end, 3);
     bp_json_end(j, '}');

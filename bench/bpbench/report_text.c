@@ -2,6 +2,7 @@
  * stderr under --json -). Formats bp_bench_report; computes nothing. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
@@ -58,6 +59,9 @@ static void bp_bench_text_header(const bp_bench_report *rep, FILE *o)
             mi->sparsity, rep->dpw, rep->dpw_binary, rep->dpw_csd, mi->macs / 1e9);
     fprintf(o, "machine: %s, %ld logical CPUs, load average %.2f at start, %.2f at end\n",
             mc->cpu, mc->logical_cpus, mc->load_start[0], mc->load_end[0]);
+    fprintf(o, "openmp: GOMP_SPINCOUNT=%s, OMP_WAIT_POLICY=%s\n",
+            getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "(unset)",
+            getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "(unset)");
     fprintf(o, "engines:");
     for (int i = 0; i < mc->n_engines; i++)
         fprintf(o, "%s %s %s", i ? "," : "", mc->engines[i].name,
