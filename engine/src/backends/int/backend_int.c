@@ -80,6 +80,10 @@ typedef struct bp_int_layer {
     size_t xq_elems;
     unsigned char *scratch; /* per thread: [tile_bytes][acc] */
     size_t tile_bytes, scratch_stride;
+    uint8_t *tiles;      /* im2col with row blocks (R > 1): every tile, built
+                            once per run by all threads (K split in kparts),
+                            instead of by each item that reads it; else NULL */
+    uint32_t kparts;
     char kname[96];
     bp_qdest qout[BP_QDEST_MAX]; /* readers' input bytes this layer writes */
     uint32_t n_qout;
@@ -143,6 +147,7 @@ static void bp_int_destroy(void *state)
     free(L->tap_ptr);
     bp_aligned_free(L->xq);
     bp_aligned_free(L->scratch);
+    bp_aligned_free(L->tiles);
     free(L);
 }
 
@@ -330,7 +335,15 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         L->scratch_stride < L->HW) /* quantize temp */
         L->scratch_stride = (L->HW + 63) & ~(size_t)63;
     L->scratch = bp_aligned_alloc(L->scratch_stride * T);
-    if (!L->rb || !L->xq || !L->scratch || (path == BP_PATH_IMPLICIT && bp_impl_build(L) != 0)) {
+    int tiles_fail = 0;
+    if (path == BP_PATH_IM2COL && L->R > 1) {
+        /* the R items of a tile would each build all of it */
+        L->kparts = 4u * (uint32_t)T;
+        L->tiles = bp_aligned_alloc(tiles_total * L->tile_bytes);
+        tiles_fail = !L->tiles;
+    }
+    if (!L->rb || !L->xq || !L->scratch || tiles_fail ||
+        (path == BP_PATH_IMPLICIT && bp_impl_build(L) != 0)) {
         bp_int_destroy(L);
         return bp_fail(BP_ERR_NOMEM, "layer '%s': out of memory for backend buffers",
                        d->name);
@@ -401,13 +414,15 @@ static inline void bp_zero_run(uint8_t *d, size_t n)
 /* Builds rows [0, K_g) x pixels [p0, p0+np) of the group's im2col matrix;
  * padding is the integer 0 (symmetric quantization has no zero point). */
 static void bp_int_im2col(const bp_int_layer *L, const uint8_t *xg, size_t p0, size_t np,
-                          uint8_t *tile, size_t ld)
+                          uint8_t *tile, size_t ld, uint32_t k0, uint32_t k1)
 {
     uint32_t k = 0;
     for (uint32_t ci = 0; ci < L->cig; ci++) {
         const uint8_t *src = xg + ci * L->HW;
         for (uint32_t dy = 0; dy < L->kh; dy++)
             for (uint32_t dx = 0; dx < L->kw; dx++, k++) {
+                if (k < k0 || k >= k1)
+                    continue;
                 uint8_t *dst = tile + (size_t)k * ld;
                 size_t p = 0;
                 uint32_t oy = (uint32_t)(p0 / L->OW), ox = (uint32_t)(p0 % L->OW);
@@ -642,10 +657,10 @@ static void bp_int_epilogue_tile(const bp_int_layer *L, const int32_t *acc, size
     }
 }
 
-/* One work item of the im2col path: global pixels [gp0, gp0+np) of the batch
- * (pixel q is pixel q % P of image q / P). */
-static void bp_int_item_im2col(const bp_int_layer *L, uint32_t g, uint32_t tile, uint32_t lo,
-                               uint32_t hi, unsigned char *scr, const float *res, float *y)
+/* Rows [k0, k1) of im2col tile `tile` of group g into dst (row stride: the
+ * tile's pixel count). */
+static void bp_int_im2col_tile(const bp_int_layer *L, uint32_t g, uint32_t tile, uint32_t k0,
+                               uint32_t k1, uint8_t *dst)
 {
     size_t P = L->P, all = (size_t)L->N * P;
     size_t gp0 = (size_t)tile * L->pt;
@@ -654,13 +669,41 @@ static void bp_int_item_im2col(const bp_int_layer *L, uint32_t g, uint32_t tile,
         size_t img = q / P, p = q % P;
         size_t seg = P - p < gp0 + np - q ? P - p : gp0 + np - q;
         const uint8_t *xg = L->xq + (img * L->c_in + (size_t)g * L->cig) * L->HW;
-        bp_int_im2col(L, xg, p, seg, scr + (q - gp0), np);
+        bp_int_im2col(L, xg, p, seg, dst + (q - gp0), np, k0, k1);
         q += seg;
     }
+}
+
+/* Part i of building every shared tile (L->tiles): tile i / kparts, its
+ * share i % kparts of the K rows. */
+static void bp_int_tiles_part(const bp_int_layer *L, size_t i)
+{
+    size_t t = i / L->kparts;
+    uint32_t kp = (uint32_t)(i % L->kparts);
+    uint32_t k0 = (uint32_t)((uint64_t)L->K * kp / L->kparts);
+    uint32_t k1 = (uint32_t)((uint64_t)L->K * (kp + 1) / L->kparts);
+    bp_int_im2col_tile(L, (uint32_t)(t / L->ntiles), (uint32_t)(t % L->ntiles), k0, k1,
+                       L->tiles + t * L->tile_bytes);
+}
+
+/* One work item of the im2col path: global pixels [gp0, gp0+np) of the batch
+ * (pixel q is pixel q % P of image q / P); its tile built here, or read from
+ * L->tiles. */
+static void bp_int_item_im2col(const bp_int_layer *L, uint32_t g, uint32_t tile, uint32_t lo,
+                               uint32_t hi, unsigned char *scr, const float *res, float *y)
+{
+    size_t all = (size_t)L->N * L->P;
+    size_t gp0 = (size_t)tile * L->pt;
+    size_t np = all - gp0 < L->pt ? all - gp0 : L->pt;
+    const uint8_t *x = scr;
+    if (L->tiles)
+        x = L->tiles + ((size_t)g * L->ntiles + tile) * L->tile_bytes;
+    else
+        bp_int_im2col_tile(L, g, tile, 0, L->K, scr);
     int32_t *acc = (int32_t *)(scr + L->tile_bytes);
     for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
         uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
-        bp_int_kernel(L, j0, nr, scr, np, np, acc);
+        bp_int_kernel(L, j0, nr, x, np, np, acc);
         bp_int_epilogue_tile(L, acc, np, j0, nr, gp0, np, res, y);
     }
 }
@@ -817,6 +860,12 @@ static void bp_int_quantize_part(void *ctx, size_t i, unsigned slot)
     bp_int_quantize(L, j->x, i, L->qparts, L->scratch + L->scratch_stride * slot);
 }
 
+static void bp_int_tiles_job(void *ctx, size_t i, unsigned slot)
+{
+    (void)slot;
+    bp_int_tiles_part(((const bp_int_job *)ctx)->L, i);
+}
+
 static void bp_int_item_job(void *ctx, size_t i, unsigned slot)
 {
     const bp_int_job *j = ctx;
@@ -829,13 +878,16 @@ static void bp_int_item_job(void *ctx, size_t i, unsigned slot)
 static bp_status bp_int_run(void *state, const float *x, const float *res, float *y)
 {
     bp_int_layer *L = state;
+    const size_t tparts = L->tiles ? (size_t)L->images * L->groups * L->ntiles * L->kparts : 0;
     if (!L->team || (L->serial && !bp_threads_force)) {
         if (x) bp_int_quantize(L, x, 0, 1, L->scratch);
+        for (size_t i = 0; i < tparts; i++) bp_int_tiles_part(L, i);
         for (size_t it = 0; it < L->n_items; it++) bp_int_item(L, it, L->scratch, res, y);
         return BP_OK;
     }
     bp_int_job job = {L, x, res, y};
     if (x) bp_team_run(L->team, L->qparts, bp_int_quantize_part, &job);
+    if (tparts) bp_team_run(L->team, tparts, bp_int_tiles_job, &job);
     bp_team_run(L->team, L->n_items, bp_int_item_job, &job);
     return BP_OK;
 }
