@@ -441,20 +441,35 @@ static int kt_run_case(kt_kernel *k, unsigned ci, kt_case *c)
     return fails;
 }
 
+/* Why a kernel of `isa` cannot run here: 0 it can; 1 the host lacks the
+ * ISA; 2 (when honour_env) BP_ISA caps below it, and the capped test setups
+ * run as a host of that level would. Prints the reason. */
+static int kt_isa_skip(const char *name, bp_isa isa, int honour_env)
+{
+    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(isa))) {
+        printf("  %s: host lacks %s, not run\n", name, bp_isa_name(isa));
+        return 1;
+    }
+    if (honour_env && !(bp_isa_mask_from_env() & BP_ISA_BIT(isa))) {
+        printf("  %s: above BP_ISA=%s, not run\n", name, getenv("BP_ISA"));
+        return 2;
+    }
+    return 0;
+}
+
+/* The closing table's word for a kernel. */
+static const char *kt_run_status(int skipped, unsigned cases)
+{
+    return skipped == 1 ? "skipped: host lacks ISA"
+           : skipped == 2 ? "skipped: above BP_ISA"
+           : cases ? "tested" : "not run";
+}
+
 static void test_conformance(void **state)
 {
     kt_kernel *k = *state;
-    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(k->isa))) {
-        k->skipped = 1;
-        printf("  %s: host lacks %s, not run\n", k->name, bp_isa_name(k->isa));
+    if ((k->skipped = kt_isa_skip(k->name, k->isa, 1)))
         skip();
-    }
-    /* BP_ISA set (the capped test setups): run as a host of that level would. */
-    if (!(bp_isa_mask_from_env() & BP_ISA_BIT(k->isa))) {
-        k->skipped = 2;
-        printf("  %s: above BP_ISA=%s, not run\n", k->name, getenv("BP_ISA"));
-        skip();
-    }
     const int s8 = k->bp_s8 || k->csr_s8;
     kt_rng r = {kt_seed};
     int fails = 0;
@@ -787,11 +802,8 @@ static size_t kt_epi_len(kt_rng *r, unsigned i)
 static void test_epi_conformance(void **state)
 {
     kt_epi_kernel *k = *state;
-    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(k->isa))) {
-        k->skipped = 1;
-        printf("  %s: host lacks %s, not run\n", k->name, bp_isa_name(k->isa));
+    if ((k->skipped = kt_isa_skip(k->name, k->isa, 0)))
         skip();
-    }
     kt_rng r = {kt_seed ^ 0xe7110ull};
     int fails = 0;
     for (unsigned i = 0; i < KT_EPI_NLEN && fails < 3; i++) {
@@ -1202,16 +1214,8 @@ static int kt_ro_quant_case(const kt_ro_kernel *k, kt_rng *r, size_t n)
 static void test_ro_conformance(void **state)
 {
     kt_ro_kernel *k = *state;
-    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(k->isa))) {
-        k->skipped = 1;
-        printf("  %s: host lacks %s, not run\n", k->name, bp_isa_name(k->isa));
+    if ((k->skipped = kt_isa_skip(k->name, k->isa, 1)))
         skip();
-    }
-    if (!(bp_isa_mask_from_env() & BP_ISA_BIT(k->isa))) {
-        k->skipped = 2;
-        printf("  %s: above BP_ISA=%s, not run\n", k->name, getenv("BP_ISA"));
-        skip();
-    }
     kt_rng r = {kt_seed ^ 0x70305ull};
     int fails = 0;
     for (unsigned i = 0; i < KT_EPI_NLEN && fails < 3; i++) {
@@ -1896,14 +1900,8 @@ static int kt_run_variants(unsigned ci, kt_case *c, kt_rng *r)
 static void test_bench_variants(void **state)
 {
     (void)state;
-    if (!(bp_cpu_isa_mask() & BP_ISA_BIT(BP_ISA_AVX512))) {
-        printf("  host lacks avx512, not run\n");
+    if (kt_isa_skip("bench-only variants", BP_ISA_AVX512, 1))
         skip();
-    }
-    if (!(bp_isa_mask_from_env() & BP_ISA_BIT(BP_ISA_AVX512))) {
-        printf("  above BP_ISA=%s, not run\n", getenv("BP_ISA"));
-        skip();
-    }
     int fails = 0;
     unsigned n = 0;
     for (int s8 = 0; s8 < 2; s8++) {
@@ -2016,18 +2014,13 @@ int main(void)
     printf("kernels tested (seed %" PRIu64 "):\n", kt_seed);
     for (size_t i = 0; i < KT_NKERNELS; i++)
         printf("  %-32s %-10s %s\n", kt_kernels[i].name, bp_isa_name(kt_kernels[i].isa),
-               kt_kernels[i].skipped == 1 ? "skipped: host lacks ISA"
-               : kt_kernels[i].skipped == 2 ? "skipped: above BP_ISA"
-               : kt_kernels[i].cases ? "tested" : "not run");
+               kt_run_status(kt_kernels[i].skipped, kt_kernels[i].cases));
     for (size_t i = 0; i < KT_NEPI; i++)
         printf("  %-32s %-10s %s\n", kt_epi_kernels[i].name, bp_isa_name(kt_epi_kernels[i].isa),
-               kt_epi_kernels[i].skipped ? "skipped: host lacks ISA"
-               : kt_epi_kernels[i].cases ? "tested" : "not run");
+               kt_run_status(kt_epi_kernels[i].skipped, kt_epi_kernels[i].cases));
     for (size_t i = 0; i < KT_NRO; i++)
         printf("  %-32s %-10s %s\n", kt_ro_kernels[i].name, bp_isa_name(kt_ro_kernels[i].isa),
-               kt_ro_kernels[i].skipped == 1 ? "skipped: host lacks ISA"
-               : kt_ro_kernels[i].skipped == 2 ? "skipped: above BP_ISA"
-               : kt_ro_kernels[i].cases ? "tested" : "not run");
+               kt_run_status(kt_ro_kernels[i].skipped, kt_ro_kernels[i].cases));
     free(tests);
     free(names);
     return rc;
