@@ -15,6 +15,15 @@
 #define BPK_NV 4 /* 64-pixel vectors per tile: 256 pixels */
 #endif
 
+/* T(n) for every vector count a tail tile can have (1 .. BPK_NV). */
+#if BPK_NV > 4
+#define BPK_TAIL_CASES(T) T(1) T(2) T(3) T(4) T(5) T(6) T(7) T(8)
+#elif BPK_NV > 2
+#define BPK_TAIL_CASES(T) T(1) T(2) T(3) T(4)
+#else
+#define BPK_TAIL_CASES(T) T(1) T(2)
+#endif
+
 /* Pixel layout inside one 64-pixel vector: int16 word i holds pixels 2i
  * (low byte) and 2i+1 (high byte). R sums the raw words, O the high bytes
  * (v >> 8); the even sums are R - (O << 8). All modulo 2^16, exact when the
@@ -130,18 +139,7 @@ BPK_INLINE void bpk_bitplane(const bp_planes *w, uint32_t row0, uint32_t nrows, 
     case n: bpk_tile(w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, n, 1, lw, s8, idx4, gonly); break;
     switch ((rem + 63) / 64) {
     case 0: break;
-    BPK_TAIL(1)
-    BPK_TAIL(2)
-#if BPK_NV > 2
-    BPK_TAIL(3)
-    BPK_TAIL(4)
-#endif
-#if BPK_NV > 4
-    BPK_TAIL(5)
-    BPK_TAIL(6)
-    BPK_TAIL(7)
-    BPK_TAIL(8)
-#endif
+    BPK_TAIL_CASES(BPK_TAIL)
     default: break; /* unreachable: rem < 64 * BPK_NV */
     }
 #undef BPK_TAIL
@@ -303,18 +301,7 @@ BPK_INLINE void bpk_kb_bitplane(const bpk_kblock *kb, const bp_planes *w,
     case n: bpk_kb_tile(kb, w, aux, row0, nrows, x + p0, ldx, y + p0, ldy, n, 1, lw, idx4, gonly); break;
     switch ((rem + 63) / 64) {
     case 0: break;
-    BPK_TAIL(1)
-    BPK_TAIL(2)
-#if BPK_NV > 2
-    BPK_TAIL(3)
-    BPK_TAIL(4)
-#endif
-#if BPK_NV > 4
-    BPK_TAIL(5)
-    BPK_TAIL(6)
-    BPK_TAIL(7)
-    BPK_TAIL(8)
-#endif
+    BPK_TAIL_CASES(BPK_TAIL)
     default: break;
     }
 #undef BPK_TAIL
