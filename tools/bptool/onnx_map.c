@@ -111,6 +111,18 @@ static uint32_t bp_onnx_emit(bp_onnx_mapper *mp, bp_node_desc *e, uint32_t ndim,
     return bp_tool_out(mp->bg, e, ndim, dims);
 }
 
+/* Adds node e with 4-D output dims as n's output (same axis order);
+ * 0, or -1 with the failure reported. */
+static int bp_onnx_emit_out(bp_onnx_mapper *mp, const bp_onnx_node *n, bp_node_desc *e,
+                            const uint32_t *dims)
+{
+    uint32_t t = bp_onnx_emit(mp, e, 4, dims);
+    if (t == BP_ONNX_NT)
+        return bp_onnx_built_fail(mp, n);
+    bp_onnx_bind_identity(mp, n->out[0], t);
+    return 0;
+}
+
 /* The same with the shape of e's first input. */
 static uint32_t bp_onnx_emit_same(bp_onnx_mapper *mp, bp_node_desc *e)
 {
@@ -568,11 +580,7 @@ static int bp_onnx_map_pool(bp_onnx_mapper *mp, bp_onnx_node *n, int maxpool)
                      (int32_t)gm.pt, (int32_t)gm.pl, (int32_t)gm.pb, (int32_t)gm.pr};
     if (e)
         memcpy(e->ints, iv, sizeof iv);
-    uint32_t t = bp_onnx_emit(mp, e, 4, dims);
-    if (t == BP_ONNX_NT)
-        return bp_onnx_built_fail(mp, n);
-    bp_onnx_bind_identity(mp, n->out[0], t);
-    return 0;
+    return bp_onnx_emit_out(mp, n, e, dims);
 }
 
 /* Axis map of an output whose non-unit axes (beyond the batch) are those of
@@ -896,11 +904,7 @@ static int bp_onnx_map_resize(bp_onnx_mapper *mp, bp_onnx_node *n)
     e->ints[2] = rnd;
     e->floats[0] = s[0];
     e->floats[1] = s[1];
-    uint32_t t = bp_onnx_emit(mp, e, 4, dims);
-    if (t == BP_ONNX_NT)
-        return bp_onnx_built_fail(mp, n);
-    bp_onnx_bind_identity(mp, n->out[0], t);
-    return 0;
+    return bp_onnx_emit_out(mp, n, e, dims);
 }
 
 /* ConvTranspose with constant float weights: a float op on every backend. */
@@ -960,11 +964,7 @@ static int bp_onnx_map_convtranspose(bp_onnx_mapper *mp, bp_onnx_node *n)
     e->in[1] = wt;
     e->in[2] = b ? bt : 0;
     memcpy(e->ints, iv, sizeof iv);
-    uint32_t t = bp_onnx_emit(mp, e, 4, dims);
-    if (t == BP_ONNX_NT)
-        return bp_onnx_built_fail(mp, n);
-    bp_onnx_bind_identity(mp, n->out[0], t);
-    return 0;
+    return bp_onnx_emit_out(mp, n, e, dims);
 }
 
 static int bp_onnx_map_node(bp_onnx_mapper *mp, bp_onnx_node *n)
