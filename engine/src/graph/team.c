@@ -55,12 +55,25 @@ static inline void bp_team_pause(void)
 #endif
 }
 
+/* Items are claimed in chunks of 1/(4*threads) of what was left when the
+ * thread looked, at least 1 and at most BP_TEAM_CHUNK: jobs of hundreds of
+ * small items (a depthwise layer's channels) pay an atomic on a shared line
+ * per chunk, not per item; the cap keeps what a preempted thread holds small,
+ * and the last items still go one by one for balance. The stale read only
+ * sizes the chunk: fetch_add makes the claims disjoint. */
+#define BP_TEAM_CHUNK 8
 static void bp_team_items(bp_team *t, bp_team_fn fn, void *ctx, size_t n, unsigned slot)
 {
+    const size_t div = 4 * ((size_t)t->n_workers + 1);
     for (;;) {
-        size_t i = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        size_t seen = atomic_load_explicit(&t->next, memory_order_relaxed);
+        if (seen >= n) break;
+        size_t c = (n - seen) / div;
+        c = c < 1 ? 1 : c > BP_TEAM_CHUNK ? BP_TEAM_CHUNK : c;
+        size_t i = atomic_fetch_add_explicit(&t->next, c, memory_order_relaxed);
         if (i >= n) break;
-        fn(ctx, i, slot);
+        size_t e = n - i < c ? n : i + c;
+        for (; i < e; i++) fn(ctx, i, slot);
     }
 }
 
