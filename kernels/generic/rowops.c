@@ -18,39 +18,117 @@
 #define BPK_RO_CAT(a, b) BPK_RO_CAT2(a, b)
 #define BPK_RO(name) BPK_RO_CAT(name, BP_ROWOP_SFX)
 
-/* The tap loop over n outputs with input stride sx (sx == 1 gets its own
- * loop, which vectorizes). */
-#define BPK_TAP_LOOP(EXPR)                                                          \
-    do {                                                                            \
-        if (sx == 1)                                                                \
-            for (size_t i = 0; i < n; i++) {                                        \
-                uint32_t xv = (uint32_t)(int32_t)xs[i];                             \
-                EXPR;                                                               \
+/* Tap accumulation. Unit stride (every depthwise layer of stride 1): blocks
+ * of 64 then 16 outputs keep their sums in registers over all taps (one
+ * store per block, not a load and a store per tap), through GCC/Clang vector
+ * types that each ISA build lowers to its own registers. Bitplane taps are
+ * shift-adds, the sign applied branch-free as (v ^ m) - m with m = 0 or ~0;
+ * csr taps multiply. All uint32: sums wrap instead of UB, and modular sums
+ * do not depend on the order, so every blocking gives the same bits. Loads
+ * stay inside x[off, off + n): a block is taken only when it is whole. */
+typedef uint32_t bpk_v16u __attribute__((vector_size(64)));
+typedef int32_t bpk_v16i __attribute__((vector_size(64)));
+typedef uint8_t bpk_v16ub __attribute__((vector_size(16)));
+typedef int8_t bpk_v16sb __attribute__((vector_size(16)));
+
+/* 16 bytes widened to 16 uint32 lanes (s8 sign-extended). GCC 12 lowers a
+ * direct 4x __builtin_convertvector to scalar inserts, so AVX-512 and AVX2
+ * builds use their widening loads; other builds go through 16-bit lanes. */
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#if defined(__AVX512F__)
+#define BPK_LD16(name, T, cvt)                                                      \
+    static inline __attribute__((always_inline)) void name(bpk_v16u *o, const T *p) \
+    {                                                                               \
+        *o = (bpk_v16u)_mm512_##cvt##_epi32(_mm_loadu_si128((const __m128i *)p));  \
+    }
+#elif defined(__AVX2__)
+#define BPK_LD16(name, T, cvt)                                                      \
+    static inline __attribute__((always_inline)) void name(bpk_v16u *o, const T *p) \
+    {                                                                               \
+        __m256i h[2] = {_mm256_##cvt##_epi32(_mm_loadl_epi64((const __m128i *)p)),  \
+                        _mm256_##cvt##_epi32(_mm_loadl_epi64((const __m128i *)(p + 8)))}; \
+        memcpy(o, h, sizeof h);                                                     \
+    }
+#endif
+#ifdef BPK_LD16
+BPK_LD16(bpk_ld16_u8, uint8_t, cvtepu8)
+BPK_LD16(bpk_ld16_s8, int8_t, cvtepi8)
+#undef BPK_LD16
+#else
+typedef uint16_t bpk_v16uh __attribute__((vector_size(32)));
+typedef int16_t bpk_v16sh __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) void bpk_ld16_u8(bpk_v16u *o, const uint8_t *p)
+{
+    bpk_v16ub b;
+    memcpy(&b, p, sizeof b);
+    *o = __builtin_convertvector(__builtin_convertvector(b, bpk_v16uh), bpk_v16u);
+}
+
+static inline __attribute__((always_inline)) void bpk_ld16_s8(bpk_v16u *o, const int8_t *p)
+{
+    bpk_v16sb b;
+    memcpy(&b, p, sizeof b);
+    *o = (bpk_v16u)__builtin_convertvector(__builtin_convertvector(b, bpk_v16sh), bpk_v16i);
+}
+#endif
+
+/* Outputs [i, i + 16*NV) of the unit-stride tap sum, while whole blocks fit. */
+#define BPK_TAP_BLOCKS(NV, LD)                                                      \
+    for (; i + 16 * (NV) <= n; i += 16 * (NV)) {                                    \
+        bpk_v16u a[NV];                                                             \
+        for (int q = 0; q < (NV); q++) a[q] = (bpk_v16u){0};                        \
+        for (uint32_t d = 0; d < nt; d++) {                                         \
+            const __typeof__(x) xs = x + t[d].off + i;                              \
+            if (csr) {                                                              \
+                const uint32_t v = (uint32_t)t[d].val;                              \
+                for (int q = 0; q < (NV); q++) {                                    \
+                    bpk_v16u u;                                                     \
+                    LD(&u, xs + 16 * q);                                            \
+                    a[q] += u * v;                                                  \
+                }                                                                   \
+            } else {                                                                \
+                const unsigned sh = t[d].sh;                                        \
+                const uint32_t m = t[d].neg ? ~0u : 0u;                             \
+                for (int q = 0; q < (NV); q++) {                                    \
+                    bpk_v16u u;                                                     \
+                    LD(&u, xs + 16 * q);                                            \
+                    a[q] += ((u << sh) ^ m) - m;                                    \
+                }                                                                   \
             }                                                                       \
-        else                                                                        \
-            for (size_t i = 0; i < n; i++) {                                        \
-                uint32_t xv = (uint32_t)(int32_t)xs[i * sx];                        \
-                EXPR;                                                               \
-            }                                                                       \
-    } while (0)
-#define BPK_TAP_ACC(name, T)                                                        \
+        }                                                                           \
+        memcpy(acc + i, a, sizeof a);                                               \
+    }
+
+#define BPK_TAP_ACC(name, T, LD)                                                    \
     void name(uint32_t *restrict acc, const T *restrict x, size_t n, size_t sx,     \
               const bp_tap *t, uint32_t nt, int csr)                                \
     {                                                                               \
-        memset(acc, 0, n * sizeof *acc);                                            \
+        size_t i = 0;                                                               \
+        if (sx == 1) {                                                              \
+            BPK_TAP_BLOCKS(4, LD)                                                   \
+            BPK_TAP_BLOCKS(1, LD)                                                   \
+        }                                                                           \
+        const size_t i0 = i;                                                        \
+        memset(acc + i0, 0, (n - i0) * sizeof *acc);                                \
         for (uint32_t d = 0; d < nt; d++) {                                         \
             const T *xs = x + t[d].off;                                             \
-            unsigned sh = t[d].sh;                                                  \
-            uint32_t v = (uint32_t)t[d].val;                                        \
-            if (csr) BPK_TAP_LOOP(acc[i] += v * xv);                                \
-            else if (t[d].neg) BPK_TAP_LOOP(acc[i] -= xv << sh);                    \
-            else BPK_TAP_LOOP(acc[i] += xv << sh);                                  \
+            const unsigned sh = t[d].sh;                                            \
+            const uint32_t v = (uint32_t)t[d].val;                                  \
+            for (i = i0; i < n; i++) {                                              \
+                const uint32_t xv = (uint32_t)(int32_t)xs[i * sx];                  \
+                if (csr) acc[i] += v * xv;                                          \
+                else if (t[d].neg) acc[i] -= xv << sh;                              \
+                else acc[i] += xv << sh;                                            \
+            }                                                                       \
         }                                                                           \
     }
-BPK_TAP_ACC(BPK_RO(bp_tap_acc_u8), uint8_t)
-BPK_TAP_ACC(BPK_RO(bp_tap_acc_s8), int8_t)
+BPK_TAP_ACC(BPK_RO(bp_tap_acc_u8), uint8_t, bpk_ld16_u8)
+BPK_TAP_ACC(BPK_RO(bp_tap_acc_s8), int8_t, bpk_ld16_s8)
 #undef BPK_TAP_ACC
-#undef BPK_TAP_LOOP
+#undef BPK_TAP_BLOCKS
 
 /* Constant 2 and 4 wide windows get their own loops (vectorized as
  * interleaved loads). */

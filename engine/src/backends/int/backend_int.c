@@ -244,7 +244,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
             L->Wp = (size_t)L->W + F->pad_l + F->pad_r;
             L->plane = ((size_t)L->H + F->pad_t + F->pad_b) * L->Wp;
             /* garbage columns of the last row read up to (kw-1)*dw past the
-             * last plane: slack at the end */
+             * last plane, and the implicit path's runs rounded up to 16
+             * outputs up to 15 more: slack at the end */
             L->xq_elems = (size_t)L->N * L->c_in * L->plane + (size_t)(L->kw - 1) * L->dw + 64;
         }
     }
@@ -330,7 +331,7 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
                         ? (((size_t)L->K * pt + 63) & ~(size_t)63) : 0;
     L->scratch_stride = L->tile_bytes + (size_t)BP_ROW_CHUNK * pt * sizeof(int32_t);
     if (path == BP_PATH_IMPLICIT)
-        L->scratch_stride = ((size_t)pt * sizeof(int32_t) + 63) & ~(size_t)63;
+        L->scratch_stride = ((size_t)(pt + 16) * sizeof(int32_t) + 63) & ~(size_t)63;
     if ((path == BP_PATH_PADDED || path == BP_PATH_IMPLICIT || path == BP_PATH_S2D) &&
         L->scratch_stride < L->HW) /* quantize temp */
         L->scratch_stride = (L->HW + 63) & ~(size_t)63;
@@ -593,14 +594,22 @@ static void bp_int_item_implicit(const bp_int_layer *L, uint32_t img, uint32_t g
         uint32_t nt = L->tap_ptr[j + 1] - L->tap_ptr[j];
         for (uint32_t r = 0; r < (virt ? 1u : nrow); r++) {
             const uint8_t *x = xp + (size_t)(oy0 + r) * L->sh * L->Wp;
-            size_t n = virt ? (size_t)(nrow - 1) * L->Wp + L->OW : L->OW;
+            /* virtual runs rounded up to whole 16-output blocks (the extra
+             * outputs are discarded columns or past the tile: never stored
+             * to y; reads stay in xq's slack) */
+            size_t n = virt ? ((size_t)(nrow - 1) * L->Wp + L->OW + 15) & ~(size_t)15 : L->OW;
             uint32_t *a = acc + (size_t)r * L->ldacc;
             if (L->s8) L->kt.tap_acc_s8(a, (const int8_t *)x, n, L->sw, t, nt, csr);
             else L->kt.tap_acc_u8(a, x, n, L->sw, t, nt, csr);
         }
-        for (uint32_t r = 0; r < nrow; r++)
-            bp_int_epilogue_run(L, (const int32_t *)acc + (size_t)r * L->ldacc, L->ldacc, j, 1,
-                                img, (size_t)(oy0 + r) * L->OW, L->OW, res, y);
+        /* virtual rows (stride Wp) packed to OW apart, in place (forward:
+         * row r moves down), so one epilogue call covers the tile */
+        if (virt)
+            for (uint32_t r = 1; r < nrow; r++)
+                memmove(acc + (size_t)r * L->OW, acc + (size_t)r * L->ldacc,
+                        (size_t)L->OW * sizeof *acc);
+        bp_int_epilogue_run(L, (const int32_t *)acc, (size_t)nrow * L->OW, j, 1, img,
+                            (size_t)oy0 * L->OW, (size_t)nrow * L->OW, res, y);
     }
 }
 
