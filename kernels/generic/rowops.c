@@ -2,9 +2,10 @@
  * sigmoid, shifted s8 quantization) in portable C. Built once per ISA level:
  * here for the baseline (suffix _scalar), and #included by
  * x86/rowops_<isa>.c with BP_ROWOP_SFX set, so the compiler vectorizes the
- * same source for each ISA. No intrinsics and no contraction
- * (-ffp-contract=off): every level does the same IEEE operations in the same
- * order, so the results are bit-identical. */
+ * same source for each ISA. No contraction (-ffp-contract=off) and no
+ * intrinsics beyond the x86 widening loads of the tap sums: every level does
+ * the same IEEE operations in the same order, so the results are
+ * bit-identical. */
 #include <math.h>
 #include <string.h>
 
@@ -19,82 +20,85 @@
 #define BPK_RO(name) BPK_RO_CAT(name, BP_ROWOP_SFX)
 
 /* Tap accumulation. Unit stride (every depthwise layer of stride 1): blocks
- * of 64 then 16 outputs keep their sums in registers over all taps (one
+ * of 4 vectors, then of 1, keep their sums in registers over all taps (one
  * store per block, not a load and a store per tap), through GCC/Clang vector
- * types that each ISA build lowers to its own registers. Bitplane taps are
- * shift-adds, the sign applied branch-free as (v ^ m) - m with m = 0 or ~0;
- * csr taps multiply. All uint32: sums wrap instead of UB, and modular sums
- * do not depend on the order, so every blocking gives the same bits. Loads
- * stay inside x[off, off + n): a block is taken only when it is whole. */
-typedef uint32_t bpk_v16u __attribute__((vector_size(64)));
-typedef int32_t bpk_v16i __attribute__((vector_size(64)));
-typedef uint8_t bpk_v16ub __attribute__((vector_size(16)));
-typedef int8_t bpk_v16sb __attribute__((vector_size(16)));
-
-/* 16 bytes widened to 16 uint32 lanes (s8 sign-extended). GCC 12 lowers a
- * direct 4x __builtin_convertvector to scalar inserts, so AVX-512 and AVX2
- * builds use their widening loads; other builds go through 16-bit lanes. */
+ * types of the build's own register width (BPK_VL uint32 lanes). Bitplane
+ * taps are shift-adds, the sign applied branch-free as (v ^ m) - m with
+ * m = 0 or ~0; csr taps multiply. All uint32: sums wrap instead of UB, and
+ * modular sums do not depend on the order, so every blocking gives the same
+ * bits. Loads stay inside x[off, off + n): a block is taken only when it is
+ * whole. */
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #if defined(__AVX512F__)
-#define BPK_LD16(name, T, cvt)                                                      \
-    static inline __attribute__((always_inline)) void name(bpk_v16u *o, const T *p) \
-    {                                                                               \
-        *o = (bpk_v16u)_mm512_##cvt##_epi32(_mm_loadu_si128((const __m128i *)p));  \
-    }
+#define BPK_VL 16
 #elif defined(__AVX2__)
-#define BPK_LD16(name, T, cvt)                                                      \
-    static inline __attribute__((always_inline)) void name(bpk_v16u *o, const T *p) \
-    {                                                                               \
-        __m256i h[2] = {_mm256_##cvt##_epi32(_mm_loadl_epi64((const __m128i *)p)),  \
-                        _mm256_##cvt##_epi32(_mm_loadl_epi64((const __m128i *)(p + 8)))}; \
-        memcpy(o, h, sizeof h);                                                     \
-    }
-#endif
-#ifdef BPK_LD16
-BPK_LD16(bpk_ld16_u8, uint8_t, cvtepu8)
-BPK_LD16(bpk_ld16_s8, int8_t, cvtepi8)
-#undef BPK_LD16
+#define BPK_VL 8
 #else
-typedef uint16_t bpk_v16uh __attribute__((vector_size(32)));
-typedef int16_t bpk_v16sh __attribute__((vector_size(32)));
+#define BPK_VL 4
+#endif
+typedef uint32_t bpk_vu __attribute__((vector_size(4 * BPK_VL)));
+typedef int32_t bpk_vi __attribute__((vector_size(4 * BPK_VL)));
 
-static inline __attribute__((always_inline)) void bpk_ld16_u8(bpk_v16u *o, const uint8_t *p)
+/* BPK_VL bytes widened to uint32 lanes (s8 sign-extended). GCC 12 lowers a
+ * 4x __builtin_convertvector to scalar inserts, so the x86 builds use their
+ * widening loads, and others go through 16-bit lanes. */
+#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(__AVX512F__)
+#define BPK_WIDEN(cvt, p) _mm512_##cvt##_epi32(_mm_loadu_si128((const __m128i *)(p)))
+#else
+#define BPK_WIDEN(cvt, p) _mm256_##cvt##_epi32(_mm_loadl_epi64((const __m128i *)(p)))
+#endif
+static inline __attribute__((always_inline)) void bpk_ldv_u8(bpk_vu *o, const uint8_t *p)
 {
-    bpk_v16ub b;
-    memcpy(&b, p, sizeof b);
-    *o = __builtin_convertvector(__builtin_convertvector(b, bpk_v16uh), bpk_v16u);
+    *o = (bpk_vu)BPK_WIDEN(cvtepu8, p);
 }
-
-static inline __attribute__((always_inline)) void bpk_ld16_s8(bpk_v16u *o, const int8_t *p)
+static inline __attribute__((always_inline)) void bpk_ldv_s8(bpk_vu *o, const int8_t *p)
 {
-    bpk_v16sb b;
+    *o = (bpk_vu)BPK_WIDEN(cvtepi8, p);
+}
+#undef BPK_WIDEN
+#else
+typedef uint8_t bpk_vub __attribute__((vector_size(BPK_VL)));
+typedef int8_t bpk_vsb __attribute__((vector_size(BPK_VL)));
+typedef uint16_t bpk_vuh __attribute__((vector_size(2 * BPK_VL)));
+typedef int16_t bpk_vsh __attribute__((vector_size(2 * BPK_VL)));
+static inline __attribute__((always_inline)) void bpk_ldv_u8(bpk_vu *o, const uint8_t *p)
+{
+    bpk_vub b;
     memcpy(&b, p, sizeof b);
-    *o = (bpk_v16u)__builtin_convertvector(__builtin_convertvector(b, bpk_v16sh), bpk_v16i);
+    *o = __builtin_convertvector(__builtin_convertvector(b, bpk_vuh), bpk_vu);
+}
+static inline __attribute__((always_inline)) void bpk_ldv_s8(bpk_vu *o, const int8_t *p)
+{
+    bpk_vsb b;
+    memcpy(&b, p, sizeof b);
+    *o = (bpk_vu)__builtin_convertvector(__builtin_convertvector(b, bpk_vsh), bpk_vi);
 }
 #endif
 
-/* Outputs [i, i + 16*NV) of the unit-stride tap sum, while whole blocks fit. */
+/* Outputs [i, i + BPK_VL*NV) of the unit-stride tap sum, while whole blocks
+ * fit. */
 #define BPK_TAP_BLOCKS(NV, LD)                                                      \
-    for (; i + 16 * (NV) <= n; i += 16 * (NV)) {                                    \
-        bpk_v16u a[NV];                                                             \
-        for (int q = 0; q < (NV); q++) a[q] = (bpk_v16u){0};                        \
+    for (; i + BPK_VL * (NV) <= n; i += BPK_VL * (NV)) {                            \
+        bpk_vu a[NV];                                                               \
+        for (int q = 0; q < (NV); q++) a[q] = (bpk_vu){0};                          \
         for (uint32_t d = 0; d < nt; d++) {                                         \
             const __typeof__(x) xs = x + t[d].off + i;                              \
             if (csr) {                                                              \
                 const uint32_t v = (uint32_t)t[d].val;                              \
                 for (int q = 0; q < (NV); q++) {                                    \
-                    bpk_v16u u;                                                     \
-                    LD(&u, xs + 16 * q);                                            \
+                    bpk_vu u;                                                       \
+                    LD(&u, xs + BPK_VL * q);                                        \
                     a[q] += u * v;                                                  \
                 }                                                                   \
             } else {                                                                \
                 const unsigned sh = t[d].sh;                                        \
                 const uint32_t m = t[d].neg ? ~0u : 0u;                             \
                 for (int q = 0; q < (NV); q++) {                                    \
-                    bpk_v16u u;                                                     \
-                    LD(&u, xs + 16 * q);                                            \
+                    bpk_vu u;                                                       \
+                    LD(&u, xs + BPK_VL * q);                                        \
                     a[q] += ((u << sh) ^ m) - m;                                    \
                 }                                                                   \
             }                                                                       \
@@ -125,10 +129,11 @@ static inline __attribute__((always_inline)) void bpk_ld16_s8(bpk_v16u *o, const
             }                                                                       \
         }                                                                           \
     }
-BPK_TAP_ACC(BPK_RO(bp_tap_acc_u8), uint8_t, bpk_ld16_u8)
-BPK_TAP_ACC(BPK_RO(bp_tap_acc_s8), int8_t, bpk_ld16_s8)
+BPK_TAP_ACC(BPK_RO(bp_tap_acc_u8), uint8_t, bpk_ldv_u8)
+BPK_TAP_ACC(BPK_RO(bp_tap_acc_s8), int8_t, bpk_ldv_s8)
 #undef BPK_TAP_ACC
 #undef BPK_TAP_BLOCKS
+#undef BPK_VL
 
 /* Constant 2 and 4 wide windows get their own loops (vectorized as
  * interleaved loads). */
