@@ -2,11 +2,11 @@
  * kernels. Input is quantized once per layer (the kernel table's quantize),
  * or written already quantized by the step before (bp_int_qinput says
  * where); activations are fed to the kernel channel-major (K x pixels):
- * directly for 1x1 stride-1 convs; for stride-1 k x k convs (bitplane,
- * csr) straight from zero-bordered planes, the weights' indices rewritten
- * to byte offsets; through cache-sized tiles otherwise (padded-row tiles
- * for stride 1 with the reference kernel, im2col tiles for other strides;
- * both over the whole batch). int32 accumulators go through the canonical epilogue
+ * directly for 1x1 stride-1 convs; straight from zero-bordered planes for
+ * stride-1 k x k convs on bitplane and csr (the weights' indices rewritten
+ * to byte offsets); through cache-sized tiles otherwise (padded-row tiles
+ * for stride 1 on the reference kernel, im2col tiles for other strides; both
+ * over the whole batch). int32 accumulators go through the canonical epilogue
  * (the kernel table's, bp_arith.h) to float and/or straight into the next
  * layers' quantized input bytes (bp_int_set_qout). All three compute the
  * same int32 accumulators, so their outputs are bit-identical. Work items
@@ -267,10 +267,10 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         /* In place: tile row k = (ci, dy, dx) is the run at byte offset
          * ci*plane + dy*dh*Wp + dx*dw of the group's planes, row oy0, so the
          * kernel reads the planes themselves (ldx = 1) when the weights'
-         * indices are those offsets. Tiles stay inside one image (images'
-         * planes are not one run apart) and end at column OW of their last
-         * row: no slack needed (bp_inplace_build). Offsets past 32 bits keep
-         * the copying path. */
+         * indices are those offsets. Tiles stay inside one image (its last
+         * row and the next image's first are not Wp bytes apart) and end at
+         * column OW of their last row: no slack needed (bp_inplace_build).
+         * Offsets past 32 bits keep the copying path. */
         if (L->path == BP_PATH_PADDED && kind != BP_INT_REF) {
             int r = bp_inplace_build(L);
             if (r < 0) {
