@@ -40,7 +40,37 @@ static int tq(float x, float scale, int s8)
     return q < 0.0f ? 0 : q > 255.0f ? 255 : (int)q;
 }
 
-static void run_case(const conv_case *c, double density, uint32_t enc, int wide, int idx)
+/* The conv step's kernel name (with its activation path) in a session of
+ * backend be, profiled over one run. */
+static void check_path(const bp_model *m, const char *be, uint32_t N, const float *const *in,
+                       size_t yout, const char *want, int idx)
+{
+    bp_session_opts o;
+    bp_session_opts_init(&o);
+    o.backend = be;
+    o.threads = 1;
+    o.batch = N;
+    bp_session *s = NULL;
+    assert_int_equal(bp_session_create(m, &o, &s), BP_OK);
+    float *y = malloc(yout * sizeof(float));
+    float *outs[1] = {y};
+    assert_int_equal(bp_session_set_profiling(s, 1), BP_OK);
+    assert_int_equal(bp_session_run(s, in, outs), BP_OK);
+    const bp_layer_profile *p;
+    uint32_t n;
+    assert_int_equal(bp_session_profile(s, &p, &n), BP_OK);
+    assert_true(n >= 1);
+    if (!strstr(p[0].kernel, want)) {
+        printf("  case %d %s: kernel '%s', expected the %s path\n", idx, be, p[0].kernel, want);
+        fail();
+    }
+    free(y);
+    bp_session_free(s);
+}
+
+/* path: if not NULL, part of the bitplane and csr kernel names */
+static void run_case(const conv_case *c, double density, uint32_t enc, int wide, int idx,
+                     const char *path)
 {
     const uint32_t N = 2;
     bpt_wspec ws = {density, enc, wide};
@@ -148,6 +178,10 @@ static void run_case(const conv_case *c, double density, uint32_t enc, int wide,
             }
             free(yo);
         }
+    if (path) {
+        check_path(m, "bitplane", N, in, yout, path, idx);
+        check_path(m, "csr", N, in, yout, path, idx);
+    }
     bp_model_free(m);
     free(xf);
     free(yexp);
@@ -197,13 +231,37 @@ static const conv_case g_cases[] = {
     {5, 7, 9, 10, 3, 2, 3, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0},    /* 3x2/3x2 */
 };
 
+/* Stride 1, k > 1: bitplane and csr read the padded planes in place (per
+ * image of the batch of 2): its edges. */
+static const conv_case g_inplace[] = {
+    {6, 8, 9, 7, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2, 1, 0},   /* dil 2, groups of 3 ch */
+    {4, 6, 5, 9, 3, 5, 1, 1, 0, 3, 2, 1, 1, 1, 2, 0, 0},   /* asym pad, 3x5, odd W */
+    {4, 4, 7, 7, 1, 3, 1, 1, 0, 2, 0, 0, 1, 3, 1, 1, 0},   /* 1x3 dil 3, left pad */
+    {6, 5, 6, 5, 2, 2, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0},   /* 2x2, pad bottom/right */
+    {4, 5, 8, 9, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0},   /* no padding */
+    {3, 4, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* 1x1 map */
+    {5, 3, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},   /* 2x3 map */
+    {20, 4, 60, 61, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},/* offsets > 16 bits, row tiles */
+    {2, 3, 3, 1100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},/* padded row > one pixel tile */
+};
+
 static void test_conv_sweep(void **state)
 {
     (void)state;
     static const double dens[] = {1.0, 0.5, 0.1};
     int n = (int)(sizeof g_cases / sizeof g_cases[0]);
     for (int i = 0; i < n; i++)
-        run_case(&g_cases[i], dens[i % 3], (uint32_t)(i & 1), i % 4 == 3, i);
+        run_case(&g_cases[i], dens[i % 3], (uint32_t)(i & 1), i % 4 == 3, i, NULL);
+}
+
+static void test_conv_inplace(void **state)
+{
+    (void)state;
+    static const double dens[] = {0.4, 1.0, 0.1};
+    int n = (int)(sizeof g_inplace / sizeof g_inplace[0]);
+    for (int i = 0; i < n; i++)
+        run_case(&g_inplace[i], dens[i % 3], (uint32_t)(i & 1), i % 4 == 1, 200 + i,
+                 "planes in place");
 }
 
 /* Weights with every magnitude and sign, incl. ±128 and ±255 (M = 9 in CSD). */
@@ -211,9 +269,9 @@ static void test_conv_extreme_weights(void **state)
 {
     (void)state;
     conv_case c = {9, 20, 6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
-    run_case(&c, 1.0, 1, 1, 100);
+    run_case(&c, 1.0, 1, 1, 100, NULL);
     c.s8 = 0;
-    run_case(&c, 0.3, 0, 1, 101);
+    run_case(&c, 0.3, 0, 1, 101, NULL);
 }
 
 /* The engine's quantizers against the plain nearbyintf formula: halves,
@@ -341,6 +399,7 @@ int bpt_suite_conv(uint64_t seed)
         cmocka_unit_test(test_quantize_runs),
         cmocka_unit_test(test_split_by_cost),
         cmocka_unit_test(test_conv_sweep),
+        cmocka_unit_test(test_conv_inplace),
         cmocka_unit_test(test_conv_extreme_weights),
     };
     return cmocka_run_group_tests_name("engine_conv", tests, NULL, NULL);

@@ -2,9 +2,11 @@
  * kernels. Input is quantized once per layer (the kernel table's quantize),
  * or written already quantized by the step before (bp_int_qinput says
  * where); activations are fed to the kernel channel-major (K x pixels):
- * directly for 1x1 stride-1 convs, through cache-sized tiles otherwise
- * (padded-row tiles for stride 1, im2col tiles for other strides; both over
- * the whole batch). int32 accumulators go through the canonical epilogue
+ * directly for 1x1 stride-1 convs; straight from zero-bordered planes for
+ * stride-1 k x k convs on bitplane and csr (the weights' indices rewritten
+ * to byte offsets); through cache-sized tiles otherwise (padded-row tiles
+ * for stride 1 on the reference kernel, im2col tiles for other strides; both
+ * over the whole batch). int32 accumulators go through the canonical epilogue
  * (the kernel table's, bp_arith.h) to float and/or straight into the next
  * layers' quantized input bytes (bp_int_set_qout). All three compute the
  * same int32 accumulators, so their outputs are bit-identical. Work items
@@ -38,6 +40,8 @@ typedef enum bp_int_path {
                          downsample): quantized space-to-depth makes the input
                          K x P, then as direct */
     BP_PATH_PADDED,   /* stride 1, k > 1: rows over the padded width (below) */
+    BP_PATH_INPLACE,  /* the same rows read in place, bitplane/csr: weight
+                         indices are offsets into the padded planes (below) */
     BP_PATH_IMPLICIT, /* one input channel per group, bitplane/csr: no im2col,
                          each digit adds a run of the padded plane
                          (bp_int_item_implicit) */
@@ -57,8 +61,15 @@ typedef struct bp_int_layer {
                             image (padded, im2col; direct and s2d at batch > 1
                             when P leaves vector lanes idle: their quantized
                             input is then K x (N*P), row k holding every image) */
-    size_t Wp, plane;    /* padded input geometry (padded and implicit paths) */
-    uint32_t trows;      /* output rows per tile (padded and implicit paths) */
+    size_t Wp, plane;    /* padded input geometry (padded, in-place and implicit
+                            paths) */
+    uint32_t trows;      /* output rows per tile (padded, in-place and implicit
+                            paths) */
+    const bp_planes *wpl; /* the weights the kernel reads: d.planes / d.csr, or */
+    const bp_csr *wcsr;   /* (in-place path) zpl / zcsr */
+    bp_planes zpl;       /* in-place path: d's rows with indices rewritten to */
+    bp_csr zcsr;         /* byte offsets into the group's padded planes (own */
+    void *zidx, *zaux;   /* index array and kernel aux; row_ptr, val shared) */
     bp_tap *taps;        /* implicit path: taps of row j are */
     uint32_t *tap_ptr;   /* taps[tap_ptr[j] .. tap_ptr[j+1]) */
     size_t ldacc;        /* implicit path: accumulator row stride (Wp when
@@ -145,6 +156,8 @@ static void bp_int_destroy(void *state)
     free(L->rb);
     free(L->taps);
     free(L->tap_ptr);
+    free(L->zidx);
+    bp_aligned_free(L->zaux);
     bp_aligned_free(L->xq);
     bp_aligned_free(L->scratch);
     bp_aligned_free(L->tiles);
@@ -152,6 +165,7 @@ static void bp_int_destroy(void *state)
 }
 
 static int bp_impl_build(bp_int_layer *L);
+static int bp_inplace_build(bp_int_layer *L);
 
 static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env,
                                bp_int_kind kind, void **state)
@@ -183,6 +197,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->pt_ = F->pad_t; L->pl_ = F->pad_l;
     L->dh = F->dil_h; L->dw = F->dil_w;
     L->HW = (size_t)L->H * L->W;
+    L->wpl = d->planes;
+    L->wcsr = d->csr;
 
     if (F->kind == BPF_LAYER_LINEAR) {
         L->path = BP_PATH_LINEAR;
@@ -226,7 +242,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
          * (oy0 + dy*dh)*Wp + dx*dw; columns c >= OW are computed and
          * discarded (the cost: Wp/OW extra work; measured faster than im2col
          * even at 4x4, Wp/OW = 1.5). Valid columns read only inside their
-         * padded row. */
+         * padded row. bitplane and csr then skip the tile (in-place path,
+         * below); the reference kernel copies it. */
         else if (L->sh == 1 && L->sw == 1)
             L->path = BP_PATH_PADDED;
         else
@@ -247,6 +264,25 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
              * last plane, and the implicit path's runs rounded up to 16
              * outputs up to 15 more: slack at the end */
             L->xq_elems = (size_t)L->N * L->c_in * L->plane + (size_t)(L->kw - 1) * L->dw + 64;
+        }
+        /* In place: tile row k = (ci, dy, dx) is the run at byte offset
+         * ci*plane + dy*dh*Wp + dx*dw of the group's planes, row oy0, so the
+         * kernel reads the planes themselves (ldx = 1) when the weights'
+         * indices are those offsets. Tiles stay inside one image (its last
+         * row and the next image's first are not Wp bytes apart) and end at
+         * column OW of their last row: no slack needed (bp_inplace_build).
+         * Offsets past 32 bits keep the copying path. */
+        if (L->path == BP_PATH_PADDED && kind != BP_INT_REF) {
+            int r = bp_inplace_build(L);
+            if (r < 0) {
+                bp_int_destroy(L);
+                return bp_fail(BP_ERR_NOMEM, "layer '%s': out of memory for the in-place "
+                               "weight indices", d->name);
+            }
+            if (r > 0) {
+                L->path = BP_PATH_INPLACE;
+                L->xq_elems = (size_t)L->N * L->c_in * L->plane;
+            }
         }
     }
     const bp_int_path path = L->path;
@@ -287,6 +323,17 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
         pt = rows * L->Wp;
         L->pt = (uint32_t)pt;
         ntiles = (rows_all + rows - 1) / rows;
+    }
+    if (path == BP_PATH_INPLACE) {
+        /* tiles of whole output rows of one image, up to BP_PT_MAX virtual
+         * pixels, of equal height */
+        size_t most = BP_PT_MAX / L->Wp;
+        if (most < 1) most = 1;
+        ntiles = (L->OH + most - 1) / most;
+        size_t rows = (L->OH + ntiles - 1) / ntiles;
+        L->trows = (uint32_t)rows;
+        pt = rows * L->Wp;
+        L->pt = (uint32_t)pt;
     }
 
     if (path == BP_PATH_IMPLICIT) {
@@ -332,7 +379,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     L->scratch_stride = L->tile_bytes + (size_t)BP_ROW_CHUNK * pt * sizeof(int32_t);
     if (path == BP_PATH_IMPLICIT)
         L->scratch_stride = ((size_t)(pt + 16) * sizeof(int32_t) + 63) & ~(size_t)63;
-    if ((path == BP_PATH_PADDED || path == BP_PATH_IMPLICIT || path == BP_PATH_S2D) &&
+    if ((path == BP_PATH_PADDED || path == BP_PATH_INPLACE || path == BP_PATH_IMPLICIT ||
+         path == BP_PATH_S2D) &&
         L->scratch_stride < L->HW) /* quantize temp */
         L->scratch_stride = (L->HW + 63) & ~(size_t)63;
     L->scratch = bp_aligned_alloc(L->scratch_stride * T);
@@ -365,7 +413,8 @@ static bp_status bp_int_create(const bp_layer_desc *d, const bp_backend_env *env
     default: kn = L->s8 ? "bp_ref_dense_s8" : "bp_ref_dense_u8"; break;
     }
     static const char *const path_name[] = {"linear", "direct 1x1", "space-to-depth",
-                                            "padded-row tiles", "implicit depthwise",
+                                            "padded-row tiles", "padded planes in place",
+                                            "implicit depthwise",
                                             "im2col tiles"};
     snprintf(L->kname, sizeof L->kname, "%s (%s%s)", kn ? kn : "?", path_name[path],
              L->bmerge && (path == BP_PATH_DIRECT || path == BP_PATH_S2D) ? ", batch merged"
@@ -473,12 +522,12 @@ static void bp_int_kernel(const bp_int_layer *L, uint32_t j0, uint32_t nr, const
 {
     switch (L->kind) {
     case BP_INT_BITPLANE:
-        if (L->s8) L->kt.bitplane_s8(L->d.planes, j0, nr, (const int8_t *)x, ldx, np, acc, np);
-        else L->kt.bitplane_u8(L->d.planes, j0, nr, x, ldx, np, acc, np);
+        if (L->s8) L->kt.bitplane_s8(L->wpl, j0, nr, (const int8_t *)x, ldx, np, acc, np);
+        else L->kt.bitplane_u8(L->wpl, j0, nr, x, ldx, np, acc, np);
         break;
     case BP_INT_CSR:
-        if (L->s8) L->kt.csr_s8(L->d.csr, j0, nr, (const int8_t *)x, ldx, np, acc, np);
-        else L->kt.csr_u8(L->d.csr, j0, nr, x, ldx, np, acc, np);
+        if (L->s8) L->kt.csr_s8(L->wcsr, j0, nr, (const int8_t *)x, ldx, np, acc, np);
+        else L->kt.csr_u8(L->wcsr, j0, nr, x, ldx, np, acc, np);
         break;
     default: {
         const int16_t *w = L->d.w_dense + (size_t)j0 * L->K;
@@ -572,6 +621,99 @@ static int bp_impl_build(bp_int_layer *L)
     }
     L->tap_ptr[L->c_out] = (uint32_t)nt;
     return 0;
+}
+
+/* The in-place path's weights: a copy of the layer's planes (bitplane) or
+ * CSR (csr) whose index k = (ci*kh + dy)*kw + dx becomes the byte offset
+ * ci*plane + dy*dh*Wp + dx*dw into a group's padded planes (2 bytes when
+ * every offset fits, else 4), K the largest offset + 1, the kernel aux
+ * rebuilt for it (the CSR quads hold indices; the plane plan only positions,
+ * but is tied to K). Offsets grow with k, so each row's order is kept.
+ * Returns 1, 0 when the path does not apply (then nothing is allocated),
+ * -1 when out of memory. Reads: the tile of output rows [oy0, oy0+nrow)
+ * starts at oy0*Wp and covers (nrow-1)*Wp + OW bytes per index, so its last
+ * byte read is ci*plane + (oy0+nrow-1 + (kh-1)*dh)*Wp + OW-1 + (kw-1)*dw
+ * <= (cig-1)*plane + (Hp-1)*Wp + Wp-1: inside the group's last plane (at
+ * stride 1, OH + (kh-1)*dh = Hp and OW + (kw-1)*dw = Wp; checked). */
+static int bp_inplace_build(bp_int_layer *L)
+{
+    const size_t Wp = L->Wp, Hp = L->plane / Wp;
+    if ((size_t)L->OH + (size_t)(L->kh - 1) * L->dh != Hp ||
+        (size_t)L->OW + (size_t)(L->kw - 1) * L->dw != Wp)
+        return 0;
+    uint64_t omax = (uint64_t)(L->cig - 1) * L->plane + (uint64_t)(L->kh - 1) * L->dh * Wp +
+                    (uint64_t)(L->kw - 1) * L->dw;
+    if (omax >= UINT32_MAX) return 0; /* K = omax + 1 is a uint32 */
+    const uint32_t ib = omax <= 65535u ? 2u : 4u;
+    const uint32_t khw = L->kh * L->kw;
+    const void *src;
+    uint32_t sb;
+    size_t n;
+    if (L->kind == BP_INT_BITPLANE) {
+        const bp_planes *P = L->d.planes;
+        n = P->row_ptr[(size_t)P->rows * P->M * 2];
+        src = P->idx;
+        sb = P->idx_bytes;
+    } else {
+        const bp_csr *C = L->d.csr;
+        n = C->row_ptr[C->rows];
+        src = C->idx;
+        sb = C->idx_bytes;
+    }
+    L->zidx = malloc(n ? n * ib : 1);
+    if (!L->zidx) return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = bp_idx_at(src, sb, i), ci = k / khw, r = k % khw;
+        size_t off = (size_t)ci * L->plane + (size_t)(r / L->kw) * L->dh * Wp +
+                     (size_t)(r % L->kw) * L->dw;
+        if (ib == 2) ((uint16_t *)L->zidx)[i] = (uint16_t)off;
+        else ((uint32_t *)L->zidx)[i] = (uint32_t)off;
+    }
+    size_t asz;
+    if (L->kind == BP_INT_BITPLANE) {
+        L->zpl = *L->d.planes;
+        L->zpl.K = (uint32_t)(omax + 1);
+        L->zpl.idx_bytes = ib;
+        L->zpl.idx = L->zidx;
+        L->zpl.aux = NULL;
+        asz = bp_planes_aux_size(&L->zpl);
+        if (asz && !(L->zaux = bp_aligned_alloc(asz))) return -1;
+        if (asz) bp_planes_aux_build(&L->zpl, L->zaux);
+        L->wpl = &L->zpl;
+    } else {
+        L->zcsr = *L->d.csr;
+        L->zcsr.K = (uint32_t)(omax + 1);
+        L->zcsr.idx_bytes = ib;
+        L->zcsr.idx = L->zidx;
+        L->zcsr.aux = NULL;
+        asz = bp_csr_aux_size(&L->zcsr);
+        if (asz && !(L->zaux = bp_aligned_alloc(asz))) return -1;
+        if (asz) bp_csr_aux_build(&L->zcsr, L->zaux);
+        L->wcsr = &L->zcsr;
+    }
+    return 1;
+}
+
+/* One work item of the in-place path: output rows [oy0, oy0+nrow) of image
+ * img, group g, weight rows [lo, hi); the kernel reads the group's padded
+ * planes through the offset indices (bp_inplace_build), virtual pixels
+ * r*Wp + c up to column OW of the last row. */
+static void bp_int_item_inplace(const bp_int_layer *L, uint32_t img, uint32_t g, uint32_t tile,
+                                uint32_t lo, uint32_t hi, unsigned char *scr, const float *res,
+                                float *y)
+{
+    size_t oy0 = (size_t)tile * L->trows;
+    size_t nrow = L->OH - oy0 < L->trows ? L->OH - oy0 : L->trows;
+    size_t Wp = L->Wp, np = (nrow - 1) * Wp + L->OW;
+    const uint8_t *x = L->xq + ((size_t)img * L->c_in + (size_t)g * L->cig) * L->plane + oy0 * Wp;
+    int32_t *acc = (int32_t *)scr;
+    for (uint32_t j0 = lo; j0 < hi; j0 += BP_ROW_CHUNK) {
+        uint32_t nr = hi - j0 < BP_ROW_CHUNK ? hi - j0 : BP_ROW_CHUNK;
+        bp_int_kernel(L, j0, nr, x, 1, np, acc);
+        for (size_t rr = 0; rr < nrow; rr++)
+            bp_int_epilogue_run(L, acc + rr * Wp, np, j0, nr, img, (oy0 + rr) * L->OW, L->OW,
+                                res, y);
+    }
 }
 
 /* One work item of the implicit path (one input channel per group): output
@@ -732,6 +874,7 @@ static void bp_int_item(const bp_int_layer *L, size_t it, unsigned char *scr,
     switch (L->path) {
     case BP_PATH_IMPLICIT: bp_int_item_implicit(L, img, g, tile, lo, hi, scr, res, y); return;
     case BP_PATH_PADDED: bp_int_item_padded(L, g, tile, lo, hi, scr, res, y); return;
+    case BP_PATH_INPLACE: bp_int_item_inplace(L, img, g, tile, lo, hi, scr, res, y); return;
     case BP_PATH_IM2COL: bp_int_item_im2col(L, g, tile, lo, hi, scr, res, y); return;
     default: break;
     }
@@ -821,6 +964,7 @@ static void bp_int_quantize(const bp_int_layer *L, const float *x, size_t tid, s
         break;
     }
     case BP_PATH_PADDED:
+    case BP_PATH_INPLACE:
     case BP_PATH_IMPLICIT: {
         /* interior of each zero-bordered plane; borders stay 0 */
         /* whole planes are quantized into the thread's scratch (long
@@ -915,7 +1059,8 @@ static int bp_int_qinput(void *state, bp_qdest *q)
         q->nstride = 1;
         q->cstride = L->N;
         q->ldrow = 1;
-    } else if (L->path == BP_PATH_PADDED || L->path == BP_PATH_IMPLICIT) {
+    } else if (L->path == BP_PATH_PADDED || L->path == BP_PATH_INPLACE ||
+               L->path == BP_PATH_IMPLICIT) {
         /* interior of zero-bordered planes */
         q->cstride = L->plane;
         q->nstride = (size_t)L->c_in * L->plane;
