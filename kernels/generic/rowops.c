@@ -173,9 +173,20 @@ void BPK_RO(bp_ln_rows)(const float *xb, size_t HW, const double *mean, const do
 {
     for (size_t c = c0; c < c1; c++) {
         float g = gamma[c], b = beta[c];
+        const float *xr = xb + c * HW;
         float *yr = yb + (c - c0) * ys;
-        for (size_t p = 0; p < np; p++)
-            yr[p] = (float)((xb[c * HW + p] - mean[p]) * r[p]) * g + b;
+        size_t p = 0;
+        for (; p + 8 <= np; p += 8) {
+            bpk_v8d x, m, rr;
+            bpk_ld8(&x, xr + p);
+            memcpy(&m, mean + p, sizeof m);
+            memcpy(&rr, r + p, sizeof rr);
+            bpk_v8f v = __builtin_convertvector((x - m) * rr, bpk_v8f);
+            v = v * g;
+            v = v + b;
+            memcpy(yr + p, &v, sizeof v);
+        }
+        for (; p < np; p++) yr[p] = (float)((xr[p] - mean[p]) * r[p]) * g + b;
     }
 }
 
