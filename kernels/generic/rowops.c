@@ -168,14 +168,25 @@ void BPK_RO(bp_s2d_u8)(const uint8_t *restrict src, size_t W, uint8_t *restrict 
  * elsewhere). Each lane is one pixel and does exactly the scalar ops. */
 typedef double bpk_v8d __attribute__((vector_size(64)));
 typedef float bpk_v8f __attribute__((vector_size(32)));
+typedef float bpk_v16f __attribute__((vector_size(64)));
+typedef double bpk_v16d __attribute__((vector_size(128)));
 
 /* Loads 8 floats widened to double (out by pointer: no vector-typed
- * argument or return, whose ABI depends on the ISA). */
+ * argument or return, whose ABI depends on the ISA). GCC 12 splits an 8 ->
+ * 8 widening into two halves and shuffles; the low half of a 16-lane one
+ * (upper lanes undefined, never used) is a single conversion. */
 static inline __attribute__((always_inline)) void bpk_ld8(bpk_v8d *o, const float *p)
 {
     bpk_v8f f;
     memcpy(&f, p, sizeof f);
+#if defined(__clang__) || __GNUC__ >= 12
+    bpk_v16f w = __builtin_shufflevector(f, f, 0, 1, 2, 3, 4, 5, 6, 7, -1, -1, -1, -1, -1, -1,
+                                         -1, -1);
+    bpk_v16d d = __builtin_convertvector(w, bpk_v16d);
+    *o = __builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7);
+#else
     *o = __builtin_convertvector(f, bpk_v8d);
+#endif
 }
 
 /* Sums of nv*8 pixels (nv <= 4) starting at xb, over C rows strided by HW:
@@ -209,7 +220,9 @@ bpk_ln_stats_v(const float *xb, size_t C, size_t HW, double Cd, int nv, double *
     }
 }
 
-/* 32 pixels at a time in registers, then 8, then one by one: the same
+/* 32 pixels at a time in registers, then 16, then 8; a last partial group
+ * of 8 is done as the group ending at np, overlapping pixels already done
+ * (they get the same sums again); fewer than 8 pixels one by one. The same
  * double ops per pixel in the same order whatever the blocking. */
 void BPK_RO(bp_ln_stats)(const float *xb, float eps, size_t C, size_t HW, size_t np,
                          double *mean, double *r)
@@ -217,7 +230,12 @@ void BPK_RO(bp_ln_stats)(const float *xb, float eps, size_t C, size_t HW, size_t
     const double Cd = (double)C;
     size_t p = 0;
     for (; p + 32 <= np; p += 32) bpk_ln_stats_v(xb + p, C, HW, Cd, 4, mean + p, r + p);
+    for (; p + 16 <= np; p += 16) bpk_ln_stats_v(xb + p, C, HW, Cd, 2, mean + p, r + p);
     for (; p + 8 <= np; p += 8) bpk_ln_stats_v(xb + p, C, HW, Cd, 1, mean + p, r + p);
+    if (p < np && np >= 8) {
+        bpk_ln_stats_v(xb + np - 8, C, HW, Cd, 1, mean + np - 8, r + np - 8);
+        p = np;
+    }
     for (size_t q = p; q < np; q++) {
         double s = 0.0;
         for (size_t c = 0; c < C; c++) s += xb[c * HW + q];
@@ -238,9 +256,20 @@ void BPK_RO(bp_ln_rows)(const float *xb, size_t HW, const double *mean, const do
 {
     for (size_t c = c0; c < c1; c++) {
         float g = gamma[c], b = beta[c];
+        const float *xr = xb + c * HW;
         float *yr = yb + (c - c0) * ys;
-        for (size_t p = 0; p < np; p++)
-            yr[p] = (float)((xb[c * HW + p] - mean[p]) * r[p]) * g + b;
+        size_t p = 0;
+        for (; p + 8 <= np; p += 8) {
+            bpk_v8d x, m, rr;
+            bpk_ld8(&x, xr + p);
+            memcpy(&m, mean + p, sizeof m);
+            memcpy(&rr, r + p, sizeof rr);
+            bpk_v8f v = __builtin_convertvector((x - m) * rr, bpk_v8f);
+            v = v * g;
+            v = v + b;
+            memcpy(yr + p, &v, sizeof v);
+        }
+        for (; p < np; p++) yr[p] = (float)((xr[p] - mean[p]) * r[p]) * g + b;
     }
 }
 
