@@ -333,6 +333,12 @@ static const layer_case sweep[] = {
     CONV_BR("3x3 s2 pad br", 1, 16, 24, 8, 8, 3, 2, 1, 1, 1),
     CONV_BR("3x3 s2 pad b1 odd", 3, 8, 8, 9, 10, 3, 2, 1, 0, 1),
     CONV_BR("dw 3x3 s2 pad br", 1, 16, 16, 8, 8, 3, 2, 1, 1, 16),
+    /* Grouped convs oneDNN runs gemm-based (gemm_x8s8s32x for int8), whose
+     * per-channel binary operand (our bias) lands on the wrong channels from
+     * 17 channels per group on: the backend then does the epilogue itself. */
+    CONV("groups2 17/group", 1, 4, 34, 8, 8, 3, 1, 0, 1, 2),
+    CONV("groups3 33/group", 1, 6, 99, 7, 7, 3, 1, 1, 1, 3),
+    {"groups2 dil asym", 0, 1, 4, 34, 8, 8, 3, 2, 1, 2, 0, 1, 2, 0, 2, 1, 2, 0, 0, 0, 7, 0, 0},
 };
 
 /* v: 0 plain, 1 residual, 2 relu, 3 residual+relu, 4 s8 input + relu,
@@ -622,8 +628,8 @@ static void test_f32_sweep_tolerance(void **unused)
 static void test_residual_in_place(void **unused)
 {
     (void)unused;
-    const size_t picks[2] = {0, 19};
-    for (int p = 0; p < 2; p++) {
+    const size_t picks[3] = {0, 19, 28}; /* 28: the epilogue after oneDNN */
+    for (int p = 0; p < 3; p++) {
         layer_case c = sweep[picks[p]];
         apply_variant(&c, 3);
         built_layer b;
@@ -656,7 +662,7 @@ static void test_residual_in_place(void **unused)
 static void test_quantized_output(void **unused)
 {
     (void)unused;
-    const size_t picks[] = {0, 3, 4, 12, 17, 20, 23};
+    const size_t picks[] = {0, 3, 4, 12, 17, 20, 23, 28};
     int direct = 0, total = 0;
     g_layout = BP_LAYOUT_NHWC;
     for (size_t pi = 0; pi < sizeof picks / sizeof picks[0]; pi++)
@@ -775,9 +781,9 @@ static void test_f32_sweep_tolerance_nhwc(void **unused)
 static void test_residual_in_place_nhwc(void **unused)
 {
     (void)unused;
-    const size_t picks[3] = {0, 4, 12}; /* 1x1, 3x3 s2 batch 3, dw 7x7 */
+    const size_t picks[4] = {0, 4, 12, 28}; /* 1x1, 3x3 s2 batch 3, dw 7x7, gemm grouped */
     const bp_backend *bes[2] = {&bp_backend_onednn_int8, &bp_backend_onednn_f32};
-    for (int p = 0; p < 3; p++)
+    for (int p = 0; p < 4; p++)
         for (int bi = 0; bi < 2; bi++) {
             if (bi == 1 && capped_run()) continue;
             layer_case c = sweep[picks[p]];

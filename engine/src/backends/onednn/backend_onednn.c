@@ -314,7 +314,9 @@ dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
         st = s->int8 ? dnnl_primitive_attr_set_output_scales(attr, s->Co, 1 << 1, d->out_scale)
                      : dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_strict);
     if (st == dnnl_success) st = dnnl_post_ops_create(&po);
-    if (st == dnnl_success && s->int8) {
+    if (s->epi_after) {
+        /* output scales only: bp_dnnl_finish does the rest (mode is NONE) */
+    } else if (st == dnnl_success && s->int8) {
         *bias_po = dnnl_post_ops_len(po);
         st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &m->po_bias);
     }
@@ -327,7 +329,7 @@ dnnl_status_t bp_dnnl_make_pd(const bp_layer_desc *d, const bp_dnnl_layer *s,
         st = dnnl_memory_desc_init_by_tag(&res_md, linear ? 2 : 4, m->ddims, dnnl_f32, tag);
         if (st == dnnl_success) st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &res_md);
     }
-    if (st == dnnl_success && d->act == BP_EPI_RELU)
+    if (st == dnnl_success && d->act == BP_EPI_RELU && !s->epi_after)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
     if (st == dnnl_success && d->act == BP_EPI_GELU && s->gelu_fused)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
@@ -593,7 +595,7 @@ static bp_status bp_dnnl_create(const bp_layer_desc *d, const bp_backend_env *en
     dnnl_status_t pst = dnnl_success;
 search:
     for (int m = 0; m < n_modes && best_rank < 3; m++) {
-        const int mode = s->fuse_residual ? res_modes[m] : BP_RES_NONE;
+        const int mode = s->fuse_residual && !s->epi_after ? res_modes[m] : BP_RES_NONE;
         dnnl_primitive_desc_t cand = NULL;
         int bpo = -1, rpo = -1;
         dnnl_status_t cs = bp_dnnl_make_pd(d, s, &mds, mode, 0.0f, &cand, &bpo, &rpo);
@@ -632,6 +634,20 @@ search:
     }
     const char *impl = NULL;
     BP_DNNL_TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl), "impl query");
+    if (int8 && !linear && G > 1 && bp_dnnl_impl_rank(impl) == 1 && !s->epi_after) {
+        /* oneDNN 2.6's gemm-based int8 conv (gemm_x8s8s32x) reads the
+         * per-channel binary operand at the wrong channel in grouped convs
+         * (seen with 17 or 33 output channels per group: wrong bias from
+         * the group's second vector on); its output scales are right. So
+         * oneDNN applies the scales only and bp_dnnl_finish the epilogue. */
+        s->epi_after = 1;
+        s->gelu_fused = 0;
+        dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
+        best_rank = best_score = -1;
+        bias_po = res_po = -1;
+        goto search;
+    }
     snprintf(s->impl, sizeof s->impl, "%s", impl ? impl : "?");
 
     const dnnl_memory_desc_t *q_src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
@@ -728,9 +744,9 @@ search:
     s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
     s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
     s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
-    if (int8)
+    if (int8 && !s->epi_after)
         s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(bias_po) | DNNL_ARG_SRC_1, s->bias};
-    else
+    else if (!int8)
         s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
     if (s->comp) s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->comp};
     if (s->scratch) s->args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
@@ -758,6 +774,15 @@ search:
             memset(rh, 0, dnnl_memory_desc_get_size(q_res));
         }
         s->args[na++] = (dnnl_exec_arg_t){arg, s->res};
+    }
+    if (s->epi_after && s->fuse_residual) {
+        /* y may alias the residual: oneDNN writes y before bp_dnnl_finish reads it. */
+        size_t nb = (sizeof(float) * (size_t)s->N * s->Co * s->OH * s->OW + 63) & ~(size_t)63;
+        s->res_copy = aligned_alloc(64, nb);
+        if (!s->res_copy) {
+            st = bp_dnnl_fail(BP_ERR_NOMEM, d->name, "out of memory");
+            goto fail;
+        }
     }
     s->nargs = na;
 
@@ -959,7 +984,13 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
     }
     int old = bp_dnnl_threads_enter(s->threads);
     if (s->in_ro.prim) ds = bp_dnnl_reorder_run(&s->in_ro, s->strm, x);
-    if (residual && ds == dnnl_success) {
+    const float *res_after = s->epi_after ? residual : NULL; /* bp_dnnl_finish's */
+    if (res_after && residual == y) {
+        memcpy(s->res_copy, residual, sizeof(float) * ny);
+        res_after = s->res_copy;
+    } else if (res_after) {
+        /* read by bp_dnnl_finish */
+    } else if (residual && ds == dnnl_success) {
         if (s->res_mode == BP_RES_BINARY_NCHW) {
             const float *r = residual;
             if (s->dst_direct && residual == y) {
@@ -979,7 +1010,7 @@ static bp_status bp_dnnl_run(void *state, const float *x, const float *residual,
     if (ds == dnnl_success) ds = dnnl_stream_wait(s->strm);
     bp_dnnl_threads_leave(s->threads, old);
     if (ds != dnnl_success) goto dnnl_fail;
-    bp_dnnl_finish(s, y);
+    bp_dnnl_finish(s, y, res_after);
     return BP_OK;
 dnnl_fail:
     return bp_dnnl_fail(BP_ERR_BACKEND, s->name, "%s: execution failed: %s", s->impl,

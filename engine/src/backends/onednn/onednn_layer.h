@@ -77,6 +77,8 @@ typedef struct bp_dnnl_layer {
                                  * or kt_own when the env has no table */
     bp_kernel_table kt_own;
     int gelu_fused;             /* d->act GELU as oneDNN's gelu_erf post-op */
+    int epi_after;              /* int8: oneDNN applies the output scales only; bias,
+                                 * residual and activation by bp_dnnl_finish */
     int src_q;                  /* src is u8/s8 in a plain layout: qinput offered */
     size_t src_strides[4];      /* of that plain layout, elements (= bytes) */
     int qin;                    /* qinput granted: x may be NULL */
@@ -130,7 +132,7 @@ dnnl_status_t bp_dnnl_reorder_weights(const bp_dnnl_layer *s, const dnnl_memory_
                                       void *plain, const dnnl_memory_desc_t *md, dnnl_memory_t to);
 
 /* onednn_qpath.c: quantized activation paths and the unfused GELU. */
-void bp_dnnl_finish(const bp_dnnl_layer *s, float *y);
+void bp_dnnl_finish(const bp_dnnl_layer *s, float *y, const float *residual);
 dnnl_status_t bp_dnnl_run_q(bp_dnnl_layer *s, const float *residual);
 int bp_dnnl_qinput(void *state, bp_qdest *q);
 void bp_dnnl_set_qout(void *state, const bp_qdest *q, uint32_t n);

@@ -64,11 +64,24 @@ static void bp_dnnl_qput(const bp_dnnl_layer *s, const bp_qdest *q, const float 
     }
 }
 
-/* After oneDNN wrote the float output y: an unfused GELU (the engine's,
- * formats/SPEC.md 7.3), then the quantized outputs. */
-void bp_dnnl_finish(const bp_dnnl_layer *s, float *y)
+/* After oneDNN wrote the float output y: with epi_after (y holds
+ * (float)acc * out_scale) the rest of the canonical epilogue, bias, the
+ * residual (in y's layout) and ReLU, each rounded in that order; an unfused
+ * GELU (the engine's, formats/SPEC.md 7.3); then the quantized outputs. */
+void bp_dnnl_finish(const bp_dnnl_layer *s, float *y, const float *residual)
 {
     const size_t ny = (size_t)s->N * s->Co * s->OH * s->OW;
+    if (s->epi_after) {
+        const float *bias = s->desc.bias;
+        const size_t hw = (size_t)s->OH * s->OW, Co = s->Co;
+        const int relu = s->desc.act == BP_EPI_RELU;
+        for (size_t i = 0; i < ny; i++) {
+            const size_t c = s->nhwc ? i % Co : i / hw % Co;
+            float t = y[i] + bias[c];
+            if (residual) t = t + residual[i];
+            y[i] = relu ? bp_relu(t) : t;
+        }
+    }
     if (s->desc.act == BP_EPI_GELU && !s->gelu_fused) {
         const size_t chunk = 4096;
         const int64_t nc = (int64_t)((ny + chunk - 1) / chunk);
@@ -258,7 +271,7 @@ void bp_dnnl_set_qout(void *state, const bp_qdest *q, uint32_t n)
     s->n_q = n < BP_QDEST_MAX ? n : BP_QDEST_MAX;
     memcpy(s->q, q, s->n_q * sizeof *q);
     const int gelu_after = s->desc.act == BP_EPI_GELU && !s->gelu_fused; /* bp_dnnl_finish */
-    if (s->int8 && s->n_q == 1 && !gelu_after && bp_dnnl_qdirect_exact(s, &q[0])) {
+    if (s->int8 && s->n_q == 1 && !gelu_after && !s->epi_after && bp_dnnl_qdirect_exact(s, &q[0])) {
         int old = bp_dnnl_threads_enter(s->threads);
         dnnl_status_t st = bp_dnnl_make_qprim(s, &q[0]);
         bp_dnnl_threads_leave(s->threads, old);
