@@ -54,7 +54,7 @@ typedef struct bp_dnnl_layer {
     dnnl_memory_t src, wei, dst, bias, scratch, res;
     dnnl_memory_t comp; /* shift_s8: oneDNN bias = -128 * sum_k w[j][k] */
     int res_mode;       /* BP_RES_*: how the fused residual reaches oneDNN */
-    float *res_copy;    /* BP_RES_BINARY_NCHW with dst_direct: for y == residual */
+    float *res_copy;    /* y == residual: BP_RES_BINARY_NCHW with dst_direct, or epi_after */
     void *src_buf;      /* u8/s8/f32 in the layout the primitive chose */
     size_t src_bytes, dst_bytes;
     int nhwc;           /* conv with engine activations channels-last (d->layout) */
