@@ -570,6 +570,13 @@ static inline uint32_t bp_idx_at(const void *idx, uint32_t bytes, size_t i)
     return bytes == 2 ? ((const uint16_t *)idx)[i] : ((const uint32_t *)idx)[i];
 }
 
+/* Offset of window tap r = dy*kw + dx from the tap (0, 0) in a padded plane
+ * (the implicit path's taps, the in-place path's weight indices). */
+static inline size_t bp_tap_off(const bp_int_layer *L, uint32_t r)
+{
+    return (size_t)(r / L->kw) * L->dh * L->Wp + (size_t)(r % L->kw) * L->dw;
+}
+
 /* Builds the tap lists of all rows (offsets need the padded width) for the
  * kernel table's tap_acc_u8/s8: per weight digit (bitplane, +/- x << sh) or
  * nonzero (csr, val * x) one run of the padded plane at offset off (window
@@ -599,8 +606,7 @@ static int bp_impl_build(bp_int_layer *L)
                     for (uint32_t i = P->row_ptr[e]; i < P->row_ptr[e + 1]; i++) {
                         uint32_t k = bp_idx_at(P->idx, P->idx_bytes, i);
                         bp_tap *t = &L->taps[nt++];
-                        t->off = (uint32_t)((size_t)(k / L->kw) * L->dh * L->Wp +
-                                            (size_t)(k % L->kw) * L->dw);
+                        t->off = (uint32_t)bp_tap_off(L, k);
                         t->sh = (uint16_t)m;
                         t->neg = (uint16_t)sg;
                         t->val = 0;
@@ -611,8 +617,7 @@ static int bp_impl_build(bp_int_layer *L)
             for (uint32_t i = C->row_ptr[j]; i < C->row_ptr[j + 1]; i++) {
                 uint32_t k = bp_idx_at(C->idx, C->idx_bytes, i);
                 bp_tap *t = &L->taps[nt++];
-                t->off = (uint32_t)((size_t)(k / L->kw) * L->dh * L->Wp +
-                                    (size_t)(k % L->kw) * L->dw);
+                t->off = (uint32_t)bp_tap_off(L, k);
                 t->sh = 0;
                 t->neg = 0;
                 t->val = C->val[i];
@@ -664,8 +669,7 @@ static int bp_inplace_build(bp_int_layer *L)
     if (!L->zidx) return -1;
     for (size_t i = 0; i < n; i++) {
         uint32_t k = bp_idx_at(src, sb, i), ci = k / khw, r = k % khw;
-        size_t off = (size_t)ci * L->plane + (size_t)(r / L->kw) * L->dh * Wp +
-                     (size_t)(r % L->kw) * L->dw;
+        size_t off = (size_t)ci * L->plane + bp_tap_off(L, r);
         if (ib == 2) ((uint16_t *)L->zidx)[i] = (uint16_t)off;
         else ((uint32_t *)L->zidx)[i] = (uint32_t)off;
     }
